@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything vigil needs to build, run and test on Debian 12, from Debian's
+# own packages. Idempotent; run as root (or with sudo).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config ccache
+  # libraries
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libjwt-dev libsqlite3-dev libhiredis-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  # tests and benchmarks
+  libgtest-dev libbenchmark-dev python3 python3-websockets redis-server
+  nodejs npm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# The machine may ship Node.js outside Debian's packaging; keep it if it works.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if [ "${#missing[@]}" -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

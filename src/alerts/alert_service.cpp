@@ -1,0 +1,203 @@
+#include "alerts/alert_service.hpp"
+
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "proto/messages.hpp"
+
+namespace vigil {
+
+namespace {
+// Delivery counts are bookkeeping, not part of the guarantee: they ride along
+// with the next commit, or get their own once this many wait or the queue idles.
+constexpr std::size_t max_pending_deliveries = 4096;
+constexpr auto idle_flush = std::chrono::milliseconds{200};
+constexpr std::size_t prune_chunk = 1000;
+}  // namespace
+
+alert_service::alert_service(alert_store& store, alert_bus& bus, connection_registry& registry,
+                             alert_service_options options)
+    : store_(store), bus_(bus), registry_(registry), options_(options) {
+    next_prune_ms_ = now_ms() + options_.prune_interval_ms;
+    worker_ = std::thread{[this] { run(); }};
+}
+
+alert_service::~alert_service() { stop(); }
+
+void alert_service::enqueue(job j) {
+    {
+        std::lock_guard lock{mutex_};
+        queue_.push_back(std::move(j));
+    }
+    wake_.notify_one();
+}
+
+void alert_service::publish(std::vector<new_alert> alerts, std::function<void(publish_outcome)> done) {
+    enqueue(publish_job{std::move(alerts), std::move(done)});
+}
+
+void alert_service::open(std::shared_ptr<subscriber> connection, std::optional<std::uint64_t> since) {
+    enqueue(open_job{std::move(connection), since});
+}
+
+void alert_service::acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done) {
+    enqueue(ack_job{std::move(request), std::move(done)});
+}
+
+void alert_service::stop() {
+    {
+        std::lock_guard lock{mutex_};
+        if (stopping_ && !worker_.joinable()) return;
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (worker_.joinable()) worker_.join();
+}
+
+void alert_service::run() {
+    std::deque<job> jobs;
+    for (;;) {
+        {
+            std::unique_lock lock{mutex_};
+            if (queue_.empty() && !stopping_) {
+                if (delivered_.empty())
+                    wake_.wait_for(lock, std::chrono::milliseconds{500},
+                                   [&] { return !queue_.empty() || stopping_; });
+                else
+                    wake_.wait_for(lock, idle_flush, [&] { return !queue_.empty() || stopping_; });
+            }
+            jobs.swap(queue_);
+            if (jobs.empty() && stopping_) break;
+        }
+        if (jobs.empty()) {
+            flush_deliveries();
+            prune_if_due(now_ms());
+            continue;
+        }
+        // Consecutive publishes and acks form one commit; an open() is a barrier
+        // so that its replay sees exactly what was committed before it.
+        std::vector<publish_job*> publishes;
+        std::vector<ack_job*> acks;
+        std::size_t pending_alerts = 0;
+        for (auto& j : jobs) {
+            if (auto* p = std::get_if<publish_job>(&j)) {
+                if (!publishes.empty() &&
+                    (!options_.group_commit || pending_alerts + p->alerts.size() > options_.max_alerts_per_commit)) {
+                    commit(publishes, acks);
+                    pending_alerts = 0;
+                }
+                publishes.push_back(p);
+                pending_alerts += p->alerts.size();
+            } else if (auto* a = std::get_if<ack_job>(&j)) {
+                acks.push_back(a);
+            } else {
+                commit(publishes, acks);
+                pending_alerts = 0;
+                replay(std::get<open_job>(j));
+            }
+        }
+        commit(publishes, acks);
+        jobs.clear();
+        if (delivered_.size() >= max_pending_deliveries) flush_deliveries();
+        prune_if_due(now_ms());
+    }
+    flush_deliveries();
+}
+
+void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks) {
+    if (publishes.empty() && acks.empty()) return;
+    write_batch batch;
+    for (auto* p : publishes)
+        for (auto& a : p->alerts) batch.alerts.push_back(std::move(a));
+    for (auto* a : acks) batch.acks.push_back(a->request);
+    batch.delivered.swap(delivered_);
+
+    write_result result;
+    try {
+        result = store_.write(batch, now_ms());
+    } catch (std::exception const& e) {
+        log::error("store.write_failed", {{"error", e.what()}, {"alerts", batch.alerts.size()}});
+        std::string const why = std::string{"store unavailable: "} + e.what();
+        for (auto* p : publishes) p->done(why);
+        for (auto* a : acks) a->done(why);
+        publishes.clear();
+        acks.clear();
+        return;
+    }
+
+    // Publish in commit order, then answer: the producer's 201 means "stored",
+    // and `delivered` says whether it also reached a live connection.
+    std::size_t i = 0;
+    for (auto* p : publishes) {
+        std::vector<publish_result> out;
+        out.reserve(p->alerts.size());
+        for (std::size_t k = 0; k < p->alerts.size(); ++k, ++i) {
+            auto& appended = result.appended[i];
+            publish_result r{appended.alert.alert_id, appended.alert.seq, false, appended.duplicate};
+            if (!appended.duplicate) {
+                if (options_.inline_frames && batch.alerts[i].frame)
+                    appended.alert.frame_bytes = std::move(batch.alerts[i].frame->bytes);
+                auto const message =
+                    std::make_shared<std::string const>(proto::anomaly_message(appended.alert, false));
+                r.delivered = bus_.publish(appended.alert.user_id, appended.alert.seq, message);
+                if (r.delivered) delivered_.push_back(appended.alert.alert_id);
+            }
+            out.push_back(std::move(r));
+        }
+        p->done(std::move(out));
+    }
+    for (std::size_t k = 0; k < acks.size(); ++k) acks[k]->done(result.acks[k]);
+    publishes.clear();
+    acks.clear();
+}
+
+void alert_service::replay(open_job& j) {
+    auto& connection = *j.connection;
+    registry_.attach(j.connection);
+    std::vector<stored_alert> alerts;
+    try {
+        alerts = store_.after(connection.user_id(), j.since.value_or(0), !j.since.has_value(),
+                              options_.replay_limit, options_.inline_frames);
+    } catch (std::exception const& e) {
+        log::error("store.replay_failed", {{"user_id", connection.user_id()}, {"error", e.what()}});
+        connection.close(close_code::going_away, "alert store unavailable, reconnect later");
+        return;
+    }
+    for (auto const& a : alerts) {
+        if (!connection.deliver(std::make_shared<std::string const>(proto::anomaly_message(a, true)))) break;
+        delivered_.push_back(a.alert_id);
+    }
+    if (alerts.size() == options_.replay_limit) {
+        // More may wait: tell the client where to resume from once it has these.
+        connection.deliver(std::make_shared<std::string const>(
+            R"({"type":"replay_truncated","next_since":)" + std::to_string(alerts.back().seq) + "}"));
+    }
+    if (!alerts.empty())
+        log::debug("ws.replay", {{"user_id", connection.user_id()}, {"alerts", alerts.size()}});
+}
+
+void alert_service::flush_deliveries() {
+    if (delivered_.empty()) return;
+    write_batch batch;
+    batch.delivered.swap(delivered_);
+    try {
+        store_.write(batch, now_ms());
+    } catch (std::exception const& e) {
+        log::warn("store.delivery_count_failed", {{"error", e.what()}});
+    }
+}
+
+void alert_service::prune_if_due(std::int64_t now) {
+    if (now < next_prune_ms_) return;
+    next_prune_ms_ = now + options_.prune_interval_ms;
+    try {
+        // One chunk per idle moment: deletion never holds up a publish for long.
+        if (auto const n = store_.prune_expired(now, prune_chunk); n > 0) {
+            log::info("store.pruned", {{"alerts", n}});
+            if (n == prune_chunk) next_prune_ms_ = now;  // more to do on the next idle pass
+        }
+    } catch (std::exception const& e) {
+        log::warn("store.prune_failed", {{"error", e.what()}});
+    }
+}
+
+}  // namespace vigil

@@ -1,0 +1,155 @@
+#include "alerts/alert_validation.hpp"
+
+#include "common/clock.hpp"
+
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace vigil {
+
+namespace {
+
+using result = std::variant<new_alert, validation_error>;
+
+validation_error bad(std::string detail, int status = 400, std::string code = "invalid_alert") {
+    return validation_error{status, std::move(code), std::move(detail), std::nullopt};
+}
+
+// The string at `key`; nothing when absent or null; sets wrong_type for other types.
+std::optional<std::string_view> optional_string(boost::json::object const& o, std::string_view key,
+                                                bool& wrong_type) {
+    auto const* v = o.if_contains(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (!v->is_string()) {
+        wrong_type = true;
+        return std::nullopt;
+    }
+    return std::string_view{v->get_string()};
+}
+
+result parse_one(boost::json::value const& v, alert_limits const& limits, std::string const& now_iso) {
+    auto const* o = v.if_object();
+    if (!o) return bad("alert must be a JSON object");
+    new_alert a;
+
+    auto const* user = o->if_contains("user_id");
+    if (!user || !user->is_string()) return bad("user_id (string) is required");
+    a.user_id = std::string{user->get_string()};
+    if (!valid_user_id(a.user_id)) return bad("user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]");
+
+    auto const* stream = o->if_contains("stream_id");
+    if (stream && stream->is_string())
+        a.stream_id = std::string{stream->get_string()};
+    else if (stream && stream->is_int64())
+        a.stream_id = std::to_string(stream->get_int64());
+    else if (stream && stream->is_uint64())
+        a.stream_id = std::to_string(stream->get_uint64());
+    else
+        return bad("stream_id (string or integer) is required");
+    if (a.stream_id.empty() || a.stream_id.size() > 256) return bad("stream_id must be 1-256 characters");
+
+    auto const* detection = o->if_contains("detection");
+    if (!detection || !detection->is_object()) return bad("detection (JSON object) is required");
+    a.detection_json = boost::json::serialize(*detection);
+    if (a.detection_json.size() > limits.max_detection_bytes)
+        return bad("detection is larger than " + std::to_string(limits.max_detection_bytes) + " bytes", 413,
+                   "detection_too_large");
+
+    bool wrong = false;
+    if (auto const ts = optional_string(*o, "timestamp", wrong)) {
+        if (!parse_iso8601(*ts)) return bad("timestamp must be ISO-8601, e.g. 2024-12-03T10:30:00Z");
+        a.timestamp = std::string{*ts};
+    } else {
+        a.timestamp = now_iso;
+    }
+    if (wrong) return bad("timestamp must be an ISO-8601 string");
+
+    if (auto const key = optional_string(*o, "idempotency_key", wrong)) {
+        if (key->size() > 256) return bad("idempotency_key must be at most 256 characters");
+        a.idempotency_key = std::string{*key};
+    }
+    if (wrong) return bad("idempotency_key must be a string");
+
+    std::string declared;
+    if (auto const ct = optional_string(*o, "frame_content_type", wrong)) declared = std::string{*ct};
+    if (wrong) return bad("frame_content_type must be a string");
+    if (auto const frame = optional_string(*o, "frame", wrong); frame && !frame->empty()) {
+        namespace b64 = boost::beast::detail::base64;
+        if (b64::decoded_size(frame->size()) > limits.max_frame_bytes + 3)
+            return bad("frame is larger than " + std::to_string(limits.max_frame_bytes) + " bytes", 413,
+                       "frame_too_large");
+        std::string bytes(b64::decoded_size(frame->size()), '\0');
+        auto const [written, read] = b64::decode(bytes.data(), frame->data(), frame->size());
+        // Beast stops at the first character outside the alphabet; padding may remain.
+        auto const rest = frame->substr(read);
+        if (rest.find_first_not_of('=') != std::string_view::npos || rest.size() > 2)
+            return bad("frame must be base64");
+        bytes.resize(written);
+        if (bytes.size() > limits.max_frame_bytes)
+            return bad("frame is larger than " + std::to_string(limits.max_frame_bytes) + " bytes", 413,
+                       "frame_too_large");
+        auto const sniffed = sniff_image_type(bytes);
+        if (sniffed.empty()) return bad("frame must be a JPEG or PNG image", 415, "unsupported_media_type");
+        if (!declared.empty() && declared != sniffed)
+            return bad("frame_content_type says " + declared + " but the bytes are " + std::string{sniffed},
+                       415, "unsupported_media_type");
+        a.frame = annotated_frame{std::string{sniffed}, std::move(bytes)};
+    }
+    if (wrong) return bad("frame must be base64 text");
+    return a;
+}
+
+}  // namespace
+
+bool valid_user_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id) {
+        bool const ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                        c == '.' || c == '_' || c == '@' || c == ':' || c == '|' || c == '+' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+std::string_view sniff_image_type(std::string_view b) {
+    if (b.size() >= 3 && b.substr(0, 3) == "\xFF\xD8\xFF") return "image/jpeg";
+    if (b.size() >= 8 && b.substr(0, 8) == "\x89PNG\r\n\x1A\n") return "image/png";
+    return {};
+}
+
+std::variant<publish_request, validation_error> parse_publish_body(std::string_view body,
+                                                                   alert_limits const& limits,
+                                                                   std::string const& now_iso) {
+    boost::system::error_code ec;
+    boost::json::value const v = boost::json::parse(body, ec);
+    if (ec) return validation_error{400, "invalid_json", "body is not valid JSON", std::nullopt};
+
+    publish_request out;
+    auto add = [&](boost::json::value const& item, std::optional<std::size_t> index) -> std::optional<validation_error> {
+        auto r = parse_one(item, limits, now_iso);
+        if (auto* e = std::get_if<validation_error>(&r)) {
+            e->index = index;
+            return *e;
+        }
+        out.alerts.push_back(std::move(std::get<new_alert>(r)));
+        return std::nullopt;
+    };
+    if (auto const* list = v.if_array()) {
+        out.batch = true;
+        if (list->empty()) return validation_error{400, "invalid_alert", "empty batch", std::nullopt};
+        if (list->size() > limits.max_batch)
+            return validation_error{413, "batch_too_large",
+                                    "at most " + std::to_string(limits.max_batch) + " alerts per request",
+                                    std::nullopt};
+        out.alerts.reserve(list->size());
+        for (std::size_t i = 0; i < list->size(); ++i)
+            if (auto e = add((*list)[i], i)) return *e;
+    } else if (auto e = add(v, std::nullopt)) {
+        return *e;
+    }
+    return out;
+}
+
+}  // namespace vigil

@@ -1,0 +1,65 @@
+#include "app/hub.hpp"
+
+#include "alerts/alert_validation.hpp"
+#include "common/clock.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <stdexcept>
+
+namespace vigil {
+
+new_alert hub::make_alert(std::string user_id, std::string stream_id, boost::json::value const& detection,
+                          std::optional<annotated_frame> frame, std::string idempotency_key) const {
+    if (!valid_user_id(user_id)) throw std::invalid_argument("user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]");
+    if (stream_id.empty() || stream_id.size() > 256) throw std::invalid_argument("stream_id must be 1-256 characters");
+    if (!detection.is_object()) throw std::invalid_argument("detection must be a JSON object");
+    if (frame) {
+        auto const type = sniff_image_type(frame->bytes);
+        if (type.empty()) throw std::invalid_argument("annotated_frame must be a JPEG or PNG image");
+        frame->content_type = std::string{type};
+    }
+    return new_alert{std::move(user_id), std::move(stream_id), boost::json::serialize(detection), std::move(frame),
+                     iso8601(now_ms()), std::move(idempotency_key)};
+}
+
+std::future<publish_result> hub::send_anomaly_alert(std::string user_id, std::string stream_id,
+                                                    boost::json::value const& detection,
+                                                    std::optional<annotated_frame> annotated_frame,
+                                                    std::string idempotency_key) {
+    auto promise = std::make_shared<std::promise<publish_result>>();
+    auto future = promise->get_future();
+    std::vector<new_alert> alerts;
+    alerts.push_back(make_alert(std::move(user_id), std::move(stream_id), detection, std::move(annotated_frame),
+                                std::move(idempotency_key)));
+    alerts_.publish(std::move(alerts), [promise](publish_outcome outcome) {
+        if (auto const* why = std::get_if<std::string>(&outcome))
+            promise->set_exception(std::make_exception_ptr(store_error(*why)));
+        else
+            promise->set_value(std::get<std::vector<publish_result>>(outcome).front());
+    });
+    return future;
+}
+
+void hub::send_anomaly_alert_async(std::string user_id, std::string stream_id, boost::json::value const& detection,
+                                   std::optional<annotated_frame> annotated_frame,
+                                   std::function<void(publish_outcome)> done) {
+    std::vector<new_alert> alerts;
+    alerts.push_back(make_alert(std::move(user_id), std::move(stream_id), detection, std::move(annotated_frame), {}));
+    alerts_.publish(std::move(alerts), std::move(done));
+}
+
+std::optional<connection_report> hub::get_connection_stats(std::string const& user_id) const {
+    auto const s = registry_.stats(user_id);
+    if (!s) return std::nullopt;
+    return make_report(*s, now_ms());
+}
+
+std::vector<connection_report> hub::get_all_connection_stats() const {
+    std::vector<connection_report> out;
+    auto const now = now_ms();
+    for (auto const& s : registry_.all_stats()) out.push_back(make_report(s, now));
+    return out;
+}
+
+}  // namespace vigil

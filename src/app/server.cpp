@@ -1,0 +1,200 @@
+#include "app/server.hpp"
+
+#include "alerts/alert_service.hpp"
+#include "auth/jwt_verifier.hpp"
+#include "bus/local_alert_bus.hpp"
+#include "common/clock.hpp"
+#include "common/log.hpp"
+#include "hub/connection_registry.hpp"
+#include "net/listener.hpp"
+#include "net/server_context.hpp"
+#include "store/memory_alert_store.hpp"
+#include "store/sqlite_alert_store.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+namespace vigil {
+
+namespace asio = boost::asio;
+
+namespace {
+
+settings prepared(settings s) {
+    if (s.dev && s.jwt.algorithm == "HS256" && s.jwt.secret.empty()) {
+        unsigned char bytes[32];
+        if (RAND_bytes(bytes, sizeof bytes) != 1) throw config_error("no randomness for a development secret");
+        static constexpr char hex[] = "0123456789abcdef";
+        for (unsigned char b : bytes) {
+            s.jwt.secret.push_back(hex[b >> 4]);
+            s.jwt.secret.push_back(hex[b & 15]);
+        }
+        log::warn("config.dev_secret",
+                  {{"detail", "no VIGIL_JWT_SECRET: using a random secret for this run; "
+                              "set VIGIL_JWT_SECRET to mint tokens with `vigil token`"}});
+    }
+    return s;
+}
+
+std::unique_ptr<alert_store> make_store(settings const& s) {
+    retention_policy retention{std::int64_t(s.store.retention_days) * 24 * 3600 * 1000, s.store.retention_per_user};
+    if (s.store.engine == "memory") return std::make_unique<memory_alert_store>(retention);
+    auto const path = (std::filesystem::path{s.data_dir} / "vigil.db").string();
+    return std::make_unique<sqlite_alert_store>(sqlite_options{path, s.store.synchronous == "full", retention});
+}
+
+alert_service_options service_options(settings const& s) {
+    alert_service_options o;
+    o.group_commit = s.store.group_commit;
+    o.replay_limit = s.store.replay_limit;
+    o.inline_frames = s.inline_frames;
+    return o;
+}
+
+}  // namespace
+
+struct server::impl {
+    settings config;
+    auth::jwt_verifier verifier;
+    std::unique_ptr<alert_store> store;
+    connection_registry registry;
+    local_alert_bus bus{registry};
+    alert_service alerts;
+    vigil::hub hub{alerts, registry};
+    net::server_context context;
+
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    std::atomic<std::size_t> next_context{0};
+    std::shared_ptr<net::listener> listener;
+    asio::steady_timer sweep_timer;
+    asio::signal_set signals;
+    std::vector<std::thread> threads;
+
+    std::mutex stop_mutex;
+    std::condition_variable stop_cv;
+    bool stop_requested = false;
+    bool stopped = false;
+
+    explicit impl(settings s)
+        : config(prepared(std::move(s))),
+          verifier(config.jwt),
+          store(make_store(config)),
+          alerts(*store, bus, registry, service_options(config)),
+          context{config, verifier, alerts, registry, now_ms()},
+          contexts(make_contexts(config.threads)),
+          sweep_timer(*contexts[0]),
+          signals(*contexts[0]) {
+        for (auto& c : contexts) guards.push_back(asio::make_work_guard(*c));
+        asio::ip::tcp::endpoint const endpoint{asio::ip::make_address(config.host), config.port};
+        listener = std::make_shared<net::listener>(
+            *contexts[0], [this]() -> asio::io_context& { return *contexts[next_context++ % contexts.size()]; },
+            endpoint, context);
+    }
+
+    static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned n) {
+        std::vector<std::unique_ptr<asio::io_context>> out;
+        for (unsigned i = 0; i < std::max(1u, n); ++i) out.push_back(std::make_unique<asio::io_context>(1));
+        return out;
+    }
+
+    // One pass over every connection: pings when due, closes stale and expired
+    // ones. A single timer for all connections keeps per-connection state small.
+    void schedule_sweep() {
+        auto const shortest = std::min(config.ping_interval, config.heartbeat_timeout) * 1000 / 4;
+        sweep_timer.expires_after(std::chrono::milliseconds{std::clamp(shortest, 50, 1000)});
+        sweep_timer.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            auto const now = now_ms();
+            registry.for_each([now](subscriber& s) { s.on_tick(now); });
+            schedule_sweep();
+        });
+    }
+};
+
+server::server(settings s) : impl_(std::make_unique<impl>(std::move(s))) {}
+
+server::~server() {
+    request_stop();
+    wait();
+}
+
+void server::start(bool handle_signals) {
+    auto& m = *impl_;
+    if (handle_signals) {
+        m.signals.add(SIGINT);
+        m.signals.add(SIGTERM);
+        m.signals.async_wait([this](boost::system::error_code ec, int sig) {
+            if (ec) return;
+            log::info("server.signal", {{"signal", sig}});
+            request_stop();
+        });
+    }
+    m.listener->run();
+    m.schedule_sweep();
+    for (auto& c : m.contexts) m.threads.emplace_back([ctx = c.get()] { ctx->run(); });
+    log::info("server.listening", {{"host", m.config.host},
+                                   {"port", port()},
+                                   {"threads", m.contexts.size()},
+                                   {"store", m.config.store.engine},
+                                   {"data_dir", m.config.data_dir},
+                                   {"ping_interval", m.config.ping_interval},
+                                   {"heartbeat_timeout", m.config.heartbeat_timeout},
+                                   {"dev", m.config.dev}});
+    if (m.config.dev)
+        log::warn("server.dev_mode", {{"detail", "monitoring endpoints are open to loopback clients without "
+                                                 "credentials; never use --dev in production"}});
+}
+
+void server::request_stop() {
+    {
+        std::lock_guard lock{impl_->stop_mutex};
+        impl_->stop_requested = true;
+    }
+    impl_->stop_cv.notify_all();
+}
+
+void server::wait() {
+    auto& m = *impl_;
+    {
+        std::unique_lock lock{m.stop_mutex};
+        m.stop_cv.wait(lock, [&] { return m.stop_requested; });
+        if (m.stopped) return;
+        m.stopped = true;
+    }
+    log::info("server.stopping", {{"connections", m.registry.size()}});
+    m.context.shutting_down = true;
+    asio::post(*m.contexts[0], [&m] {
+        m.listener->stop();
+        m.sweep_timer.cancel();
+        boost::system::error_code ignored;
+        m.signals.cancel(ignored);
+    });
+    m.registry.close_all(close_code::going_away, "server going away");
+    // Give closing handshakes their time; stuck clients are cut by their deadline.
+    auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{7};
+    while (m.context.live_sessions > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    m.alerts.stop();  // commits what is queued, records delivery counts
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});  // let those answers be written
+    m.guards.clear();
+    for (auto& c : m.contexts) c->stop();
+    for (auto& t : m.threads)
+        if (t.joinable()) t.join();
+    log::info("server.stopped");
+}
+
+std::uint16_t server::port() const { return impl_->listener->port(); }
+hub& server::hub() { return impl_->hub; }
+settings const& server::config() const { return impl_->config; }
+
+}  // namespace vigil

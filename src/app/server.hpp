@@ -1,0 +1,44 @@
+#pragma once
+// The composition root: the only place that names concrete engines. Builds the
+// store, bus, registry, alert service and listener from settings, runs the I/O
+// threads and the heartbeat sweep, and shuts down gracefully.
+#include "app/hub.hpp"
+#include "config/config.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace vigil {
+
+class server {
+public:
+    // Opens the store and binds the port. Throws (config_error, store_error,
+    // boost::system::system_error) when it cannot.
+    explicit server(settings s);
+    ~server();  // request_stop() + wait()
+    server(server const&) = delete;
+    server& operator=(server const&) = delete;
+
+    // Starts the I/O threads. With handle_signals, SIGINT/SIGTERM request a stop.
+    void start(bool handle_signals = false);
+
+    // Thread-safe, idempotent; returns at once.
+    void request_stop();
+
+    // Blocks until a stop is requested, then: refuses new connections, closes
+    // live ones with 1001, lets the store finish its queue, joins the threads.
+    void wait();
+
+    std::uint16_t port() const;
+    vigil::hub& hub();
+    settings const& config() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace vigil

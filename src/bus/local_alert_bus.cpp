@@ -1,0 +1,9 @@
+#include "bus/local_alert_bus.hpp"
+
+namespace vigil {
+
+bool local_alert_bus::publish(std::string const& user_id, std::uint64_t, shared_message const& message) {
+    return registry_.deliver(user_id, message);
+}
+
+}  // namespace vigil

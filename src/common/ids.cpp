@@ -1,0 +1,68 @@
+#include "common/ids.hpp"
+
+#include "common/clock.hpp"
+
+#include <array>
+#include <cstdint>
+#include <random>
+
+namespace vigil {
+
+namespace {
+
+std::mt19937_64& rng() {
+    thread_local std::mt19937_64 engine{[] {
+        std::random_device rd;
+        std::seed_seq seq{rd(), rd(), rd(), rd()};
+        return std::mt19937_64{seq};
+    }()};
+    return engine;
+}
+
+void put_hex(std::string& out, std::uint64_t v, int nibbles) {
+    static constexpr char hex[] = "0123456789abcdef";
+    for (int i = nibbles - 1; i >= 0; --i) out.push_back(hex[(v >> (i * 4)) & 0xf]);
+}
+
+}  // namespace
+
+std::string new_alert_id() {
+    // RFC 9562 method 1: a 12-bit counter in rand_a keeps ids made by one thread
+    // in creation order within the same millisecond (the store's writer makes them).
+    thread_local std::uint64_t last_ms = 0;
+    thread_local std::uint64_t counter = 0;
+    auto ms = static_cast<std::uint64_t>(now_ms()) & 0xffff'ffff'ffffULL;
+    if (ms <= last_ms) {
+        ms = last_ms;
+        if (++counter > 0xfff) {
+            ++ms;
+            counter = 0;
+        }
+    } else {
+        counter = rng()() & 0x3ff;  // random start, room to count up
+    }
+    last_ms = ms;
+    std::uint64_t const r1 = (rng()() & ~std::uint64_t{0xfff}) | counter;
+    std::uint64_t const r2 = rng()();
+    std::string out;
+    out.reserve(36);
+    put_hex(out, ms >> 16, 8);
+    out.push_back('-');
+    put_hex(out, ms & 0xffff, 4);
+    out.push_back('-');
+    put_hex(out, 0x7000 | (r1 & 0x0fff), 4);  // version 7
+    out.push_back('-');
+    put_hex(out, 0x8000 | ((r1 >> 12) & 0x3fff), 4);  // RFC 4122 variant
+    out.push_back('-');
+    put_hex(out, r2 & 0xffff'ffff'ffffULL, 12);
+    return out;
+}
+
+std::string new_connection_id() {
+    std::string out;
+    out.reserve(16);
+    put_hex(out, rng()(), 16);
+    return out;
+}
+
+}  // namespace vigil

@@ -1,0 +1,100 @@
+#pragma once
+// Server settings. Precedence: command-line flags beat VIGIL_* environment
+// variables, which beat the TOML file (--config), which beats these defaults.
+// Every setting has all three spellings: --ping-interval, VIGIL_PING_INTERVAL,
+// ping_interval (top level of the file; grouped ones like jwt.secret go in a
+// [jwt] table). `vigil serve --help` lists them all.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
+
+namespace vigil {
+
+struct jwt_settings {
+    std::string algorithm = "HS256";  // HS256, RS256 or ES256; nothing else is accepted
+    std::string secret;               // HS256 shared secret
+    std::string public_key_file;      // PEM public key for RS256/ES256
+    std::string issuer;               // checked against `iss` when set
+    std::string audience;             // checked against `aud` when set
+    std::string subject_claim = "sub";
+    int leeway_seconds = 0;           // clock skew allowed on exp/nbf
+    bool close_on_expiry = true;      // close 4003 when a live token expires unrefreshed
+};
+
+struct limit_settings {
+    std::size_t max_message_bytes = 64 * 1024;   // one WebSocket message; 1009 beyond
+    std::size_t max_body_bytes = 8 * 1024 * 1024;  // one HTTP request body; 413 beyond
+    std::size_t max_frame_bytes = 2 * 1024 * 1024;  // one decoded annotated frame
+    std::size_t max_header_bytes = 8 * 1024;      // HTTP request line and headers; 431 beyond
+    std::size_t outbox_max_messages = 1024;       // queued to one slow client; 4008 beyond
+    std::size_t outbox_max_bytes = 4 * 1024 * 1024;
+    double messages_per_second = 50;  // sustained client messages per connection
+    double message_burst = 200;       // bucket size; past it the client is closed with 1008
+    int http_timeout_seconds = 30;    // a request must arrive whole within this (slowloris)
+};
+
+struct store_settings {
+    std::string engine = "sqlite";     // "sqlite" (durable, default) or "memory" (volatile)
+    std::string synchronous = "full";  // SQLite PRAGMA synchronous: "full" or "normal"
+    bool group_commit = true;          // batch concurrent publishes into one transaction
+    int retention_days = 30;           // alerts older than this are pruned (0 = keep)
+    std::size_t retention_per_user = 10000;  // newest N per user are kept (0 = all)
+    std::size_t replay_limit = 1000;   // at most this many alerts replayed per connect
+};
+
+struct settings {
+    std::string host = "0.0.0.0";
+    std::uint16_t port = 8000;
+    unsigned threads = 0;  // I/O threads; 0 = one per core
+    std::string data_dir = "./vigil-data";
+    bool dev = false;    // monitoring open to loopback without credentials; random secret
+    bool demo = false;   // publish synthetic alerts for the "demo" user
+    std::string log_level = "info";
+
+    int ping_interval = 30;      // seconds between server pings
+    int heartbeat_timeout = 60;  // seconds without a heartbeat before close 4000
+
+    jwt_settings jwt;
+    std::vector<std::string> admin_api_keys;      // X-API-Key / Bearer values with admin rights
+    std::vector<std::string> publisher_api_keys;  // ... with publish rights only
+    limit_settings limits;
+    store_settings store;
+    bool inline_frames = false;  // frames as base64 in the message instead of a URL
+};
+
+struct config_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Registers every setting as a flag (with its VIGIL_* environment name) on a
+// CLI11 command, and resolves the final settings once the command is parsed.
+class settings_loader {
+public:
+    explicit settings_loader(CLI::App& command);
+    ~settings_loader();
+    settings_loader(settings_loader const&) = delete;
+    settings_loader& operator=(settings_loader const&) = delete;
+
+    // Defaults < file < environment < flags; then validated. Throws config_error.
+    settings resolve() const;
+
+private:
+    struct binding;
+    std::unique_ptr<settings> from_cli_;
+    std::string config_file_;
+    std::vector<binding> bindings_;
+};
+
+// Problems that make the settings unusable (empty when fine).
+std::vector<std::string> validate(settings const& s);
+
+}  // namespace vigil

@@ -1,0 +1,87 @@
+#include "hub/connection_registry.hpp"
+
+namespace vigil {
+
+connection_registry::shard& connection_registry::shard_for(std::string const& user_id) const {
+    return shards_[std::hash<std::string>{}(user_id) % shard_count];
+}
+
+void connection_registry::attach(std::shared_ptr<subscriber> const& s) {
+    std::shared_ptr<subscriber> previous;
+    {
+        auto& sh = shard_for(s->user_id());
+        std::lock_guard lock{sh.mutex};
+        auto& slot = sh.users[s->user_id()];
+        previous = slot.lock();
+        slot = s;
+    }
+    if (previous && previous != s) previous->close(close_code::replaced, "replaced by a newer connection");
+}
+
+void connection_registry::detach(subscriber const* s) {
+    auto& sh = shard_for(s->user_id());
+    std::lock_guard lock{sh.mutex};
+    auto it = sh.users.find(s->user_id());
+    if (it == sh.users.end()) return;
+    auto const current = it->second.lock();
+    if (!current || current.get() == s) sh.users.erase(it);
+}
+
+bool connection_registry::deliver(std::string const& user_id, shared_message const& message) {
+    std::shared_ptr<subscriber> target;
+    {
+        auto& sh = shard_for(user_id);
+        std::lock_guard lock{sh.mutex};
+        auto it = sh.users.find(user_id);
+        if (it == sh.users.end()) return false;
+        target = it->second.lock();
+    }
+    return target && target->deliver(message);
+}
+
+std::optional<connection_stats> connection_registry::stats(std::string const& user_id) const {
+    std::shared_ptr<subscriber> target;
+    {
+        auto& sh = shard_for(user_id);
+        std::lock_guard lock{sh.mutex};
+        auto it = sh.users.find(user_id);
+        if (it != sh.users.end()) target = it->second.lock();
+    }
+    if (!target) return std::nullopt;
+    return target->stats();
+}
+
+std::vector<std::shared_ptr<subscriber>> connection_registry::snapshot() const {
+    std::vector<std::shared_ptr<subscriber>> out;
+    for (auto& sh : shards_) {
+        std::lock_guard lock{sh.mutex};
+        for (auto const& [user, weak] : sh.users)
+            if (auto s = weak.lock()) out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::vector<connection_stats> connection_registry::all_stats() const {
+    std::vector<connection_stats> out;
+    for (auto const& s : snapshot()) out.push_back(s->stats());
+    return out;
+}
+
+std::size_t connection_registry::size() const {
+    std::size_t n = 0;
+    for (auto& sh : shards_) {
+        std::lock_guard lock{sh.mutex};
+        n += sh.users.size();
+    }
+    return n;
+}
+
+void connection_registry::for_each(std::function<void(subscriber&)> const& f) const {
+    for (auto const& s : snapshot()) f(*s);
+}
+
+void connection_registry::close_all(std::uint16_t code, std::string_view reason) {
+    for (auto const& s : snapshot()) s->close(code, reason);
+}
+
+}  // namespace vigil

@@ -1,0 +1,55 @@
+#pragma once
+// user_id -> the user's one live connection, on this node.
+//
+// The registry never owns a session: it keeps weak_ptrs, copies what it needs
+// under the lock and calls subscribers outside it, so a session's lifetime is
+// decided by its pending I/O alone. Sharded by user to keep lock hold times
+// short under many threads.
+#include "hub/subscriber.hpp"
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace vigil {
+
+class connection_registry {
+public:
+    // Makes `s` the user's connection. A connection it replaces is closed with
+    // 4001 "replaced by a newer connection". Thread-safe.
+    void attach(std::shared_ptr<subscriber> const& s);
+
+    // Forgets `s` if it is still the user's connection (a replaced one is not).
+    void detach(subscriber const* s);
+
+    // Queues the message to the user's connection; false when none is live here.
+    bool deliver(std::string const& user_id, shared_message const& message);
+
+    std::optional<connection_stats> stats(std::string const& user_id) const;
+    std::vector<connection_stats> all_stats() const;
+    std::size_t size() const;
+
+    // Calls f for every live connection, outside the locks.
+    void for_each(std::function<void(subscriber&)> const& f) const;
+
+    // Closes every connection with this code (graceful shutdown: 1001).
+    void close_all(std::uint16_t code, std::string_view reason);
+
+private:
+    struct shard {
+        mutable std::mutex mutex;
+        std::unordered_map<std::string, std::weak_ptr<subscriber>> users;
+    };
+    shard& shard_for(std::string const& user_id) const;
+    std::vector<std::shared_ptr<subscriber>> snapshot() const;
+
+    static constexpr std::size_t shard_count = 16;
+    mutable std::array<shard, shard_count> shards_;
+};
+
+}  // namespace vigil

@@ -1,0 +1,52 @@
+#pragma once
+// A live user connection as the hub sees it. Implemented by net::ws_session;
+// the hub never knows about sockets. Every member is thread-safe.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace vigil {
+
+// Close codes (docs/protocol.md).
+namespace close_code {
+inline constexpr std::uint16_t going_away = 1001;
+inline constexpr std::uint16_t unsupported_data = 1003;
+inline constexpr std::uint16_t policy_violation = 1008;
+inline constexpr std::uint16_t too_big = 1009;
+inline constexpr std::uint16_t heartbeat_timeout = 4000;
+inline constexpr std::uint16_t replaced = 4001;
+inline constexpr std::uint16_t token_expired = 4003;
+inline constexpr std::uint16_t slow_consumer = 4008;
+}  // namespace close_code
+
+struct connection_stats {
+    std::string user_id;
+    std::int64_t connected_at_ms = 0;
+    std::int64_t last_heartbeat_ms = 0;
+};
+
+using shared_message = std::shared_ptr<std::string const>;
+
+class subscriber {
+public:
+    virtual ~subscriber() = default;
+
+    virtual std::string const& user_id() const noexcept = 0;
+
+    // Queues a message for the client without blocking. Returns false when the
+    // connection is already closing (the message will not be sent). A message
+    // is serialised once and shared by every connection it goes to.
+    virtual bool deliver(shared_message message) = 0;
+
+    // Starts the closing handshake with this code; idempotent.
+    virtual void close(std::uint16_t code, std::string_view reason) = 0;
+
+    virtual connection_stats stats() const = 0;
+
+    // Called about once a second by the heartbeat sweep: ping when due, close
+    // when the client has been silent too long or its token expired.
+    virtual void on_tick(std::int64_t now_ms) = 0;
+};
+
+}  // namespace vigil

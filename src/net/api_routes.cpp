@@ -1,0 +1,346 @@
+#include "net/api_routes.hpp"
+
+#include "alerts/alert_validation.hpp"
+#include "common/clock.hpp"
+#include "hub/connection_report.hpp"
+#include "net/request_auth.hpp"
+#include "proto/messages.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/url/parse.hpp>
+
+#include <charconv>
+
+namespace vigil::net {
+
+namespace json = boost::json;
+
+http_response json_response(http::status status, std::string body, http_request const& req) {
+    http_response res{status, req.version()};
+    res.set(http::field::server, "vigil");
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+http_response json_error(http::status status, std::string_view code, std::string_view detail,
+                         http_request const& req) {
+    json::object o;
+    o["error"] = code;
+    o["detail"] = detail;
+    return json_response(status, json::serialize(o), req);
+}
+
+namespace {
+
+// The parts of a request target this API uses, percent-decoded.
+struct target {
+    std::vector<std::string> path;  // segments
+    std::vector<std::pair<std::string, std::string>> query;
+
+    std::optional<std::string> param(std::string_view key) const {
+        for (auto const& [k, v] : query)
+            if (k == key) return v;
+        return std::nullopt;
+    }
+};
+
+std::optional<target> parse_target(std::string_view raw) {
+    auto const url = boost::urls::parse_origin_form(raw);
+    if (!url) return std::nullopt;
+    target t;
+    for (auto const& seg : url->segments()) {
+        if (t.path.size() >= 8) return std::nullopt;
+        t.path.push_back(seg);
+    }
+    for (auto const& p : url->params()) {
+        if (t.query.size() >= 32) return std::nullopt;
+        t.query.emplace_back(p.key, p.value);
+    }
+    return t;
+}
+
+std::optional<std::uint64_t> parse_uint(std::string_view s) {
+    std::uint64_t v = 0;
+    auto const [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) return std::nullopt;
+    return v;
+}
+
+bool is_path(target const& t, std::initializer_list<std::string_view> expected) {
+    if (t.path.size() != expected.size()) return false;
+    std::size_t i = 0;
+    for (auto e : expected) {
+        if (!e.empty() && t.path[i] != e) return false;  // "" matches any one segment
+        ++i;
+    }
+    return true;
+}
+
+http_response method_not_allowed(http_request const& req, std::string_view allow) {
+    auto res = json_error(http::status::method_not_allowed, "method_not_allowed",
+                          "this resource allows " + std::string{allow}, req);
+    res.set(http::field::allow, allow);
+    return res;
+}
+
+json::object alert_json(stored_alert const& a) {
+    json::object o;
+    o["alert_id"] = a.alert_id;
+    o["seq"] = a.seq;
+    o["user_id"] = a.user_id;
+    o["stream_id"] = a.stream_id;
+    o["timestamp"] = a.timestamp;
+    boost::system::error_code ec;
+    o["detection"] = json::parse(a.detection_json, ec);
+    if (a.has_frame())
+        o["frame"] = json::object{{"url", "/api/v1/alerts/" + a.alert_id + "/frame"},
+                                  {"content_type", a.frame_content_type}};
+    o["created_at"] = iso8601(a.created_ms);
+    o["status"] = a.acked_ms ? "acked" : "unacked";
+    o["acked_at"] = a.acked_ms ? json::value(iso8601(*a.acked_ms)) : json::value(nullptr);
+    o["acked_by"] = a.acked_ms ? json::value(a.acked_by) : json::value(nullptr);
+    o["first_delivered_at"] =
+        a.first_delivered_ms ? json::value(iso8601(*a.first_delivered_ms)) : json::value(nullptr);
+    o["delivery_count"] = a.delivery_count;
+    return o;
+}
+
+// ---------------------------------------------------------------- handlers
+
+http_response health(server_context& ctx, http_request const& req) {
+    json::object o;
+    o["status"] = ctx.shutting_down ? "shutting_down" : "ok";
+    o["connections"] = ctx.registry.size();
+    o["uptime_seconds"] = (now_ms() - ctx.started_ms) / 1000;
+    o["store"] = ctx.config.store.engine;
+    return json_response(ctx.shutting_down ? http::status::service_unavailable : http::status::ok,
+                         json::serialize(o), req);
+}
+
+http_response list_connections(server_context& ctx, http_request const& req) {
+    auto const now = now_ms();
+    json::array rows;
+    for (auto const& s : ctx.registry.all_stats()) {
+        auto const r = make_report(s, now);
+        rows.push_back(json::object{{"user_id", r.user_id},
+                                    {"connected", r.connected},
+                                    {"uptime_seconds", r.uptime_seconds},
+                                    {"seconds_since_heartbeat", r.seconds_since_heartbeat}});
+    }
+    json::object o;
+    o["total_connections"] = rows.size();
+    o["connections"] = std::move(rows);
+    return json_response(http::status::ok, json::serialize(o), req);
+}
+
+http_response user_connection(server_context& ctx, http_request const& req, std::string const& user_id) {
+    json::object o;
+    if (auto const s = ctx.registry.stats(user_id)) {
+        auto const r = make_report(*s, now_ms());
+        o = {{"user_id", r.user_id},
+             {"connected", r.connected},
+             {"connected_at", r.connected_at},
+             {"uptime_seconds", r.uptime_seconds},
+             {"last_heartbeat", r.last_heartbeat},
+             {"seconds_since_heartbeat", r.seconds_since_heartbeat}};
+    } else {
+        o = {{"user_id", user_id}, {"connected", false}};
+    }
+    return json_response(http::status::ok, json::serialize(o), req);
+}
+
+void publish(server_context& ctx, http_request&& req, responder respond) {
+    auto const who = authenticate(ctx, req);
+    if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
+    if (!who->can_publish()) return respond(auth_failure(auth::auth_error::forbidden, req));
+
+    alert_limits limits;
+    limits.max_frame_bytes = ctx.config.limits.max_frame_bytes;
+    auto parsed = parse_publish_body(req.body(), limits, iso8601(now_ms()));
+    if (auto const* e = std::get_if<validation_error>(&parsed)) {
+        json::object o{{"error", e->code}, {"detail", e->detail}};
+        if (e->index) o["index"] = *e->index;
+        return respond(json_response(static_cast<http::status>(e->status), json::serialize(o), req));
+    }
+    auto& request = std::get<publish_request>(parsed);
+    bool const batch = request.batch;
+    // Only what the response needs outlives this function.
+    http_request head{req.method(), req.target(), req.version()};
+    head.keep_alive(req.keep_alive());
+    ctx.alerts.publish(std::move(request.alerts), [batch, head = std::move(head),
+                                                   respond = std::move(respond)](publish_outcome outcome) {
+        if (auto const* why = std::get_if<std::string>(&outcome))
+            return respond(json_error(http::status::service_unavailable, "store_unavailable", *why, head));
+        json::array out;
+        for (auto const& r : std::get<std::vector<publish_result>>(outcome)) {
+            json::object o{{"alert_id", r.alert_id}, {"seq", r.seq}, {"delivered", r.delivered}};
+            if (r.duplicate) o["duplicate"] = true;
+            out.push_back(std::move(o));
+        }
+        respond(json_response(http::status::created, batch ? json::serialize(out) : json::serialize(out[0]), head));
+    });
+}
+
+// The caller may see the alert: its owner, or an admin.
+bool may_read(auth::claims const& who, stored_alert const& a) {
+    return who.is_admin() || who.subject == a.user_id;
+}
+
+http_response history(server_context& ctx, http_request const& req, target const& t) {
+    auto const who = authenticate(ctx, req);
+    if (!who) return auth_failure(auth::auth_error(who.error().value()), req);
+    history_query q;
+    q.user_id = t.param("user_id").value_or(who->is_admin() ? "" : who->subject);
+    if (!who->is_admin() && q.user_id != who->subject) return auth_failure(auth::auth_error::forbidden, req);
+    auto const status = t.param("status").value_or("all");
+    if (status == "unacked")
+        q.status = ack_filter::unacked;
+    else if (status == "acked")
+        q.status = ack_filter::acked;
+    else if (status != "all")
+        return json_error(http::status::bad_request, "bad_request", "status must be unacked, acked or all", req);
+    if (auto const limit = t.param("limit")) {
+        auto const n = parse_uint(*limit);
+        if (!n || *n == 0 || *n > 1000)
+            return json_error(http::status::bad_request, "bad_request", "limit must be 1-1000", req);
+        q.limit = *n;
+    }
+    q.before = t.param("before").value_or("");
+    std::vector<stored_alert> rows;
+    try {
+        rows = ctx.alerts.store().history(q);
+    } catch (std::exception const& e) {
+        return json_error(http::status::service_unavailable, "store_unavailable", e.what(), req);
+    }
+    json::array alerts;
+    for (auto const& a : rows) alerts.push_back(alert_json(a));
+    json::object o;
+    o["alerts"] = std::move(alerts);
+    o["next_before"] = rows.size() == q.limit ? json::value(rows.back().alert_id) : json::value(nullptr);
+    return json_response(http::status::ok, json::serialize(o), req);
+}
+
+http_response one_alert(server_context& ctx, http_request const& req, std::string const& id, bool frame) {
+    auto const who = authenticate(ctx, req);
+    if (!who) return auth_failure(auth::auth_error(who.error().value()), req);
+    try {
+        auto const a = ctx.alerts.store().get(id);
+        // Someone else's alert answers like a missing one: ids are not an oracle.
+        if (!a || !may_read(*who, *a))
+            return json_error(http::status::not_found, "not_found", "no such alert", req);
+        if (!frame) return json_response(http::status::ok, json::serialize(alert_json(*a)), req);
+        auto f = ctx.alerts.store().frame(id);
+        if (!f) return json_error(http::status::not_found, "not_found", "this alert has no frame", req);
+        http_response res{http::status::ok, req.version()};
+        res.set(http::field::server, "vigil");
+        res.set(http::field::content_type, f->content_type);
+        res.set(http::field::cache_control, "private, max-age=86400, immutable");
+        res.set("X-Content-Type-Options", "nosniff");
+        res.keep_alive(req.keep_alive());
+        res.body() = std::move(f->bytes);
+        res.prepare_payload();
+        return res;
+    } catch (std::exception const& e) {
+        return json_error(http::status::service_unavailable, "store_unavailable", e.what(), req);
+    }
+}
+
+void acknowledge(server_context& ctx, http_request&& req, std::string const& id, responder respond) {
+    auto const who = authenticate(ctx, req);
+    if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
+    http_request head{req.method(), req.target(), req.version()};
+    head.keep_alive(req.keep_alive());
+    ctx.alerts.acknowledge(
+        ack_request{id, who->is_admin() ? "" : who->subject, who->subject},
+        [id, head = std::move(head), respond = std::move(respond)](ack_outcome_or_error r) {
+            if (auto const* why = std::get_if<std::string>(&r))
+                return respond(json_error(http::status::service_unavailable, "store_unavailable", *why, head));
+            auto const& ack = std::get<ack_result>(r);
+            if (ack.outcome == ack_outcome::not_found)
+                return respond(json_error(http::status::not_found, "not_found", "no such alert", head));
+            json::object o{{"alert_id", id},
+                           {"status", "acked"},
+                           {"already_acked", ack.outcome == ack_outcome::already_acked}};
+            respond(json_response(http::status::ok, json::serialize(o), head));
+        });
+}
+
+}  // namespace
+
+void handle_http_request(server_context& ctx, http_request&& req, boost::asio::ip::address const& remote,
+                         responder respond) {
+    auto const t = parse_target(req.target());
+    if (!t) return respond(json_error(http::status::bad_request, "bad_request", "malformed request target", req));
+    auto const method = req.method();
+    bool const get = method == http::verb::get;
+    bool const post = method == http::verb::post;
+
+    if (is_path(*t, {"health"})) {
+        if (!get) return respond(method_not_allowed(req, "GET"));
+        return respond(health(ctx, req));
+    }
+    if (is_path(*t, {"ws", "connections"}) || is_path(*t, {"ws", "connections", ""})) {
+        if (!get) return respond(method_not_allowed(req, "GET"));
+        auto const who = authenticate_monitoring(ctx, req, remote);
+        if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
+        if (t->path.size() == 2) return respond(list_connections(ctx, req));
+        return respond(user_connection(ctx, req, t->path[2]));
+    }
+    if (is_path(*t, {"ws", "alerts", ""}))
+        return respond(json_error(http::status::upgrade_required, "upgrade_required",
+                                  "this endpoint speaks WebSocket only", req));
+    if (is_path(*t, {"api", "v1", "alerts"})) {
+        if (post) return publish(ctx, std::move(req), std::move(respond));
+        if (get) return respond(history(ctx, req, *t));
+        return respond(method_not_allowed(req, "GET, POST"));
+    }
+    if (is_path(*t, {"api", "v1", "alerts", ""})) {
+        if (!get) return respond(method_not_allowed(req, "GET"));
+        return respond(one_alert(ctx, req, t->path[3], false));
+    }
+    if (is_path(*t, {"api", "v1", "alerts", "", "frame"})) {
+        if (!get) return respond(method_not_allowed(req, "GET"));
+        return respond(one_alert(ctx, req, t->path[3], true));
+    }
+    if (is_path(*t, {"api", "v1", "alerts", "", "ack"})) {
+        if (!post) return respond(method_not_allowed(req, "POST"));
+        return acknowledge(ctx, std::move(req), t->path[3], std::move(respond));
+    }
+    respond(json_error(http::status::not_found, "not_found", "no such endpoint", req));
+}
+
+std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req) {
+    auto const t = parse_target(req.target());
+    if (!t) return json_error(http::status::bad_request, "bad_request", "malformed request target", req);
+    if (!is_path(*t, {"ws", "alerts", ""}))
+        return json_error(http::status::not_found, "not_found", "the WebSocket endpoint is /ws/alerts/{user_id}",
+                          req);
+    if (ctx.shutting_down)
+        return json_error(http::status::service_unavailable, "shutting_down", "server is shutting down", req);
+    ws_admission a;
+    a.user_id = t->path[2];
+    if (!valid_user_id(a.user_id))
+        return json_error(http::status::bad_request, "invalid_user_id",
+                          "user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]", req);
+    std::string token = t->param("token").value_or("");
+    if (token.empty()) token = std::string{bearer_token(req)};
+    if (token.empty()) return auth_failure(auth::auth_error::missing_token, req);
+    auto claims = ctx.verifier.verify(token, now_ms() / 1000);
+    if (!claims) return auth_failure(auth::auth_error(claims.error().value()), req);
+    if (claims->subject != a.user_id) return auth_failure(auth::auth_error::wrong_user, req);
+    a.claims = std::move(*claims);
+    if (auto const since = t->param("since")) {
+        a.since = parse_uint(*since);
+        if (!a.since)
+            return json_error(http::status::bad_request, "bad_request", "since must be a sequence number", req);
+    }
+    return a;
+}
+
+}  // namespace vigil::net

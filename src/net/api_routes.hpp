@@ -1,0 +1,39 @@
+#pragma once
+// The HTTP surface (docs/protocol.md): health, monitoring, publish, history,
+// frames, acknowledgements, and the admission check of WebSocket upgrades.
+// Knows requests and responses, not sockets: http_session moves the bytes.
+#include "auth/claims.hpp"
+#include "net/http_types.hpp"
+#include "net/server_context.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace vigil::net {
+
+using responder = std::function<void(http_response&&)>;
+
+// Answers a request that is not a WebSocket upgrade. `respond` is called
+// exactly once, possibly later and on another thread (a publish answers after
+// its commit).
+void handle_http_request(server_context& ctx, http_request&& req, boost::asio::ip::address const& remote,
+                         responder respond);
+
+// A WebSocket upgrade that may proceed.
+struct ws_admission {
+    std::string user_id;
+    auth::claims claims;
+    std::optional<std::uint64_t> since;
+};
+
+// Checks an upgrade request before the handshake: the route, the user id, the
+// token (?token= or Authorization: Bearer) and `since`. Refusals are HTTP
+// errors (401, 403, 400, 404) with a JSON body.
+std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req);
+
+}  // namespace vigil::net

@@ -1,0 +1,104 @@
+#include "net/http_session.hpp"
+
+#include "common/log.hpp"
+#include "net/api_routes.hpp"
+#include "net/ws_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+namespace vigil::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+http_session::http_session(asio::ip::tcp::socket&& socket, server_context& ctx)
+    : stream_(std::move(socket)), ctx_(ctx) {
+    beast::error_code ec;
+    remote_ = stream_.socket().remote_endpoint(ec).address();
+}
+
+void http_session::run() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+}
+
+void http_session::do_read() {
+    auto const& l = ctx_.config.limits;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(l.max_header_bytes));
+    parser_->body_limit(l.max_body_bytes);
+    stream_.expires_after(std::chrono::seconds{l.http_timeout_seconds});
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
+}
+
+void http_session::on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset) return do_close();
+    if (ec == beast::error::timeout) return do_close();  // slow or idle: drop quietly
+    if (ec) {
+        // Whatever the parser refused, the reply is JSON and the connection ends.
+        http_request req;
+        req.version(11);
+        req.keep_alive(false);
+        http_response res = ec == http::error::body_limit
+                                ? json_error(http::status::payload_too_large, "payload_too_large",
+                                             "body larger than " + std::to_string(ctx_.config.limits.max_body_bytes) +
+                                                 " bytes",
+                                             req)
+                            : ec == http::error::header_limit
+                                ? json_error(http::status::request_header_fields_too_large, "headers_too_large",
+                                             "request head too large", req)
+                                : json_error(http::status::bad_request, "bad_request", "malformed HTTP request", req);
+        log::debug("http.bad_request", {{"error", ec.message()}});
+        return send(std::move(res));
+    }
+    http_request req = parser_->release();
+    if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
+
+    // The responder keeps the session alive until the answer is written; it may
+    // run on the alert service's thread, so it comes back to ours to write.
+    handle_http_request(ctx_, std::move(req), remote_, [self = shared_from_this()](http_response&& res) {
+        asio::post(self->stream_.get_executor(), [self, r = std::move(res)]() mutable { self->send(std::move(r)); });
+    });
+}
+
+void http_session::upgrade(http_request&& req) {
+    auto admitted = admit_websocket(ctx_, req);
+    if (auto* refusal = std::get_if<http_response>(&admitted)) {
+        log::info("ws.refused", {{"status", refusal->result_int()}, {"target", log::redact_target(req.target())},
+                                 {"remote", remote_.to_string()}});
+        refusal->keep_alive(false);
+        return send(std::move(*refusal));
+    }
+    auto& a = std::get<ws_admission>(admitted);
+    stream_.expires_never();  // the WebSocket has its own timeouts and heartbeat
+    std::make_shared<ws_session>(stream_.release_socket(), ctx_, std::move(a.user_id), a.claims, a.since)
+        ->run(std::move(req));
+}
+
+void http_session::send(http_response&& res) {
+    bool const keep_alive = res.keep_alive() && !ctx_.shutting_down;
+    res.keep_alive(keep_alive);
+    auto sp = std::make_shared<http_response>(std::move(res));
+    http::async_write(stream_, *sp, [self = shared_from_this(), sp, keep_alive](beast::error_code ec, std::size_t n) {
+        self->on_write(keep_alive, ec, n);
+    });
+}
+
+void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+    if (ec) return do_close();
+    if (!keep_alive) return do_close();
+    do_read();
+}
+
+void http_session::do_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    stream_.close();
+}
+
+}  // namespace vigil::net

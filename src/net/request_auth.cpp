@@ -1,0 +1,77 @@
+#include "net/request_auth.hpp"
+
+#include "common/clock.hpp"
+
+#include <openssl/crypto.h>
+
+namespace vigil::net {
+
+namespace {
+
+bool same_secret(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool listed(std::vector<std::string> const& keys, std::string_view key) {
+    bool found = false;
+    for (auto const& k : keys) found |= same_secret(k, key);  // no early exit: constant time
+    return found;
+}
+
+std::string_view detail_for(auth::auth_error e) {
+    using auth::auth_error;
+    switch (e) {
+        case auth_error::missing_token: return "credentials required: Authorization: Bearer <token>";
+        case auth_error::expired: return "token expired";
+        case auth_error::wrong_user: return "token subject does not match user_id";
+        case auth_error::forbidden: return "credentials lack the role this needs";
+        case auth_error::wrong_algorithm: return "token algorithm is not the configured one";
+        default: return "token is malformed, badly signed or has invalid claims";
+    }
+}
+
+}  // namespace
+
+std::string_view bearer_token(http_request const& req) {
+    auto const it = req.find(http::field::authorization);
+    if (it == req.end()) return {};
+    std::string_view v = it->value();
+    if (v.size() < 7 || !(v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) return {};
+    v.remove_prefix(7);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    return v;
+}
+
+boost::system::result<auth::claims> authenticate(server_context& ctx, http_request const& req) {
+    std::string_view credential = bearer_token(req);
+    if (credential.empty())
+        if (auto const it = req.find("X-API-Key"); it != req.end()) credential = it->value();
+    if (credential.empty()) return auth::auth_error::missing_token;
+
+    auto const& cfg = ctx.config;
+    if (listed(cfg.admin_api_keys, credential)) return auth::claims{"api-key", 0, {"admin"}};
+    if (listed(cfg.publisher_api_keys, credential)) return auth::claims{"api-key", 0, {"publisher"}};
+    return ctx.verifier.verify(credential, now_ms() / 1000);
+}
+
+boost::system::result<auth::claims> authenticate_monitoring(server_context& ctx, http_request const& req,
+                                                            boost::asio::ip::address const& remote) {
+    bool const presents_credentials =
+        req.find(http::field::authorization) != req.end() || req.find("X-API-Key") != req.end();
+    if (ctx.config.dev && remote.is_loopback() && !presents_credentials)
+        return auth::claims{"dev-loopback", 0, {"admin"}};
+    auto claims = authenticate(ctx, req);
+    if (!claims) return claims;
+    if (!claims->is_admin()) return auth::auth_error::forbidden;
+    return claims;
+}
+
+http_response auth_failure(auth::auth_error e, http_request const& req) {
+    auto res = json_error(static_cast<http::status>(auth::http_status(e)), auth::error_code_name(e),
+                          detail_for(e), req);
+    if (auth::http_status(e) == 401) res.set(http::field::www_authenticate, "Bearer");
+    return res;
+}
+
+}  // namespace vigil::net

@@ -1,0 +1,25 @@
+#pragma once
+// What every session needs from the server, by reference. Owned by app::server,
+// which outlives all sessions (it joins the I/O threads before destruction).
+#include "alerts/alert_service.hpp"
+#include "auth/jwt_verifier.hpp"
+#include "config/config.hpp"
+#include "hub/connection_registry.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace vigil::net {
+
+struct server_context {
+    settings const& config;
+    auth::jwt_verifier const& verifier;
+    alert_service& alerts;
+    connection_registry& registry;
+    std::int64_t started_ms = 0;
+    std::atomic<bool> shutting_down{false};
+    std::atomic<std::size_t> live_sessions{0};  // ws_sessions not yet destroyed
+};
+
+}  // namespace vigil::net

@@ -1,0 +1,294 @@
+#include "net/ws_session.hpp"
+
+#include "common/clock.hpp"
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "proto/messages.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/websocket/error.hpp>
+
+namespace vigil::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+namespace {
+// How long a closing handshake may take before the socket is simply closed: a
+// client that stopped reading cannot receive the close frame at all.
+constexpr auto close_grace = std::chrono::seconds{5};
+// A read buffer grown by one large message is given back once it is handled.
+constexpr std::size_t keep_buffer_bytes = 4096;
+}  // namespace
+
+ws_session::ws_session(asio::ip::tcp::socket&& socket, server_context& ctx, std::string user_id,
+                       auth::claims const& claims, std::optional<std::uint64_t> since)
+    : ws_(std::move(socket)),
+      ctx_(ctx),
+      user_id_(std::move(user_id)),
+      conn_id_(new_connection_id()),
+      since_(since),
+      connected_at_ms_(now_ms()),
+      last_heartbeat_ms_(connected_at_ms_),
+      last_ping_ms_(connected_at_ms_),
+      token_expires_s_(claims.expires_at),
+      rate_tokens_(ctx.config.limits.message_burst),
+      rate_refilled_ms_(connected_at_ms_) {
+    ++ctx_.live_sessions;
+}
+
+ws_session::~ws_session() {
+    ctx_.registry.detach(this);
+    --ctx_.live_sessions;
+}
+
+void ws_session::run(http_request req) {
+    auto const& cfg = ctx_.config;
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds{10};  // also bounds the closing handshake
+    timeouts.idle_timeout = websocket::stream_base::none();  // our heartbeat sweep decides
+    timeouts.keep_alive_pings = false;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "vigil"); }));
+    ws_.read_message_max(cfg.limits.max_message_bytes);
+    ws_.auto_fragment(false);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+        if (kind == websocket::frame_type::pong) last_heartbeat_ms_.store(now_ms(), std::memory_order_relaxed);
+    });
+    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+}
+
+void ws_session::on_accept(beast::error_code ec) {
+    if (ec) return finish("handshake failed");
+    open_ = true;
+    if (pending_close_) {  // closed (e.g. shutdown) while the handshake ran
+        do_close();
+        return do_read();
+    }
+    log::info("ws.open", {{"conn", conn_id_}, {"user_id", user_id_}});
+    // Attach and replay happen in the alert service's order (see alert_service.hpp).
+    ctx_.alerts.open(shared_from_this(), since_);
+    do_read();
+}
+
+void ws_session::do_read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        self->on_read(ec, n);
+    });
+}
+
+void ws_session::on_read(beast::error_code ec, std::size_t) {
+    if (ec) {
+        if (ec == websocket::error::message_too_big) {
+            // Beast has already sent close 1009.
+            log::info("ws.message_too_big", {{"conn", conn_id_}, {"user_id", user_id_}});
+        }
+        return finish(ec == websocket::error::closed ? "closed by client" : "read failed");
+    }
+    auto const now = now_ms();
+    last_heartbeat_ms_.store(now, std::memory_order_relaxed);
+    if (closing_.load(std::memory_order_relaxed)) {
+        buffer_.consume(buffer_.size());
+        return do_read();  // drain until the peer answers our close
+    }
+    if (ws_.got_binary()) {
+        start_close(close_code::unsupported_data, "binary messages are not accepted");
+        buffer_.consume(buffer_.size());
+        return do_read();
+    }
+    if (!within_rate(now)) {
+        start_close(close_code::policy_violation, "message rate limit exceeded");
+        buffer_.consume(buffer_.size());
+        return do_read();
+    }
+    auto const data = buffer_.cdata();
+    handle_message({static_cast<char const*>(data.data()), data.size()});
+    buffer_.consume(buffer_.size());
+    if (buffer_.capacity() > keep_buffer_bytes) buffer_.shrink_to_fit();
+    do_read();
+}
+
+bool ws_session::within_rate(std::int64_t now) {
+    auto const& l = ctx_.config.limits;
+    rate_tokens_ = std::min(l.message_burst, rate_tokens_ + double(now - rate_refilled_ms_) * l.messages_per_second / 1000.0);
+    rate_refilled_ms_ = now;
+    if (rate_tokens_ < 1.0) return false;
+    rate_tokens_ -= 1.0;
+    return true;
+}
+
+void ws_session::handle_message(std::string_view text) {
+    auto const msg = proto::parse_client_message(text);
+    if (!msg) {
+        auto const code = proto::code_name(msg.error());
+        std::string_view detail = "message must be a JSON object with a type of ping, pong, ack or refresh";
+        if (msg.error() == proto::message_error::invalid_ack) detail = "ack needs a string alert_id";
+        if (msg.error() == proto::message_error::invalid_refresh) detail = "refresh needs a string token";
+        return send(std::make_shared<std::string const>(proto::error_message(code, detail)));
+    }
+    switch (msg->type) {
+        case proto::client_message_type::ping: {
+            static auto const pong = std::make_shared<std::string const>(proto::pong_message);
+            return send(pong);
+        }
+        case proto::client_message_type::pong:
+            return;  // the heartbeat is already recorded
+        case proto::client_message_type::ack: {
+            std::weak_ptr<ws_session> weak = shared_from_this();
+            auto const executor = ws_.get_executor();
+            ctx_.alerts.acknowledge(
+                ack_request{msg->alert_id, user_id_, user_id_},
+                [weak, executor, id = msg->alert_id](ack_outcome_or_error r) {
+                    std::string reply;
+                    if (auto const* why = std::get_if<std::string>(&r))
+                        reply = proto::error_message("ack_failed", *why, id);
+                    else if (std::get<ack_result>(r).outcome == ack_outcome::not_found)
+                        reply = proto::error_message("unknown_alert", "no such alert for this user", id);
+                    else
+                        reply = proto::ack_ok_message(id);
+                    asio::post(executor, [weak, m = std::make_shared<std::string const>(std::move(reply))] {
+                        if (auto self = weak.lock()) self->send(m);
+                    });
+                });
+            return;
+        }
+        case proto::client_message_type::refresh: {
+            auto const claims = ctx_.verifier.verify(msg->token, now_ms() / 1000);
+            if (!claims)
+                return send(std::make_shared<std::string const>(proto::error_message(
+                    "invalid_refresh", auth::error_code_name(auth::auth_error(claims.error().value())))));
+            if (claims->subject != user_id_)
+                return send(std::make_shared<std::string const>(
+                    proto::error_message("invalid_refresh", "token subject does not match user_id")));
+            token_expires_s_.store(claims->expires_at, std::memory_order_relaxed);
+            return send(std::make_shared<std::string const>(proto::refresh_ok_message(claims->expires_at)));
+        }
+    }
+}
+
+bool ws_session::deliver(shared_message message) {
+    if (closing_.load(std::memory_order_relaxed)) return false;
+    asio::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
+        self->send(std::move(m));
+    });
+    return true;
+}
+
+void ws_session::send(shared_message message) {
+    if (closing_.load(std::memory_order_relaxed) || finished_) return;
+    auto const& l = ctx_.config.limits;
+    std::size_t const size = message ? message->size() : 0;
+    if (outbox_.size() >= l.outbox_max_messages || outbox_bytes_ + size > l.outbox_max_bytes) {
+        log::warn("ws.slow_consumer", {{"conn", conn_id_}, {"user_id", user_id_},
+                                       {"queued", outbox_.size()}, {"queued_bytes", outbox_bytes_}});
+        return start_close(close_code::slow_consumer, "slow consumer: outgoing queue full");
+    }
+    outbox_.push_back({std::move(message)});
+    outbox_bytes_ += size;
+    if (!writing_ && open_) do_write();
+}
+
+void ws_session::send_ping() {
+    static auto const ping = std::make_shared<std::string const>(proto::ping_message);
+    send(ping);      // the quick reference's JSON heartbeat, answered by its clients
+    send(nullptr);   // a protocol ping, answered by every WebSocket stack (wscat, browsers)
+}
+
+void ws_session::do_write() {
+    writing_ = true;
+    auto handler = [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); };
+    auto const& next = outbox_.front();
+    if (!next.text) return ws_.async_ping({}, [h = std::move(handler)](beast::error_code ec) { h(ec, 0); });
+    ws_.text(true);
+    ws_.async_write(asio::buffer(*next.text), std::move(handler));
+}
+
+void ws_session::on_write(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) return finish("write failed");
+    if (!outbox_.empty()) {
+        outbox_bytes_ -= outbox_.front().text ? outbox_.front().text->size() : 0;
+        outbox_.pop_front();
+    }
+    if (pending_close_) return do_close();
+    if (!outbox_.empty()) do_write();
+}
+
+void ws_session::close(std::uint16_t code, std::string_view reason) {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::string{reason}]() mutable {
+        self->start_close(code, std::move(r));
+    });
+}
+
+void ws_session::start_close(std::uint16_t code, std::string reason) {
+    if (finished_ || pending_close_) return;
+    closing_.store(true, std::memory_order_relaxed);
+    ctx_.registry.detach(this);
+    log::info("ws.closing", {{"conn", conn_id_}, {"user_id", user_id_}, {"code", code}, {"reason", reason}});
+    // Drop what has not started; a write in flight must finish first.
+    if (writing_ && !outbox_.empty()) {
+        auto in_flight = std::move(outbox_.front());
+        outbox_.clear();
+        outbox_bytes_ = in_flight.text ? in_flight.text->size() : 0;
+        outbox_.push_back(std::move(in_flight));
+    } else {
+        outbox_.clear();
+        outbox_bytes_ = 0;
+    }
+    pending_close_.emplace(code, std::move(reason));
+    close_deadline_ = std::make_unique<asio::steady_timer>(ws_.get_executor(), close_grace);
+    close_deadline_->async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (ec || self->finished_) return;
+        beast::error_code ignored;
+        self->ws_.next_layer().close(ignored);  // cancels the pending read and write
+    });
+    if (!writing_ && open_) do_close();
+}
+
+void ws_session::do_close() {
+    websocket::close_reason why{pending_close_->first};
+    why.reason = pending_close_->second;
+    writing_ = true;  // nothing else may write now
+    ws_.async_close(why, [self = shared_from_this()](beast::error_code) {
+        // The read loop sees the peer's close frame (or the deadline) and finishes.
+    });
+}
+
+void ws_session::finish(std::string_view why) {
+    if (finished_) return;
+    finished_ = true;
+    closing_.store(true, std::memory_order_relaxed);
+    ctx_.registry.detach(this);
+    if (close_deadline_) close_deadline_->cancel();
+    outbox_.clear();
+    outbox_bytes_ = 0;
+    beast::error_code ignored;
+    ws_.next_layer().close(ignored);  // release the descriptor now, not when the last handler runs
+    if (open_) {
+        auto const reason = ws_.reason();
+        log::info("ws.closed", {{"conn", conn_id_}, {"user_id", user_id_}, {"why", why},
+                                {"peer_code", static_cast<int>(reason.code)},
+                                {"seconds", (now_ms() - connected_at_ms_) / 1000}});
+    }
+}
+
+connection_stats ws_session::stats() const {
+    return {user_id_, connected_at_ms_, last_heartbeat_ms_.load(std::memory_order_relaxed)};
+}
+
+void ws_session::on_tick(std::int64_t now) {
+    if (closing_.load(std::memory_order_relaxed)) return;
+    auto const& cfg = ctx_.config;
+    if (now - last_heartbeat_ms_.load(std::memory_order_relaxed) > std::int64_t(cfg.heartbeat_timeout) * 1000)
+        return close(close_code::heartbeat_timeout, "heartbeat timeout");
+    if (cfg.jwt.close_on_expiry && token_expires_s_.load(std::memory_order_relaxed) * 1000 <= now)
+        return close(close_code::token_expired, "token expired");
+    if (now - last_ping_ms_.load(std::memory_order_relaxed) >= std::int64_t(cfg.ping_interval) * 1000) {
+        last_ping_ms_.store(now, std::memory_order_relaxed);
+        asio::post(ws_.get_executor(), [self = shared_from_this()] { self->send_ping(); });
+    }
+}
+
+}  // namespace vigil::net

@@ -1,0 +1,86 @@
+#pragma once
+// One authenticated WebSocket connection: reads client messages, writes the
+// server's through a bounded outbox, one write in flight at a time.
+//
+// Runs on the io_context its socket belongs to (one thread), so its members
+// need no lock; the few fields other threads read (heartbeat times, token
+// expiry, closing) are atomics. Lives as long as its pending operations: the
+// registry only holds a weak_ptr.
+#include "auth/claims.hpp"
+#include "hub/subscriber.hpp"
+#include "net/http_types.hpp"
+#include "net/server_context.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace vigil::net {
+
+class ws_session final : public subscriber, public std::enable_shared_from_this<ws_session> {
+public:
+    ws_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx, std::string user_id,
+               auth::claims const& claims, std::optional<std::uint64_t> since);
+    ~ws_session() override;
+
+    // Completes the handshake for this (already admitted) upgrade request.
+    void run(http_request req);
+
+    std::string const& user_id() const noexcept override { return user_id_; }
+    bool deliver(shared_message message) override;
+    void close(std::uint16_t code, std::string_view reason) override;
+    connection_stats stats() const override;
+    void on_tick(std::int64_t now_ms) override;
+
+private:
+    struct outgoing {
+        shared_message text;  // null: a WebSocket ping frame
+    };
+
+    void on_accept(boost::system::error_code ec);
+    void do_read();
+    void on_read(boost::system::error_code ec, std::size_t bytes);
+    void handle_message(std::string_view text);
+    bool within_rate(std::int64_t now_ms);
+    void send(shared_message message);
+    void send_ping();
+    void do_write();
+    void on_write(boost::system::error_code ec, std::size_t bytes);
+    void start_close(std::uint16_t code, std::string reason);
+    void do_close();
+    void finish(std::string_view why);
+
+    boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
+    boost::beast::flat_buffer buffer_;
+    server_context& ctx_;
+    std::string const user_id_;
+    std::string const conn_id_;
+    std::optional<std::uint64_t> since_;
+    std::int64_t const connected_at_ms_;
+
+    // Read by the heartbeat sweep and the monitoring endpoints.
+    std::atomic<std::int64_t> last_heartbeat_ms_;
+    std::atomic<std::int64_t> last_ping_ms_;
+    std::atomic<std::int64_t> token_expires_s_;
+    std::atomic<bool> closing_{false};
+
+    // Owned by the session's thread.
+    std::deque<outgoing> outbox_;
+    std::size_t outbox_bytes_ = 0;
+    bool writing_ = false;
+    bool open_ = false;  // handshake done
+    std::optional<std::pair<std::uint16_t, std::string>> pending_close_;
+    std::unique_ptr<boost::asio::steady_timer> close_deadline_;
+    double rate_tokens_;
+    std::int64_t rate_refilled_ms_;
+    bool finished_ = false;
+};
+
+}  // namespace vigil::net

@@ -1,0 +1,116 @@
+#include "proto/messages.hpp"
+
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <boost/json/value.hpp>
+
+namespace vigil::proto {
+
+std::string_view code_name(message_error e) noexcept {
+    switch (e) {
+        case message_error::invalid_json: return "invalid_json";
+        case message_error::not_an_object: return "invalid_message";
+        case message_error::missing_type: return "missing_type";
+        case message_error::unknown_type: return "unknown_type";
+        case message_error::invalid_ack: return "invalid_ack";
+        case message_error::invalid_refresh: return "invalid_refresh";
+    }
+    return "invalid_message";
+}
+
+boost::system::result<client_message, message_error> parse_client_message(std::string_view text) {
+    // Client messages are small: parse into a stack buffer, no heap in the common case.
+    unsigned char scratch[1024];
+    boost::json::monotonic_resource mr{scratch, sizeof scratch};
+    boost::system::error_code ec;
+    boost::json::value const v = boost::json::parse(text, ec, &mr);
+    if (ec) return message_error::invalid_json;
+    auto const* obj = v.if_object();
+    if (!obj) return message_error::not_an_object;
+    auto const* type = obj->if_contains("type");
+    if (!type || !type->is_string()) return message_error::missing_type;
+    std::string_view const t = type->get_string();
+
+    auto string_field = [&](std::string_view name) -> boost::json::string const* {
+        auto const* f = obj->if_contains(name);
+        return f ? f->if_string() : nullptr;
+    };
+    if (t == "ping") return client_message{client_message_type::ping, {}, {}};
+    if (t == "pong") return client_message{client_message_type::pong, {}, {}};
+    if (t == "ack") {
+        auto const* id = string_field("alert_id");
+        if (!id || id->empty() || id->size() > 128) return message_error::invalid_ack;
+        return client_message{client_message_type::ack, std::string{*id}, {}};
+    }
+    if (t == "refresh") {
+        auto const* token = string_field("token");
+        if (!token || token->empty()) return message_error::invalid_refresh;
+        return client_message{client_message_type::refresh, {}, std::string{*token}};
+    }
+    return message_error::unknown_type;
+}
+
+std::string quoted(std::string_view s) { return boost::json::serialize(boost::json::string_view{s}); }
+
+std::string error_message(std::string_view code, std::string_view detail, std::string_view alert_id) {
+    std::string out = R"({"type":"error","error":)";
+    out += quoted(code);
+    out += R"(,"detail":)";
+    out += quoted(detail);
+    if (!alert_id.empty()) {
+        out += R"(,"alert_id":)";
+        out += quoted(alert_id);
+    }
+    out.push_back('}');
+    return out;
+}
+
+std::string ack_ok_message(std::string_view alert_id) {
+    return R"({"type":"ack_ok","alert_id":)" + quoted(alert_id) + "}";
+}
+
+std::string refresh_ok_message(std::int64_t expires_at) {
+    return R"({"type":"refresh_ok","exp":)" + std::to_string(expires_at) + "}";
+}
+
+std::string anomaly_message(stored_alert const& a, bool replayed) {
+    std::string out;
+    out.reserve(160 + a.detection_json.size() + a.user_id.size() + a.stream_id.size());
+    out += R"({"type":"anomaly_detected","alert_id":")";
+    out += a.alert_id;  // UUID: nothing to escape
+    out += R"(","seq":)";
+    out += std::to_string(a.seq);
+    out += R"(,"user_id":)";
+    out += quoted(a.user_id);
+    out += R"(,"stream_id":)";
+    out += quoted(a.stream_id);
+    out += R"(,"timestamp":)";
+    out += quoted(a.timestamp);
+    out += R"(,"detection":)";
+    out += a.detection_json;  // validated and re-serialized at publish
+    if (a.has_frame()) {
+        out += R"(,"frame":{"content_type":)";
+        out += quoted(a.frame_content_type);
+        if (a.frame_bytes) {
+            namespace b64 = boost::beast::detail::base64;
+            std::string data(b64::encoded_size(a.frame_bytes->size()), '\0');
+            data.resize(b64::encode(data.data(), a.frame_bytes->data(), a.frame_bytes->size()));
+            out += R"(,"data":")";
+            out += data;
+            out += '"';
+        } else {
+            out += R"(,"url":"/api/v1/alerts/)";
+            out += a.alert_id;
+            out += R"(/frame")";
+        }
+        out.push_back('}');
+    }
+    if (replayed) out += R"(,"replayed":true)";
+    out.push_back('}');
+    return out;
+}
+
+}  // namespace vigil::proto

@@ -1,0 +1,51 @@
+#pragma once
+// The WebSocket message vocabulary (docs/protocol.md), as pure functions:
+// parse what clients send, build what the server sends. No sockets here.
+#include "alerts/alert.hpp"
+
+#include <boost/system/result.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace vigil::proto {
+
+enum class client_message_type { ping, pong, ack, refresh };
+
+struct client_message {
+    client_message_type type;
+    std::string alert_id;  // ack
+    std::string token;     // refresh
+};
+
+// Why a client message was not understood; the connection stays open and the
+// client gets an `error` message carrying code_name(e).
+enum class message_error {
+    invalid_json = 1,  /// not JSON at all
+    not_an_object,     /// JSON, but not an object
+    missing_type,      /// no string `type`
+    unknown_type,      /// a `type` the server does not know
+    invalid_ack,       /// ack without a string alert_id
+    invalid_refresh,   /// refresh without a string token
+};
+
+std::string_view code_name(message_error e) noexcept;
+
+boost::system::result<client_message, message_error> parse_client_message(std::string_view text);
+
+// {"type":"error","error":code,"detail":detail[,"alert_id":id]}
+std::string error_message(std::string_view code, std::string_view detail,
+                          std::string_view alert_id = {});
+std::string ack_ok_message(std::string_view alert_id);
+std::string refresh_ok_message(std::int64_t expires_at);
+inline constexpr std::string_view ping_message = R"({"type":"ping"})";
+inline constexpr std::string_view pong_message = R"({"type":"pong"})";
+
+// The anomaly_detected message. The frame travels as a URL, or inline as
+// base64 when `a.frame_bytes` holds it.
+std::string anomaly_message(stored_alert const& a, bool replayed);
+
+// A JSON string literal for `s`, quotes included.
+std::string quoted(std::string_view s);
+
+}  // namespace vigil::proto

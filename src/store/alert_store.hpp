@@ -1,0 +1,102 @@
+#pragma once
+// Where alerts live between the detector and the person's acknowledgement.
+//
+// Contract, shared by every engine (tests/contract/alert_store_contract.hpp):
+// - write() applies a whole batch in one transaction and is durable when it
+//   returns (for the durable engines); on failure nothing of it is applied and
+//   it throws store_error.
+// - Alerts get a unique time-ordered id and the next per-user seq, in the order
+//   given. Seqs only grow, even across retention pruning and restarts.
+// - A publish whose idempotency key the user already has is not stored again:
+//   its result is the earlier alert, flagged duplicate.
+// - Readers see only committed writes. Engines are safe to call from any thread;
+//   callers serialise writes (alert_service) to keep commit order = seq order.
+#include "alerts/alert.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil {
+
+struct store_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct ack_request {
+    std::string alert_id;
+    std::string owner;     // the alert must belong to this user; empty: any (admin)
+    std::string acked_by;  // who acknowledged, kept with the alert
+};
+
+enum class ack_outcome { acked, already_acked, not_found };
+
+struct ack_result {
+    ack_outcome outcome = ack_outcome::not_found;
+    std::string user_id;  // the alert's owner when found
+};
+
+struct write_batch {
+    std::vector<new_alert> alerts;
+    std::vector<ack_request> acks;
+    std::vector<std::string> delivered;  // alert ids handed to a live connection
+
+    bool empty() const { return alerts.empty() && acks.empty() && delivered.empty(); }
+};
+
+struct append_result {
+    stored_alert alert;  // without frame bytes
+    bool duplicate = false;
+};
+
+struct write_result {
+    std::vector<append_result> appended;  // one per batch.alerts, same order
+    std::vector<ack_result> acks;          // one per batch.acks, same order
+};
+
+enum class ack_filter { unacked, acked, all };
+
+struct history_query {
+    std::string user_id;  // empty: every user (admin)
+    ack_filter status = ack_filter::all;
+    std::size_t limit = 100;
+    std::string before;  // alert id cursor: only older alerts; empty: newest
+};
+
+struct retention_policy {
+    std::int64_t max_age_ms = 0;   // 0: keep regardless of age
+    std::size_t per_user = 0;      // 0: no count limit
+};
+
+class alert_store {
+public:
+    virtual ~alert_store() = default;
+
+    virtual write_result write(write_batch const& batch, std::int64_t now_ms) = 0;
+
+    // The user's alerts with seq > after_seq, oldest first, at most `limit`;
+    // only unacknowledged ones when asked. Frame bytes are loaded when asked
+    // (inline frames).
+    virtual std::vector<stored_alert> after(std::string_view user_id, std::uint64_t after_seq,
+                                            bool unacked_only, std::size_t limit,
+                                            bool with_frames) = 0;
+
+    virtual std::optional<stored_alert> get(std::string_view alert_id) = 0;
+    virtual std::optional<annotated_frame> frame(std::string_view alert_id) = 0;
+
+    // Newest first.
+    virtual std::vector<stored_alert> history(history_query const& q) = 0;
+
+    // Removes at most max_rows alerts older than the policy's age; returns how
+    // many went. (The per-user count is enforced by write() as alerts arrive.)
+    virtual std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) = 0;
+
+    // The highest seq ever given to the user (0: none).
+    virtual std::uint64_t last_seq(std::string_view user_id) = 0;
+};
+
+}  // namespace vigil

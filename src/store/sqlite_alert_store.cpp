@@ -1,0 +1,410 @@
+#include "store/sqlite_alert_store.hpp"
+
+#include "common/ids.hpp"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+namespace vigil {
+
+namespace {
+
+// Schema migrations, applied in order; migrations[i] takes user_version i to i+1.
+constexpr char const* migrations[] = {
+    R"sql(
+    CREATE TABLE users (
+        user_id  TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL          -- never decreases, survives pruning
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts (
+        id                 TEXT NOT NULL UNIQUE,   -- UUIDv7, time-ordered
+        user_id            TEXT NOT NULL,
+        seq                INTEGER NOT NULL,
+        stream_id          TEXT NOT NULL,
+        detection          TEXT NOT NULL,          -- JSON object, verbatim
+        timestamp          TEXT NOT NULL,
+        created_ms         INTEGER NOT NULL,
+        idempotency_key    TEXT,
+        frame_type         TEXT,
+        first_delivered_ms INTEGER,
+        delivery_count     INTEGER NOT NULL DEFAULT 0,
+        acked_ms           INTEGER,
+        acked_by           TEXT,
+        UNIQUE (user_id, seq)
+    );
+    CREATE UNIQUE INDEX alerts_idempotency ON alerts (user_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX alerts_created ON alerts (created_ms);
+    CREATE TABLE frames (
+        alert_id TEXT PRIMARY KEY,
+        data     BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TRIGGER alerts_drop_frame AFTER DELETE ON alerts WHEN old.frame_type IS NOT NULL
+    BEGIN
+        DELETE FROM frames WHERE alert_id = old.id;
+    END;
+    )sql",
+};
+static_assert(std::size(migrations) == sqlite_alert_store::schema_version);
+
+constexpr char const* alert_columns =
+    "id, user_id, seq, stream_id, detection, timestamp, created_ms, frame_type, "
+    "first_delivered_ms, delivery_count, acked_ms, acked_by";
+
+}  // namespace
+
+namespace detail {
+
+// One SQLite connection with its prepared statements, cached by SQL text.
+class sqlite_connection {
+public:
+    class statement {
+    public:
+        statement(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+        ~statement() { sqlite3_reset(s_), sqlite3_clear_bindings(s_); }
+        statement(statement const&) = delete;
+        statement& operator=(statement const&) = delete;
+
+        statement& bind(int i, std::string_view v) {
+            check(sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT));
+            return *this;
+        }
+        statement& bind_blob(int i, std::string_view v) {
+            check(sqlite3_bind_blob(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT));
+            return *this;
+        }
+        statement& bind(int i, std::int64_t v) {
+            check(sqlite3_bind_int64(s_, i, v));
+            return *this;
+        }
+        statement& bind_null(int i) {
+            check(sqlite3_bind_null(s_, i));
+            return *this;
+        }
+        // True while a row is available.
+        bool step() {
+            int const rc = sqlite3_step(s_);
+            if (rc == SQLITE_ROW) return true;
+            if (rc == SQLITE_DONE) return false;
+            throw store_error(std::string{"sqlite: "} + sqlite3_errmsg(db_));
+        }
+        std::int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+        bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+        std::string text(int col) const {
+            auto const* p = reinterpret_cast<char const*>(sqlite3_column_text(s_, col));
+            return p ? std::string{p, std::size_t(sqlite3_column_bytes(s_, col))} : std::string{};
+        }
+        std::string blob(int col) const {
+            auto const* p = static_cast<char const*>(sqlite3_column_blob(s_, col));
+            return p ? std::string{p, std::size_t(sqlite3_column_bytes(s_, col))} : std::string{};
+        }
+
+    private:
+        void check(int rc) {
+            if (rc != SQLITE_OK) throw store_error(std::string{"sqlite bind: "} + sqlite3_errmsg(db_));
+        }
+        sqlite3* db_;
+        sqlite3_stmt* s_;
+    };
+
+    explicit sqlite_connection(std::string const& path) {
+        if (sqlite3_open_v2(path.c_str(), &db_,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            nullptr) != SQLITE_OK) {
+            std::string const why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+            sqlite3_close(db_);
+            throw store_error("cannot open " + path + ": " + why);
+        }
+        sqlite3_busy_timeout(db_, 5000);
+        sqlite3_extended_result_codes(db_, 1);
+    }
+    ~sqlite_connection() {
+        for (auto& [sql, s] : cache_) sqlite3_finalize(s);
+        sqlite3_close(db_);
+    }
+
+    void exec(char const* sql) {
+        char* err = nullptr;
+        if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+            std::string const why = err ? err : sqlite3_errmsg(db_);
+            sqlite3_free(err);
+            throw store_error(std::string{"sqlite: "} + why);
+        }
+    }
+
+    statement prepare(std::string const& sql) {
+        auto it = cache_.find(sql);
+        if (it == cache_.end()) {
+            sqlite3_stmt* s = nullptr;
+            if (sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &s,
+                                   nullptr) != SQLITE_OK)
+                throw store_error(std::string{"sqlite prepare: "} + sqlite3_errmsg(db_));
+            it = cache_.emplace(sql, s).first;
+        }
+        return statement{db_, it->second};
+    }
+
+    int changes() const { return sqlite3_changes(db_); }
+
+private:
+    sqlite3* db_ = nullptr;
+    std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+}  // namespace detail
+
+using detail::sqlite_connection;
+using statement = sqlite_connection::statement;
+
+namespace {
+
+// Reads the columns listed in alert_columns, in that order.
+stored_alert read_alert(statement const& s) {
+    stored_alert a;
+    a.alert_id = s.text(0);
+    a.user_id = s.text(1);
+    a.seq = static_cast<std::uint64_t>(s.integer(2));
+    a.stream_id = s.text(3);
+    a.detection_json = s.text(4);
+    a.timestamp = s.text(5);
+    a.created_ms = s.integer(6);
+    a.frame_content_type = s.text(7);
+    if (!s.is_null(8)) a.first_delivered_ms = s.integer(8);
+    a.delivery_count = s.integer(9);
+    if (!s.is_null(10)) a.acked_ms = s.integer(10);
+    a.acked_by = s.text(11);
+    return a;
+}
+
+std::string select_alerts(std::string_view where_and_rest) {
+    return std::string{"SELECT "} + alert_columns + " FROM alerts " + std::string{where_and_rest};
+}
+
+// BEGIN on construction, ROLLBACK unless commit() was called.
+class transaction {
+public:
+    explicit transaction(sqlite_connection& c) : c_(c) { c_.exec("BEGIN IMMEDIATE"); }
+    ~transaction() {
+        if (!done_) try {
+                c_.exec("ROLLBACK");
+            } catch (...) {
+            }
+    }
+    void commit() {
+        c_.exec("COMMIT");
+        done_ = true;
+    }
+
+private:
+    sqlite_connection& c_;
+    bool done_ = false;
+};
+
+}  // namespace
+
+sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::move(options)) {
+    auto const dir = std::filesystem::path{options_.path}.parent_path();
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    if (ec) throw store_error("cannot create " + dir.string() + ": " + ec.message());
+
+    writer_ = std::make_unique<sqlite_connection>(options_.path);
+    writer_->exec("PRAGMA journal_mode=WAL");
+    writer_->exec(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    int version = 0;
+    {
+        auto s = writer_->prepare("PRAGMA user_version");
+        if (s.step()) version = static_cast<int>(s.integer(0));
+    }
+    if (version > schema_version)
+        throw store_error(options_.path + " has schema " + std::to_string(version) +
+                          ", newer than this build's " + std::to_string(schema_version));
+    for (int v = version; v < schema_version; ++v) {
+        transaction tx{*writer_};
+        writer_->exec(migrations[v]);
+        writer_->exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+        tx.commit();
+    }
+    reader_ = std::make_unique<sqlite_connection>(options_.path);
+}
+
+sqlite_alert_store::~sqlite_alert_store() = default;
+
+std::uint64_t sqlite_alert_store::next_seq_locked(std::string const& user_id) {
+    auto it = seq_cache_.find(user_id);
+    if (it == seq_cache_.end()) {
+        auto s = writer_->prepare("SELECT last_seq FROM users WHERE user_id = ?1");
+        s.bind(1, user_id);
+        std::uint64_t const last = s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 0;
+        it = seq_cache_.emplace(user_id, last).first;
+    }
+    return ++it->second;
+}
+
+write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t now_ms) {
+    std::lock_guard lock{write_mutex_};
+    write_result out;
+    out.appended.reserve(batch.alerts.size());
+    auto const seq_snapshot = seq_cache_;  // restored if the transaction fails
+    try {
+        transaction tx{*writer_};
+        for (auto const& in : batch.alerts) {
+            if (!in.idempotency_key.empty()) {
+                auto s = writer_->prepare(select_alerts("WHERE user_id = ?1 AND idempotency_key = ?2"));
+                s.bind(1, in.user_id).bind(2, in.idempotency_key);
+                if (s.step()) {
+                    out.appended.push_back({read_alert(s), true});
+                    continue;
+                }
+            }
+            stored_alert a;
+            a.alert_id = new_alert_id();
+            a.seq = next_seq_locked(in.user_id);
+            a.user_id = in.user_id;
+            a.stream_id = in.stream_id;
+            a.detection_json = in.detection_json;
+            a.timestamp = in.timestamp;
+            a.created_ms = now_ms;
+            if (in.frame) a.frame_content_type = in.frame->content_type;
+            {
+                auto s = writer_->prepare(
+                    "INSERT INTO alerts (id, user_id, seq, stream_id, detection, timestamp, created_ms, "
+                    "idempotency_key, frame_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                s.bind(1, a.alert_id).bind(2, a.user_id).bind(3, std::int64_t(a.seq)).bind(4, a.stream_id);
+                s.bind(5, a.detection_json).bind(6, a.timestamp).bind(7, now_ms);
+                if (in.idempotency_key.empty())
+                    s.bind_null(8);
+                else
+                    s.bind(8, in.idempotency_key);
+                if (in.frame)
+                    s.bind(9, in.frame->content_type);
+                else
+                    s.bind_null(9);
+                s.step();
+            }
+            if (in.frame) {
+                auto s = writer_->prepare("INSERT INTO frames (alert_id, data) VALUES (?1, ?2)");
+                s.bind(1, a.alert_id).bind_blob(2, in.frame->bytes);
+                s.step();
+            }
+            {
+                auto s = writer_->prepare(
+                    "INSERT INTO users (user_id, last_seq) VALUES (?1, ?2) "
+                    "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq");
+                s.bind(1, a.user_id).bind(2, std::int64_t(a.seq));
+                s.step();
+            }
+            if (auto const keep = options_.retention.per_user; keep && a.seq > keep) {
+                auto s = writer_->prepare("DELETE FROM alerts WHERE user_id = ?1 AND seq <= ?2");
+                s.bind(1, a.user_id).bind(2, std::int64_t(a.seq - keep));
+                s.step();
+            }
+            out.appended.push_back({std::move(a), false});
+        }
+        for (auto const& ack : batch.acks) {
+            auto s = writer_->prepare(
+                "UPDATE alerts SET acked_ms = ?1, acked_by = ?2 "
+                "WHERE id = ?3 AND (?4 = '' OR user_id = ?4) AND acked_ms IS NULL RETURNING user_id");
+            s.bind(1, now_ms).bind(2, ack.acked_by).bind(3, ack.alert_id).bind(4, ack.owner);
+            if (s.step()) {
+                out.acks.push_back({ack_outcome::acked, s.text(0)});
+                while (s.step()) {
+                }
+                continue;
+            }
+            auto q = writer_->prepare("SELECT user_id FROM alerts WHERE id = ?1 AND (?2 = '' OR user_id = ?2)");
+            q.bind(1, ack.alert_id).bind(2, ack.owner);
+            if (q.step())
+                out.acks.push_back({ack_outcome::already_acked, q.text(0)});
+            else
+                out.acks.push_back({ack_outcome::not_found, {}});
+        }
+        for (auto const& id : batch.delivered) {
+            auto s = writer_->prepare(
+                "UPDATE alerts SET delivery_count = delivery_count + 1, "
+                "first_delivered_ms = coalesce(first_delivered_ms, ?1) WHERE id = ?2");
+            s.bind(1, now_ms).bind(2, id);
+            s.step();
+        }
+        tx.commit();
+    } catch (...) {
+        seq_cache_ = seq_snapshot;
+        throw;
+    }
+    return out;
+}
+
+std::vector<stored_alert> sqlite_alert_store::after(std::string_view user_id, std::uint64_t after_seq,
+                                                    bool unacked_only, std::size_t limit,
+                                                    bool with_frames) {
+    std::lock_guard lock{read_mutex_};
+    std::vector<stored_alert> out;
+    auto s = reader_->prepare(
+        unacked_only
+            ? select_alerts("WHERE user_id = ?1 AND seq > ?2 AND acked_ms IS NULL ORDER BY seq LIMIT ?3")
+            : select_alerts("WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
+    s.bind(1, user_id).bind(2, std::int64_t(after_seq)).bind(3, std::int64_t(limit));
+    while (s.step()) out.push_back(read_alert(s));
+    if (with_frames) {
+        for (auto& a : out) {
+            if (!a.has_frame()) continue;
+            auto f = reader_->prepare("SELECT data FROM frames WHERE alert_id = ?1");
+            f.bind(1, a.alert_id);
+            if (f.step()) a.frame_bytes = f.blob(0);
+        }
+    }
+    return out;
+}
+
+std::optional<stored_alert> sqlite_alert_store::get(std::string_view alert_id) {
+    std::lock_guard lock{read_mutex_};
+    auto s = reader_->prepare(select_alerts("WHERE id = ?1"));
+    s.bind(1, alert_id);
+    if (!s.step()) return std::nullopt;
+    return read_alert(s);
+}
+
+std::optional<annotated_frame> sqlite_alert_store::frame(std::string_view alert_id) {
+    std::lock_guard lock{read_mutex_};
+    auto s = reader_->prepare(
+        "SELECT a.frame_type, f.data FROM alerts a JOIN frames f ON f.alert_id = a.id WHERE a.id = ?1");
+    s.bind(1, alert_id);
+    if (!s.step()) return std::nullopt;
+    return annotated_frame{s.text(0), s.blob(1)};
+}
+
+std::vector<stored_alert> sqlite_alert_store::history(history_query const& q) {
+    std::lock_guard lock{read_mutex_};
+    std::string where = "WHERE (?1 = '' OR user_id = ?1) AND (?2 = '' OR id < ?2)";
+    if (q.status == ack_filter::unacked) where += " AND acked_ms IS NULL";
+    if (q.status == ack_filter::acked) where += " AND acked_ms IS NOT NULL";
+    auto s = reader_->prepare(select_alerts(where + " ORDER BY id DESC LIMIT ?3"));
+    s.bind(1, q.user_id).bind(2, q.before).bind(3, std::int64_t(q.limit));
+    std::vector<stored_alert> out;
+    while (s.step()) out.push_back(read_alert(s));
+    return out;
+}
+
+std::size_t sqlite_alert_store::prune_expired(std::int64_t now_ms, std::size_t max_rows) {
+    if (options_.retention.max_age_ms <= 0) return 0;
+    std::lock_guard lock{write_mutex_};
+    transaction tx{*writer_};
+    auto s = writer_->prepare(
+        "DELETE FROM alerts WHERE rowid IN "
+        "(SELECT rowid FROM alerts WHERE created_ms < ?1 ORDER BY created_ms LIMIT ?2)");
+    s.bind(1, now_ms - options_.retention.max_age_ms).bind(2, std::int64_t(max_rows));
+    s.step();
+    auto const removed = static_cast<std::size_t>(writer_->changes());
+    tx.commit();
+    return removed;
+}
+
+std::uint64_t sqlite_alert_store::last_seq(std::string_view user_id) {
+    std::lock_guard lock{read_mutex_};
+    auto s = reader_->prepare("SELECT last_seq FROM users WHERE user_id = ?1");
+    s.bind(1, user_id);
+    return s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 0;
+}
+
+}  // namespace vigil

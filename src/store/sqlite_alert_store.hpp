@@ -1,0 +1,54 @@
+#pragma once
+// The embedded durable engine: SQLite in WAL mode, one file in the data
+// directory. One writer connection (write() is called from one thread at a
+// time, by alert_service's group commit) and one reader connection for
+// replays, history and frames, which WAL lets run beside the writer.
+#include "store/alert_store.hpp"
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace vigil {
+
+namespace detail {
+class sqlite_connection;
+}
+
+struct sqlite_options {
+    std::string path;                // database file; created with its schema if absent
+    bool synchronous_full = true;    // fsync the WAL on every commit (power-loss safe)
+    retention_policy retention;
+};
+
+class sqlite_alert_store final : public alert_store {
+public:
+    // Opens or creates the database and migrates its schema. Throws store_error.
+    explicit sqlite_alert_store(sqlite_options options);
+    ~sqlite_alert_store() override;
+
+    write_result write(write_batch const& batch, std::int64_t now_ms) override;
+    std::vector<stored_alert> after(std::string_view user_id, std::uint64_t after_seq,
+                                    bool unacked_only, std::size_t limit, bool with_frames) override;
+    std::optional<stored_alert> get(std::string_view alert_id) override;
+    std::optional<annotated_frame> frame(std::string_view alert_id) override;
+    std::vector<stored_alert> history(history_query const& q) override;
+    std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
+    std::uint64_t last_seq(std::string_view user_id) override;
+
+    // The schema version this build writes (PRAGMA user_version).
+    static constexpr int schema_version = 1;
+
+private:
+    std::uint64_t next_seq_locked(std::string const& user_id);
+
+    sqlite_options options_;
+    std::mutex write_mutex_;
+    std::unique_ptr<detail::sqlite_connection> writer_;
+    std::unordered_map<std::string, std::uint64_t> seq_cache_;  // user -> last seq (writer)
+    std::mutex read_mutex_;
+    std::unique_ptr<detail::sqlite_connection> reader_;
+};
+
+}  // namespace vigil
