@@ -36,7 +36,12 @@ void alert_service::publish(std::vector<new_alert> alerts, std::function<void(pu
 }
 
 void alert_service::open(std::shared_ptr<subscriber> connection, std::optional<std::uint64_t> since) {
-    enqueue(open_job{std::move(connection), since});
+    std::weak_ptr<subscriber> target = connection;
+    enqueue(open_job{std::move(connection), std::move(target), since.value_or(0), !since.has_value()});
+}
+
+void alert_service::replay_more(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only) {
+    enqueue(open_job{nullptr, std::move(connection), after_seq, unacked_only});
 }
 
 void alert_service::acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done) {
@@ -151,28 +156,26 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
 }
 
 void alert_service::replay(open_job& j) {
-    auto& connection = *j.connection;
-    registry_.attach(j.connection);
+    if (j.connection) registry_.attach(j.connection);
+    auto const connection = j.target.lock();
+    if (!connection) return;  // gone before its turn
     std::vector<stored_alert> alerts;
     try {
-        alerts = store_.after(connection.user_id(), j.since.value_or(0), !j.since.has_value(),
-                              options_.replay_limit, options_.inline_frames);
+        alerts = store_.after(connection->user_id(), j.after_seq, j.unacked_only, options_.replay_batch,
+                              options_.inline_frames);
     } catch (std::exception const& e) {
-        log::error("store.replay_failed", {{"user_id", connection.user_id()}, {"error", e.what()}});
-        connection.close(close_code::going_away, "alert store unavailable, reconnect later");
+        log::error("store.replay_failed", {{"user_id", connection->user_id()}, {"error", e.what()}});
+        connection->close(close_code::going_away, "alert store unavailable, reconnect later");
         return;
     }
+    std::vector<sequenced_message> batch;
+    batch.reserve(alerts.size());
     for (auto const& a : alerts) {
-        if (!connection.deliver(std::make_shared<std::string const>(proto::anomaly_message(a, true)))) break;
+        batch.push_back({std::make_shared<std::string const>(proto::anomaly_message(a, true)), a.seq});
         delivered_.push_back(a.alert_id);
     }
-    if (alerts.size() == options_.replay_limit) {
-        // More may wait: tell the client where to resume from once it has these.
-        connection.deliver(std::make_shared<std::string const>(
-            R"({"type":"replay_truncated","next_since":)" + std::to_string(alerts.back().seq) + "}"));
-    }
-    if (!alerts.empty())
-        log::debug("ws.replay", {{"user_id", connection.user_id()}, {"alerts", alerts.size()}});
+    bool const more = alerts.size() == options_.replay_batch;
+    connection->replay_batch(std::move(batch), more);
 }
 
 void alert_service::flush_deliveries() {

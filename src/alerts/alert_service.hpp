@@ -2,12 +2,14 @@
 // The business rules between producers, the store and live connections:
 // accept -> commit -> publish, and attach -> replay -> live.
 //
-// One worker thread runs every store write and every attach+replay in a single
-// queue. That order is the guarantee: an alert is either committed before a
-// connection's replay query (and replayed) or published after the connection
-// is attached (and delivered live), never neither and never both. Concurrent
-// publishes queued together are committed in one transaction (group commit),
-// and published in commit order, which is per-user seq order.
+// One worker thread runs every store write and every replay query in a single
+// queue. A connection is attached before its first replay query, so an alert
+// is either committed before that query (and replayed) or published after the
+// attach (and delivered live): never neither. The connection holds live
+// alerts back until its replay is done and sends each seq once, so the client
+// sees no gap, no duplicate and no reordering. Concurrent publishes queued
+// together are committed in one transaction (group commit) and published in
+// commit order, which is per-user seq order.
 #include "alerts/alert.hpp"
 #include "bus/alert_bus.hpp"
 #include "hub/connection_registry.hpp"
@@ -30,7 +32,7 @@ namespace vigil {
 struct alert_service_options {
     bool group_commit = true;
     std::size_t max_alerts_per_commit = 4096;
-    std::size_t replay_limit = 1000;
+    std::size_t replay_batch = 100;
     bool inline_frames = false;
     std::int64_t prune_interval_ms = 60'000;
 };
@@ -54,6 +56,10 @@ public:
     // when there is no `since`, before any live alert.
     void open(std::shared_ptr<subscriber> connection, std::optional<std::uint64_t> since);
 
+    // The next replay batch for a connection: alerts after `after_seq` (only
+    // unacknowledged ones when the connection came without `since`).
+    void replay_more(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only);
+
     void acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done);
 
     // Finishes queued work, records pending delivery counts, joins the worker.
@@ -67,8 +73,10 @@ private:
         std::function<void(publish_outcome)> done;
     };
     struct open_job {
-        std::shared_ptr<subscriber> connection;
-        std::optional<std::uint64_t> since;
+        std::shared_ptr<subscriber> connection;  // null: a follow-up batch only
+        std::weak_ptr<subscriber> target;
+        std::uint64_t after_seq = 0;
+        bool unacked_only = false;
     };
     struct ack_job {
         ack_request request;

@@ -55,7 +55,7 @@ std::unique_ptr<alert_store> make_store(settings const& s) {
 alert_service_options service_options(settings const& s) {
     alert_service_options o;
     o.group_commit = s.store.group_commit;
-    o.replay_limit = s.store.replay_limit;
+    o.replay_batch = s.store.replay_batch;
     o.inline_frames = s.inline_frames;
     return o;
 }

@@ -156,8 +156,9 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         VIGIL_FIELD(store.retention_days), store);
     add("--retention-per-user", "store.retention_per_user", "keep at most this many per user (0 = all)",
         VIGIL_FIELD(store.retention_per_user), store);
-    add("--replay-limit", "store.replay_limit", "most alerts replayed on one connect",
-        VIGIL_FIELD(store.replay_limit), store);
+    add("--replay-batch", "store.replay_batch",
+        "alerts per replay query; the next batch is read once the client has taken this one",
+        VIGIL_FIELD(store.replay_batch), store);
 #undef VIGIL_FIELD
 
     auto* dev = app.add_flag("--dev", from_cli_->dev,
@@ -232,7 +233,7 @@ std::vector<std::string> validate(settings const& s) {
     if (s.store.synchronous != "full" && s.store.synchronous != "normal")
         out.push_back("store.synchronous must be full or normal");
     if (s.store.retention_days < 0) out.push_back("store.retention_days must not be negative");
-    if (s.store.replay_limit == 0) out.push_back("store.replay_limit must be positive");
+    if (s.store.replay_batch == 0) out.push_back("store.replay_batch must be positive");
     if (!log::parse_level(s.log_level)) out.push_back("log_level must be debug, info, warn, error or off");
     return out;
 }

@@ -48,7 +48,7 @@ struct store_settings {
     bool group_commit = true;          // batch concurrent publishes into one transaction
     int retention_days = 30;           // alerts older than this are pruned (0 = keep)
     std::size_t retention_per_user = 10000;  // newest N per user are kept (0 = all)
-    std::size_t replay_limit = 1000;   // at most this many alerts replayed per connect
+    std::size_t replay_batch = 100;    // alerts per replay query; the next batch waits for the client
 };
 
 struct settings {

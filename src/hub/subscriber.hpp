@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vigil {
 
@@ -28,16 +29,30 @@ struct connection_stats {
 
 using shared_message = std::shared_ptr<std::string const>;
 
+// An anomaly_detected message with its per-user seq, for ordering and dedupe.
+struct sequenced_message {
+    shared_message text;
+    std::uint64_t seq = 0;
+};
+
 class subscriber {
 public:
     virtual ~subscriber() = default;
 
     virtual std::string const& user_id() const noexcept = 0;
 
-    // Queues a message for the client without blocking. Returns false when the
-    // connection is already closing (the message will not be sent). A message
-    // is serialised once and shared by every connection it goes to.
-    virtual bool deliver(shared_message message) = 0;
+    // Queues a live message for the client without blocking; `seq` is the
+    // alert's seq, or 0 for other messages. Returns false when the connection
+    // is already closing (the message will not be sent). A message is
+    // serialised once and shared by every connection it goes to.
+    virtual bool deliver(shared_message message, std::uint64_t seq) = 0;
+
+    // One batch of stored alerts, oldest first. `more`: another batch may
+    // follow, which the connection asks for (alert_service::replay_more) once
+    // its client has taken this one. Live alerts wait until the replay is done,
+    // so the client sees seqs in order; an alert both replayed and live is
+    // sent once.
+    virtual void replay_batch(std::vector<sequenced_message> batch, bool more) = 0;
 
     // Starts the closing handshake with this code; idempotent.
     virtual void close(std::uint16_t code, std::string_view reason) = 0;

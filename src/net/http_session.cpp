@@ -95,10 +95,27 @@ void http_session::on_write(bool keep_alive, beast::error_code ec, std::size_t) 
     do_read();
 }
 
+// A lingering close: after our answer, read and discard what the client is
+// still sending (say, the rest of a refused body) for a moment, so that
+// closing with unread data does not reset the connection and destroy the
+// answer before the client reads it.
 void http_session::do_close() {
     beast::error_code ec;
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-    stream_.close();
+    if (ec) return stream_.close();
+    stream_.expires_after(std::chrono::seconds{2});
+    buffer_.clear();
+    drain();
+}
+
+void http_session::drain() {
+    constexpr std::size_t max_drain = 64 * 1024 * 1024;
+    stream_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        self->drained_ += n;
+        if (ec || self->drained_ > max_drain) return self->stream_.close();
+        self->buffer_.consume(self->buffer_.size());
+        self->drain();
+    });
 }
 
 }  // namespace vigil::net

@@ -27,12 +27,14 @@ private:
     void send(http_response&& res);
     void on_write(bool keep_alive, boost::system::error_code ec, std::size_t bytes);
     void do_close();
+    void drain();
 
     boost::beast::tcp_stream stream_;
     boost::beast::flat_buffer buffer_;
     server_context& ctx_;
     std::optional<http::request_parser<http::string_body>> parser_;
     boost::asio::ip::address remote_;
+    std::size_t drained_ = 0;
 };
 
 }  // namespace vigil::net

@@ -24,15 +24,16 @@ constexpr std::size_t keep_buffer_bytes = 4096;
 
 ws_session::ws_session(asio::ip::tcp::socket&& socket, server_context& ctx, std::string user_id,
                        auth::claims const& claims, std::optional<std::uint64_t> since)
-    : ws_(std::move(socket)),
+    : ws_(lingering_socket{std::move(socket)}),
       ctx_(ctx),
       user_id_(std::move(user_id)),
       conn_id_(new_connection_id()),
-      since_(since),
+      unacked_only_(!since.has_value()),
       connected_at_ms_(now_ms()),
       last_heartbeat_ms_(connected_at_ms_),
       last_ping_ms_(connected_at_ms_),
       token_expires_s_(claims.expires_at),
+      last_alert_seq_(since.value_or(0)),
       rate_tokens_(ctx.config.limits.message_burst),
       rate_refilled_ms_(connected_at_ms_) {
     ++ctx_.live_sessions;
@@ -69,7 +70,7 @@ void ws_session::on_accept(beast::error_code ec) {
     }
     log::info("ws.open", {{"conn", conn_id_}, {"user_id", user_id_}});
     // Attach and replay happen in the alert service's order (see alert_service.hpp).
-    ctx_.alerts.open(shared_from_this(), since_);
+    ctx_.alerts.open(shared_from_this(), unacked_only_ ? std::nullopt : std::optional{last_alert_seq_});
     do_read();
 }
 
@@ -168,12 +169,72 @@ void ws_session::handle_message(std::string_view text) {
     }
 }
 
-bool ws_session::deliver(shared_message message) {
+bool ws_session::deliver(shared_message message, std::uint64_t seq) {
     if (closing_.load(std::memory_order_relaxed)) return false;
-    asio::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
-        self->send(std::move(m));
+    asio::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message), seq]() mutable {
+        self->on_live(std::move(m), seq);
     });
     return true;
+}
+
+void ws_session::replay_batch(std::vector<sequenced_message> batch, bool more) {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), b = std::move(batch), more]() mutable {
+        self->on_replay_batch(b, more);
+    });
+}
+
+void ws_session::on_live(shared_message message, std::uint64_t seq) {
+    if (closing_.load(std::memory_order_relaxed) || finished_) return;
+    if (seq == 0) return send(std::move(message));
+    if (replaying_) {
+        held_bytes_ += message->size();
+        held_.push_back({std::move(message), seq});
+        auto const& l = ctx_.config.limits;
+        if (held_.size() > l.outbox_max_messages || held_bytes_ > l.outbox_max_bytes) {
+            log::warn("ws.slow_consumer", {{"conn", conn_id_}, {"user_id", user_id_}, {"held", held_.size()}});
+            start_close(close_code::slow_consumer, "slow consumer: alerts arrive faster than the replay drains");
+        }
+        return;
+    }
+    if (seq <= last_alert_seq_) return;  // already sent by the replay
+    last_alert_seq_ = seq;
+    send(std::move(message));
+}
+
+void ws_session::on_replay_batch(std::vector<sequenced_message>& batch, bool more) {
+    if (closing_.load(std::memory_order_relaxed) || finished_) return;
+    batch_requested_ = false;
+    replay_more_ = more;
+    for (auto& m : batch) replay_queue_.push_back(std::move(m));
+    pump_replay();
+}
+
+// Moves replayed alerts into the outbox while it is at most half full, asks
+// for the next batch when these are taken, and releases the held live alerts
+// once the store has nothing older left.
+void ws_session::pump_replay() {
+    if (!replaying_ || closing_.load(std::memory_order_relaxed)) return;
+    auto const& l = ctx_.config.limits;
+    while (!replay_queue_.empty() && outbox_.size() < l.outbox_max_messages / 2 &&
+           outbox_bytes_ < l.outbox_max_bytes / 2) {
+        auto m = std::move(replay_queue_.front());
+        replay_queue_.pop_front();
+        if (m.seq <= last_alert_seq_) continue;
+        last_alert_seq_ = m.seq;
+        push(std::move(m.text));
+    }
+    if (replay_queue_.empty()) {
+        if (replay_more_ && !batch_requested_) {
+            batch_requested_ = true;
+            ctx_.alerts.replay_more(weak_from_this(), last_alert_seq_, unacked_only_);
+        } else if (!replay_more_ && !batch_requested_) {
+            replaying_ = false;
+            auto held = std::move(held_);
+            held_bytes_ = 0;
+            for (auto& m : held) on_live(std::move(m.text), m.seq);
+        }
+    }
+    if (!writing_ && open_ && !outbox_.empty()) do_write();
 }
 
 void ws_session::send(shared_message message) {
@@ -185,9 +246,13 @@ void ws_session::send(shared_message message) {
                                        {"queued", outbox_.size()}, {"queued_bytes", outbox_bytes_}});
         return start_close(close_code::slow_consumer, "slow consumer: outgoing queue full");
     }
-    outbox_.push_back({std::move(message)});
-    outbox_bytes_ += size;
+    push(std::move(message));
     if (!writing_ && open_) do_write();
+}
+
+void ws_session::push(shared_message message) {
+    outbox_bytes_ += message ? message->size() : 0;
+    outbox_.push_back({std::move(message)});
 }
 
 void ws_session::send_ping() {
@@ -213,7 +278,8 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
         outbox_.pop_front();
     }
     if (pending_close_) return do_close();
-    if (!outbox_.empty()) do_write();
+    if (replaying_) pump_replay();
+    if (!outbox_.empty() && !writing_) do_write();
 }
 
 void ws_session::close(std::uint16_t code, std::string_view reason) {
@@ -237,6 +303,8 @@ void ws_session::start_close(std::uint16_t code, std::string reason) {
         outbox_.clear();
         outbox_bytes_ = 0;
     }
+    replay_queue_.clear();
+    held_.clear();
     pending_close_.emplace(code, std::move(reason));
     close_deadline_ = std::make_unique<asio::steady_timer>(ws_.get_executor(), close_grace);
     close_deadline_->async_wait([self = shared_from_this()](beast::error_code ec) {
@@ -264,8 +332,13 @@ void ws_session::finish(std::string_view why) {
     if (close_deadline_) close_deadline_->cancel();
     outbox_.clear();
     outbox_bytes_ = 0;
-    beast::error_code ignored;
-    ws_.next_layer().close(ignored);  // release the descriptor now, not when the last handler runs
+    replay_queue_.clear();
+    held_.clear();
+    if (writing_) {
+        // A write may wait forever on a peer that stopped reading: cut it.
+        beast::error_code ignored;
+        ws_.next_layer().close(ignored);
+    }
     if (open_) {
         auto const reason = ws_.reason();
         log::info("ws.closed", {{"conn", conn_id_}, {"user_id", user_id_}, {"why", why},

@@ -9,6 +9,7 @@
 #include "auth/claims.hpp"
 #include "hub/subscriber.hpp"
 #include "net/http_types.hpp"
+#include "net/lingering_socket.hpp"
 #include "net/server_context.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -34,7 +35,8 @@ public:
     void run(http_request req);
 
     std::string const& user_id() const noexcept override { return user_id_; }
-    bool deliver(shared_message message) override;
+    bool deliver(shared_message message, std::uint64_t seq) override;
+    void replay_batch(std::vector<sequenced_message> batch, bool more) override;
     void close(std::uint16_t code, std::string_view reason) override;
     connection_stats stats() const override;
     void on_tick(std::int64_t now_ms) override;
@@ -49,7 +51,11 @@ private:
     void on_read(boost::system::error_code ec, std::size_t bytes);
     void handle_message(std::string_view text);
     bool within_rate(std::int64_t now_ms);
+    void on_live(shared_message message, std::uint64_t seq);
+    void on_replay_batch(std::vector<sequenced_message>& batch, bool more);
+    void pump_replay();
     void send(shared_message message);
+    void push(shared_message message);
     void send_ping();
     void do_write();
     void on_write(boost::system::error_code ec, std::size_t bytes);
@@ -57,12 +63,12 @@ private:
     void do_close();
     void finish(std::string_view why);
 
-    boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
+    boost::beast::websocket::stream<lingering_socket> ws_;
     boost::beast::flat_buffer buffer_;
     server_context& ctx_;
     std::string const user_id_;
     std::string const conn_id_;
-    std::optional<std::uint64_t> since_;
+    bool const unacked_only_;  // connected without ?since=
     std::int64_t const connected_at_ms_;
 
     // Read by the heartbeat sweep and the monitoring endpoints.
@@ -74,6 +80,15 @@ private:
     // Owned by the session's thread.
     std::deque<outgoing> outbox_;
     std::size_t outbox_bytes_ = 0;
+    // Replay: fetched batches wait in replay_queue_ until the outbox has room;
+    // live alerts wait in held_ until the replay is done.
+    std::deque<sequenced_message> replay_queue_;
+    std::deque<sequenced_message> held_;
+    std::size_t held_bytes_ = 0;
+    bool replaying_ = true;
+    bool replay_more_ = false;
+    bool batch_requested_ = true;  // open() asks for the first batch
+    std::uint64_t last_alert_seq_;  // highest seq queued to the client
     bool writing_ = false;
     bool open_ = false;  // handshake done
     std::optional<std::pair<std::uint16_t, std::string>> pending_close_;

@@ -1,0 +1,142 @@
+// The ordering guarantee of alert_service, without sockets: a fake subscriber
+// records what it is handed.
+#include "alerts/alert_service.hpp"
+#include "bus/local_alert_bus.hpp"
+#include "store/memory_alert_store.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+using namespace vigil;
+
+namespace {
+
+class recording_subscriber final : public subscriber, public std::enable_shared_from_this<recording_subscriber> {
+public:
+    recording_subscriber(std::string user, alert_service& service) : user_(std::move(user)), service_(&service) {}
+    std::string const& user_id() const noexcept override { return user_; }
+    // Mirrors ws_session's rules: live alerts wait for the replay; each seq once.
+    bool deliver(shared_message, std::uint64_t seq) override {
+        std::lock_guard lock{mutex_};
+        if (replaying_)
+            held_.push_back(seq);
+        else
+            record(seq);
+        return !closed_;
+    }
+    void replay_batch(std::vector<sequenced_message> batch, bool more) override {
+        std::lock_guard lock{mutex_};
+        for (auto const& m : batch) {
+            EXPECT_NE(boost::json::parse(*m.text).as_object().at("replayed"), false);
+            record(m.seq);
+        }
+        if (more) {
+            service_->replay_more(weak_from_this(), last_, true);
+            return;
+        }
+        replaying_ = false;
+        for (auto s : held_) record(s);
+        held_.clear();
+    }
+    void close(std::uint16_t code, std::string_view) override {
+        std::lock_guard lock{mutex_};
+        closed_ = true;
+        close_code_ = code;
+    }
+    connection_stats stats() const override { return {user_, 0, 0}; }
+    void on_tick(std::int64_t) override {}
+    std::vector<std::int64_t> seqs() {
+        std::lock_guard lock{mutex_};
+        return seqs_;
+    }
+    int close_code() {
+        std::lock_guard lock{mutex_};
+        return close_code_;
+    }
+
+private:
+    void record(std::uint64_t seq) {
+        if (seq == 0 || seq <= last_) return;
+        last_ = seq;
+        seqs_.push_back(std::int64_t(seq));
+    }
+    std::string user_;
+    alert_service* service_;
+    bool replaying_ = true;
+    std::vector<std::uint64_t> held_;
+    std::uint64_t last_ = 0;
+    std::mutex mutex_;
+    std::vector<std::int64_t> seqs_;
+    bool closed_ = false;
+    int close_code_ = 0;
+};
+
+new_alert alert(std::string user) { return {std::move(user), "s", "{}", std::nullopt, "t", ""}; }
+
+std::vector<publish_result> publish_sync(alert_service& svc, std::vector<new_alert> a) {
+    std::promise<publish_outcome> p;
+    svc.publish(std::move(a), [&](publish_outcome o) { p.set_value(std::move(o)); });
+    return std::get<std::vector<publish_result>>(p.get_future().get());
+}
+
+}  // namespace
+
+TEST(AlertService, ReplayAndLiveNeitherGapNorDuplicate) {
+    memory_alert_store store;
+    connection_registry registry;
+    local_alert_bus bus{registry};
+    alert_service_options small_batches;
+    small_batches.replay_batch = 7;  // many follow-up batches
+    alert_service svc{store, bus, registry, small_batches};
+
+    for (int round = 0; round < 20; ++round) {
+        std::string const user = "u" + std::to_string(round);
+        publish_sync(svc, {alert(user), alert(user), alert(user)});
+        std::thread producer{[&] {
+            for (int i = 0; i < 50; ++i) publish_sync(svc, {alert(user)});
+        }};
+        auto sub = std::make_shared<recording_subscriber>(user, svc);
+        svc.open(sub, std::nullopt);
+        producer.join();
+        publish_sync(svc, {alert(user)});  // a barrier: everything before it is handed over
+        auto const seqs = sub->seqs();
+        ASSERT_EQ(seqs.size(), 54u) << "round " << round;
+        for (std::size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], std::int64_t(i + 1));
+    }
+}
+
+TEST(AlertService, GroupCommitAnswersEveryPublisher) {
+    memory_alert_store store;
+    connection_registry registry;
+    local_alert_bus bus{registry};
+    alert_service svc{store, bus, registry, {}};
+    std::vector<std::thread> threads;
+    std::atomic<int> answered{0};
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 100; ++i)
+                if (publish_sync(svc, {alert("shared")}).size() == 1) ++answered;
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(answered, 800);
+    EXPECT_EQ(store.last_seq("shared"), 800u);
+}
+
+TEST(AlertService, NewConnectionReplacesOld) {
+    memory_alert_store store;
+    connection_registry registry;
+    local_alert_bus bus{registry};
+    alert_service svc{store, bus, registry, {}};
+    auto first = std::make_shared<recording_subscriber>("u", svc);
+    auto second = std::make_shared<recording_subscriber>("u", svc);
+    svc.open(first, std::nullopt);
+    svc.open(second, std::nullopt);
+    auto const r = publish_sync(svc, {alert("u")});
+    EXPECT_TRUE(r[0].delivered);
+    EXPECT_EQ(first->close_code(), close_code::replaced);
+    EXPECT_TRUE(first->seqs().empty());
+    EXPECT_EQ(second->seqs().size(), 1u);
+}
