@@ -11,7 +11,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libjwt-dev libsqlite3-dev libhiredis-dev
+  libssl-dev libjwt-dev libsqlite3-dev libhiredis-dev libpng-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libbenchmark-dev python3 python3-websockets redis-server

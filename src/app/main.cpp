@@ -1,6 +1,7 @@
 // vigil: delivers anomaly alerts from video-analytics pipelines to the people
 // watching the cameras. `vigil serve` runs the server; `vigil token` mints
 // development tokens.
+#include "app/demo.hpp"
 #include "app/server.hpp"
 #include "auth/token_minter.hpp"
 #include "common/clock.hpp"
@@ -26,6 +27,25 @@ int serve(vigil::settings_loader const& loader) {
     try {
         vigil::server srv{s};
         srv.start(/*handle_signals=*/true);
+        std::optional<vigil::demo_publisher> demo;
+        if (s.demo) {
+            auto const& secret = srv.config().jwt.secret;
+            auto const now = vigil::now_ms() / 1000;
+            auto const user_token = vigil::auth::mint_hs256(secret, "demo", "", 24 * 3600, now);
+            auto const admin_token = vigil::auth::mint_hs256(secret, "demo-admin", "admin", 24 * 3600, now);
+            auto const port = std::to_string(srv.port());
+            std::cout << "\nvigil demo: publishing a synthetic alert every 4 s to the user \"demo\".\n\n"
+                      << "  Dashboard:   http://localhost:" << port << "/?user=demo&token=" << user_token << "\n"
+                      << "  WebSocket:   wscat -c \"ws://localhost:" << port << "/ws/alerts/demo?token=" << user_token
+                      << "\"\n"
+                      << "  Connections: curl -H \"Authorization: Bearer " << admin_token << "\" http://localhost:"
+                      << port << "/ws/connections\n"
+                      << "  History:     curl -H \"Authorization: Bearer " << user_token << "\" http://localhost:"
+                      << port << "/api/v1/alerts\n\n"
+                      << "Press Ctrl-C to stop.\n"
+                      << std::endl;
+            demo.emplace(srv.hub(), "demo");
+        }
         srv.wait();
     } catch (std::exception const& e) {
         vigil::log::error("server.failed", {{"error", e.what()}});

@@ -62,6 +62,31 @@ alert_service_options service_options(settings const& s) {
 
 }  // namespace
 
+// The dashboard: --web-root, else beside the binary (build tree or install).
+net::static_files& load_web(net::static_files& web, settings const& s) {
+    namespace fs = std::filesystem;
+    std::vector<fs::path> candidates;
+    if (!s.web_root.empty()) {
+        candidates.push_back(s.web_root);
+    } else {
+        std::error_code ec;
+        auto const exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+        candidates = {exe_dir / "web", exe_dir / ".." / "share" / "vigil" / "web"};
+#ifdef VIGIL_SOURCE_DIR
+        candidates.emplace_back(fs::path{VIGIL_SOURCE_DIR} / "clients" / "dashboard" / "dist");
+#endif
+    }
+    for (auto const& dir : candidates) {
+        web.load(dir.string());
+        if (!web.empty()) {
+            log::info("web.root", {{"path", dir.string()}});
+            return web;
+        }
+    }
+    if (!s.web_root.empty()) log::warn("web.root_empty", {{"path", s.web_root}});
+    return web;
+}
+
 struct server::impl {
     settings config;
     auth::jwt_verifier verifier;
@@ -70,6 +95,7 @@ struct server::impl {
     local_alert_bus bus{registry};
     alert_service alerts;
     vigil::hub hub{alerts, registry};
+    net::static_files web;
     net::server_context context;
 
     std::vector<std::unique_ptr<asio::io_context>> contexts;
@@ -90,7 +116,7 @@ struct server::impl {
           verifier(config.jwt),
           store(make_store(config)),
           alerts(*store, bus, registry, service_options(config)),
-          context{config, verifier, alerts, registry, now_ms()},
+          context{config, verifier, alerts, registry, load_web(web, config), now_ms()},
           contexts(make_contexts(config.threads)),
           sweep_timer(*contexts[0]),
           signals(*contexts[0]) {

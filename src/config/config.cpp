@@ -97,6 +97,8 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     add("--port", "port", "TCP port (0 picks a free one)", VIGIL_FIELD(port), server);
     add("--threads", "threads", "I/O threads (0 = one per core)", VIGIL_FIELD(threads), server);
     add("--data-dir", "data_dir", "where the SQLite store lives", VIGIL_FIELD(data_dir), server);
+    add("--web-root", "web_root", "folder of the dashboard served at / (default: found beside the binary)",
+        VIGIL_FIELD(web_root), server);
     add("--log-level", "log_level", "debug, info, warn, error or off", VIGIL_FIELD(log_level), server);
     add("--ping-interval", "ping_interval", "seconds between server pings",
         VIGIL_FIELD(ping_interval), server);

@@ -59,6 +59,7 @@ struct settings {
     bool dev = false;    // monitoring open to loopback without credentials; random secret
     bool demo = false;   // publish synthetic alerts for the "demo" user
     std::string log_level = "info";
+    std::string web_root;  // the dashboard's files; empty: found next to the binary
 
     int ping_interval = 30;      // seconds between server pings
     int heartbeat_timeout = 60;  // seconds without a heartbeat before close 4000

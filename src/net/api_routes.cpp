@@ -113,6 +113,25 @@ json::object alert_json(stored_alert const& a) {
 
 // ---------------------------------------------------------------- handlers
 
+// A dashboard file. The page is opened with ?token= in its URL: never send it
+// on as a Referer, and keep the page from being framed.
+http_response static_response(static_file const& f, http_request const& req) {
+    http_response res{http::status::ok, req.version()};
+    res.set(http::field::server, "vigil");
+    res.set(http::field::content_type, f.content_type);
+    res.set(http::field::cache_control, "no-cache");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("X-Frame-Options", "DENY");
+    res.set("Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; "
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+    res.keep_alive(req.keep_alive());
+    res.body() = f.body;
+    res.prepare_payload();
+    return res;
+}
+
 http_response health(server_context& ctx, http_request const& req) {
     json::object o;
     o["status"] = ctx.shutting_down ? "shutting_down" : "ok";
@@ -226,8 +245,10 @@ http_response history(server_context& ctx, http_request const& req, target const
     return json_response(http::status::ok, json::serialize(o), req);
 }
 
-http_response one_alert(server_context& ctx, http_request const& req, std::string const& id, bool frame) {
-    auto const who = authenticate(ctx, req);
+http_response one_alert(server_context& ctx, http_request const& req, target const& t, bool frame) {
+    auto const& id = t.path[3];
+    auto const query_token = frame ? t.param("token").value_or("") : std::string{};
+    auto const who = authenticate(ctx, req, query_token);
     if (!who) return auth_failure(auth::auth_error(who.error().value()), req);
     try {
         auto const a = ctx.alerts.store().get(id);
@@ -302,15 +323,19 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     }
     if (is_path(*t, {"api", "v1", "alerts", ""})) {
         if (!get) return respond(method_not_allowed(req, "GET"));
-        return respond(one_alert(ctx, req, t->path[3], false));
+        return respond(one_alert(ctx, req, *t, false));
     }
     if (is_path(*t, {"api", "v1", "alerts", "", "frame"})) {
         if (!get) return respond(method_not_allowed(req, "GET"));
-        return respond(one_alert(ctx, req, t->path[3], true));
+        return respond(one_alert(ctx, req, *t, true));
     }
     if (is_path(*t, {"api", "v1", "alerts", "", "ack"})) {
         if (!post) return respond(method_not_allowed(req, "POST"));
         return acknowledge(ctx, std::move(req), t->path[3], std::move(respond));
+    }
+    if (get && t->path.size() <= 1) {
+        auto const* file = ctx.web.find(t->path.empty() ? std::string_view{} : std::string_view{t->path[0]});
+        if (file) return respond(static_response(*file, req));
     }
     respond(json_error(http::status::not_found, "not_found", "no such endpoint", req));
 }

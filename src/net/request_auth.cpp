@@ -43,10 +43,12 @@ std::string_view bearer_token(http_request const& req) {
     return v;
 }
 
-boost::system::result<auth::claims> authenticate(server_context& ctx, http_request const& req) {
+boost::system::result<auth::claims> authenticate(server_context& ctx, http_request const& req,
+                                                 std::string_view query_token) {
     std::string_view credential = bearer_token(req);
     if (credential.empty())
         if (auto const it = req.find("X-API-Key"); it != req.end()) credential = it->value();
+    if (credential.empty()) credential = query_token;
     if (credential.empty()) return auth::auth_error::missing_token;
 
     auto const& cfg = ctx.config;

@@ -17,7 +17,10 @@ namespace vigil::net {
 // The bearer token of an Authorization header, or empty.
 std::string_view bearer_token(http_request const& req);
 
-boost::system::result<auth::claims> authenticate(server_context& ctx, http_request const& req);
+// `query_token` is a `?token=` value, accepted where a browser cannot set a
+// header (an <img> fetching a frame); headers win when both are present.
+boost::system::result<auth::claims> authenticate(server_context& ctx, http_request const& req,
+                                                 std::string_view query_token = {});
 
 // Admin credentials, or --dev and a loopback caller presenting no credentials
 // (development only; announced at startup).

@@ -5,6 +5,7 @@
 #include "auth/jwt_verifier.hpp"
 #include "config/config.hpp"
 #include "hub/connection_registry.hpp"
+#include "net/static_files.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -17,6 +18,7 @@ struct server_context {
     auth::jwt_verifier const& verifier;
     alert_service& alerts;
     connection_registry& registry;
+    static_files const& web;  // the dashboard
     std::int64_t started_ms = 0;
     std::atomic<bool> shutting_down{false};
     std::atomic<std::size_t> live_sessions{0};  // ws_sessions not yet destroyed

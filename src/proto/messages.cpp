@@ -109,6 +109,7 @@ std::string anomaly_message(stored_alert const& a, bool replayed) {
         out.push_back('}');
     }
     if (replayed) out += R"(,"replayed":true)";
+    if (replayed && a.acked_ms) out += R"(,"acked":true)";
     out.push_back('}');
     return out;
 }

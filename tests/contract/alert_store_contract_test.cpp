@@ -134,7 +134,9 @@ TEST_P(AlertStoreContract, RandomHistoriesKeepOrderingRules) {
             auto const rows = s->after(u, 0, false, 1000, false);
             EXPECT_LE(rows.size(), 20u);
             for (std::size_t i = 1; i < rows.size(); ++i) ASSERT_EQ(rows[i].seq, rows[i - 1].seq + 1);
-            if (!rows.empty()) EXPECT_EQ(rows.back().seq, last[u]);
+            if (!rows.empty()) {
+                EXPECT_EQ(rows.back().seq, last[u]);
+            }
             EXPECT_EQ(s->last_seq(u), last[u]);
         }
     }

@@ -52,7 +52,9 @@ TEST(Delivery, SinceReplaysEverythingAfterItAndAckedAlertsAreNotRedelivered) {
         ids.push_back(std::string{publish(server.port(), alert_for("resumer", i)).json().at("alert_id").as_string()});
     {
         auto c = ws_client::connect_user(server.port(), "resumer", 3);
-        EXPECT_EQ(seq_of(c->read_json()), 4);
+        auto const fourth = c->read_json();
+        EXPECT_EQ(seq_of(fourth), 4);
+        EXPECT_FALSE(fourth.contains("acked"));
         EXPECT_EQ(seq_of(c->read_json()), 5);
         // Acknowledge 1 and 2 (over WebSocket and over HTTP).
         c->send_json({{"type", "ack"}, {"alert_id", ids[0]}});
@@ -71,6 +73,11 @@ TEST(Delivery, SinceReplaysEverythingAfterItAndAckedAlertsAreNotRedelivered) {
     EXPECT_EQ(seq_of(c->read_json()), 5);
     c->send_text(R"({"type":"ping"})");
     EXPECT_EQ(c->read_json().at("type"), "pong");
+    // With since, acknowledged alerts come again, marked as such.
+    auto all = ws_client::connect_user(server.port(), "resumer", 0);
+    auto const first = all->read_json();
+    EXPECT_EQ(seq_of(first), 1);
+    EXPECT_EQ(first.at("acked"), true);
 
     auto const acked = http_request(server.port(), "GET", "/api/v1/alerts?status=acked", {}, bearer(token_for("resumer")));
     ASSERT_EQ(acked.status, 200);
@@ -87,9 +94,9 @@ TEST(Delivery, SinceReplaysEverythingAfterItAndAckedAlertsAreNotRedelivered) {
     auto const& pending = open_json.at("alerts").as_array();
     ASSERT_EQ(pending.size(), 3u);
     EXPECT_EQ(pending[1].at("seq"), 4);
-    EXPECT_EQ(pending[1].at("delivery_count"), 2);  // sent on both connections
+    EXPECT_EQ(pending[1].at("delivery_count"), 3);  // sent on all three connections
     EXPECT_TRUE(pending[1].at("first_delivered_at").is_string());
-    EXPECT_EQ(pending[2].at("delivery_count"), 1);  // seq 3: only the second
+    EXPECT_EQ(pending[2].at("delivery_count"), 2);  // seq 3: not on the first
     EXPECT_EQ(http_request(server.port(), "GET", "/api/v1/alerts?user_id=other", {}, bearer(token_for("resumer"))).status, 403);
 }
 
@@ -218,6 +225,7 @@ TEST(Delivery, FramesAreServedToTheirOwnerOnly) {
     EXPECT_EQ(http_request(server.port(), "GET", url, {}, bearer(token_for("someone"))).status, 404);
     EXPECT_EQ(http_request(server.port(), "GET", url, {}, bearer(token_for("ops", "admin"))).status, 200);
     EXPECT_EQ(http_request(server.port(), "GET", url).status, 401);
+    EXPECT_EQ(http_request(server.port(), "GET", url + "?token=" + token_for("framed")).body, png);  // <img src>
 
     auto not_image = alert_for("framed", 2);
     not_image.as_object()["frame"] = "aGVsbG8gd29ybGQ=";  // "hello world"

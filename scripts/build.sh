@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds vigil into build/ (or $1), Release-ish with debug info.
+# Extra arguments go to CMake, e.g. scripts/build.sh build-asan -DVIGIL_SANITIZE=ON
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir="${1:-build}"
+shift || true
+cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+ninja -C "$dir" -j"$(nproc)"

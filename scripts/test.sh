@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to every test passing: installs
+# the packages, builds, and runs the whole suite twice with CTest: in a normal
+# build, then under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   scripts/test.sh           both
+#   VIGIL_SKIP_SANITIZERS=1   the normal build only (quicker, for development)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+jobs="$(nproc)"
+echo "== npm ci (clients/ts)"
+(cd clients/ts && npm ci --no-audit --no-fund --loglevel=error)
+echo "== build (RelWithDebInfo)"
+scripts/build.sh build
+echo "== tests"
+(cd build && ctest --output-on-failure -j"$jobs" --timeout 300)
+
+if [ "${VIGIL_SKIP_SANITIZERS:-0}" != "1" ]; then
+  echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+  scripts/build.sh build-asan -DVIGIL_SANITIZE=ON -DVIGIL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
+  echo "== tests under sanitizers"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 600)
+fi
