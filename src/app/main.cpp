@@ -1,6 +1,7 @@
 // vigil: delivers anomaly alerts from video-analytics pipelines to the people
 // watching the cameras. `vigil serve` runs the server; `vigil token` mints
-// development tokens.
+// development tokens; `vigil listen` and `vigil publish` are its clients.
+#include "app/cli_commands.hpp"
 #include "app/demo.hpp"
 #include "app/server.hpp"
 #include "auth/token_minter.hpp"
@@ -81,8 +82,17 @@ int main(int argc, char** argv) {
     token_cmd->add_option("--role", role, "admin or publisher")->check(CLI::IsMember({"admin", "publisher"}));
     token_cmd->add_option("--ttl", ttl, "lifetime in seconds")->capture_default_str()->check(CLI::PositiveNumber);
 
+    auto const listen = vigil::cli::add_listen(app);
+    auto const publish = vigil::cli::add_publish(app);
+
     CLI11_PARSE(app, argc, argv);
     if (*serve_cmd) return serve(loader);
     if (*token_cmd) return token(user, role, ttl);
+    try {
+        for (auto const& command : {listen, publish})
+            if (int const rc = command(); rc >= 0) return rc;
+    } catch (CLI::Error const& e) {
+        return app.exit(e);
+    }
     return 0;
 }

@@ -35,7 +35,7 @@ std::string temp_dir(std::string const& prefix) {
 }  // namespace
 
 server_process::server_process(std::vector<std::string> extra_args, std::string data_dir,
-                               std::vector<std::string> env) {
+                               std::vector<std::string> env, std::uint16_t port) {
     if (data_dir.empty()) {
         data_dir_ = temp_dir("vigil-test-data-");
         owns_data_dir_ = true;
@@ -44,7 +44,7 @@ server_process::server_process(std::vector<std::string> extra_args, std::string 
     }
     log_path_ = temp_dir("vigil-test-log-") + "/server.log";
 
-    std::vector<std::string> args = {VIGIL_BINARY, "serve", "--host", "127.0.0.1", "--port", "0",
+    std::vector<std::string> args = {VIGIL_BINARY, "serve", "--host", "127.0.0.1", "--port", std::to_string(port),
                                      "--data-dir", data_dir_, "--ping-interval", "1",
                                      "--heartbeat-timeout", "3", "--threads", "2"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());

@@ -15,7 +15,7 @@ public:
     // Extra flags follow the defaults (--ping-interval 1 --heartbeat-timeout 3 ...),
     // so they win. `data_dir` empty: a new temporary one, removed at the end.
     explicit server_process(std::vector<std::string> extra_args = {}, std::string data_dir = {},
-                            std::vector<std::string> env = {});
+                            std::vector<std::string> env = {}, std::uint16_t port = 0);
     ~server_process();
     server_process(server_process const&) = delete;
     server_process& operator=(server_process const&) = delete;

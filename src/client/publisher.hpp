@@ -1,0 +1,21 @@
+#pragma once
+// Publishes alerts over HTTP (POST /api/v1/alerts), for `vigil publish` and
+// other C++ producers that run outside the server process.
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace vigil::client {
+
+struct http_answer {
+    int status = 0;
+    std::string body;
+};
+
+// One blocking request on a fresh connection. Throws boost::system::system_error
+// when the server cannot be reached.
+http_answer post_alerts(std::string const& host, std::uint16_t port, std::string const& token,
+                        boost::json::value const& body);
+
+}  // namespace vigil::client

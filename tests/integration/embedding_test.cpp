@@ -1,0 +1,89 @@
+// The embedding API (the quick reference's backend usage) and the CLI's token
+// minting, checked with real clients.
+#include "app/server.hpp"
+#include "auth/jwt_verifier.hpp"
+#include "support/clients.hpp"
+#include "support/server_process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <memory>
+
+using namespace vigil::test;
+
+namespace {
+
+vigil::settings embedded_settings() {
+    vigil::settings s;
+    s.host = "127.0.0.1";
+    s.port = 0;
+    s.threads = 1;
+    s.store.engine = "memory";
+    s.jwt.secret = test_secret;
+    s.log_level = "warn";
+    return s;
+}
+
+}  // namespace
+
+TEST(EmbeddingApi, SendAnomalyAlertAndConnectionStats) {
+    vigil::server server{embedded_settings()};
+    server.start();
+    auto& ws_manager = server.hub();
+
+    EXPECT_FALSE(ws_manager.get_connection_stats("user_123"));
+    auto client = ws_client::connect_user(server.port(), "user_123");
+    client->send_text(R"({"type":"ping"})");
+    EXPECT_EQ(client->read_json().at("type"), "pong");
+
+    boost::json::value detection = {{"type", "intrusion"}, {"confidence", 0.93}};
+    std::string const png = std::string{"\x89PNG\r\n\x1A\n", 8} + "rest-of-image";
+    auto const result =
+        ws_manager.send_anomaly_alert("user_123", "stream_456", detection, vigil::annotated_frame{"", png}).get();
+    EXPECT_TRUE(result.delivered);
+    EXPECT_EQ(result.seq, 1u);
+
+    auto const m = client->read_json();
+    EXPECT_EQ(m.at("type"), "anomaly_detected");
+    EXPECT_EQ(m.at("alert_id"), result.alert_id.c_str());
+    EXPECT_EQ(m.at("stream_id"), "stream_456");
+    EXPECT_EQ(m.at("frame").at("content_type"), "image/png");
+
+    auto const stats = ws_manager.get_connection_stats("user_123");
+    ASSERT_TRUE(stats);
+    EXPECT_EQ(stats->user_id, "user_123");
+    EXPECT_TRUE(stats->connected);
+    EXPECT_GE(stats->uptime_seconds, 0);
+    EXPECT_FALSE(stats->connected_at.empty());
+    EXPECT_EQ(ws_manager.get_all_connection_stats().size(), 1u);
+
+    EXPECT_THROW(ws_manager.send_anomaly_alert("bad user", "s", detection), std::invalid_argument);
+    EXPECT_THROW(ws_manager.send_anomaly_alert("u", "s", boost::json::value{42}), std::invalid_argument);
+    EXPECT_THROW(ws_manager.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"", "not an image"}),
+                 std::invalid_argument);
+    client->close();
+    server.request_stop();
+    server.wait();
+}
+
+TEST(Cli, TokenCommandMintsAVerifiableToken) {
+    std::string const cmd = std::string{"VIGIL_JWT_SECRET="} + test_secret + " " + VIGIL_BINARY_FOR_TESTS +
+                            " token --user cli_user --role publisher --ttl 120";
+    std::unique_ptr<FILE, decltype(&pclose)> pipe{popen(cmd.c_str(), "r"), &pclose};
+    ASSERT_TRUE(pipe);
+    std::array<char, 4096> buf{};
+    std::string out;
+    while (fgets(buf.data(), int(buf.size()), pipe.get())) out += buf.data();
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+
+    vigil::jwt_settings s;
+    s.secret = test_secret;
+    vigil::auth::jwt_verifier verifier{s};
+    auto const claims = verifier.verify(out, std::time(nullptr));
+    ASSERT_TRUE(claims) << out;
+    EXPECT_EQ(claims->subject, "cli_user");
+    EXPECT_TRUE(claims->can_publish());
+    EXPECT_LE(claims->expires_at, std::time(nullptr) + 120);
+}
