@@ -2,6 +2,7 @@
 
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "proto/messages.hpp"
 
 namespace vigil {
@@ -117,6 +118,8 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
     batch.delivered.swap(delivered_);
 
     write_result result;
+    auto& m = metrics::global();
+    auto const started = metrics::now_ns();
     try {
         result = store_.write(batch, now_ms());
     } catch (std::exception const& e) {
@@ -128,6 +131,9 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
         acks.clear();
         return;
     }
+
+    auto const committed = metrics::now_ns();
+    m.store_commit.observe_ns(committed - started);
 
     // Publish in commit order, then answer: the producer's 201 means "stored",
     // and `delivered` says whether it also reached a live connection.
@@ -141,16 +147,26 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
             if (!appended.duplicate) {
                 if (options_.inline_frames && batch.alerts[i].frame)
                     appended.alert.frame_bytes = std::move(batch.alerts[i].frame->bytes);
-                auto const message =
-                    std::make_shared<std::string const>(proto::anomaly_message(appended.alert, false));
-                r.delivered = bus_.publish(appended.alert.user_id, appended.alert.seq, message);
-                if (r.delivered) delivered_.push_back(appended.alert.alert_id);
+                sequenced_message const message{
+                    std::make_shared<std::string const>(proto::anomaly_message(appended.alert, false)),
+                    appended.alert.seq, committed};
+                r.delivered = bus_.publish(appended.alert.user_id, message);
+                m.alerts_published.inc();
+                if (r.delivered) {
+                    m.alerts_delivered.inc();
+                    delivered_.push_back(appended.alert.alert_id);
+                }
+            } else {
+                m.alerts_duplicate.inc();
             }
             out.push_back(std::move(r));
         }
         p->done(std::move(out));
     }
-    for (std::size_t k = 0; k < acks.size(); ++k) acks[k]->done(result.acks[k]);
+    for (std::size_t k = 0; k < acks.size(); ++k) {
+        if (result.acks[k].outcome == ack_outcome::acked) m.alerts_acked.inc();
+        acks[k]->done(result.acks[k]);
+    }
     publishes.clear();
     acks.clear();
 }
@@ -171,9 +187,10 @@ void alert_service::replay(open_job& j) {
     std::vector<sequenced_message> batch;
     batch.reserve(alerts.size());
     for (auto const& a : alerts) {
-        batch.push_back({std::make_shared<std::string const>(proto::anomaly_message(a, true)), a.seq});
+        batch.push_back({std::make_shared<std::string const>(proto::anomaly_message(a, true)), a.seq, 0});
         delivered_.push_back(a.alert_id);
     }
+    metrics::global().alerts_replayed.inc(alerts.size());
     bool const more = alerts.size() == options_.replay_batch;
     connection->replay_batch(std::move(batch), more);
 }

@@ -18,7 +18,7 @@ public:
     virtual ~alert_bus() = default;
 
     // Returns true when the message was queued to a live connection on this node.
-    virtual bool publish(std::string const& user_id, std::uint64_t seq, shared_message const& message) = 0;
+    virtual bool publish(std::string const& user_id, sequenced_message const& message) = 0;
 };
 
 }  // namespace vigil

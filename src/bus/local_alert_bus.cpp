@@ -2,8 +2,8 @@
 
 namespace vigil {
 
-bool local_alert_bus::publish(std::string const& user_id, std::uint64_t seq, shared_message const& message) {
-    return registry_.deliver(user_id, message, seq);
+bool local_alert_bus::publish(std::string const& user_id, sequenced_message const& message) {
+    return registry_.deliver(user_id, message);
 }
 
 }  // namespace vigil

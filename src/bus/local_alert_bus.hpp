@@ -8,7 +8,7 @@ namespace vigil {
 class local_alert_bus final : public alert_bus {
 public:
     explicit local_alert_bus(connection_registry& registry) : registry_(registry) {}
-    bool publish(std::string const& user_id, std::uint64_t seq, shared_message const& message) override;
+    bool publish(std::string const& user_id, sequenced_message const& message) override;
 
 private:
     connection_registry& registry_;

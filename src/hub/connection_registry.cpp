@@ -27,7 +27,7 @@ void connection_registry::detach(subscriber const* s) {
     if (!current || current.get() == s) sh.users.erase(it);
 }
 
-bool connection_registry::deliver(std::string const& user_id, shared_message const& message, std::uint64_t seq) {
+bool connection_registry::deliver(std::string const& user_id, sequenced_message const& message) {
     std::shared_ptr<subscriber> target;
     {
         auto& sh = shard_for(user_id);
@@ -36,7 +36,7 @@ bool connection_registry::deliver(std::string const& user_id, shared_message con
         if (it == sh.users.end()) return false;
         target = it->second.lock();
     }
-    return target && target->deliver(message, seq);
+    return target && target->deliver(message);
 }
 
 std::optional<connection_stats> connection_registry::stats(std::string const& user_id) const {

@@ -28,7 +28,7 @@ public:
     void detach(subscriber const* s);
 
     // Queues the message to the user's connection; false when none is live here.
-    bool deliver(std::string const& user_id, shared_message const& message, std::uint64_t seq);
+    bool deliver(std::string const& user_id, sequenced_message const& message);
 
     std::optional<connection_stats> stats(std::string const& user_id) const;
     std::vector<connection_stats> all_stats() const;

@@ -29,10 +29,13 @@ struct connection_stats {
 
 using shared_message = std::shared_ptr<std::string const>;
 
-// An anomaly_detected message with its per-user seq, for ordering and dedupe.
+// A message for one connection. For an anomaly_detected message: its per-user
+// seq, for ordering and dedupe, and when it was committed (steady-clock ns,
+// for the delivery-latency metric). Other messages have seq 0.
 struct sequenced_message {
     shared_message text;
     std::uint64_t seq = 0;
+    std::int64_t committed_ns = 0;
 };
 
 class subscriber {
@@ -41,11 +44,10 @@ public:
 
     virtual std::string const& user_id() const noexcept = 0;
 
-    // Queues a live message for the client without blocking; `seq` is the
-    // alert's seq, or 0 for other messages. Returns false when the connection
-    // is already closing (the message will not be sent). A message is
-    // serialised once and shared by every connection it goes to.
-    virtual bool deliver(shared_message message, std::uint64_t seq) = 0;
+    // Queues a live message for the client without blocking. Returns false
+    // when the connection is already closing (the message will not be sent).
+    // A message is serialised once and shared by every connection it goes to.
+    virtual bool deliver(sequenced_message message) = 0;
 
     // One batch of stored alerts, oldest first. `more`: another batch may
     // follow, which the connection asks for (alert_service::replay_more) once

@@ -2,6 +2,7 @@
 
 #include "alerts/alert_validation.hpp"
 #include "common/clock.hpp"
+#include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
 #include "net/request_auth.hpp"
 #include "proto/messages.hpp"
@@ -313,6 +314,18 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         if (t->path.size() == 2) return respond(list_connections(ctx, req));
         return respond(user_connection(ctx, req, t->path[2]));
     }
+    if (is_path(*t, {"metrics"})) {
+        if (!get) return respond(method_not_allowed(req, "GET"));
+        auto const who = authenticate_monitoring(ctx, req, remote);
+        if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
+        http_response res{http::status::ok, req.version()};
+        res.set(http::field::server, "vigil");
+        res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        res.keep_alive(req.keep_alive());
+        res.body() = metrics::global().render(ctx.registry.size());
+        res.prepare_payload();
+        return respond(std::move(res));
+    }
     if (is_path(*t, {"ws", "alerts", ""}))
         return respond(json_error(http::status::upgrade_required, "upgrade_required",
                                   "this endpoint speaks WebSocket only", req));
@@ -341,29 +354,38 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
 }
 
 std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req) {
+    auto refuse = [](http_response res, std::string_view reason) {
+        metrics::global().handshake_failures.inc(reason);
+        return res;
+    };
     auto const t = parse_target(req.target());
-    if (!t) return json_error(http::status::bad_request, "bad_request", "malformed request target", req);
+    if (!t) return refuse(json_error(http::status::bad_request, "bad_request", "malformed request target", req), "bad_request");
     if (!is_path(*t, {"ws", "alerts", ""}))
-        return json_error(http::status::not_found, "not_found", "the WebSocket endpoint is /ws/alerts/{user_id}",
-                          req);
+        return refuse(json_error(http::status::not_found, "not_found",
+                                 "the WebSocket endpoint is /ws/alerts/{user_id}", req),
+                      "not_found");
     if (ctx.shutting_down)
-        return json_error(http::status::service_unavailable, "shutting_down", "server is shutting down", req);
+        return refuse(json_error(http::status::service_unavailable, "shutting_down", "server is shutting down", req),
+                      "shutting_down");
     ws_admission a;
     a.user_id = t->path[2];
     if (!valid_user_id(a.user_id))
-        return json_error(http::status::bad_request, "invalid_user_id",
-                          "user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]", req);
+        return refuse(json_error(http::status::bad_request, "invalid_user_id",
+                                 "user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]", req),
+                      "invalid_user_id");
     std::string token = t->param("token").value_or("");
     if (token.empty()) token = std::string{bearer_token(req)};
-    if (token.empty()) return auth_failure(auth::auth_error::missing_token, req);
+    auto const auth_refusal = [&](auth::auth_error e) { return refuse(auth_failure(e, req), auth::error_code_name(e)); };
+    if (token.empty()) return auth_refusal(auth::auth_error::missing_token);
     auto claims = ctx.verifier.verify(token, now_ms() / 1000);
-    if (!claims) return auth_failure(auth::auth_error(claims.error().value()), req);
-    if (claims->subject != a.user_id) return auth_failure(auth::auth_error::wrong_user, req);
+    if (!claims) return auth_refusal(auth::auth_error(claims.error().value()));
+    if (claims->subject != a.user_id) return auth_refusal(auth::auth_error::wrong_user);
     a.claims = std::move(*claims);
     if (auto const since = t->param("since")) {
         a.since = parse_uint(*since);
         if (!a.since)
-            return json_error(http::status::bad_request, "bad_request", "since must be a sequence number", req);
+            return refuse(json_error(http::status::bad_request, "bad_request", "since must be a sequence number", req),
+                          "bad_request");
     }
     return a;
 }

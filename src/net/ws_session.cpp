@@ -3,6 +3,7 @@
 #include "common/clock.hpp"
 #include "common/ids.hpp"
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "proto/messages.hpp"
 
 #include <boost/asio/post.hpp>
@@ -64,6 +65,7 @@ void ws_session::run(http_request req) {
 void ws_session::on_accept(beast::error_code ec) {
     if (ec) return finish("handshake failed");
     open_ = true;
+    metrics::global().connections_opened.inc();
     if (pending_close_) {  // closed (e.g. shutdown) while the handshake ran
         do_close();
         return do_read();
@@ -169,10 +171,10 @@ void ws_session::handle_message(std::string_view text) {
     }
 }
 
-bool ws_session::deliver(shared_message message, std::uint64_t seq) {
+bool ws_session::deliver(sequenced_message message) {
     if (closing_.load(std::memory_order_relaxed)) return false;
-    asio::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message), seq]() mutable {
-        self->on_live(std::move(m), seq);
+    asio::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
+        self->on_live(std::move(m));
     });
     return true;
 }
@@ -183,12 +185,12 @@ void ws_session::replay_batch(std::vector<sequenced_message> batch, bool more) {
     });
 }
 
-void ws_session::on_live(shared_message message, std::uint64_t seq) {
+void ws_session::on_live(sequenced_message message) {
     if (closing_.load(std::memory_order_relaxed) || finished_) return;
-    if (seq == 0) return send(std::move(message));
+    if (message.seq == 0) return send(std::move(message.text));
     if (replaying_) {
-        held_bytes_ += message->size();
-        held_.push_back({std::move(message), seq});
+        held_bytes_ += message.text->size();
+        held_.push_back(std::move(message));
         auto const& l = ctx_.config.limits;
         if (held_.size() > l.outbox_max_messages || held_bytes_ > l.outbox_max_bytes) {
             log::warn("ws.slow_consumer", {{"conn", conn_id_}, {"user_id", user_id_}, {"held", held_.size()}});
@@ -196,9 +198,9 @@ void ws_session::on_live(shared_message message, std::uint64_t seq) {
         }
         return;
     }
-    if (seq <= last_alert_seq_) return;  // already sent by the replay
-    last_alert_seq_ = seq;
-    send(std::move(message));
+    if (message.seq <= last_alert_seq_) return;  // already sent by the replay
+    last_alert_seq_ = message.seq;
+    send(std::move(message.text), message.committed_ns);
 }
 
 void ws_session::on_replay_batch(std::vector<sequenced_message>& batch, bool more) {
@@ -231,13 +233,13 @@ void ws_session::pump_replay() {
             replaying_ = false;
             auto held = std::move(held_);
             held_bytes_ = 0;
-            for (auto& m : held) on_live(std::move(m.text), m.seq);
+            for (auto& m : held) on_live(std::move(m));
         }
     }
     if (!writing_ && open_ && !outbox_.empty()) do_write();
 }
 
-void ws_session::send(shared_message message) {
+void ws_session::send(shared_message message, std::int64_t committed_ns) {
     if (closing_.load(std::memory_order_relaxed) || finished_) return;
     auto const& l = ctx_.config.limits;
     std::size_t const size = message ? message->size() : 0;
@@ -246,13 +248,14 @@ void ws_session::send(shared_message message) {
                                        {"queued", outbox_.size()}, {"queued_bytes", outbox_bytes_}});
         return start_close(close_code::slow_consumer, "slow consumer: outgoing queue full");
     }
-    push(std::move(message));
+    push(std::move(message), committed_ns);
     if (!writing_ && open_) do_write();
 }
 
-void ws_session::push(shared_message message) {
+void ws_session::push(shared_message message, std::int64_t committed_ns) {
     outbox_bytes_ += message ? message->size() : 0;
-    outbox_.push_back({std::move(message)});
+    outbox_.push_back({std::move(message), metrics::now_ns(), committed_ns});
+    metrics::global().outbox_messages.add(1);
 }
 
 void ws_session::send_ping() {
@@ -274,8 +277,14 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     writing_ = false;
     if (ec) return finish("write failed");
     if (!outbox_.empty()) {
-        outbox_bytes_ -= outbox_.front().text ? outbox_.front().text->size() : 0;
+        auto const& sent = outbox_.front();
+        auto const now = metrics::now_ns();
+        auto& m = metrics::global();
+        m.outbox_wait.observe_ns(now - sent.queued_ns);
+        if (sent.committed_ns) m.publish_to_delivery.observe_ns(now - sent.committed_ns);
+        outbox_bytes_ -= sent.text ? sent.text->size() : 0;
         outbox_.pop_front();
+        m.outbox_messages.add(-1);
     }
     if (pending_close_) return do_close();
     if (replaying_) pump_replay();
@@ -288,23 +297,26 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
     });
 }
 
+// Drops every queued message but the one being written (its buffer must live
+// until the write completes).
+void ws_session::drop_queued() {
+    std::size_t const keep = writing_ && !outbox_.empty() ? 1 : 0;
+    metrics::global().outbox_messages.add(-std::int64_t(outbox_.size() - keep));
+    outbox_.erase(outbox_.begin() + std::ptrdiff_t(keep), outbox_.end());
+    outbox_bytes_ = keep && outbox_.front().text ? outbox_.front().text->size() : 0;
+    replay_queue_.clear();
+    held_.clear();
+    held_bytes_ = 0;
+}
+
 void ws_session::start_close(std::uint16_t code, std::string reason) {
     if (finished_ || pending_close_) return;
     closing_.store(true, std::memory_order_relaxed);
     ctx_.registry.detach(this);
     log::info("ws.closing", {{"conn", conn_id_}, {"user_id", user_id_}, {"code", code}, {"reason", reason}});
-    // Drop what has not started; a write in flight must finish first.
-    if (writing_ && !outbox_.empty()) {
-        auto in_flight = std::move(outbox_.front());
-        outbox_.clear();
-        outbox_bytes_ = in_flight.text ? in_flight.text->size() : 0;
-        outbox_.push_back(std::move(in_flight));
-    } else {
-        outbox_.clear();
-        outbox_bytes_ = 0;
-    }
-    replay_queue_.clear();
-    held_.clear();
+    if (code == close_code::heartbeat_timeout) metrics::global().heartbeat_timeouts.inc();
+    if (code == close_code::slow_consumer) metrics::global().slow_consumers.inc();
+    drop_queued();
     pending_close_.emplace(code, std::move(reason));
     close_deadline_ = std::make_unique<asio::steady_timer>(ws_.get_executor(), close_grace);
     close_deadline_->async_wait([self = shared_from_this()](beast::error_code ec) {
@@ -330,19 +342,19 @@ void ws_session::finish(std::string_view why) {
     closing_.store(true, std::memory_order_relaxed);
     ctx_.registry.detach(this);
     if (close_deadline_) close_deadline_->cancel();
-    outbox_.clear();
-    outbox_bytes_ = 0;
-    replay_queue_.clear();
-    held_.clear();
+    drop_queued();
+    std::uint16_t const peer_code = ws_.reason().code;
+    if (open_)
+        metrics::global().connections_closed.inc(
+            std::to_string(pending_close_ ? pending_close_->first : peer_code ? peer_code : 1006));
     if (writing_) {
         // A write may wait forever on a peer that stopped reading: cut it.
         beast::error_code ignored;
         ws_.next_layer().close(ignored);
     }
     if (open_) {
-        auto const reason = ws_.reason();
         log::info("ws.closed", {{"conn", conn_id_}, {"user_id", user_id_}, {"why", why},
-                                {"peer_code", static_cast<int>(reason.code)},
+                                {"peer_code", static_cast<int>(peer_code)},
                                 {"seconds", (now_ms() - connected_at_ms_) / 1000}});
     }
 }

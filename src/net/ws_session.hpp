@@ -35,7 +35,7 @@ public:
     void run(http_request req);
 
     std::string const& user_id() const noexcept override { return user_id_; }
-    bool deliver(shared_message message, std::uint64_t seq) override;
+    bool deliver(sequenced_message message) override;
     void replay_batch(std::vector<sequenced_message> batch, bool more) override;
     void close(std::uint16_t code, std::string_view reason) override;
     connection_stats stats() const override;
@@ -44,6 +44,8 @@ public:
 private:
     struct outgoing {
         shared_message text;  // null: a WebSocket ping frame
+        std::int64_t queued_ns;
+        std::int64_t committed_ns;  // live alerts: when committed (latency metric)
     };
 
     void on_accept(boost::system::error_code ec);
@@ -51,14 +53,15 @@ private:
     void on_read(boost::system::error_code ec, std::size_t bytes);
     void handle_message(std::string_view text);
     bool within_rate(std::int64_t now_ms);
-    void on_live(shared_message message, std::uint64_t seq);
+    void on_live(sequenced_message message);
     void on_replay_batch(std::vector<sequenced_message>& batch, bool more);
     void pump_replay();
-    void send(shared_message message);
-    void push(shared_message message);
+    void send(shared_message message, std::int64_t committed_ns = 0);
+    void push(shared_message message, std::int64_t committed_ns = 0);
     void send_ping();
     void do_write();
     void on_write(boost::system::error_code ec, std::size_t bytes);
+    void drop_queued();
     void start_close(std::uint16_t code, std::string reason);
     void do_close();
     void finish(std::string_view why);

@@ -385,3 +385,30 @@ TEST(ServerLifecycle, DevModeOpensMonitoringOnLoopbackOnly) {
     // Credentials, when given, are still checked.
     EXPECT_EQ(http_request(server.port(), "GET", "/ws/connections", {}, {{"Authorization", "Bearer junk"}}).status, 401);
 }
+
+TEST_F(ServerTest, MetricsInPrometheusFormatForAdmins) {
+    http_reply refused;
+    ws_client::connect(port(), "/ws/alerts/metrics_user?token=garbage", &refused);
+    {
+        auto c = ws_client::connect_user(port(), "metrics_user");
+        expect_next_is_pong(*c);
+        ASSERT_EQ(publish(port(), alert_for("metrics_user")).status, 201);
+        EXPECT_EQ(c->read_json().at("type"), "anomaly_detected");
+    }
+    EXPECT_EQ(http_request(port(), "GET", "/metrics").status, 401);
+    auto const r = http_request(port(), "GET", "/metrics", {}, {{"X-API-Key", "admin-key-1"}});
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Content-Type").rfind("text/plain", 0), 0u);
+    for (auto const* name : {"# TYPE vigil_connections gauge", "vigil_connections_opened_total ",
+                             "vigil_handshake_failures_total{reason=\"malformed_token\"} ",
+                             "vigil_alerts_published_total ", "vigil_alerts_delivered_total ",
+                             "vigil_store_commit_seconds_bucket{le=\"+Inf\"} ",
+                             "vigil_publish_to_delivery_seconds_count "})
+        EXPECT_NE(r.body.find(name), std::string::npos) << name;
+    // Every sample line is "name[{labels}] value".
+    std::istringstream lines{r.body};
+    std::string line;
+    std::regex const sample{R"(^[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9.e+-]+$)"};
+    while (std::getline(lines, line))
+        if (!line.empty() && line[0] != '#') EXPECT_TRUE(std::regex_match(line, sample)) << line;
+}

@@ -19,12 +19,12 @@ public:
     recording_subscriber(std::string user, alert_service& service) : user_(std::move(user)), service_(&service) {}
     std::string const& user_id() const noexcept override { return user_; }
     // Mirrors ws_session's rules: live alerts wait for the replay; each seq once.
-    bool deliver(shared_message, std::uint64_t seq) override {
+    bool deliver(sequenced_message m) override {
         std::lock_guard lock{mutex_};
         if (replaying_)
-            held_.push_back(seq);
+            held_.push_back(m.seq);
         else
-            record(seq);
+            record(m.seq);
         return !closed_;
     }
     void replay_batch(std::vector<sequenced_message> batch, bool more) override {

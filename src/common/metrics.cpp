@@ -1,0 +1,123 @@
+#include "common/metrics.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace vigil::metrics {
+
+std::int64_t now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+void histogram::observe_ns(std::int64_t ns) noexcept {
+    double const s = double(ns) / 1e9;
+    std::size_t i = 0;
+    while (i < bounds.size() && s > bounds[i]) ++i;
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    sum_ns_.fetch_add(std::uint64_t(ns > 0 ? ns : 0), std::memory_order_relaxed);
+}
+
+namespace {
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+void sample(std::string& out, std::string_view name, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " %.17g\n", v);
+    out += name;
+    out += buf;
+}
+
+}  // namespace
+
+void histogram::render(std::string& out, std::string_view name, std::string_view help) const {
+    header(out, name, "histogram", help);
+    std::uint64_t cumulative = 0;
+    char buf[96];
+    for (std::size_t i = 0; i <= bounds.size(); ++i) {
+        cumulative += buckets_[i].load(std::memory_order_relaxed);
+        if (i < bounds.size())
+            std::snprintf(buf, sizeof buf, "_bucket{le=\"%g\"} %llu\n", bounds[i], (unsigned long long)cumulative);
+        else
+            std::snprintf(buf, sizeof buf, "_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+        out += name;
+        out += buf;
+    }
+    sample(out, std::string{name} + "_sum", double(sum_ns_.load(std::memory_order_relaxed)) / 1e9);
+    sample(out, std::string{name} + "_count", double(count_.load(std::memory_order_relaxed)));
+}
+
+void labeled_counter::inc(std::string_view label) {
+    std::lock_guard lock{mutex_};
+    auto it = values_.find(label);
+    if (it == values_.end()) it = values_.emplace(std::string{label}, 0).first;
+    ++it->second;
+}
+
+void labeled_counter::render(std::string& out, std::string_view name, std::string_view label_name,
+                             std::string_view help) const {
+    header(out, name, "counter", help);
+    std::lock_guard lock{mutex_};
+    for (auto const& [label, v] : values_) {
+        out += name;
+        out += '{';
+        out += label_name;
+        out += "=\"";
+        out += label;  // close codes and fixed refusal codes: nothing to escape
+        out += "\"}";
+        sample(out, "", double(v));
+    }
+}
+
+std::string registry::render(std::size_t connections) const {
+    std::string out;
+    out.reserve(4096);
+    auto simple = [&](std::string_view name, std::string_view type, std::string_view help, double v) {
+        header(out, name, type, help);
+        sample(out, name, v);
+    };
+    simple("vigil_connections", "gauge", "Live WebSocket connections on this node.", double(connections));
+    simple("vigil_connections_opened_total", "counter", "WebSocket connections opened.",
+           double(connections_opened.value()));
+    connections_closed.render(out, "vigil_connections_closed_total", "code",
+                              "WebSocket connections closed, by close code (1006: no close frame).");
+    handshake_failures.render(out, "vigil_handshake_failures_total", "reason", "Refused WebSocket upgrades, by reason.");
+    simple("vigil_alerts_published_total", "counter", "Alerts stored (duplicates excluded).",
+           double(alerts_published.value()));
+    simple("vigil_alerts_duplicate_total", "counter", "Publishes answered from an earlier idempotency key.",
+           double(alerts_duplicate.value()));
+    simple("vigil_alerts_delivered_total", "counter", "Alerts handed to a live connection when published.",
+           double(alerts_delivered.value()));
+    simple("vigil_alerts_replayed_total", "counter", "Alerts sent from the store on connect.",
+           double(alerts_replayed.value()));
+    simple("vigil_alerts_acked_total", "counter", "Alerts acknowledged (first time).", double(alerts_acked.value()));
+    simple("vigil_heartbeat_timeouts_total", "counter", "Connections closed with 4000.",
+           double(heartbeat_timeouts.value()));
+    simple("vigil_slow_consumers_total", "counter", "Connections closed with 4008.", double(slow_consumers.value()));
+    simple("vigil_outbox_messages", "gauge", "Messages queued to clients, all connections.",
+           double(outbox_messages.value()));
+    store_commit.render(out, "vigil_store_commit_seconds", "Duration of one store transaction (group commit).");
+    outbox_wait.render(out, "vigil_outbox_wait_seconds", "Time from queueing a message to writing it to the socket.");
+    publish_to_delivery.render(out, "vigil_publish_to_delivery_seconds",
+                               "Time from an alert's commit to its write on a live connection.");
+    return out;
+}
+
+registry& global() {
+    static registry r;
+    return r;
+}
+
+}  // namespace vigil::metrics

@@ -1,0 +1,84 @@
+#pragma once
+// Process-wide counters and histograms, exposed at GET /metrics in the
+// Prometheus text format. Lock-free on the hot paths (relaxed atomics); the
+// label sets that grow at run time (close codes, handshake refusals) are small
+// maps behind a mutex, touched once per connection.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace vigil::metrics {
+
+class counter {
+public:
+    void inc(std::uint64_t n = 1) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
+    std::uint64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> v_{0};
+};
+
+class gauge {
+public:
+    void add(std::int64_t n) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
+    std::int64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::int64_t> v_{0};
+};
+
+// Buckets from 50 µs to 10 s, roughly x2.5 apart.
+class histogram {
+public:
+    static constexpr std::array<double, 12> bounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                      0.005,   0.01,   0.025,   0.1,    1.0,   10.0};
+    void observe_ns(std::int64_t ns) noexcept;
+    void render(std::string& out, std::string_view name, std::string_view help) const;
+
+private:
+    std::array<std::atomic<std::uint64_t>, bounds.size() + 1> buckets_{};
+    std::atomic<std::uint64_t> count_{0};
+    std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+// A counter per label value, for label sets that are small and slow-moving.
+class labeled_counter {
+public:
+    void inc(std::string_view label);
+    void render(std::string& out, std::string_view name, std::string_view label_name, std::string_view help) const;
+
+private:
+    mutable std::mutex mutex_;
+    std::map<std::string, std::uint64_t, std::less<>> values_;
+};
+
+struct registry {
+    counter connections_opened;
+    labeled_counter connections_closed;  // by close code
+    labeled_counter handshake_failures;  // by refusal code
+    counter alerts_published;
+    counter alerts_duplicate;
+    counter alerts_delivered;  // handed to a live connection when published
+    counter alerts_replayed;
+    counter alerts_acked;
+    counter heartbeat_timeouts;
+    counter slow_consumers;
+    gauge outbox_messages;  // queued to clients, all connections
+    histogram store_commit;  // one store transaction
+    histogram outbox_wait;   // queued -> written to the socket
+    histogram publish_to_delivery;  // commit -> written to the socket, live alerts
+
+    // `connections` is the registry's current count, supplied by the caller.
+    std::string render(std::size_t connections) const;
+};
+
+registry& global();
+
+// Monotonic nanoseconds, for latency measurements.
+std::int64_t now_ns() noexcept;
+
+}  // namespace vigil::metrics
