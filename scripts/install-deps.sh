@@ -14,7 +14,7 @@ packages=(
   libssl-dev libjwt-dev libsqlite3-dev libhiredis-dev libpng-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
-  libgtest-dev libbenchmark-dev python3 python3-websockets redis-server
+  libgtest-dev libbenchmark-dev python3 python3-websockets redis-server chromium fonts-liberation
   nodejs npm
 )
 

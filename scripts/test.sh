@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 jobs="$(nproc)"
-echo "== npm ci (clients/ts)"
+echo "== npm ci (clients)"
 (cd clients/ts && npm ci --no-audit --no-fund --loglevel=error)
+(cd clients/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 echo "== build (RelWithDebInfo)"
 scripts/build.sh build
 echo "== tests"

@@ -1,0 +1,38 @@
+// Builds the dashboard into a flat dist/ that `vigil serve --web-root dist` serves:
+//   dist/index.html, dist/app.js (one ES2020 bundle, @vigil/client included), dist/app.css, dist/favicon.svg
+// The server serves plain file names only (no subdirectories), so nothing here may nest.
+import { build, context } from 'esbuild';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const dist = join(root, 'dist');
+const watch = process.argv.includes('--watch');
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+for (const name of readdirSync(join(root, 'static'))) copyFileSync(join(root, 'static', name), join(dist, name));
+
+const options = {
+  absWorkingDir: root,
+  entryPoints: ['src/app.ts'],
+  outfile: 'dist/app.js',
+  bundle: true,
+  format: 'iife',
+  target: 'es2020',
+  platform: 'browser',
+  tsconfig: 'tsconfig.json', // maps @vigil/client to ../ts/src
+  minify: !watch,
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'info',
+};
+
+if (watch) {
+  const ctx = await context(options);
+  await ctx.watch();
+  console.log('watching src/ (static/ is copied at start only)');
+} else {
+  await build(options);
+}

@@ -1,0 +1,300 @@
+// vigil dashboard: live alerts for the signed-in user, connection health, and
+// (for admins) every live connection. Served by `vigil serve` at `/`, so the
+// WebSocket and the HTTP API are on this page's own origin.
+import { createAlertClient, decodeJwtExp, type Alert, type AlertClient } from '@vigil/client';
+import { createAlertList, type AckPhase } from './alerts-view.js';
+import { startConnectionsPanel } from './connections.js';
+import { byId, setHidden, setText } from './dom.js';
+import { humanize, plural } from './format.js';
+import { forget, readStartup, save, subjectOf, type Session } from './session.js';
+import { describeStatus, type ConnectionHistory } from './status.js';
+
+const ui = {
+  status: byId('status'),
+  announcer: byId('announcer'),
+  who: byId('who'),
+  whoUser: byId('who-user'),
+  signOut: byId<HTMLButtonElement>('sign-out'),
+  banner: byId('banner'),
+  bannerTitle: byId('banner-title'),
+  bannerDetail: byId('banner-detail'),
+  bannerAction: byId<HTMLButtonElement>('banner-action'),
+  login: byId('login'),
+  loginForm: byId<HTMLFormElement>('login-form'),
+  loginUser: byId<HTMLInputElement>('login-user'),
+  loginToken: byId<HTMLInputElement>('login-token'),
+  loginError: byId('login-error'),
+  dashboard: byId('dashboard'),
+  alerts: byId<HTMLOListElement>('alerts'),
+  alertCounts: byId('alert-counts'),
+  empty: byId('empty'),
+  clear: byId<HTMLButtonElement>('clear'),
+  reconnect: byId<HTMLButtonElement>('reconnect'),
+  facts: {
+    server: byId('fact-server'),
+    status: byId('fact-status'),
+    attempt: byId('fact-attempt'),
+    error: byId('fact-error'),
+    seq: byId('fact-seq'),
+    token: byId('fact-token'),
+  },
+  admin: byId('admin'),
+  adminRows: byId<HTMLTableSectionElement>('admin-rows'),
+  adminTotal: byId('admin-total'),
+  adminNote: byId('admin-note'),
+  viewer: byId<HTMLDialogElement>('viewer'),
+  viewerImg: byId<HTMLImageElement>('viewer-img'),
+  viewerCaption: byId('viewer-caption'),
+};
+
+/** Stops the running dashboard (socket, timers, polling); null when signed out. */
+let stopDashboard: (() => void) | null = null;
+
+function showLogin(userHint: string, message = ''): void {
+  stopDashboard?.();
+  stopDashboard = null;
+  setHidden(ui.dashboard, true);
+  setHidden(ui.who, true);
+  setHidden(ui.banner, true);
+  ui.status.dataset.state = 'idle';
+  setText(ui.status, 'Signed out');
+  document.title = 'vigil';
+  ui.loginUser.value = userHint;
+  ui.loginToken.value = '';
+  setText(ui.loginError, message);
+  setHidden(ui.loginError, message === '');
+  setHidden(ui.login, false);
+  (userHint ? ui.loginToken : ui.loginUser).focus();
+}
+
+ui.loginForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const token = ui.loginToken.value.trim();
+  const userId = ui.loginUser.value.trim() || subjectOf(token);
+  if (!token) return showLogin(userId, 'Paste a token.');
+  if (!userId) return showLogin('', 'Enter your user id (the token has no "sub" claim).');
+  const session = { userId, token };
+  save(session);
+  startDashboard(session);
+});
+
+ui.signOut.addEventListener('click', () => {
+  const user = ui.whoUser.textContent ?? '';
+  forget();
+  showLogin(user);
+});
+
+ui.viewer.addEventListener('click', (event) => {
+  if (event.target === ui.viewer) ui.viewer.close(); // a click on the backdrop
+});
+
+function startDashboard(session: Session): void {
+  stopDashboard?.();
+  setHidden(ui.login, true);
+  setHidden(ui.dashboard, false);
+  setHidden(ui.who, false);
+  setText(ui.whoUser, session.userId);
+  setText(ui.facts.server, window.location.host);
+
+  const tokenExp = decodeJwtExp(session.token);
+  const client: AlertClient = createAlertClient({
+    url: window.location.origin, // http(s) → ws(s)
+    userId: session.userId,
+    getToken: () => session.token,
+  });
+
+  // Acknowledgements: the client marks alerts it acked (`acknowledged`), the server
+  // marks replayed ones already acked (`acked`); acks made over HTTP are kept here.
+  const ackPhases = new Map<string, AckPhase>();
+  const ackedOverHttp = new Set<string>();
+  const isAcked = (a: Alert) => a.acknowledged === true || a.acked === true || ackedOverHttp.has(a.alert_id);
+  const history: ConnectionHistory = { connectedSince: null, lastProblem: null };
+  /** Set on sign-out: late results (an ack answered afterwards) must not touch the page. */
+  let stopped = false;
+
+  const list = createAlertList({
+    list: ui.alerts,
+    frameSrc: (alert) => frameSrc(alert, session.token),
+    onAck: (alert) => void acknowledge(alert),
+    onViewFrame: (alert, src) => {
+      ui.viewerImg.src = src;
+      ui.viewerImg.alt = `Annotated frame from ${String(alert.stream_id)}`;
+      setText(ui.viewerCaption, `${humanize(alert.detection?.type)} · ${String(alert.stream_id)} · ${alert.timestamp}`);
+      ui.viewer.showModal();
+    },
+  });
+
+  async function acknowledge(alert: Alert): Promise<void> {
+    const id = alert.alert_id;
+    if (ackPhases.get(id)?.phase === 'pending' || isAcked(alert)) return;
+    ackPhases.set(id, { phase: 'pending' });
+    render();
+    try {
+      await client.ack(id);
+      ackPhases.delete(id);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (code === 'not_connected' || code === 'disconnected' || code === 'ack_timeout') {
+        // The socket is down or slow: the same acknowledgement over HTTP.
+        try {
+          await ackOverHttp(id, session.token);
+          ackedOverHttp.add(id);
+          ackPhases.delete(id);
+        } catch (httpErr) {
+          ackPhases.set(id, { phase: 'failed', message: `Not acknowledged: ${messageOf(httpErr)}` });
+        }
+      } else {
+        ackPhases.set(id, { phase: 'failed', message: `Not acknowledged: ${messageOf(err)}` });
+      }
+    }
+    render();
+  }
+
+  function render(): void {
+    if (stopped) return;
+    const state = client.getState();
+    list.render(state.alerts, isAcked, (id) => ackPhases.get(id));
+    const unacked = state.alerts.filter((a) => !isAcked(a)).length;
+    setText(ui.alertCounts, state.alerts.length ? `${plural(state.alerts.length, 'alert')} · ${unacked} unacknowledged` : '');
+    setHidden(ui.empty, state.alerts.length > 0);
+    ui.clear.disabled = state.alerts.length === 0;
+    document.title = unacked > 0 ? `(${unacked}) vigil · alerts` : 'vigil · alerts';
+    renderStatus();
+  }
+
+  function renderStatus(): void {
+    const now = Date.now();
+    const view = describeStatus(client.getState(), now, tokenExp, history);
+    if (ui.status.dataset.state !== view.pill.state) {
+      ui.status.dataset.state = view.pill.state;
+      announce(
+        { open: 'Connected', connecting: 'Connecting', reconnecting: 'Connection lost, reconnecting', closed: 'Disconnected' }[
+          view.pill.state
+        ],
+      );
+    }
+    setText(ui.status, view.pill.text);
+    setText(ui.facts.status, view.facts.status);
+    setText(ui.facts.attempt, view.facts.attempt);
+    setText(ui.facts.error, view.facts.error);
+    if (ui.facts.error.title !== view.facts.errorCode) ui.facts.error.title = view.facts.errorCode;
+    setText(ui.facts.seq, view.facts.seq);
+    setText(ui.facts.token, view.facts.token);
+    setHidden(ui.banner, view.banner === null);
+    if (view.banner) {
+      setText(ui.bannerTitle, view.banner.title);
+      setText(ui.bannerDetail, view.banner.detail);
+      const action = view.banner.action;
+      setHidden(ui.bannerAction, action === null);
+      if (action) {
+        setText(ui.bannerAction, action.label);
+        ui.bannerAction.dataset.action = action.kind;
+      }
+    }
+    list.tick(now);
+  }
+
+  // Coalesce bursts (a replay delivers many alerts in one task) into one render,
+  // but note every transition as it happens.
+  let renderQueued = false;
+  const unsubscribe = client.subscribe(() => {
+    const state = client.getState();
+    if (state.status !== 'open') history.connectedSince = null;
+    else if (history.connectedSince === null) history.connectedSince = Date.now();
+    if (state.lastError && state.lastError !== history.lastProblem?.error) {
+      history.lastProblem = { error: state.lastError, at: Date.now() };
+    }
+    if (renderQueued) return;
+    renderQueued = true;
+    setTimeout(() => {
+      renderQueued = false;
+      render();
+    }, 0);
+  });
+  const offAlert = client.onAlert((alert) => {
+    if (alert.replayed !== true) announce(`New alert: ${humanize(alert.detection?.type)} on ${String(alert.stream_id)}`);
+  });
+  const ticker = setInterval(renderStatus, 250); // countdown and "… ago"
+
+  const onClear = () => {
+    client.clearAlerts();
+    ackPhases.clear();
+  };
+  const onReconnect = () => client.reconnect();
+  const onBannerAction = () => {
+    if (ui.bannerAction.dataset.action === 'sign-in') {
+      forget();
+      showLogin(session.userId, 'The token has expired. Paste a new one.');
+    } else {
+      client.reconnect();
+    }
+  };
+  ui.clear.addEventListener('click', onClear);
+  ui.reconnect.addEventListener('click', onReconnect);
+  ui.bannerAction.addEventListener('click', onBannerAction);
+
+  const stopConnections = startConnectionsPanel({
+    section: ui.admin,
+    rows: ui.adminRows,
+    total: ui.adminTotal,
+    note: ui.adminNote,
+    token: session.token,
+    userId: session.userId,
+  });
+
+  render();
+
+  stopDashboard = () => {
+    stopped = true;
+    unsubscribe();
+    offAlert();
+    clearInterval(ticker);
+    client.close();
+    stopConnections();
+    ui.clear.removeEventListener('click', onClear);
+    ui.reconnect.removeEventListener('click', onReconnect);
+    ui.bannerAction.removeEventListener('click', onBannerAction);
+    ui.alerts.replaceChildren();
+  };
+}
+
+function announce(text: string): void {
+  setText(ui.announcer, text);
+}
+
+/** The frame as an <img> src: the server's URL with the token (an <img> cannot send headers), or inline data. */
+function frameSrc(alert: Alert, token: string): string | null {
+  const frame = alert.frame;
+  if (!frame) return null;
+  if (typeof frame.url === 'string' && frame.url) {
+    return `${frame.url}${frame.url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+  }
+  if (typeof frame.data === 'string' && frame.data) {
+    const type = typeof frame.content_type === 'string' ? frame.content_type : 'image/jpeg';
+    return `data:${type};base64,${frame.data}`;
+  }
+  return null;
+}
+
+async function ackOverHttp(alertId: string, token: string): Promise<void> {
+  const res = await fetch(`/api/v1/alerts/${encodeURIComponent(alertId)}/ack`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (res.ok) return;
+  let code = '';
+  try {
+    code = ((await res.json()) as { error?: string }).error ?? '';
+  } catch {
+    // not JSON
+  }
+  throw new Error(`HTTP ${res.status}${code ? ` ${code}` : ''}`);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+const startup = readStartup();
+if (startup.session) startDashboard(startup.session);
+else showLogin(startup.userHint);

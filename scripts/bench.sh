@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Benchmarks vigil against the two reference peers and writes BENCHMARKS.md (issue #5).
+#
+#   scripts/bench.sh [all|idle|fanout|embedded|durable|latency|latency19k|storm|slow|micro|report]
+#
+#   VIGIL_BENCH_QUICK=1    the ~2-3 minute version: one run each, small sizes
+#   VIGIL_BENCH_RUNS=N     runs per configuration (default 3, quick 1); figures are medians
+#   VIGIL_BENCH_PEERS=DIR  where node_ws/ and fastapi_ref/ live (default /work/shared/peers,
+#                          else ../shared/peers); copied to a scratch folder before running
+#   VIGIL_BENCH_SERVERS    which servers take part (default "vigil node fastapi")
+#   VIGIL_BENCH_BUILD=DIR  build folder (default build/, RelWithDebInfo)
+#
+# Builds vigil and the bench targets, then runs each scenario against a fresh
+# server per run (vigil_load starts it from the command after `--`, finds its
+# port, measures it through /proc and stops it). Raw JSON lines go to
+# $BUILD/bench-results/<scenario>.jsonl; bench/report.py turns them into
+# BENCHMARKS.md (and bench/cost_vs_connections.png when gnuplot is there).
+# Running one scenario replaces that scenario's results and regenerates the report.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${VIGIL_BENCH_BUILD:-$root/build}"
+quick="${VIGIL_BENCH_QUICK:-0}"
+if [ "$quick" = 1 ]; then runs="${VIGIL_BENCH_RUNS:-1}"; else runs="${VIGIL_BENCH_RUNS:-3}"; fi
+servers="${VIGIL_BENCH_SERVERS:-vigil node fastapi}"
+what="${1:-all}"
+results="$build/bench-results"
+secret="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export VIGIL_JWT_SECRET="$secret"
+log="$results/bench.log"
+
+peers_src="${VIGIL_BENCH_PEERS:-}"
+if [ -z "$peers_src" ]; then
+  for d in /work/shared/peers "$root/../shared/peers"; do
+    if [ -d "$d/node_ws" ]; then peers_src="$d"; break; fi
+  done
+fi
+peers="${TMPDIR:-/tmp}/vigil-bench-peers"
+
+say() { printf '%s\n' "$*" >&2; }
+has() { case " $servers " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+# ------------------------------------------------------------------ setup
+
+build_all() {
+  say "== building (RelWithDebInfo) in $build"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_BUILD_BENCH=ON >/dev/null
+  ninja -C "$build" -j"$(nproc)" vigil vigil_load vigil_embedded_bench vigil_micro_bench >&2
+}
+
+setup_peers() {
+  if [ -z "$peers_src" ]; then
+    say "no peers found (VIGIL_BENCH_PEERS): benchmarking vigil alone"
+    servers="vigil"
+    return
+  fi
+  mkdir -p "$peers"
+  if has node; then
+    if [ ! -d "$peers/node_ws/node_modules/ws" ]; then
+      rm -rf "$peers/node_ws" && cp -r "$peers_src/node_ws" "$peers/" && chmod -R u+w "$peers/node_ws"
+      (cd "$peers/node_ws" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { say "npm ci failed: no node peer"; servers="${servers/node/}"; }
+    fi
+  fi
+  if has fastapi; then
+    rm -rf "$peers/fastapi_ref" && cp -r "$peers_src/fastapi_ref" "$peers/" && chmod -R u+w "$peers/fastapi_ref"
+    if ! /usr/bin/python3 -c 'import fastapi, uvicorn, jwt, websockets' >/dev/null 2>&1; then
+      say "installing the FastAPI peer's Debian packages"
+      (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq python3-fastapi \
+        python3-uvicorn python3-jwt python3-websockets) >>"$log" 2>&1 || { say "no FastAPI peer"; servers="${servers/fastapi/}"; }
+    fi
+  fi
+}
+
+machine_info() {
+  {
+    echo "date:        $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit:      $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet 2>/dev/null || echo ' + uncommitted changes')"
+    echo "cpu:         $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') ($(grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') MHz)"
+    echo "memory:      $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    echo "kernel:      $(uname -sr)"
+    echo "open files:  $(ulimit -n) per process"
+    echo "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) at start (other work on the machine skews absolute figures)"
+    echo "mode:        $([ "$quick" = 1 ] && echo "quick (VIGIL_BENCH_QUICK=1)" || echo full), $runs run(s) per configuration"
+    echo "vigil:       $build/vigil ($(grep -m1 CMAKE_BUILD_TYPE "$build/CMakeCache.txt" | cut -d= -f2)), 2 I/O threads (one per core)"
+    echo "node peer:   node $(node --version 2>/dev/null || echo -), ws $(node -p 'require(process.argv[1]).version' "$peers/node_ws/node_modules/ws/package.json" 2>/dev/null || echo -)"
+    echo "fastapi:     python $(/usr/bin/python3 -c 'import sys,fastapi,uvicorn; print(sys.version.split()[0], "fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__)' 2>/dev/null || echo -)"
+    echo "heartbeats:  VIGIL_PING_INTERVAL=$VIGIL_PING_INTERVAL VIGIL_HEARTBEAT_TIMEOUT=$VIGIL_HEARTBEAT_TIMEOUT (all servers)"
+  } >"$results/machine.txt"
+}
+
+server_cmd() {
+  case "$1" in
+    vigil) echo "$build/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn" ;;
+    vigil-mem) echo "$build/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --store memory" ;;
+    vigil-nogc) echo "$build/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --group-commit false" ;;
+    node) echo "$peers/node_ws/run.sh --port 0 --host 127.0.0.1" ;;
+    fastapi) echo "$peers/fastapi_ref/run.sh --port 0 --host 127.0.0.1 --log-level warning" ;;
+  esac
+}
+
+server_enabled() {
+  case "$1" in vigil*) has vigil ;; *) has "$1" ;; esac
+}
+
+# run SCENARIO SERVER VARIANT RUNS [vigil_load options...]
+run() {
+  local scenario=$1 server=$2 variant=$3 n=$4
+  shift 4
+  server_enabled "$server" || return 0
+  local file="$results/$scenario.jsonl" cmd
+  # shellcheck disable=SC2046
+  cmd="$build/vigil_load ${scenario/latency19k/latency} $* -- $(server_cmd "$server")"
+  cmd=$(echo "$cmd" | sed "s|$build/|build/|g; s|$peers/|peers/|g")
+  grep -qxF "$cmd" "$results/commands.txt" 2>/dev/null || echo "$cmd" >>"$results/commands.txt"
+  for i in $(seq 1 "$n"); do
+    local line
+    # shellcheck disable=SC2086
+    line=$(timeout 600 "$build/vigil_load" "${scenario/latency19k/latency}" --label "$server/$variant/$i" "$@" \
+             -- $(server_cmd "$server") 2>>"$log" | tee -a "$log" | grep '^{"scenario"' | tail -1) || true
+    if [ -n "$line" ]; then
+      echo "$line" >>"$file"
+      say "  $scenario $server/$variant run $i: $(summary "$line")"
+    else
+      say "  $scenario $server/$variant run $i: no result (see $log)"
+    fi
+  done
+}
+
+summary() {
+  /usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+if "steps" in r:
+    print("; ".join(f"{s[\"connections\"]}: {s[\"bytes_per_connection\"]} B/conn, {s[\"handshakes_per_s\"]:.0f} hs/s" for s in r["steps"]), r["result"])
+else:
+    g = lambda k: r.get(k)
+    print(f"{g(\"delivered_per_s\")} delivered/s, {g(\"delivered_per_server_cpu_s\")}/CPU-s, p99 {g(\"latency_p99_ms\")} ms, lost {g(\"lost\")}, dup {g(\"duplicates\")}, {g(\"result\")}")
+' "$1" 2>/dev/null || echo "$1"
+}
+
+fresh() { rm -f "$results/$1.jsonl"; }
+
+# Median delivered/s of a server's single-alert fan-out, for "latency at 50 % of peak".
+peak() {
+  /usr/bin/python3 -c '
+import json, statistics, sys
+v = []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("label", "").startswith(sys.argv[2] + "/single-1k/") and r.get("delivered_per_s"):
+        v.append(r["delivered_per_s"])
+print(int(statistics.median(v)) if v else 0)
+' "$results/fanout.jsonl" "$1" 2>/dev/null || echo 0
+}
+
+# ------------------------------------------------------------------ scenarios
+
+if [ "$quick" = 1 ]; then
+  export VIGIL_PING_INTERVAL=2 VIGIL_HEARTBEAT_TIMEOUT=10
+  RAMP=1000,5000; RAMP_FASTAPI=1000; HOLD=3
+  FAN_ALERTS=10000; BATCH_ALERTS=20000; FAN_SECONDS=3; EMB_ALERTS=50000
+  DUR_ALERTS=20000; LAT_SECONDS=3; L19_CONNS=19000; L19_SECONDS=4
+  STORM_CONNS=1000; STORM_SECONDS=4; STORM_AT=1.5; SLOW_CONNS=200; SLOW_SECONDS=3; MICRO_TIME=0.05
+  FAN10K=0
+else
+  export VIGIL_PING_INTERVAL=5 VIGIL_HEARTBEAT_TIMEOUT=20
+  RAMP=1000,5000,10000,19000; RAMP_FASTAPI=$RAMP; HOLD=6
+  FAN_ALERTS=40000; BATCH_ALERTS=100000; FAN_SECONDS=8; EMB_ALERTS=200000
+  DUR_ALERTS=60000; LAT_SECONDS=8; L19_CONNS=19000; L19_SECONDS=10
+  STORM_CONNS=5000; STORM_SECONDS=8; STORM_AT=3; SLOW_CONNS=500; SLOW_SECONDS=8; MICRO_TIME=0.3
+  FAN10K=1
+fi
+slow_runs=1  # the FastAPI peer's 19k ramp alone takes minutes: one run
+
+s_idle() {
+  say "== idle hold (ramp $RAMP, hold ${HOLD}s, ping every ${VIGIL_PING_INTERVAL}s)"
+  fresh idle
+  run idle vigil ramp "$runs" --ramp "$RAMP" --hold "$HOLD"
+  run idle node ramp "$runs" --ramp "$RAMP" --hold "$HOLD"
+  run idle fastapi ramp "$slow_runs" --ramp "$RAMP_FASTAPI" --hold "$HOLD"
+}
+
+s_fanout() {
+  say "== fan-out throughput"
+  fresh fanout
+  for s in vigil vigil-mem node fastapi; do
+    run fanout "$s" single-1k "$runs" --connections 1000 --alerts "$FAN_ALERTS" --duration "$FAN_SECONDS" --publishers 32
+  done
+  for s in vigil vigil-mem node fastapi; do
+    run fanout "$s" batch100-1k "$runs" --connections 1000 --alerts "$BATCH_ALERTS" --batch 100 --publishers 8 --duration "$FAN_SECONDS"
+  done
+  if [ "$FAN10K" = 1 ]; then
+    for s in vigil node; do
+      run fanout "$s" single-10k "$runs" --connections 10000 --alerts "$FAN_ALERTS" --duration "$FAN_SECONDS" --publishers 32
+    done
+  fi
+}
+
+s_embedded() {
+  has vigil || return 0
+  say "== fan-out through the embedding API"
+  fresh embedded
+  for store in memory sqlite; do
+    local label=vigil; [ "$store" = memory ] && label=vigil-mem
+    for i in $(seq 1 "$runs"); do
+      local line
+      line=$(timeout 600 "$build/vigil_embedded_bench" --connections 1000 --alerts "$EMB_ALERTS" --store "$store" \
+               --label "$label/embedded/$i" 2>>"$log" | tee -a "$log" | grep '^{"scenario"' | tail -1) || true
+      [ -n "$line" ] && echo "$line" >>"$results/embedded.jsonl" && say "  embedded $label run $i: $(summary "$line")"
+    done
+  done
+  echo "build/vigil_embedded_bench --connections 1000 --alerts $EMB_ALERTS --store memory|sqlite" >>"$results/commands.txt"
+}
+
+s_durable() {
+  say "== durable publish throughput (group commit on/off)"
+  fresh durable
+  for s in vigil vigil-nogc node; do
+    run durable "$s" c128 "$runs" --connections 1000 --alerts "$DUR_ALERTS" --publishers 128 --duration "$FAN_SECONDS"
+  done
+}
+
+s_latency() {
+  say "== latency at 50 % of each server's peak"
+  [ -s "$results/fanout.jsonl" ] || s_fanout
+  fresh latency
+  for s in vigil vigil-mem node fastapi; do
+    server_enabled "$s" || continue
+    local p rate
+    p=$(peak "$s")
+    rate=$(( p > 0 ? p / 2 : 1000 ))
+    run latency "$s" half-peak "$runs" --connections 1000 --rate "$rate" --duration "$LAT_SECONDS" --publishers 32
+  done
+}
+
+s_latency19k() {
+  say "== latency at $L19_CONNS connections, 1000 alerts/s"
+  fresh latency19k
+  for s in vigil node; do
+    run latency19k "$s" 19k-1000 "$runs" --connections "$L19_CONNS" --rate 1000 --duration "$L19_SECONDS" --publishers 16
+  done
+}
+
+s_storm() {
+  say "== reconnect storm ($STORM_CONNS clients)"
+  fresh storm
+  for s in vigil node fastapi; do
+    run storm "$s" storm "$runs" --connections "$STORM_CONNS" --rate 1000 --duration "$STORM_SECONDS" --storm-at "$STORM_AT"
+  done
+}
+
+s_slow() {
+  say "== slow consumers"
+  fresh slow
+  for s in vigil node fastapi; do
+    run slow "$s" slow10 "$runs" --connections "$SLOW_CONNS" --rate 2500 --duration "$SLOW_SECONDS" \
+      --slow-fraction 0.1 --slow-bytes-per-s 1024
+  done
+}
+
+s_micro() {
+  say "== micro-benchmarks"
+  "$build/vigil_micro_bench" --benchmark_min_time="$MICRO_TIME" --benchmark_format=json \
+    --benchmark_out="$results/micro.json" --benchmark_out_format=json >>"$log" 2>&1 || say "micro-benchmarks failed"
+}
+
+report() {
+  /usr/bin/python3 "$root/bench/report.py" "$results" "$root/BENCHMARKS.md" "$root/bench/cost_vs_connections.png" >&2
+}
+
+mkdir -p "$results"
+build_all
+setup_peers
+[ "$what" = all ] && rm -f "$results"/*.jsonl "$results/commands.txt"
+machine_info
+started=$(date +%s)
+case "$what" in
+  all) s_idle; s_fanout; s_embedded; s_durable; s_latency; s_latency19k; s_storm; s_slow; s_micro ;;
+  idle|fanout|embedded|durable|latency|latency19k|storm|slow|micro) "s_$what" ;;
+  report) ;;
+  *) say "usage: scripts/bench.sh [all|idle|fanout|embedded|durable|latency|latency19k|storm|slow|micro|report]"; exit 2 ;;
+esac
+say "== done in $(( $(date +%s) - started )) s"
+report
