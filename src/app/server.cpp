@@ -96,11 +96,14 @@ struct server::impl {
     alert_service alerts;
     vigil::hub hub{alerts, registry};
     net::static_files web;
+    net::connection_limits limits{config.limits};
+    net::ws_tickets tickets;
     net::server_context context;
 
     std::vector<std::unique_ptr<asio::io_context>> contexts;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::atomic<std::size_t> next_context{0};
+    std::int64_t next_limits_prune_ms = 0;
     std::shared_ptr<net::listener> listener;
     asio::steady_timer sweep_timer;
     asio::signal_set signals;
@@ -116,7 +119,7 @@ struct server::impl {
           verifier(config.jwt),
           store(make_store(config)),
           alerts(*store, bus, registry, service_options(config)),
-          context{config, verifier, alerts, registry, load_web(web, config), now_ms()},
+          context{config, verifier, alerts, registry, load_web(web, config), limits, tickets, now_ms()},
           contexts(make_contexts(config.threads)),
           sweep_timer(*contexts[0]),
           signals(*contexts[0]) {
@@ -142,6 +145,10 @@ struct server::impl {
             if (ec) return;
             auto const now = now_ms();
             registry.for_each([now](subscriber& s) { s.on_tick(now); });
+            if (now >= next_limits_prune_ms) {
+                limits.prune(now);
+                next_limits_prune_ms = now + 60'000;
+            }
             schedule_sweep();
         });
     }

@@ -148,6 +148,21 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     add("--http-timeout", "limits.http_timeout",
         "seconds for an HTTP request to arrive whole", VIGIL_FIELD(limits.http_timeout_seconds), limits);
 
+    add("--max-connections", "limits.max_connections", "WebSocket connections on this node (0 = no limit)",
+        VIGIL_FIELD(limits.max_connections), limits);
+    add("--max-connections-per-address", "limits.max_connections_per_address",
+        "WebSocket connections from one source address (0 = no limit)",
+        VIGIL_FIELD(limits.max_connections_per_address), limits);
+    add("--handshakes-per-second", "limits.handshakes_per_second", "sustained upgrades per source address",
+        VIGIL_FIELD(limits.handshakes_per_second), limits);
+    add("--handshake-burst", "limits.handshake_burst", "upgrade burst per source address; 429 beyond",
+        VIGIL_FIELD(limits.handshake_burst), limits);
+    add("--exempt-loopback", "limits.exempt_loopback",
+        "per-address limits skip loopback sources (a local reverse proxy)", VIGIL_FIELD(limits.exempt_loopback), limits);
+    add("--allowed-origins", "allowed_origins",
+        "browser Origins allowed to open WebSockets, comma-separated (empty: any; ignored in --dev)",
+        VIGIL_FIELD(allowed_origins), auth);
+
     add("--store", "store.engine", "sqlite (durable) or memory (lost on exit)",
         VIGIL_FIELD(store.engine), store);
     add("--sqlite-synchronous", "store.synchronous", "full (survives power loss) or normal",
@@ -230,6 +245,8 @@ std::vector<std::string> validate(settings const& s) {
     if (s.limits.messages_per_second <= 0 || s.limits.message_burst < 1)
         out.push_back("limits.messages_per_second and message_burst must be positive");
     if (s.limits.http_timeout_seconds <= 0) out.push_back("limits.http_timeout must be positive");
+    if (s.limits.handshakes_per_second <= 0 || s.limits.handshake_burst < 1)
+        out.push_back("limits.handshakes_per_second and handshake_burst must be positive");
     if (s.store.engine != "sqlite" && s.store.engine != "memory")
         out.push_back("store.engine must be sqlite or memory");
     if (s.store.synchronous != "full" && s.store.synchronous != "normal")

@@ -40,6 +40,11 @@ struct limit_settings {
     double messages_per_second = 50;  // sustained client messages per connection
     double message_burst = 200;       // bucket size; past it the client is closed with 1008
     int http_timeout_seconds = 30;    // a request must arrive whole within this (slowloris)
+    std::size_t max_connections = 100'000;         // WebSockets on this node; 503 beyond
+    std::size_t max_connections_per_address = 1000;  // from one source address; 429 beyond
+    double handshakes_per_second = 20;  // per source address, sustained
+    double handshake_burst = 100;       // per source address; 429 with Retry-After beyond
+    bool exempt_loopback = true;        // per-address limits skip 127.0.0.0/8 and ::1
 };
 
 struct store_settings {
@@ -70,6 +75,11 @@ struct settings {
     limit_settings limits;
     store_settings store;
     bool inline_frames = false;  // frames as base64 in the message instead of a URL
+    // Browser origins allowed to open WebSockets (exact "scheme://host[:port]",
+    // or "*"). Empty: any. Not enforced in --dev. Tokens, not cookies,
+    // authenticate, so a foreign page cannot ride a user's session anyway;
+    // this narrows who may embed the connection.
+    std::vector<std::string> allowed_origins;
 };
 
 struct config_error : std::runtime_error {

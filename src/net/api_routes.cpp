@@ -12,6 +12,7 @@
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace vigil::net {
@@ -293,6 +294,20 @@ void acknowledge(server_context& ctx, http_request&& req, std::string const& id,
         });
 }
 
+// A single-use ticket for the caller's own WebSocket (see ws_tickets.hpp).
+http_response issue_ticket(server_context& ctx, http_request const& req) {
+    auto const who = authenticate(ctx, req);
+    if (!who) return auth_failure(auth::auth_error(who.error().value()), req);
+    auto const ticket = ctx.tickets.issue(*who, now_ms());
+    if (ticket.empty())
+        return json_error(http::status::service_unavailable, "busy", "too many outstanding tickets", req);
+    json::object o{{"ticket", ticket},
+                   {"user_id", who->subject},
+                   {"expires_in", ws_tickets::lifetime_ms / 1000},
+                   {"url", "/ws/alerts/" + who->subject + "?ticket=" + ticket}};
+    return json_response(http::status::created, json::serialize(o), req);
+}
+
 }  // namespace
 
 void handle_http_request(server_context& ctx, http_request&& req, boost::asio::ip::address const& remote,
@@ -313,6 +328,10 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
         if (t->path.size() == 2) return respond(list_connections(ctx, req));
         return respond(user_connection(ctx, req, t->path[2]));
+    }
+    if (is_path(*t, {"api", "v1", "ws-ticket"})) {
+        if (!post) return respond(method_not_allowed(req, "POST"));
+        return respond(issue_ticket(ctx, req));
     }
     if (is_path(*t, {"metrics"})) {
         if (!get) return respond(method_not_allowed(req, "GET"));
@@ -353,11 +372,19 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     respond(json_error(http::status::not_found, "not_found", "no such endpoint", req));
 }
 
-std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req) {
+std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req,
+                                                          boost::asio::ip::address const& remote) {
     auto refuse = [](http_response res, std::string_view reason) {
         metrics::global().handshake_failures.inc(reason);
         return res;
     };
+    auto const now = now_ms();
+    if (ctx.limits.count_handshake(remote, now) != connection_limits::verdict::admitted) {
+        auto res = json_error(http::status::too_many_requests, "too_many_handshakes",
+                              "too many connection attempts from this address; retry later", req);
+        res.set(http::field::retry_after, "1");
+        return refuse(std::move(res), "too_many_handshakes");
+    }
     auto const t = parse_target(req.target());
     if (!t) return refuse(json_error(http::status::bad_request, "bad_request", "malformed request target", req), "bad_request");
     if (!is_path(*t, {"ws", "alerts", ""}))
@@ -367,25 +394,54 @@ std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, h
     if (ctx.shutting_down)
         return refuse(json_error(http::status::service_unavailable, "shutting_down", "server is shutting down", req),
                       "shutting_down");
+    if (auto const& allowed = ctx.config.allowed_origins; !allowed.empty() && !ctx.config.dev) {
+        if (auto const it = req.find(http::field::origin); it != req.end()) {
+            std::string_view const origin = it->value();
+            bool const ok = std::any_of(allowed.begin(), allowed.end(),
+                                        [&](std::string const& o) { return o == "*" || o == origin; });
+            if (!ok)
+                return refuse(json_error(http::status::forbidden, "origin_not_allowed",
+                                         "this Origin may not open alert connections", req),
+                              "origin_not_allowed");
+        }
+    }
     ws_admission a;
     a.user_id = t->path[2];
     if (!valid_user_id(a.user_id))
         return refuse(json_error(http::status::bad_request, "invalid_user_id",
                                  "user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]", req),
                       "invalid_user_id");
-    std::string token = t->param("token").value_or("");
-    if (token.empty()) token = std::string{bearer_token(req)};
     auto const auth_refusal = [&](auth::auth_error e) { return refuse(auth_failure(e, req), auth::error_code_name(e)); };
-    if (token.empty()) return auth_refusal(auth::auth_error::missing_token);
-    auto claims = ctx.verifier.verify(token, now_ms() / 1000);
-    if (!claims) return auth_refusal(auth::auth_error(claims.error().value()));
-    if (claims->subject != a.user_id) return auth_refusal(auth::auth_error::wrong_user);
-    a.claims = std::move(*claims);
+    if (auto const ticket = t->param("ticket")) {
+        auto claims = ctx.tickets.redeem(*ticket, now);
+        if (!claims)
+            return refuse(json_error(http::status::unauthorized, "invalid_ticket",
+                                     "ticket unknown, used or expired", req),
+                          "invalid_ticket");
+        a.claims = std::move(*claims);
+    } else {
+        std::string token = t->param("token").value_or("");
+        if (token.empty()) token = std::string{bearer_token(req)};
+        if (token.empty()) return auth_refusal(auth::auth_error::missing_token);
+        auto claims = ctx.verifier.verify(token, now / 1000);
+        if (!claims) return auth_refusal(auth::auth_error(claims.error().value()));
+        a.claims = std::move(*claims);
+    }
+    if (a.claims.subject != a.user_id) return auth_refusal(auth::auth_error::wrong_user);
     if (auto const since = t->param("since")) {
         a.since = parse_uint(*since);
         if (!a.since)
             return refuse(json_error(http::status::bad_request, "bad_request", "since must be a sequence number", req),
                           "bad_request");
+    }
+    if (auto const v = ctx.limits.reserve(remote); v != connection_limits::verdict::admitted) {
+        bool const total = v == connection_limits::verdict::too_many_connections;
+        auto res = json_error(total ? http::status::service_unavailable : http::status::too_many_requests,
+                              connection_limits::reason(v),
+                              total ? "this server is at its connection limit" : "too many connections from this address",
+                              req);
+        res.set(http::field::retry_after, "5");
+        return refuse(std::move(res), connection_limits::reason(v));
     }
     return a;
 }

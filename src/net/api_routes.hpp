@@ -32,8 +32,12 @@ struct ws_admission {
 };
 
 // Checks an upgrade request before the handshake: the route, the user id, the
-// token (?token= or Authorization: Bearer) and `since`. Refusals are HTTP
+// token (?token=, ?ticket= or Authorization: Bearer) and `since`. Refusals are HTTP
 // errors (401, 403, 400, 404) with a JSON body.
-std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req);
+// Admission also checks the Origin allow-list, the handshake rate of the
+// source address, and takes a connection slot (ctx.limits) that the caller
+// must release when the connection ends.
+std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req,
+                                                          boost::asio::ip::address const& remote);
 
 }  // namespace vigil::net

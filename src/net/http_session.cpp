@@ -67,7 +67,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
 }
 
 void http_session::upgrade(http_request&& req) {
-    auto admitted = admit_websocket(ctx_, req);
+    auto admitted = admit_websocket(ctx_, req, remote_);
     if (auto* refusal = std::get_if<http_response>(&admitted)) {
         log::info("ws.refused", {{"status", refusal->result_int()}, {"target", log::redact_target(req.target())},
                                  {"remote", remote_.to_string()}});
@@ -76,7 +76,8 @@ void http_session::upgrade(http_request&& req) {
     }
     auto& a = std::get<ws_admission>(admitted);
     stream_.expires_never();  // the WebSocket has its own timeouts and heartbeat
-    std::make_shared<ws_session>(stream_.release_socket(), ctx_, std::move(a.user_id), a.claims, a.since)
+    // The session releases the connection slot admission took.
+    std::make_shared<ws_session>(stream_.release_socket(), ctx_, remote_, std::move(a.user_id), a.claims, a.since)
         ->run(std::move(req));
 }
 

@@ -5,7 +5,9 @@
 #include "auth/jwt_verifier.hpp"
 #include "config/config.hpp"
 #include "hub/connection_registry.hpp"
+#include "net/connection_limits.hpp"
 #include "net/static_files.hpp"
+#include "net/ws_tickets.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -19,6 +21,8 @@ struct server_context {
     alert_service& alerts;
     connection_registry& registry;
     static_files const& web;  // the dashboard
+    connection_limits& limits;
+    ws_tickets& tickets;
     std::int64_t started_ms = 0;
     std::atomic<bool> shutting_down{false};
     std::atomic<std::size_t> live_sessions{0};  // ws_sessions not yet destroyed

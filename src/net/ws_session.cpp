@@ -23,10 +23,11 @@ constexpr auto close_grace = std::chrono::seconds{5};
 constexpr std::size_t keep_buffer_bytes = 4096;
 }  // namespace
 
-ws_session::ws_session(asio::ip::tcp::socket&& socket, server_context& ctx, std::string user_id,
-                       auth::claims const& claims, std::optional<std::uint64_t> since)
+ws_session::ws_session(asio::ip::tcp::socket&& socket, server_context& ctx, asio::ip::address remote,
+                       std::string user_id, auth::claims const& claims, std::optional<std::uint64_t> since)
     : ws_(lingering_socket{std::move(socket)}),
       ctx_(ctx),
+      remote_(remote),
       user_id_(std::move(user_id)),
       conn_id_(new_connection_id()),
       unacked_only_(!since.has_value()),
@@ -42,6 +43,7 @@ ws_session::ws_session(asio::ip::tcp::socket&& socket, server_context& ctx, std:
 
 ws_session::~ws_session() {
     ctx_.registry.detach(this);
+    ctx_.limits.release(remote_);
     --ctx_.live_sessions;
 }
 

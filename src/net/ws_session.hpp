@@ -27,8 +27,9 @@ namespace vigil::net {
 
 class ws_session final : public subscriber, public std::enable_shared_from_this<ws_session> {
 public:
-    ws_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx, std::string user_id,
-               auth::claims const& claims, std::optional<std::uint64_t> since);
+    // Takes over the connection slot reserved for `remote` (connection_limits).
+    ws_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx, boost::asio::ip::address remote,
+               std::string user_id, auth::claims const& claims, std::optional<std::uint64_t> since);
     ~ws_session() override;
 
     // Completes the handshake for this (already admitted) upgrade request.
@@ -69,6 +70,7 @@ private:
     boost::beast::websocket::stream<lingering_socket> ws_;
     boost::beast::flat_buffer buffer_;
     server_context& ctx_;
+    boost::asio::ip::address const remote_;
     std::string const user_id_;
     std::string const conn_id_;
     bool const unacked_only_;  // connected without ?since=

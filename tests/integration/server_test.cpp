@@ -409,6 +409,9 @@ TEST_F(ServerTest, MetricsInPrometheusFormatForAdmins) {
     std::istringstream lines{r.body};
     std::string line;
     std::regex const sample{R"(^[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9.e+-]+$)"};
-    while (std::getline(lines, line))
-        if (!line.empty() && line[0] != '#') EXPECT_TRUE(std::regex_match(line, sample)) << line;
+    while (std::getline(lines, line)) {
+        if (!line.empty() && line[0] != '#') {
+            EXPECT_TRUE(std::regex_match(line, sample)) << line;
+        }
+    }
 }

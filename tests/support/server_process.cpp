@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@ std::string temp_dir(std::string const& prefix) {
 }  // namespace
 
 server_process::server_process(std::vector<std::string> extra_args, std::string data_dir,
-                               std::vector<std::string> env, std::uint16_t port) {
+                               std::vector<std::string> env, std::uint16_t port, long max_open_files) {
     if (data_dir.empty()) {
         data_dir_ = temp_dir("vigil-test-data-");
         owns_data_dir_ = true;
@@ -56,6 +57,10 @@ server_process::server_process(std::vector<std::string> extra_args, std::string 
         dup2(fd, 2);
         dup2(fd, 1);
         setenv("VIGIL_JWT_SECRET", test_secret, 1);
+        if (max_open_files > 0) {
+            rlimit const lim{rlim_t(max_open_files), rlim_t(max_open_files)};
+            setrlimit(RLIMIT_NOFILE, &lim);
+        }
         for (auto const& e : env) putenv(const_cast<char*>(e.c_str()));
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());

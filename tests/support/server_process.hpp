@@ -14,8 +14,9 @@ class server_process {
 public:
     // Extra flags follow the defaults (--ping-interval 1 --heartbeat-timeout 3 ...),
     // so they win. `data_dir` empty: a new temporary one, removed at the end.
+    // `max_open_files` > 0 lowers the server's RLIMIT_NOFILE (descriptor exhaustion tests).
     explicit server_process(std::vector<std::string> extra_args = {}, std::string data_dir = {},
-                            std::vector<std::string> env = {}, std::uint16_t port = 0);
+                            std::vector<std::string> env = {}, std::uint16_t port = 0, long max_open_files = 0);
     ~server_process();
     server_process(server_process const&) = delete;
     server_process& operator=(server_process const&) = delete;
