@@ -74,6 +74,14 @@ std::optional<std::uint64_t> parse_uint(std::string_view s) {
     return v;
 }
 
+// RFC 6455 4.2.1 (5): base64 of 16 bytes, i.e. 22 alphabet characters and "==".
+bool valid_websocket_key(std::string_view key) {
+    if (key.size() != 24 || key.substr(22) != "==") return false;
+    return std::all_of(key.begin(), key.begin() + 22, [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    });
+}
+
 bool is_path(target const& t, std::initializer_list<std::string_view> expected) {
     if (t.path.size() != expected.size()) return false;
     std::size_t i = 0;
@@ -345,9 +353,12 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         res.prepare_payload();
         return respond(std::move(res));
     }
-    if (is_path(*t, {"ws", "alerts", ""}))
-        return respond(json_error(http::status::upgrade_required, "upgrade_required",
-                                  "this endpoint speaks WebSocket only", req));
+    if (is_path(*t, {"ws", "alerts", ""})) {
+        auto res = json_error(http::status::upgrade_required, "upgrade_required",
+                              "this endpoint speaks WebSocket only", req);
+        res.set(http::field::upgrade, "websocket");  // a 426 MUST name the protocol (RFC 9110 15.5.22)
+        return respond(std::move(res));
+    }
     if (is_path(*t, {"api", "v1", "alerts"})) {
         if (post) return publish(ctx, std::move(req), std::move(respond));
         if (get) return respond(history(ctx, req, *t));
@@ -394,6 +405,21 @@ std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, h
     if (ctx.shutting_down)
         return refuse(json_error(http::status::service_unavailable, "shutting_down", "server is shutting down", req),
                       "shutting_down");
+    // RFC 6455 4.2.1, checked here so that every refusal is JSON (Beast answers
+    // these in plain text) and because Beast 1.81 checks only the key's length.
+    if (req.find(http::field::host) == req.end())
+        return refuse(json_error(http::status::bad_request, "bad_request", "Host header required", req), "bad_request");
+    if (req[http::field::sec_websocket_version] != "13") {
+        auto res = json_error(http::status::upgrade_required, "unsupported_websocket_version",
+                              "only WebSocket version 13 is supported", req);
+        res.set(http::field::sec_websocket_version, "13");
+        res.set(http::field::upgrade, "websocket");
+        return refuse(std::move(res), "unsupported_websocket_version");
+    }
+    if (!valid_websocket_key(req[http::field::sec_websocket_key]))
+        return refuse(json_error(http::status::bad_request, "invalid_websocket_key",
+                                 "Sec-WebSocket-Key must be 16 bytes in base64", req),
+                      "invalid_websocket_key");
     if (auto const& allowed = ctx.config.allowed_origins; !allowed.empty() && !ctx.config.dev) {
         if (auto const it = req.find(http::field::origin); it != req.end()) {
             std::string_view const origin = it->value();

@@ -57,6 +57,9 @@ void ws_session::run(http_request req) {
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "vigil"); }));
     ws_.read_message_max(cfg.limits.max_message_bytes);
+    // Beast allocates this buffer (4 KiB by default) for every open stream, but a
+    // server only uses it to mask or compress, which vigil never does.
+    ws_.write_buffer_bytes(256);
     ws_.auto_fragment(false);
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
         if (kind == websocket::frame_type::pong) last_heartbeat_ms_.store(now_ms(), std::memory_order_relaxed);
@@ -304,7 +307,7 @@ void ws_session::close(std::uint16_t code, std::string_view reason) {
 void ws_session::drop_queued() {
     std::size_t const keep = writing_ && !outbox_.empty() ? 1 : 0;
     metrics::global().outbox_messages.add(-std::int64_t(outbox_.size() - keep));
-    outbox_.erase(outbox_.begin() + std::ptrdiff_t(keep), outbox_.end());
+    outbox_.keep_first(keep);
     outbox_bytes_ = keep && outbox_.front().text ? outbox_.front().text->size() : 0;
     replay_queue_.clear();
     held_.clear();

@@ -8,6 +8,7 @@
 // registry only holds a weak_ptr.
 #include "auth/claims.hpp"
 #include "hub/subscriber.hpp"
+#include "net/fifo.hpp"
 #include "net/http_types.hpp"
 #include "net/lingering_socket.hpp"
 #include "net/server_context.hpp"
@@ -18,7 +19,6 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,8 +45,8 @@ public:
 private:
     struct outgoing {
         shared_message text;  // null: a WebSocket ping frame
-        std::int64_t queued_ns;
-        std::int64_t committed_ns;  // live alerts: when committed (latency metric)
+        std::int64_t queued_ns = 0;
+        std::int64_t committed_ns = 0;  // live alerts: when committed (latency metric)
     };
 
     void on_accept(boost::system::error_code ec);
@@ -83,12 +83,12 @@ private:
     std::atomic<bool> closing_{false};
 
     // Owned by the session's thread.
-    std::deque<outgoing> outbox_;
+    fifo<outgoing> outbox_;
     std::size_t outbox_bytes_ = 0;
     // Replay: fetched batches wait in replay_queue_ until the outbox has room;
     // live alerts wait in held_ until the replay is done.
-    std::deque<sequenced_message> replay_queue_;
-    std::deque<sequenced_message> held_;
+    fifo<sequenced_message> replay_queue_;
+    fifo<sequenced_message> held_;
     std::size_t held_bytes_ = 0;
     bool replaying_ = true;
     bool replay_more_ = false;

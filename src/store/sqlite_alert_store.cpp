@@ -227,6 +227,9 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
         tx.commit();
     }
     reader_ = std::make_unique<sqlite_connection>(options_.path);
+    // Open the WAL and shared-memory files now: a first read that needs new
+    // descriptors could fail later, when the process is short of them.
+    reader_->prepare("SELECT count(*) FROM users").step();
 }
 
 sqlite_alert_store::~sqlite_alert_store() = default;

@@ -603,17 +603,13 @@ class Handshake(Case):
 
     # RFC 6455 4.2.1 (5): the key is base64 that decodes to 16 bytes; otherwise the
     # server MUST stop and answer with an error such as 400 (4.2.1, last paragraph).
-    # DEVIATION D1: vigil upgrades any key of at most 24 characters (Beast 1.81's
-    # build_response only checks the length); only a longer one gets 400.
-    @unittest.expectedFailure  # DEVIATION D1
+    # (Beast 1.81 only checks the key's length; vigil checks the rest itself.)
     def test_key_not_16_bytes(self):
         self._refused(key="dGhlIHNhbXBsZQ==", expected=(400,))  # base64 of 10 bytes
 
-    @unittest.expectedFailure  # DEVIATION D1
     def test_key_not_base64(self):
         self._refused(key="!!!!not-base64!!", expected=(400,))
 
-    @unittest.expectedFailure  # DEVIATION D1
     def test_key_empty(self):
         self._refused(key="", expected=(400,))
 
@@ -621,9 +617,7 @@ class Handshake(Case):
         self._refused(key=base64.b64encode(os.urandom(32)).decode(), expected=(400,))
 
     # RFC 9110 15.5.22 (was RFC 7231 6.5.15): "The server MUST send an Upgrade
-    # header field in a 426 response". DEVIATION D2: neither vigil's own 426 (a
-    # plain GET on the WebSocket path) nor Beast's (unsupported version) has one.
-    @unittest.expectedFailure  # DEVIATION D2
+    # header field in a 426 response".
     def test_plain_get_426_names_upgrade(self):
         c = self.connect(handshake=False)
         status, h, body = c.handshake(headers={"Upgrade": None, "Connection": None, "Sec-WebSocket-Key": None,
@@ -631,7 +625,6 @@ class Handshake(Case):
         self.assertEqual(status, 426, f"{h} {body!r}")
         self.assertIn("websocket", h.get("upgrade", "").lower(), f"426 without Upgrade: {h}")
 
-    @unittest.expectedFailure  # DEVIATION D2
     def test_wrong_version_426_names_upgrade(self):
         c = self.connect(handshake=False)
         status, h, _ = c.handshake(headers={"Sec-WebSocket-Version": "8"})
