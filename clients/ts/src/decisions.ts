@@ -29,9 +29,12 @@ export function decideOnClose(closeCode: number, reason = ''): Decision {
   const known = CLOSE_CODES[closeCode];
   const code = known?.code ?? 'closed';
   const text = known?.text ?? `closed with code ${closeCode}`;
+  // The server's reason often says what our text already says ("server going away").
+  const adds = reason !== '' && !text.toLowerCase().includes(reason.toLowerCase()) &&
+    !reason.toLowerCase().includes(text.toLowerCase());
   return {
     action: known?.action ?? 'retry',
-    error: new AlertClientError(code, reason ? `${text}: ${reason}` : text, { closeCode }),
+    error: new AlertClientError(code, adds ? `${text}: ${reason}` : text, { closeCode }),
   };
 }
 

@@ -11,9 +11,11 @@ export interface Alert {
   /** Free-form detector output (type, confidence, boxes…). */
   detection: Record<string, unknown>;
   /** Annotated frame: a URL to fetch (owner or admin token), or inline data when the server is configured so. */
-  frame?: { url?: string; content_type?: string; [key: string]: unknown };
+  frame?: { url?: string; content_type?: string; /** base64, with --inline-frames */ data?: string; [key: string]: unknown };
   /** Set by the server on alerts replayed at (re)connect. */
   replayed?: boolean;
+  /** Set by the server on a replayed alert that was already acknowledged (possible with `since`). */
+  acked?: boolean;
   /** Set by this client once the server confirmed our ack (`ack_ok`). */
   acknowledged?: boolean;
   [key: string]: unknown;
