@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-build}"
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere (CI)
+# reuses what an earlier build compiled.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 shift || true
 cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
 ninja -C "$dir" -j"$(nproc)"
