@@ -168,7 +168,9 @@ TEST(Delivery, AnsweredPublishesSurviveKill9) {
 }
 
 TEST(Delivery, SlowConsumerIsCutWith4008AndLosesNothing) {
-    server_process server({"--outbox-max-messages", "64", "--outbox-max-bytes", "1048576"});
+    // A long heartbeat timeout: the readers below stay silent while the
+    // publishes run, which takes seconds in sanitizer builds.
+    server_process server({"--outbox-max-messages", "64", "--outbox-max-bytes", "1048576", "--heartbeat-timeout", "60"});
     auto fast = ws_client::connect_user(server.port(), "fast_reader");
     auto slow = ws_client::connect_user(server.port(), "slow_reader");
     std::string const pad(32 * 1024, 'p');

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -45,9 +46,15 @@ server_process::server_process(std::vector<std::string> extra_args, std::string 
     }
     log_path_ = temp_dir("vigil-test-log-") + "/server.log";
 
-    std::vector<std::string> args = {VIGIL_BINARY, "serve", "--host", "127.0.0.1", "--port", std::to_string(port),
-                                     "--data-dir", data_dir_, "--ping-interval", "1",
-                                     "--heartbeat-timeout", "3", "--threads", "2"};
+    std::vector<std::string> args = {VIGIL_BINARY, "serve"};
+    std::vector<std::pair<std::string, std::string>> const defaults = {
+        {"--host", "127.0.0.1"},    {"--port", std::to_string(port)}, {"--data-dir", data_dir_},
+        {"--ping-interval", "1"},   {"--heartbeat-timeout", "3"},     {"--threads", "2"}};
+    for (auto const& [flag, value] : defaults) {
+        if (std::find(extra_args.begin(), extra_args.end(), flag) != extra_args.end()) continue;  // the test's wins
+        args.push_back(flag);
+        args.push_back(value);
+    }
     args.insert(args.end(), extra_args.begin(), extra_args.end());
 
     pid_ = fork();

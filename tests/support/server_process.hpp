@@ -12,8 +12,8 @@ inline constexpr char const* test_secret = "test-secret-0123456789abcdef01234567
 
 class server_process {
 public:
-    // Extra flags follow the defaults (--ping-interval 1 --heartbeat-timeout 3 ...),
-    // so they win. `data_dir` empty: a new temporary one, removed at the end.
+    // Extra flags replace the defaults (--ping-interval 1 --heartbeat-timeout 3 ...).
+    // `data_dir` empty: a new temporary one, removed at the end.
     // `max_open_files` > 0 lowers the server's RLIMIT_NOFILE (descriptor exhaustion tests).
     explicit server_process(std::vector<std::string> extra_args = {}, std::string data_dir = {},
                             std::vector<std::string> env = {}, std::uint16_t port = 0, long max_open_files = 0);
