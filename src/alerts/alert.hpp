@@ -19,6 +19,10 @@ struct new_alert {
     std::optional<annotated_frame> frame;
     std::string timestamp;        // ISO-8601; the server's time when the producer gave none
     std::string idempotency_key;  // empty: none
+    // Set by alert_service when the user has a live connection as the alert is
+    // committed, so the store records the first delivery in the same insert
+    // instead of a second write.
+    bool delivered_on_commit = false;
 };
 
 // An alert as stored: identity, order, and its delivery bookkeeping.

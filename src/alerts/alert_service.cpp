@@ -113,7 +113,10 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
     if (publishes.empty() && acks.empty()) return;
     write_batch batch;
     for (auto* p : publishes)
-        for (auto& a : p->alerts) batch.alerts.push_back(std::move(a));
+        for (auto& a : p->alerts) {
+            a.delivered_on_commit = registry_.connected(a.user_id);
+            batch.alerts.push_back(std::move(a));
+        }
     for (auto* a : acks) batch.acks.push_back(a->request);
     batch.delivered.swap(delivered_);
 
@@ -152,10 +155,11 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
                     appended.alert.seq, committed};
                 r.delivered = bus_.publish(appended.alert.user_id, message);
                 m.alerts_published.inc();
-                if (r.delivered) {
-                    m.alerts_delivered.inc();
-                    delivered_.push_back(appended.alert.alert_id);
-                }
+                if (r.delivered) m.alerts_delivered.inc();
+                // Recorded at insert when a connection was there; a connection
+                // that arrived meanwhile is recorded with the next commit. (One
+                // that closed in that instant leaves a count one too high.)
+                if (r.delivered && !batch.alerts[i].delivered_on_commit) delivered_.push_back(appended.alert.alert_id);
             } else {
                 m.alerts_duplicate.inc();
             }

@@ -90,6 +90,7 @@ net::static_files& load_web(net::static_files& web, settings const& s) {
 struct server::impl {
     settings config;
     auth::jwt_verifier verifier;
+    auth::verified_tokens api_tokens;
     std::unique_ptr<alert_store> store;
     connection_registry registry;
     local_alert_bus bus{registry};
@@ -119,7 +120,7 @@ struct server::impl {
           verifier(config.jwt),
           store(make_store(config)),
           alerts(*store, bus, registry, service_options(config)),
-          context{config, verifier, alerts, registry, load_web(web, config), limits, tickets, now_ms()},
+          context{config, verifier, api_tokens, alerts, registry, load_web(web, config), limits, tickets, now_ms()},
           contexts(make_contexts(config.threads)),
           sweep_timer(*contexts[0]),
           signals(*contexts[0]) {

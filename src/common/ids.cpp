@@ -58,6 +58,8 @@ std::string new_alert_id() {
     return out;
 }
 
+std::uint64_t random_below(std::uint64_t bound) { return std::uniform_int_distribution<std::uint64_t>{0, bound - 1}(rng()); }
+
 std::string new_connection_id() {
     std::string out;
     out.reserve(16);

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace vigil {
@@ -9,5 +10,8 @@ std::string new_alert_id();
 
 // A random id for a connection, for logs and tracing (16 hex digits).
 std::string new_connection_id();
+
+// A uniformly random number below `bound` (> 0), from a per-thread generator.
+std::uint64_t random_below(std::uint64_t bound);
 
 }  // namespace vigil

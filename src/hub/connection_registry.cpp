@@ -16,6 +16,7 @@ void connection_registry::attach(std::shared_ptr<subscriber> const& s) {
         slot = s;
     }
     if (previous && previous != s) previous->close(close_code::replaced, "replaced by a newer connection");
+    if (closing_.load(std::memory_order_acquire)) s->close(closing_code_, closing_reason_);
 }
 
 void connection_registry::detach(subscriber const* s) {
@@ -51,6 +52,13 @@ std::optional<connection_stats> connection_registry::stats(std::string const& us
     return target->stats();
 }
 
+bool connection_registry::connected(std::string const& user_id) const {
+    auto& sh = shard_for(user_id);
+    std::lock_guard lock{sh.mutex};
+    auto it = sh.users.find(user_id);
+    return it != sh.users.end() && !it->second.expired();
+}
+
 std::vector<std::shared_ptr<subscriber>> connection_registry::snapshot() const {
     std::vector<std::shared_ptr<subscriber>> out;
     for (auto& sh : shards_) {
@@ -81,6 +89,11 @@ void connection_registry::for_each(std::function<void(subscriber&)> const& f) co
 }
 
 void connection_registry::close_all(std::uint16_t code, std::string_view reason) {
+    if (!closing_.load(std::memory_order_acquire)) {
+        closing_code_ = code;
+        closing_reason_ = std::string{reason};
+        closing_.store(true, std::memory_order_release);
+    }
     for (auto const& s : snapshot()) s->close(code, reason);
 }
 

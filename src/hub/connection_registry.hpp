@@ -8,6 +8,7 @@
 #include "hub/subscriber.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <mutex>
@@ -31,13 +32,16 @@ public:
     bool deliver(std::string const& user_id, sequenced_message const& message);
 
     std::optional<connection_stats> stats(std::string const& user_id) const;
+    bool connected(std::string const& user_id) const;
     std::vector<connection_stats> all_stats() const;
     std::size_t size() const;
 
     // Calls f for every live connection, outside the locks.
     void for_each(std::function<void(subscriber&)> const& f) const;
 
-    // Closes every connection with this code (graceful shutdown: 1001).
+    // Closes every connection with this code (graceful shutdown: 1001), and
+    // any attached from now on: a connection whose attach was still queued
+    // must not outlive the shutdown.
     void close_all(std::uint16_t code, std::string_view reason);
 
 private:
@@ -47,6 +51,10 @@ private:
     };
     shard& shard_for(std::string const& user_id) const;
     std::vector<std::shared_ptr<subscriber>> snapshot() const;
+
+    std::atomic<bool> closing_{false};
+    std::uint16_t closing_code_ = 0;
+    std::string closing_reason_;  // written once, before closing_ is set
 
     static constexpr std::size_t shard_count = 16;
     mutable std::array<shard, shard_count> shards_;

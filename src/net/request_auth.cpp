@@ -54,7 +54,11 @@ boost::system::result<auth::claims> authenticate(server_context& ctx, http_reque
     auto const& cfg = ctx.config;
     if (listed(cfg.admin_api_keys, credential)) return auth::claims{"api-key", 0, {"admin"}};
     if (listed(cfg.publisher_api_keys, credential)) return auth::claims{"api-key", 0, {"publisher"}};
-    return ctx.verifier.verify(credential, now_ms() / 1000);
+    auto const now = now_ms() / 1000;
+    if (auto known = ctx.api_tokens.find(credential, now)) return *known;
+    auto claims = ctx.verifier.verify(credential, now);
+    if (claims && claims->expires_at > 0) ctx.api_tokens.remember(credential, *claims);
+    return claims;
 }
 
 boost::system::result<auth::claims> authenticate_monitoring(server_context& ctx, http_request const& req,

@@ -3,6 +3,7 @@
 // which outlives all sessions (it joins the I/O threads before destruction).
 #include "alerts/alert_service.hpp"
 #include "auth/jwt_verifier.hpp"
+#include "auth/verified_tokens.hpp"
 #include "config/config.hpp"
 #include "hub/connection_registry.hpp"
 #include "net/connection_limits.hpp"
@@ -18,6 +19,7 @@ namespace vigil::net {
 struct server_context {
     settings const& config;
     auth::jwt_verifier const& verifier;
+    auth::verified_tokens& api_tokens;  // HTTP API bearer tokens already verified
     alert_service& alerts;
     connection_registry& registry;
     static_files const& web;  // the dashboard

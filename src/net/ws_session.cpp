@@ -20,7 +20,8 @@ namespace {
 // client that stopped reading cannot receive the close frame at all.
 constexpr auto close_grace = std::chrono::seconds{5};
 // A read buffer grown by one large message is given back once it is handled.
-constexpr std::size_t keep_buffer_bytes = 4096;
+constexpr std::size_t keep_buffer_bytes = 512;
+constexpr std::size_t read_chunk_bytes = 256;
 }  // namespace
 
 ws_session::ws_session(asio::ip::tcp::socket&& socket, server_context& ctx, asio::ip::address remote,
@@ -33,7 +34,10 @@ ws_session::ws_session(asio::ip::tcp::socket&& socket, server_context& ctx, asio
       unacked_only_(!since.has_value()),
       connected_at_ms_(now_ms()),
       last_heartbeat_ms_(connected_at_ms_),
-      last_ping_ms_(connected_at_ms_),
+      // A random phase: connections opened together (a reconnect storm) are
+      // then not all pinged in the same sweep, which would queue tens of
+      // thousands of pings ahead of alerts.
+      last_ping_ms_(connected_at_ms_ - std::int64_t(random_below(std::uint64_t(ctx.config.ping_interval) * 1000))),
       token_expires_s_(claims.expires_at),
       last_alert_seq_(since.value_or(0)),
       rate_tokens_(ctx.config.limits.message_burst),
@@ -76,13 +80,19 @@ void ws_session::on_accept(beast::error_code ec) {
         return do_read();
     }
     log::info("ws.open", {{"conn", conn_id_}, {"user_id", user_id_}});
-    // Attach and replay happen in the alert service's order (see alert_service.hpp).
+    // Attached at once, so monitoring and replacement see the connection as soon
+    // as its handshake is done; live alerts wait in held_ until the replay,
+    // which the alert service runs in its own order, is over.
+    ctx_.registry.attach(shared_from_this());
     ctx_.alerts.open(shared_from_this(), unacked_only_ ? std::nullopt : std::optional{last_alert_seq_});
     do_read();
 }
 
+// Reads in small steps: the buffer a pending read prepares stays allocated
+// while the connection idles, so it is kept at 256 bytes rather than Beast's
+// 1.5 KiB; larger messages grow it, and it shrinks back after them.
 void ws_session::do_read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    ws_.async_read_some(buffer_, read_chunk_bytes, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
         self->on_read(ec, n);
     });
 }
@@ -97,6 +107,7 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
     }
     auto const now = now_ms();
     last_heartbeat_ms_.store(now, std::memory_order_relaxed);
+    if (!ws_.is_message_done()) return do_read();  // more frames of this message
     if (closing_.load(std::memory_order_relaxed)) {
         buffer_.consume(buffer_.size());
         return do_read();  // drain until the peer answers our close

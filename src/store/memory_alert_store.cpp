@@ -48,6 +48,10 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
         r.alert.detection_json = in.detection_json;
         r.alert.timestamp = in.timestamp;
         r.alert.created_ms = now_ms;
+        if (in.delivered_on_commit) {
+            r.alert.first_delivered_ms = now_ms;
+            r.alert.delivery_count = 1;
+        }
         if (in.frame) r.alert.frame_content_type = in.frame->content_type;
         r.frame = in.frame;
         r.idempotency_key = in.idempotency_key;

@@ -249,7 +249,9 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
     std::lock_guard lock{write_mutex_};
     write_result out;
     out.appended.reserve(batch.alerts.size());
-    auto const seq_snapshot = seq_cache_;  // restored if the transaction fails
+    // Seqs handed out by this batch, to take back if the transaction fails
+    // (the cache must not run ahead of the database).
+    std::vector<std::pair<std::string const*, std::uint64_t>> taken;
     try {
         transaction tx{*writer_};
         for (auto const& in : batch.alerts) {
@@ -264,6 +266,7 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
             stored_alert a;
             a.alert_id = new_alert_id();
             a.seq = next_seq_locked(in.user_id);
+            taken.emplace_back(&in.user_id, a.seq);
             a.user_id = in.user_id;
             a.stream_id = in.stream_id;
             a.detection_json = in.detection_json;
@@ -273,7 +276,8 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
             {
                 auto s = writer_->prepare(
                     "INSERT INTO alerts (id, user_id, seq, stream_id, detection, timestamp, created_ms, "
-                    "idempotency_key, frame_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                    "idempotency_key, frame_type, first_delivered_ms, delivery_count) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
                 s.bind(1, a.alert_id).bind(2, a.user_id).bind(3, std::int64_t(a.seq)).bind(4, a.stream_id);
                 s.bind(5, a.detection_json).bind(6, a.timestamp).bind(7, now_ms);
                 if (in.idempotency_key.empty())
@@ -284,7 +288,16 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
                     s.bind(9, in.frame->content_type);
                 else
                     s.bind_null(9);
+                if (in.delivered_on_commit)
+                    s.bind(10, now_ms);
+                else
+                    s.bind_null(10);
+                s.bind(11, std::int64_t{in.delivered_on_commit});
                 s.step();
+                if (in.delivered_on_commit) {
+                    a.first_delivered_ms = now_ms;
+                    a.delivery_count = 1;
+                }
             }
             if (in.frame) {
                 auto s = writer_->prepare("INSERT INTO frames (alert_id, data) VALUES (?1, ?2)");
@@ -332,7 +345,7 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
         }
         tx.commit();
     } catch (...) {
-        seq_cache_ = seq_snapshot;
+        for (auto it = taken.rbegin(); it != taken.rend(); ++it) seq_cache_[*it->first] = it->second - 1;
         throw;
     }
     return out;
