@@ -27,6 +27,7 @@ results="$build/bench-results"
 secret="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export VIGIL_JWT_SECRET="$secret"
 log="$results/bench.log"
+bin="$results/bin"
 
 peers_src="${VIGIL_BENCH_PEERS:-}"
 if [ -z "$peers_src" ]; then
@@ -45,6 +46,9 @@ build_all() {
   say "== building (RelWithDebInfo) in $build"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_BUILD_BENCH=ON >/dev/null
   ninja -C "$build" -j"$(nproc)" vigil vigil_load vigil_embedded_bench vigil_micro_bench >&2
+  # A private copy: a rebuild of build/ during the run must not change the binaries mid-way.
+  rm -rf "$bin" && mkdir -p "$bin"
+  cp "$build/vigil" "$build/vigil_load" "$build/vigil_embedded_bench" "$build/vigil_micro_bench" "$bin/"
 }
 
 setup_peers() {
@@ -80,7 +84,7 @@ machine_info() {
     echo "open files:  $(ulimit -n) per process"
     echo "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) at start (other work on the machine skews absolute figures)"
     echo "mode:        $([ "$quick" = 1 ] && echo "quick (VIGIL_BENCH_QUICK=1)" || echo full), $runs run(s) per configuration"
-    echo "vigil:       $build/vigil ($(grep -m1 CMAKE_BUILD_TYPE "$build/CMakeCache.txt" | cut -d= -f2)), 2 I/O threads (one per core)"
+    echo "vigil:       build/vigil, copied to $bin at start ($(grep -m1 CMAKE_BUILD_TYPE "$build/CMakeCache.txt" | cut -d= -f2)), 2 I/O threads (one per core)"
     echo "node peer:   node $(node --version 2>/dev/null || echo -), ws $(node -p 'require(process.argv[1]).version' "$peers/node_ws/node_modules/ws/package.json" 2>/dev/null || echo -)"
     echo "fastapi:     python $(/usr/bin/python3 -c 'import sys,fastapi,uvicorn; print(sys.version.split()[0], "fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__)' 2>/dev/null || echo -)"
     echo "heartbeats:  VIGIL_PING_INTERVAL=$VIGIL_PING_INTERVAL VIGIL_HEARTBEAT_TIMEOUT=$VIGIL_HEARTBEAT_TIMEOUT (all servers)"
@@ -89,9 +93,10 @@ machine_info() {
 
 server_cmd() {
   case "$1" in
-    vigil) echo "$build/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn" ;;
-    vigil-mem) echo "$build/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --store memory" ;;
-    vigil-nogc) echo "$build/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --group-commit false" ;;
+    vigil) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn" ;;
+    vigil-mem) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --store memory" ;;
+    vigil-nogc) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --group-commit false" ;;
+    vigil-noping) echo "env VIGIL_PING_INTERVAL=60 $bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn" ;;
     node) echo "$peers/node_ws/run.sh --port 0 --host 127.0.0.1" ;;
     fastapi) echo "$peers/fastapi_ref/run.sh --port 0 --host 127.0.0.1 --log-level warning" ;;
   esac
@@ -108,13 +113,13 @@ run() {
   server_enabled "$server" || return 0
   local file="$results/$scenario.jsonl" cmd
   # shellcheck disable=SC2046
-  cmd="$build/vigil_load ${scenario/latency19k/latency} $* -- $(server_cmd "$server")"
-  cmd=$(echo "$cmd" | sed "s|$build/|build/|g; s|$peers/|peers/|g")
+  cmd="$bin/vigil_load ${scenario/latency19k/latency} $* -- $(server_cmd "$server")"
+  cmd=$(echo "$cmd" | sed "s|$bin/|build/|g; s|$peers/|peers/|g")
   grep -qxF "$cmd" "$results/commands.txt" 2>/dev/null || echo "$cmd" >>"$results/commands.txt"
   for i in $(seq 1 "$n"); do
     local line
     # shellcheck disable=SC2086
-    line=$(timeout 600 "$build/vigil_load" "${scenario/latency19k/latency}" --label "$server/$variant/$i" "$@" \
+    line=$(timeout 600 "$bin/vigil_load" "${scenario/latency19k/latency}" --label "$server/$variant/$i" "$@" \
              -- $(server_cmd "$server") 2>>"$log" | tee -a "$log" | grep '^{"scenario"' | tail -1) || true
     if [ -n "$line" ]; then
       echo "$line" >>"$file"
@@ -126,15 +131,18 @@ run() {
 }
 
 summary() {
-  /usr/bin/python3 -c '
+  /usr/bin/python3 - "$1" <<'PY' 2>/dev/null || echo "$1"
 import json, sys
 r = json.loads(sys.argv[1])
 if "steps" in r:
-    print("; ".join(f"{s[\"connections\"]}: {s[\"bytes_per_connection\"]} B/conn, {s[\"handshakes_per_s\"]:.0f} hs/s" for s in r["steps"]), r["result"])
+    parts = ["%s: %s B/conn, %.0f handshakes/s" % (s["connections"], s["bytes_per_connection"], s["handshakes_per_s"] or 0)
+             for s in r["steps"]]
+    print("; ".join(parts), r["result"])
 else:
-    g = lambda k: r.get(k)
-    print(f"{g(\"delivered_per_s\")} delivered/s, {g(\"delivered_per_server_cpu_s\")}/CPU-s, p99 {g(\"latency_p99_ms\")} ms, lost {g(\"lost\")}, dup {g(\"duplicates\")}, {g(\"result\")}")
-' "$1" 2>/dev/null || echo "$1"
+    print("%s delivered/s, %s per server CPU-s, p99 %s ms, lost %s, dup %s, %s" % (
+        r.get("delivered_per_s"), r.get("delivered_per_server_cpu_s"), r.get("latency_p99_ms"),
+        r.get("lost"), r.get("duplicates"), r.get("result")))
+PY
 }
 
 fresh() { rm -f "$results/$1.jsonl"; }
@@ -156,16 +164,16 @@ print(int(statistics.median(v)) if v else 0)
 
 if [ "$quick" = 1 ]; then
   export VIGIL_PING_INTERVAL=2 VIGIL_HEARTBEAT_TIMEOUT=10
-  RAMP=1000,5000; RAMP_FASTAPI=1000; HOLD=3
-  FAN_ALERTS=10000; BATCH_ALERTS=20000; FAN_SECONDS=3; EMB_ALERTS=50000
-  DUR_ALERTS=20000; LAT_SECONDS=3; L19_CONNS=19000; L19_SECONDS=4
-  STORM_CONNS=1000; STORM_SECONDS=4; STORM_AT=1.5; SLOW_CONNS=200; SLOW_SECONDS=3; MICRO_TIME=0.05
+  RAMP=1000,5000; RAMP_FASTAPI=1000; HOLD=2
+  FAN_ALERTS=8000; BATCH_ALERTS=20000; FAN_SECONDS=2; EMB_ALERTS=40000
+  DUR_ALERTS=15000; LAT_SECONDS=2; L19_CONNS=19000; L19_SECONDS=3
+  STORM_CONNS=1000; STORM_SECONDS=3; STORM_AT=1; SLOW_CONNS=200; SLOW_SECONDS=2; MICRO_TIME=0.02
   FAN10K=0
 else
   export VIGIL_PING_INTERVAL=5 VIGIL_HEARTBEAT_TIMEOUT=20
-  RAMP=1000,5000,10000,19000; RAMP_FASTAPI=$RAMP; HOLD=6
-  FAN_ALERTS=40000; BATCH_ALERTS=100000; FAN_SECONDS=8; EMB_ALERTS=200000
-  DUR_ALERTS=60000; LAT_SECONDS=8; L19_CONNS=19000; L19_SECONDS=10
+  RAMP=1000,5000,10000,19000; RAMP_FASTAPI=$RAMP; HOLD=5
+  FAN_ALERTS=40000; BATCH_ALERTS=100000; FAN_SECONDS=6; EMB_ALERTS=200000
+  DUR_ALERTS=60000; LAT_SECONDS=6; L19_CONNS=19000; L19_SECONDS=10
   STORM_CONNS=5000; STORM_SECONDS=8; STORM_AT=3; SLOW_CONNS=500; SLOW_SECONDS=8; MICRO_TIME=0.3
   FAN10K=1
 fi
@@ -203,7 +211,7 @@ s_embedded() {
     local label=vigil; [ "$store" = memory ] && label=vigil-mem
     for i in $(seq 1 "$runs"); do
       local line
-      line=$(timeout 600 "$build/vigil_embedded_bench" --connections 1000 --alerts "$EMB_ALERTS" --store "$store" \
+      line=$(timeout 600 "$bin/vigil_embedded_bench" --connections 1000 --alerts "$EMB_ALERTS" --store "$store" \
                --label "$label/embedded/$i" 2>>"$log" | tee -a "$log" | grep '^{"scenario"' | tail -1) || true
       [ -n "$line" ] && echo "$line" >>"$results/embedded.jsonl" && say "  embedded $label run $i: $(summary "$line")"
     done
@@ -238,6 +246,8 @@ s_latency19k() {
   for s in vigil node; do
     run latency19k "$s" 19k-1000 "$runs" --connections "$L19_CONNS" --rate 1000 --duration "$L19_SECONDS" --publishers 16
   done
+  # The same without a heartbeat sweep during the measurement (ping interval 60 s): what the sweep costs.
+  run latency19k vigil-noping 19k-1000 "$runs" --connections "$L19_CONNS" --rate 1000 --duration "$L19_SECONDS" --publishers 16
 }
 
 s_storm() {
@@ -259,7 +269,7 @@ s_slow() {
 
 s_micro() {
   say "== micro-benchmarks"
-  "$build/vigil_micro_bench" --benchmark_min_time="$MICRO_TIME" --benchmark_format=json \
+  "$bin/vigil_micro_bench" --benchmark_min_time="$MICRO_TIME" --benchmark_format=json \
     --benchmark_out="$results/micro.json" --benchmark_out_format=json >>"$log" 2>&1 || say "micro-benchmarks failed"
 }
 
@@ -268,10 +278,12 @@ report() {
 }
 
 mkdir -p "$results"
-build_all
-setup_peers
-[ "$what" = all ] && rm -f "$results"/*.jsonl "$results/commands.txt"
-machine_info
+if [ "$what" != report ]; then
+  build_all
+  setup_peers
+  [ "$what" = all ] && rm -f "$results"/*.jsonl "$results/commands.txt" "$results/micro.json"
+  machine_info
+fi
 started=$(date +%s)
 case "$what" in
   all) s_idle; s_fanout; s_embedded; s_durable; s_latency; s_latency19k; s_storm; s_slow; s_micro ;;
