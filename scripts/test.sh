@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to every test passing: installs
-# the packages, builds, and runs the whole suite twice with CTest: in a normal
-# build, then under AddressSanitizer + UndefinedBehaviorSanitizer.
+# the packages, runs the fuzz targets briefly, then the whole suite twice with
+# CTest: in a normal build, then under AddressSanitizer + UndefinedBehaviorSanitizer.
 #   scripts/test.sh           both
 #   VIGIL_SKIP_SANITIZERS=1   the normal build only (quicker, for development)
+#   VIGIL_SKIP_FUZZ=1         no fuzz run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 jobs="$(nproc)"
+if [ "${VIGIL_SKIP_FUZZ:-0}" != "1" ]; then
+  echo "== fuzz targets (clang, libFuzzer): a short run of each from the committed corpus"
+  CXX=clang++ scripts/build.sh build-fuzz -DVIGIL_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++
+  (cd build-fuzz && ctest --output-on-failure -j"$jobs")
+fi
 echo "== npm ci (clients)"
 (cd clients/ts && npm ci --no-audit --no-fund --loglevel=error)
 (cd clients/dashboard && npm ci --no-audit --no-fund --loglevel=error)

@@ -1,8 +1,8 @@
 #include "alerts/alert_validation.hpp"
 
+#include "common/base64.hpp"
 #include "common/clock.hpp"
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -76,17 +76,12 @@ result parse_one(boost::json::value const& v, alert_limits const& limits, std::s
     if (auto const ct = optional_string(*o, "frame_content_type", wrong)) declared = std::string{*ct};
     if (wrong) return bad("frame_content_type must be a string");
     if (auto const frame = optional_string(*o, "frame", wrong); frame && !frame->empty()) {
-        namespace b64 = boost::beast::detail::base64;
-        if (b64::decoded_size(frame->size()) > limits.max_frame_bytes + 3)
+        if (base64_decoded_bound(frame->size()) > limits.max_frame_bytes + 3)
             return bad("frame is larger than " + std::to_string(limits.max_frame_bytes) + " bytes", 413,
                        "frame_too_large");
-        std::string bytes(b64::decoded_size(frame->size()), '\0');
-        auto const [written, read] = b64::decode(bytes.data(), frame->data(), frame->size());
-        // Beast stops at the first character outside the alphabet; padding may remain.
-        auto const rest = frame->substr(read);
-        if (rest.find_first_not_of('=') != std::string_view::npos || rest.size() > 2)
-            return bad("frame must be base64");
-        bytes.resize(written);
+        auto decoded = base64_decode(*frame);
+        if (!decoded) return bad("frame must be base64 (standard alphabet, padded)");
+        auto bytes = std::move(*decoded);
         if (bytes.size() > limits.max_frame_bytes)
             return bad("frame is larger than " + std::to_string(limits.max_frame_bytes) + " bytes", 413,
                        "frame_too_large");

@@ -4,9 +4,9 @@
 #include "auth/token_minter.hpp"
 #include "client/alert_client.hpp"
 #include "client/publisher.hpp"
+#include "common/base64.hpp"
 #include "common/clock.hpp"
 
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -119,10 +119,7 @@ std::function<int()> add_publish(CLI::App& app) {
             std::ostringstream bytes;
             bytes << in.rdbuf();
             auto const raw = bytes.str();
-            namespace b64 = boost::beast::detail::base64;
-            std::string encoded(b64::encoded_size(raw.size()), '\0');
-            encoded.resize(b64::encode(encoded.data(), raw.data(), raw.size()));
-            body["frame"] = encoded;
+            body["frame"] = base64_encode(raw);
             if (auto const type = sniff_image_type(raw); !type.empty()) body["frame_content_type"] = type;
         }
         auto const ep = parse_endpoint(a->url);

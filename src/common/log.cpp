@@ -2,6 +2,7 @@
 
 #include "common/clock.hpp"
 
+#include <boost/url/parse.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -90,27 +91,29 @@ void write(level l, std::string_view event, std::initializer_list<field> fields)
     sink().log(spdlog::level::info, line);
 }
 
+bool is_credential_parameter(std::string_view decoded_key) {
+    return decoded_key == "token" || decoded_key == "ticket" || decoded_key == "api_key" ||
+           decoded_key == "access_token";
+}
+
 std::string redact_target(std::string_view target) {
     auto const q = target.find('?');
     if (q == std::string_view::npos) return std::string{target};
+    // Keys are compared decoded, as the API reads them: "%74oken=" is a token too.
+    auto const url = boost::urls::parse_origin_form(target);
+    if (!url) return std::string{target.substr(0, q)} + "?REDACTED";
     std::string out{target.substr(0, q + 1)};
-    std::string_view rest = target.substr(q + 1);
     bool first = true;
-    while (!rest.empty()) {
-        auto const amp = rest.find('&');
-        std::string_view param = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    for (auto const& p : url->encoded_params()) {
         if (!first) out.push_back('&');
         first = false;
-        auto const eq = param.find('=');
-        std::string_view const key = param.substr(0, eq);
-        if (eq != std::string_view::npos &&
-            (key == "token" || key == "ticket" || key == "api_key" || key == "access_token")) {
-            out += key;
-            out += "=REDACTED";
-        } else {
-            out += param;
-        }
+        out += std::string_view{p.key};
+        if (!p.has_value) continue;
+        out.push_back('=');
+        if (is_credential_parameter(p.key.decode()))
+            out += "REDACTED";
+        else
+            out += std::string_view{p.value};
     }
     return out;
 }

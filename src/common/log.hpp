@@ -50,7 +50,9 @@ inline void error(std::string_view e, std::initializer_list<field> f = {}) {
 }
 
 // A request target with the values of credential-bearing query parameters
-// (token, ticket, api_key) replaced by "REDACTED".
+// (token, ticket, api_key, access_token; keys compared percent-decoded)
+// replaced by "REDACTED". An unparseable query is redacted whole.
 std::string redact_target(std::string_view target);
+bool is_credential_parameter(std::string_view decoded_key);
 
 }  // namespace vigil::log

@@ -5,15 +5,14 @@
 #include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
 #include "net/request_auth.hpp"
+#include "net/request_target.hpp"
 #include "proto/messages.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <boost/url/parse.hpp>
 
 #include <algorithm>
-#include <charconv>
 
 namespace vigil::net {
 
@@ -40,47 +39,7 @@ http_response json_error(http::status status, std::string_view code, std::string
 
 namespace {
 
-// The parts of a request target this API uses, percent-decoded.
-struct target {
-    std::vector<std::string> path;  // segments
-    std::vector<std::pair<std::string, std::string>> query;
-
-    std::optional<std::string> param(std::string_view key) const {
-        for (auto const& [k, v] : query)
-            if (k == key) return v;
-        return std::nullopt;
-    }
-};
-
-std::optional<target> parse_target(std::string_view raw) {
-    auto const url = boost::urls::parse_origin_form(raw);
-    if (!url) return std::nullopt;
-    target t;
-    for (auto const& seg : url->segments()) {
-        if (t.path.size() >= 8) return std::nullopt;
-        t.path.push_back(seg);
-    }
-    for (auto const& p : url->params()) {
-        if (t.query.size() >= 32) return std::nullopt;
-        t.query.emplace_back(p.key, p.value);
-    }
-    return t;
-}
-
-std::optional<std::uint64_t> parse_uint(std::string_view s) {
-    std::uint64_t v = 0;
-    auto const [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || end != s.data() + s.size() || s.empty()) return std::nullopt;
-    return v;
-}
-
-// RFC 6455 4.2.1 (5): base64 of 16 bytes, i.e. 22 alphabet characters and "==".
-bool valid_websocket_key(std::string_view key) {
-    if (key.size() != 24 || key.substr(22) != "==") return false;
-    return std::all_of(key.begin(), key.begin() + 22, [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-    });
-}
+using target = request_target;
 
 bool is_path(target const& t, std::initializer_list<std::string_view> expected) {
     if (t.path.size() != expected.size()) return false;
@@ -320,7 +279,7 @@ http_response issue_ticket(server_context& ctx, http_request const& req) {
 
 void handle_http_request(server_context& ctx, http_request&& req, boost::asio::ip::address const& remote,
                          responder respond) {
-    auto const t = parse_target(req.target());
+    auto const t = parse_request_target(req.target());
     if (!t) return respond(json_error(http::status::bad_request, "bad_request", "malformed request target", req));
     auto const method = req.method();
     bool const get = method == http::verb::get;
@@ -396,7 +355,7 @@ std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, h
         res.set(http::field::retry_after, "1");
         return refuse(std::move(res), "too_many_handshakes");
     }
-    auto const t = parse_target(req.target());
+    auto const t = parse_request_target(req.target());
     if (!t) return refuse(json_error(http::status::bad_request, "bad_request", "malformed request target", req), "bad_request");
     if (!is_path(*t, {"ws", "alerts", ""}))
         return refuse(json_error(http::status::not_found, "not_found",

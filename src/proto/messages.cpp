@@ -1,6 +1,7 @@
 #include "proto/messages.hpp"
 
-#include <boost/beast/core/detail/base64.hpp>
+#include "common/base64.hpp"
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -95,11 +96,8 @@ std::string anomaly_message(stored_alert const& a, bool replayed) {
         out += R"(,"frame":{"content_type":)";
         out += quoted(a.frame_content_type);
         if (a.frame_bytes) {
-            namespace b64 = boost::beast::detail::base64;
-            std::string data(b64::encoded_size(a.frame_bytes->size()), '\0');
-            data.resize(b64::encode(data.data(), a.frame_bytes->data(), a.frame_bytes->size()));
             out += R"(,"data":")";
-            out += data;
+            out += base64_encode(*a.frame_bytes);
             out += '"';
         } else {
             out += R"(,"url":"/api/v1/alerts/)";

@@ -3,7 +3,7 @@
 #include "support/clients.hpp"
 #include "support/server_process.hpp"
 
-#include <boost/beast/core/detail/base64.hpp>
+#include "common/base64.hpp"
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
@@ -211,8 +211,7 @@ TEST(Delivery, SlowConsumerIsCutWith4008AndLosesNothing) {
 TEST(Delivery, FramesAreServedToTheirOwnerOnly) {
     server_process server;
     std::string const png = std::string{"\x89PNG\r\n\x1A\n", 8} + std::string(100, '\0');
-    std::string b64(boost::beast::detail::base64::encoded_size(png.size()), '\0');
-    b64.resize(boost::beast::detail::base64::encode(b64.data(), png.data(), png.size()));
+    auto const b64 = vigil::base64_encode(png);
     auto body = alert_for("framed", 1);
     body.as_object()["frame"] = b64;
     auto c = ws_client::connect_user(server.port(), "framed");

@@ -75,3 +75,12 @@ TEST(AlertValidation, UserIds) {
     EXPECT_FALSE(valid_user_id("a b"));
     EXPECT_FALSE(valid_user_id("a\nb"));
 }
+
+TEST(AlertValidation, FramesMustBeStrictBase64) {
+    // Unpadded input once made the decoder write past its buffer (fuzzer find).
+    EXPECT_EQ(refused(R"({"user_id":"u1","stream_id":7,"detection":{},"frame":"iVUhEw0KGgoAAA"})").code, "invalid_alert");
+    EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBO Rw0K"})").code, "invalid_alert");
+    auto ok = parse_publish_body(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBORw0KGgo="})", {}, now);
+    ASSERT_TRUE(std::holds_alternative<publish_request>(ok));
+    EXPECT_EQ(std::get<publish_request>(ok).alerts[0].frame->bytes, std::string("\x89PNG\r\n\x1A\n", 8));
+}

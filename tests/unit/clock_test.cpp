@@ -1,10 +1,12 @@
 #include "common/clock.hpp"
 #include "common/ids.hpp"
+#include "common/base64.hpp"
 #include "common/log.hpp"
 
 #include <gtest/gtest.h>
 
 #include <set>
+#include <vector>
 
 using namespace vigil;
 
@@ -38,4 +40,21 @@ TEST(Log, RedactsCredentialsInTargets) {
     EXPECT_EQ(log::redact_target("/ws/alerts/u?token=abc.def.ghi&since=4"), "/ws/alerts/u?token=REDACTED&since=4");
     EXPECT_EQ(log::redact_target("/x?a=1&api_key=k"), "/x?a=1&api_key=REDACTED");
     EXPECT_EQ(log::redact_target("/health"), "/health");
+}
+
+TEST(Log, RedactsPercentEncodedCredentialKeysAndUnparseableQueries) {
+    EXPECT_EQ(log::redact_target("/ws/alerts/u?%74oken=abc"), "/ws/alerts/u?%74oken=REDACTED");
+    EXPECT_EQ(log::redact_target("/x?a=%zz&token=abc"), "/x?REDACTED");
+}
+
+TEST(Base64, RoundTripsAndIsStrict) {
+    for (std::string const& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
+                                                          std::string("\0\xff\x10", 3)})
+        EXPECT_EQ(base64_decode(base64_encode(s)), s);
+    EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+    EXPECT_FALSE(base64_decode("Zm9"));
+    EXPECT_FALSE(base64_decode("Zm9v YmFy"));
+    EXPECT_FALSE(base64_decode("Zm9v\nYmFy"));
+    EXPECT_FALSE(base64_decode("Z==="));
+    EXPECT_FALSE(base64_decode("Zm-v"));
 }

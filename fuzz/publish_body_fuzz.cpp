@@ -1,0 +1,20 @@
+// POST /api/v1/alerts bodies: JSON, batches, base64 frames, timestamps.
+#include "alerts/alert_validation.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
+    vigil::alert_limits limits;
+    limits.max_frame_bytes = 64 * 1024;
+    auto const r = vigil::parse_publish_body(std::string_view{reinterpret_cast<char const*>(data), size}, limits,
+                                             "2026-01-01T00:00:00.000Z");
+    if (auto const* ok = std::get_if<vigil::publish_request>(&r)) {
+        for (auto const& a : ok->alerts) {
+            if (!vigil::valid_user_id(a.user_id) || a.stream_id.empty()) __builtin_trap();
+            if (a.frame && vigil::sniff_image_type(a.frame->bytes).empty()) __builtin_trap();
+        }
+    }
+    return 0;
+}
