@@ -29,5 +29,6 @@ if [ "${VIGIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== tests under sanitizers"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 600)
+  # Descriptor exhaustion starves the sanitizer runtimes themselves: not run here.
+  (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 600 -E 'DescriptorExhaustion')
 fi
