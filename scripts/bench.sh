@@ -9,6 +9,7 @@
 #                          else ../shared/peers); copied to a scratch folder before running
 #   VIGIL_BENCH_SERVERS    which servers take part (default "vigil node fastapi")
 #   VIGIL_BENCH_BUILD=DIR  build folder (default build/, RelWithDebInfo)
+#   VIGIL_BENCH_COMMIT=ID  what to call the source in BENCHMARKS.md (default: git describe of the checkout)
 #
 # Builds vigil and the bench targets, then runs each scenario against a fresh
 # server per run (vigil_load starts it from the command after `--`, finds its
@@ -77,7 +78,7 @@ setup_peers() {
 machine_info() {
   {
     echo "date:        $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "commit:      $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet 2>/dev/null || echo ' + uncommitted changes')"
+    echo "commit:      ${VIGIL_BENCH_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet 2>/dev/null || echo ' + uncommitted changes')}"
     echo "cpu:         $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') ($(grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') MHz)"
     echo "memory:      $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     echo "kernel:      $(uname -sr)"
