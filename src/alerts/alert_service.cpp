@@ -25,11 +25,13 @@ alert_service::alert_service(alert_store& store, alert_bus& bus, connection_regi
 alert_service::~alert_service() { stop(); }
 
 void alert_service::enqueue(job j) {
+    bool wake;
     {
         std::lock_guard lock{mutex_};
         queue_.push_back(std::move(j));
+        wake = worker_waiting_;  // a busy worker takes the job with its next batch
     }
-    wake_.notify_one();
+    if (wake) wake_.notify_one();
 }
 
 void alert_service::publish(std::vector<new_alert> alerts, std::function<void(publish_outcome)> done) {
@@ -65,11 +67,13 @@ void alert_service::run() {
         {
             std::unique_lock lock{mutex_};
             if (queue_.empty() && !stopping_) {
+                worker_waiting_ = true;
                 if (delivered_.empty())
                     wake_.wait_for(lock, std::chrono::milliseconds{500},
                                    [&] { return !queue_.empty() || stopping_; });
                 else
                     wake_.wait_for(lock, idle_flush, [&] { return !queue_.empty() || stopping_; });
+                worker_waiting_ = false;
             }
             jobs.swap(queue_);
             if (jobs.empty() && stopping_) break;

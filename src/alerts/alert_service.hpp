@@ -101,6 +101,7 @@ private:
     std::condition_variable wake_;
     std::deque<job> queue_;
     bool stopping_ = false;
+    bool worker_waiting_ = false;  // only then does enqueue() need to wake it
 
     // Worker-thread state.
     std::vector<std::string> delivered_;  // recorded with the next commit
