@@ -143,6 +143,14 @@ http_response user_connection(server_context& ctx, http_request const& req, std:
     return json_response(http::status::ok, json::serialize(o), req);
 }
 
+// What an answer given later (after a commit) needs of its request: version
+// and keep-alive, without keeping the body alive.
+http_request reply_head(http_request const& req) {
+    http_request head{req.method(), req.target(), req.version()};
+    head.keep_alive(req.keep_alive());
+    return head;
+}
+
 void publish(server_context& ctx, http_request&& req, responder respond) {
     auto const who = authenticate(ctx, req);
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
@@ -158,10 +166,7 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
     }
     auto& request = std::get<publish_request>(parsed);
     bool const batch = request.batch;
-    // Only what the response needs outlives this function.
-    http_request head{req.method(), req.target(), req.version()};
-    head.keep_alive(req.keep_alive());
-    ctx.alerts.publish(std::move(request.alerts), [batch, head = std::move(head),
+    ctx.alerts.publish(std::move(request.alerts), [batch, head = reply_head(req),
                                                    respond = std::move(respond)](publish_outcome outcome) {
         if (auto const* why = std::get_if<std::string>(&outcome))
             return respond(json_error(http::status::service_unavailable, "store_unavailable", *why, head));
@@ -244,11 +249,9 @@ http_response one_alert(server_context& ctx, http_request const& req, target con
 void acknowledge(server_context& ctx, http_request&& req, std::string const& id, responder respond) {
     auto const who = authenticate(ctx, req);
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
-    http_request head{req.method(), req.target(), req.version()};
-    head.keep_alive(req.keep_alive());
     ctx.alerts.acknowledge(
         ack_request{id, who->is_admin() ? "" : who->subject, who->subject},
-        [id, head = std::move(head), respond = std::move(respond)](ack_outcome_or_error r) {
+        [id, head = reply_head(req), respond = std::move(respond)](ack_outcome_or_error r) {
             if (auto const* why = std::get_if<std::string>(&r))
                 return respond(json_error(http::status::service_unavailable, "store_unavailable", *why, head));
             auto const& ack = std::get<ack_result>(r);
