@@ -8,6 +8,7 @@
 #include "hub/connection_registry.hpp"
 #include "net/listener.hpp"
 #include "net/server_context.hpp"
+#include "net/tls_identity.hpp"
 #include "store/memory_alert_store.hpp"
 #include "store/sqlite_alert_store.hpp"
 
@@ -50,6 +51,18 @@ std::unique_ptr<alert_store> make_store(settings const& s) {
     if (s.store.engine == "memory") return std::make_unique<memory_alert_store>(retention);
     auto const path = (std::filesystem::path{s.data_dir} / "vigil.db").string();
     return std::make_unique<sqlite_alert_store>(sqlite_options{path, s.store.synchronous == "full", retention});
+}
+
+std::unique_ptr<net::tls_identity> make_tls(settings const& s) {
+    if (!s.tls.enabled()) return nullptr;
+    try {
+        auto tls = std::make_unique<net::tls_identity>(s.tls.cert_file, s.tls.key_file);
+        log::info("tls.loaded", {{"cert_file", s.tls.cert_file}, {"subject", tls->subject()},
+                                 {"not_after", tls->not_after()}});
+        return tls;
+    } catch (net::tls_error const& e) {
+        throw config_error(e.what());
+    }
 }
 
 alert_service_options service_options(settings const& s) {
@@ -100,12 +113,14 @@ struct server::impl {
     net::connection_limits limits{config.limits};
     net::ws_tickets tickets;
     net::server_context context;
+    std::unique_ptr<net::tls_identity> tls;
 
     std::vector<std::unique_ptr<asio::io_context>> contexts;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::atomic<std::size_t> next_context{0};
     std::int64_t next_limits_prune_ms = 0;
-    std::shared_ptr<net::listener> listener;
+    std::shared_ptr<net::listener> listener;      // plain; null with tls.only
+    std::shared_ptr<net::listener> tls_listener;  // null without TLS
     asio::steady_timer sweep_timer;
     asio::signal_set signals;
     std::vector<std::thread> threads;
@@ -121,14 +136,36 @@ struct server::impl {
           store(make_store(config)),
           alerts(*store, bus, registry, service_options(config)),
           context{config, verifier, api_tokens, alerts, registry, load_web(web, config), limits, tickets, now_ms()},
+          tls(make_tls(config)),
           contexts(make_contexts(config.threads)),
           sweep_timer(*contexts[0]),
           signals(*contexts[0]) {
         for (auto& c : contexts) guards.push_back(asio::make_work_guard(*c));
-        asio::ip::tcp::endpoint const endpoint{asio::ip::make_address(config.host), config.port};
-        listener = std::make_shared<net::listener>(
-            *contexts[0], [this]() -> asio::io_context& { return *contexts[next_context++ % contexts.size()]; },
-            endpoint, context);
+        auto const address = asio::ip::make_address(config.host);
+        auto const pick = [this]() -> asio::io_context& { return *contexts[next_context++ % contexts.size()]; };
+        if (!config.tls.only)
+            listener = std::make_shared<net::listener>(*contexts[0], pick, asio::ip::tcp::endpoint{address, config.port},
+                                                       context);
+        if (tls)
+            tls_listener = std::make_shared<net::listener>(
+                *contexts[0], pick, asio::ip::tcp::endpoint{address, config.tls.port}, context, tls.get());
+    }
+
+    void for_each_listener(auto&& f) {
+        for (auto* l : {&listener, &tls_listener})
+            if (*l) f(**l);
+    }
+
+    // SIGINT/SIGTERM stop the server; SIGHUP reloads the TLS certificate and
+    // key (and is otherwise ignored rather than killing the process).
+    void wait_for_signal(server& owner) {
+        signals.async_wait([this, &owner](boost::system::error_code ec, int sig) {
+            if (ec) return;
+            log::info("server.signal", {{"signal", sig}});
+            if (sig != SIGHUP) return owner.request_stop();
+            owner.reload_tls();
+            wait_for_signal(owner);
+        });
     }
 
     static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned n) {
@@ -167,17 +204,15 @@ void server::start(bool handle_signals) {
     if (handle_signals) {
         m.signals.add(SIGINT);
         m.signals.add(SIGTERM);
-        m.signals.async_wait([this](boost::system::error_code ec, int sig) {
-            if (ec) return;
-            log::info("server.signal", {{"signal", sig}});
-            request_stop();
-        });
+        m.signals.add(SIGHUP);
+        m.wait_for_signal(*this);
     }
-    m.listener->run();
+    m.for_each_listener([](net::listener& l) { l.run(); });
     m.schedule_sweep();
     for (auto& c : m.contexts) m.threads.emplace_back([ctx = c.get()] { ctx->run(); });
     log::info("server.listening", {{"host", m.config.host},
-                                   {"port", port()},
+                                   {"port", port()},          // 0: no plain listener (tls.only)
+                                   {"tls_port", tls_port()},  // 0: no TLS
                                    {"threads", m.contexts.size()},
                                    {"store", m.config.store.engine},
                                    {"data_dir", m.config.data_dir},
@@ -208,7 +243,7 @@ void server::wait() {
     log::info("server.stopping", {{"connections", m.registry.size()}});
     m.context.shutting_down = true;
     asio::post(*m.contexts[0], [&m] {
-        m.listener->stop();
+        m.for_each_listener([](net::listener& l) { l.stop(); });
         m.sweep_timer.cancel();
         boost::system::error_code ignored;
         m.signals.cancel(ignored);
@@ -227,7 +262,20 @@ void server::wait() {
     log::info("server.stopped");
 }
 
-std::uint16_t server::port() const { return impl_->listener->port(); }
+void server::reload_tls() {
+    auto& m = *impl_;
+    if (!m.tls) return log::warn("tls.reload_skipped", {{"detail", "no TLS certificate configured"}});
+    try {
+        m.tls->reload();
+        log::info("tls.reloaded", {{"cert_file", m.config.tls.cert_file}, {"subject", m.tls->subject()},
+                                   {"not_after", m.tls->not_after()}});
+    } catch (net::tls_error const& e) {
+        log::error("tls.reload_failed", {{"error", e.what()}, {"action", "keeping the previous certificate"}});
+    }
+}
+
+std::uint16_t server::port() const { return impl_->listener ? impl_->listener->port() : 0; }
+std::uint16_t server::tls_port() const { return impl_->tls_listener ? impl_->tls_listener->port() : 0; }
 hub& server::hub() { return impl_->hub; }
 settings const& server::config() const { return impl_->config; }
 

@@ -22,7 +22,8 @@ public:
     server(server const&) = delete;
     server& operator=(server const&) = delete;
 
-    // Starts the I/O threads. With handle_signals, SIGINT/SIGTERM request a stop.
+    // Starts the I/O threads. With handle_signals, SIGINT/SIGTERM request a
+    // stop and SIGHUP reloads the TLS certificate.
     void start(bool handle_signals = false);
 
     // Thread-safe, idempotent; returns at once.
@@ -32,7 +33,12 @@ public:
     // live ones with 1001, lets the store finish its queue, joins the threads.
     void wait();
 
-    std::uint16_t port() const;
+    // Loads the TLS certificate and key again for new connections; on failure
+    // logs and keeps the current ones. Thread-safe. (SIGHUP with handle_signals.)
+    void reload_tls();
+
+    std::uint16_t port() const;      // the plain listener's; 0 with tls.only
+    std::uint16_t tls_port() const;  // 0 without TLS
     vigil::hub& hub();
     settings const& config() const;
 

@@ -109,6 +109,14 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         "send annotated frames as base64 in the message instead of a URL",
         VIGIL_FIELD(inline_frames), server);
 
+    std::string const tls = "TLS";
+    add("--tls-cert", "tls.cert_file", "PEM certificate chain: serve https:// and wss:// on --tls-port",
+        VIGIL_FIELD(tls.cert_file), tls);
+    add("--tls-key", "tls.key_file", "PEM private key of --tls-cert (SIGHUP reloads both)",
+        VIGIL_FIELD(tls.key_file), tls);
+    add("--tls-port", "tls.port", "TCP port of the TLS listener (0 picks a free one)", VIGIL_FIELD(tls.port), tls);
+    add("--tls-only", "tls.only", "no plain listener: TLS on --tls-port only", VIGIL_FIELD(tls.only), tls);
+
     add("--jwt-secret", "jwt.secret", "HS256 shared secret (prefer the environment)",
         VIGIL_FIELD(jwt.secret), auth);
     add("--jwt-algorithm", "jwt.algorithm", "HS256, RS256 or ES256", VIGIL_FIELD(jwt.algorithm), auth);
@@ -235,6 +243,11 @@ std::vector<std::string> validate(settings const& s) {
         out.push_back("VIGIL_JWT_SECRET (jwt.secret) is required for HS256 outside --dev");
     if (alg != "HS256" && s.jwt.public_key_file.empty())
         out.push_back("jwt.public_key_file is required for " + alg);
+    if (s.tls.cert_file.empty() != s.tls.key_file.empty())
+        out.push_back("tls.cert_file and tls.key_file go together");
+    if (s.tls.only && !s.tls.enabled()) out.push_back("tls.only needs tls.cert_file and tls.key_file");
+    if (s.tls.enabled() && !s.tls.only && s.tls.port == s.port && s.port != 0)
+        out.push_back("tls.port must differ from port while the plain listener runs");
     if (s.jwt.subject_claim.empty()) out.push_back("jwt.subject_claim must not be empty");
     if (s.jwt.leeway_seconds < 0) out.push_back("jwt.leeway must not be negative");
     if (s.limits.max_message_bytes < 128) out.push_back("limits.max_message_bytes must be at least 128");

@@ -56,6 +56,17 @@ struct store_settings {
     std::size_t replay_batch = 100;    // alerts per replay query; the next batch waits for the client
 };
 
+// TLS: with a certificate and key, a second listener serves https:// and wss://
+// on tls.port beside the plain one (or instead of it, with tls.only).
+// SIGHUP reloads both files; open connections keep the identity they began with.
+struct tls_settings {
+    std::string cert_file;  // PEM certificate chain (leaf first)
+    std::string key_file;   // PEM private key
+    std::uint16_t port = 8443;
+    bool only = false;  // no plain listener
+    bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
+};
+
 struct settings {
     std::string host = "0.0.0.0";
     std::uint16_t port = 8000;
@@ -70,6 +81,7 @@ struct settings {
     int heartbeat_timeout = 60;  // seconds without a heartbeat before close 4000
 
     jwt_settings jwt;
+    tls_settings tls;
     std::vector<std::string> admin_api_keys;      // X-API-Key / Bearer values with admin rights
     std::vector<std::string> publisher_api_keys;  // ... with publish rights only
     limit_settings limits;

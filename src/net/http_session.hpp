@@ -1,13 +1,13 @@
 #pragma once
-// One HTTP/1.1 connection: reads requests with bounded heads, bodies and time,
-// answers them through api_routes, and hands admitted WebSocket upgrades to a
-// ws_session. Keep-alive; one request at a time.
+// One HTTP/1.1 connection, plain or TLS: reads requests with bounded heads,
+// bodies and time, answers them through api_routes, and hands admitted
+// WebSocket upgrades to a ws_session. Keep-alive; one request at a time.
 #include "net/http_types.hpp"
 #include "net/server_context.hpp"
+#include "net/transport.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 
 #include <memory>
@@ -15,12 +15,15 @@
 
 namespace vigil::net {
 
-class http_session : public std::enable_shared_from_this<http_session> {
+template <class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 public:
-    http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx);
+    // TLS sessions take the server's current TLS context; plain ones nothing.
+    http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx, tls_context_ref_t<Stream> tls = {});
     void run();
 
 private:
+    void on_handshake(boost::system::error_code ec);
     void do_read();
     void on_read(boost::system::error_code ec, std::size_t bytes);
     void upgrade(http_request&& req);
@@ -29,12 +32,16 @@ private:
     void do_close();
     void drain();
 
-    boost::beast::tcp_stream stream_;
+    tls_context_ref_t<Stream> tls_;  // declared before stream_, which refers to it
+    Stream stream_;
     boost::beast::flat_buffer buffer_;
     server_context& ctx_;
     std::optional<http::request_parser<http::string_body>> parser_;
     boost::asio::ip::address remote_;
     std::size_t drained_ = 0;
 };
+
+extern template class http_session<plain_http_stream>;
+extern template class http_session<tls_http_stream>;
 
 }  // namespace vigil::net

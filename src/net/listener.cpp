@@ -10,8 +10,9 @@ namespace vigil::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-listener::listener(asio::io_context& ioc, context_picker next_context, tcp::endpoint endpoint, server_context& ctx)
-    : acceptor_(ioc), backoff_(ioc), next_context_(std::move(next_context)), ctx_(ctx) {
+listener::listener(asio::io_context& ioc, context_picker next_context, tcp::endpoint endpoint, server_context& ctx,
+                   tls_identity const* tls)
+    : acceptor_(ioc), backoff_(ioc), next_context_(std::move(next_context)), ctx_(ctx), tls_(tls) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
@@ -57,7 +58,10 @@ void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     if (!ec) {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        std::make_shared<http_session>(std::move(socket), ctx_)->run();
+        if (tls_)
+            std::make_shared<http_session<tls_http_stream>>(std::move(socket), ctx_, tls_->current())->run();
+        else
+            std::make_shared<http_session<plain_http_stream>>(std::move(socket), ctx_)->run();
     }
     do_accept();
 }

@@ -1,8 +1,10 @@
 #pragma once
-// Accepts TCP connections and spreads them over the I/O threads' io_contexts.
+// Accepts TCP connections and spreads them over the I/O threads' io_contexts;
+// with a TLS identity, the connections it accepts speak TLS.
 // On descriptor exhaustion (EMFILE/ENFILE) it backs off instead of spinning,
 // logs once per episode, and keeps serving the connections it has.
 #include "net/server_context.hpp"
+#include "net/tls_identity.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,8 +20,9 @@ public:
     using context_picker = std::function<boost::asio::io_context&()>;
 
     // Binds and listens; throws boost::system::system_error when it cannot.
+    // `tls` (may be null: plain) must outlive the listener.
     listener(boost::asio::io_context& ioc, context_picker next_context, boost::asio::ip::tcp::endpoint endpoint,
-             server_context& ctx);
+             server_context& ctx, tls_identity const* tls = nullptr);
 
     void run();
     void stop();
@@ -33,6 +36,7 @@ private:
     boost::asio::steady_timer backoff_;
     context_picker next_context_;
     server_context& ctx_;
+    tls_identity const* const tls_;
     bool exhausted_ = false;
 };
 

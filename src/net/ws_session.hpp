@@ -1,6 +1,6 @@
 #pragma once
-// One authenticated WebSocket connection: reads client messages, writes the
-// server's through a bounded outbox, one write in flight at a time.
+// One authenticated WebSocket connection, plain or TLS: reads client messages,
+// writes the server's through a bounded outbox, one write in flight at a time.
 //
 // Runs on the io_context its socket belongs to (one thread), so its members
 // need no lock; the few fields other threads read (heartbeat times, token
@@ -10,8 +10,8 @@
 #include "hub/subscriber.hpp"
 #include "net/fifo.hpp"
 #include "net/http_types.hpp"
-#include "net/lingering_socket.hpp"
 #include "net/server_context.hpp"
+#include "net/transport.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,11 +25,15 @@
 
 namespace vigil::net {
 
-class ws_session final : public subscriber, public std::enable_shared_from_this<ws_session> {
+// Layer: lingering_socket (plain) or tls_http_stream (TLS).
+template <class Layer>
+class ws_session final : public subscriber, public std::enable_shared_from_this<ws_session<Layer>> {
 public:
+    using tls_context_ref = tls_context_ref_t<Layer>;
+
     // Takes over the connection slot reserved for `remote` (connection_limits).
-    ws_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx, boost::asio::ip::address remote,
-               std::string user_id, auth::claims const& claims, std::optional<std::uint64_t> since);
+    ws_session(Layer&& layer, server_context& ctx, boost::asio::ip::address remote, std::string user_id,
+               auth::claims const& claims, std::optional<std::uint64_t> since, tls_context_ref tls = {});
     ~ws_session() override;
 
     // Completes the handshake for this (already admitted) upgrade request.
@@ -67,7 +71,8 @@ private:
     void do_close();
     void finish(std::string_view why);
 
-    boost::beast::websocket::stream<lingering_socket> ws_;
+    [[no_unique_address]] tls_context_ref tls_;  // outlives ws_
+    boost::beast::websocket::stream<Layer> ws_;
     boost::beast::flat_buffer buffer_;
     server_context& ctx_;
     boost::asio::ip::address const remote_;
@@ -102,5 +107,8 @@ private:
     std::int64_t rate_refilled_ms_;
     bool finished_ = false;
 };
+
+extern template class ws_session<lingering_socket>;
+extern template class ws_session<tls_http_stream>;
 
 }  // namespace vigil::net

@@ -4,7 +4,9 @@ python3-websockets) against the real vigil binary: connect with ?token=, send
 {"type":"ping"} and expect {"type":"pong"}, receive a published alert, ack it,
 see the monitoring fields, and get replaced (4001) by a second connection.
 
-Usage: quickref_session.py PATH_TO_VIGIL
+Usage: quickref_session.py PATH_TO_VIGIL [--tls CERT KEY]
+With --tls the same session runs over wss:// and https:// (vigil --tls-only),
+trusting only CERT.
 """
 import asyncio
 import base64
@@ -13,6 +15,7 @@ import hmac
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -23,6 +26,8 @@ import websockets
 
 SECRET = "interop-secret-0123456789abcdef0123"
 failures = []
+# Set by main(): where the server is and how to reach it.
+WS, HTTP, TLS = "ws://127.0.0.1", "http://127.0.0.1", None
 
 
 def check(cond, what):
@@ -47,22 +52,22 @@ def token(sub, role=None, ttl=3600):
 
 
 def http(port, method, path, body=None, tok=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+    req = urllib.request.Request(f"{HTTP}:{port}{path}", method=method,
                                  data=json.dumps(body).encode() if body is not None else None)
     if tok:
         req.add_header("Authorization", f"Bearer {tok}")
     if body is not None:
         req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=TLS) as r:
             return r.status, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
 
 
 async def session(port):
-    url = f"ws://127.0.0.1:{port}/ws/alerts/user_123?token={token('user_123')}"
-    async with websockets.connect(url) as ws:
+    url = f"{WS}:{port}/ws/alerts/user_123?token={token('user_123')}"
+    async with websockets.connect(url, ssl=TLS) as ws:
         # > {"type":"ping"}   < {"type":"pong"}
         await ws.send('{"type":"ping"}')
         msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
@@ -104,7 +109,7 @@ async def session(port):
                 break
         check(msg["type"] == "pong", "an idle client that answers protocol pings stays connected")
 
-        async with websockets.connect(url) as newer:
+        async with websockets.connect(url, ssl=TLS) as newer:
             try:
                 await asyncio.wait_for(ws.recv(), 5)
                 while True:
@@ -114,22 +119,28 @@ async def session(port):
             await newer.send('{"type":"ping"}')
 
     try:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/alerts/user_123?token={token('mallory')}"):
+        async with websockets.connect(f"{WS}:{port}/ws/alerts/user_123?token={token('mallory')}", ssl=TLS):
             check(False, "a token for another user is refused")
     except websockets.InvalidStatusCode as e:
         check(e.status_code == 403, "a token for another user is refused with 403")
 
 
 def main():
+    global WS, HTTP, TLS
     binary = sys.argv[1]
-    data_dir = tempfile.mkdtemp(prefix="vigil-interop-")
+    args = [binary, "serve", "--host", "127.0.0.1", "--port", "0",
+            "--data-dir", tempfile.mkdtemp(prefix="vigil-interop-"), "--ping-interval", "1", "--heartbeat-timeout", "3"]
+    listening = r'"event":"server\.listening".*"port":(\d+)'
+    if sys.argv[2:3] == ["--tls"]:
+        cert, key = sys.argv[3], sys.argv[4]
+        args += ["--tls-only", "true", "--tls-port", "0", "--tls-cert", cert, "--tls-key", key]
+        listening = r'"event":"server\.listening".*"tls_port":(\d+)'
+        WS, HTTP, TLS = "wss://localhost", "https://localhost", ssl.create_default_context(cafile=cert)
     env = dict(os.environ, VIGIL_JWT_SECRET=SECRET)
-    proc = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", data_dir,
-                             "--ping-interval", "1", "--heartbeat-timeout", "3"],
-                            env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
     port = None
     for line in proc.stderr:
-        m = re.search(r'"event":"server\.listening".*"port":(\d+)', line)
+        m = re.search(listening, line)
         if m:
             port = int(m.group(1))
             break

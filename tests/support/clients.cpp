@@ -6,11 +6,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -27,8 +29,25 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace json = boost::json;
 using tcp = asio::ip::tcp;
+namespace ssl = asio::ssl;
+using tls_socket = ssl::stream<tcp::socket>;
 
 namespace {
+
+// A client TLS context that trusts only `ca_file` and checks the name "localhost".
+ssl::context client_tls(std::string const& ca_file) {
+    ssl::context ctx{ssl::context::tls_client};
+    ctx.load_verify_file(ca_file);
+    ctx.set_verify_mode(ssl::verify_peer);
+    return ctx;
+}
+
+void tls_handshake(tls_socket& s, std::uint16_t port) {
+    s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    SSL_set_tlsext_host_name(s.native_handle(), "localhost");
+    s.set_verify_callback(ssl::host_name_verification("localhost"));
+    s.handshake(ssl::stream_base::client);
+}
 
 void set_socket_timeout(tcp::socket& s, int seconds) {
     timeval tv{seconds, 0};
@@ -63,11 +82,11 @@ std::string http_reply::header(std::string const& name) const {
     return {};
 }
 
-http_reply http_request(std::uint16_t port, std::string const& method, std::string const& target,
-                        std::string const& body, headers const& extra) {
-    asio::io_context ioc;
-    auto socket = connect_socket(ioc, port);
-    set_socket_timeout(socket, 10);
+namespace {
+
+template <class Stream>
+http_reply exchange(Stream& socket, std::string const& method, std::string const& target, std::string const& body,
+                    headers const& extra) {
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, "127.0.0.1");
     for (auto const& [k, v] : extra) req.set(k, v);
@@ -84,6 +103,43 @@ http_reply http_request(std::uint16_t port, std::string const& method, std::stri
     http::read(socket, buffer, parser);
     auto const& res = parser.get();
     return http_reply{static_cast<int>(res.result_int()), res.body(), copy_headers(res)};
+}
+
+}  // namespace
+
+http_reply http_request(std::uint16_t port, std::string const& method, std::string const& target,
+                        std::string const& body, headers const& extra) {
+    asio::io_context ioc;
+    auto socket = connect_socket(ioc, port);
+    set_socket_timeout(socket, 10);
+    return exchange(socket, method, target, body, extra);
+}
+
+http_reply https_request(std::uint16_t port, std::string const& ca_file, std::string const& method,
+                         std::string const& target, std::string const& body, headers const& extra) {
+    asio::io_context ioc;
+    auto ctx = client_tls(ca_file);
+    tls_socket socket{ioc, ctx};
+    tls_handshake(socket, port);
+    set_socket_timeout(socket.next_layer(), 10);
+    return exchange(socket, method, target, body, extra);
+}
+
+std::string tls_peer_subject(std::uint16_t port) {
+    asio::io_context ioc;
+    ssl::context ctx{ssl::context::tls_client};
+    tls_socket socket{ioc, ctx};
+    socket.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    set_socket_timeout(socket.next_layer(), 10);
+    socket.handshake(ssl::stream_base::client);
+    X509* cert = SSL_get1_peer_certificate(socket.native_handle());
+    if (!cert) return {};
+    char buf[256];
+    X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
+    X509_free(cert);
+    boost::system::error_code ignored;
+    socket.shutdown(ignored);
+    return buf;
 }
 
 std::string raw_exchange(std::uint16_t port, std::string const& bytes) {
@@ -107,28 +163,54 @@ http_reply publish(std::uint16_t port, json::value const& body) {
                         {{"Authorization", "Bearer " + token_for("producer", "publisher")}});
 }
 
+// A WebSocket over plain TCP or over TLS; every operation visits the one in use.
 struct ws_client::impl {
     asio::io_context ioc;
-    websocket::stream<tcp::socket> ws{ioc};
+    std::optional<ssl::context> tls;
+    std::optional<websocket::stream<tcp::socket>> plain_ws;
+    std::optional<websocket::stream<tls_socket>> tls_ws;
     beast::flat_buffer buffer;
     bool reading = false;
     bool done = false;
     boost::system::error_code read_ec;
+
+    template <class F>
+    decltype(auto) visit(F&& f) {
+        return tls_ws ? f(*tls_ws) : f(*plain_ws);
+    }
 };
 
 ws_client::ws_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 ws_client::~ws_client() = default;
 
+namespace {
+
+std::unique_ptr<ws_client::impl> start_client(std::uint16_t port, std::string const& ca_file) {
+    auto p = std::make_unique<ws_client::impl>();
+    if (ca_file.empty()) {
+        p->plain_ws.emplace(p->ioc);
+        p->plain_ws->next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    } else {
+        p->tls.emplace(client_tls(ca_file));
+        p->tls_ws.emplace(p->ioc, *p->tls);
+        tls_handshake(p->tls_ws->next_layer(), port);
+    }
+    return p;
+}
+
+}  // namespace
+
 std::unique_ptr<ws_client> ws_client::connect(std::uint16_t port, std::string const& target, http_reply* refusal,
-                                              headers const& extra) {
-    auto p = std::make_unique<impl>();
-    p->ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
-    p->ws.set_option(websocket::stream_base::decorator([extra](websocket::request_type& req) {
-        for (auto const& [k, v] : extra) req.set(k, v);
-    }));
+                                              headers const& extra, std::string const& ca_file) {
+    auto p = start_client(port, ca_file);
     websocket::response_type res;
     boost::system::error_code ec;
-    p->ws.handshake(res, "127.0.0.1:" + std::to_string(port), target, ec);
+    p->visit([&](auto& ws) {
+        ws.set_option(websocket::stream_base::decorator([extra](websocket::request_type& req) {
+            for (auto const& [k, v] : extra) req.set(k, v);
+        }));
+        ws.handshake(res, (ca_file.empty() ? "127.0.0.1:" : "localhost:") + std::to_string(port), target, ec);
+    });
     if (ec) {
         if (refusal) *refusal = http_reply{static_cast<int>(res.result_int()), res.body(), copy_headers(res)};
         return nullptr;
@@ -147,13 +229,17 @@ std::unique_ptr<ws_client> ws_client::connect_user(std::uint16_t port, std::stri
 }
 
 void ws_client::send_text(std::string const& text) {
-    impl_->ws.text(true);
-    impl_->ws.write(asio::buffer(text));
+    impl_->visit([&](auto& ws) {
+        ws.text(true);
+        ws.write(asio::buffer(text));
+    });
 }
 
 void ws_client::send_binary(std::string const& data) {
-    impl_->ws.binary(true);
-    impl_->ws.write(asio::buffer(data));
+    impl_->visit([&](auto& ws) {
+        ws.binary(true);
+        ws.write(asio::buffer(data));
+    });
 }
 
 void ws_client::send_json(json::value const& v) { send_text(json::serialize(v)); }
@@ -163,9 +249,11 @@ ws_event ws_client::read(std::chrono::milliseconds timeout) {
     if (!p.reading) {
         p.reading = true;
         p.done = false;
-        p.ws.async_read(p.buffer, [&p](boost::system::error_code ec, std::size_t) {
-            p.read_ec = ec;
-            p.done = true;
+        p.visit([&p](auto& ws) {
+            ws.async_read(p.buffer, [&p](boost::system::error_code ec, std::size_t) {
+                p.read_ec = ec;
+                p.done = true;
+            });
         });
     }
     p.ioc.restart();
@@ -173,11 +261,12 @@ ws_event ws_client::read(std::chrono::milliseconds timeout) {
     if (!p.done) return {ws_event::timeout, {}, 0, {}};
     p.reading = false;
     if (p.read_ec == websocket::error::closed) {
-        auto const r = p.ws.reason();
+        auto const r = p.visit([](auto& ws) { return ws.reason(); });
         return {ws_event::closed, {}, r.code, std::string{r.reason.data(), r.reason.size()}};
     }
     if (p.read_ec) return {ws_event::error, p.read_ec.message(), 0, {}};
-    ws_event e{p.ws.got_text() ? ws_event::text : ws_event::binary, beast::buffers_to_string(p.buffer.data()), 0, {}};
+    bool const text = p.visit([](auto& ws) { return ws.got_text(); });
+    ws_event e{text ? ws_event::text : ws_event::binary, beast::buffers_to_string(p.buffer.data()), 0, {}};
     p.buffer.consume(p.buffer.size());
     return e;
 }
@@ -211,8 +300,10 @@ int ws_client::wait_close(std::chrono::milliseconds timeout) {
 void ws_client::close(int code) {
     auto& p = *impl_;
     bool closed = false;
-    p.ws.async_close(websocket::close_reason(static_cast<std::uint16_t>(code)),
-                     [&closed](boost::system::error_code) { closed = true; });
+    p.visit([&](auto& ws) {
+        ws.async_close(websocket::close_reason(static_cast<std::uint16_t>(code)),
+                       [&closed](boost::system::error_code) { closed = true; });
+    });
     p.ioc.restart();
     p.ioc.run_for(std::chrono::seconds{3});
 }

@@ -27,6 +27,13 @@ struct http_reply {
 http_reply http_request(std::uint16_t port, std::string const& method, std::string const& target,
                         std::string const& body = {}, headers const& extra = {});
 
+// The same over TLS, trusting only the certificate in `ca_file`, as "localhost".
+http_reply https_request(std::uint16_t port, std::string const& ca_file, std::string const& method,
+                         std::string const& target, std::string const& body = {}, headers const& extra = {});
+
+// The subject ("/CN=...") of the certificate a TLS listener presents.
+std::string tls_peer_subject(std::uint16_t port);
+
 // Sends raw bytes, returns whatever comes back until the server closes (or 5 s).
 std::string raw_exchange(std::uint16_t port, std::string const& bytes);
 
@@ -43,8 +50,10 @@ struct ws_event {
 class ws_client {
 public:
     // Connects and upgrades. On a refused handshake returns nullptr and fills `refusal`.
+    // With a `ca_file`, over TLS (wss://) trusting only that certificate.
     static std::unique_ptr<ws_client> connect(std::uint16_t port, std::string const& target,
-                                              http_reply* refusal = nullptr, headers const& extra = {});
+                                              http_reply* refusal = nullptr, headers const& extra = {},
+                                              std::string const& ca_file = {});
     // Connects /ws/alerts/{user}?token=...[&since=]; throws if refused.
     static std::unique_ptr<ws_client> connect_user(std::uint16_t port, std::string const& user,
                                                    std::optional<std::uint64_t> since = std::nullopt);

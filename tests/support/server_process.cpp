@@ -77,13 +77,14 @@ server_process::server_process(std::vector<std::string> extra_args, std::string 
         execv(argv[0], argv.data());
         _exit(127);
     }
-    std::regex const listening{R"("event":"server\.listening".*"port":(\d+))"};
+    std::regex const listening{R"("event":"server\.listening".*"port":(\d+),"tls_port":(\d+))"};
     auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
     while (std::chrono::steady_clock::now() < deadline) {
         std::smatch m;
         auto const text = log();
         if (std::regex_search(text, m, listening)) {
             port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+            tls_port_ = static_cast<std::uint16_t>(std::stoi(m[2]));
             return;
         }
         if (!running()) throw std::runtime_error("vigil exited at startup:\n" + text);

@@ -21,7 +21,8 @@ public:
     server_process(server_process const&) = delete;
     server_process& operator=(server_process const&) = delete;
 
-    std::uint16_t port() const { return port_; }
+    std::uint16_t port() const { return port_; }          // 0 with --tls-only
+    std::uint16_t tls_port() const { return tls_port_; }  // 0 without TLS
     std::string const& data_dir() const { return data_dir_; }
     int pid() const { return pid_; }
 
@@ -39,6 +40,7 @@ public:
 private:
     int pid_ = -1;
     std::uint16_t port_ = 0;
+    std::uint16_t tls_port_ = 0;
     std::string data_dir_;
     bool owns_data_dir_ = false;
     std::string log_path_;

@@ -1,3 +1,5 @@
+// ws_session's definitions, instantiated once per transport by
+// ws_session_plain.cpp and ws_session_tls.cpp.
 #include "net/ws_session.hpp"
 
 #include "common/clock.hpp"
@@ -24,9 +26,11 @@ constexpr std::size_t keep_buffer_bytes = 512;
 constexpr std::size_t read_chunk_bytes = 256;
 }  // namespace
 
-ws_session::ws_session(asio::ip::tcp::socket&& socket, server_context& ctx, asio::ip::address remote,
-                       std::string user_id, auth::claims const& claims, std::optional<std::uint64_t> since)
-    : ws_(lingering_socket{std::move(socket)}),
+template <class Layer>
+ws_session<Layer>::ws_session(Layer&& layer, server_context& ctx, asio::ip::address remote, std::string user_id,
+                              auth::claims const& claims, std::optional<std::uint64_t> since, tls_context_ref tls)
+    : tls_(std::move(tls)),
+      ws_(std::move(layer)),
       ctx_(ctx),
       remote_(remote),
       user_id_(std::move(user_id)),
@@ -45,13 +49,15 @@ ws_session::ws_session(asio::ip::tcp::socket&& socket, server_context& ctx, asio
     ++ctx_.live_sessions;
 }
 
-ws_session::~ws_session() {
+template <class Layer>
+ws_session<Layer>::~ws_session() {
     ctx_.registry.detach(this);
     ctx_.limits.release(remote_);
     --ctx_.live_sessions;
 }
 
-void ws_session::run(http_request req) {
+template <class Layer>
+void ws_session<Layer>::run(http_request req) {
     auto const& cfg = ctx_.config;
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds{10};  // also bounds the closing handshake
@@ -68,10 +74,11 @@ void ws_session::run(http_request req) {
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
         if (kind == websocket::frame_type::pong) last_heartbeat_ms_.store(now_ms(), std::memory_order_relaxed);
     });
-    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+    ws_.async_accept(req, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
 }
 
-void ws_session::on_accept(beast::error_code ec) {
+template <class Layer>
+void ws_session<Layer>::on_accept(beast::error_code ec) {
     if (ec) return finish("handshake failed");
     open_ = true;
     metrics::global().connections_opened.inc();
@@ -83,21 +90,23 @@ void ws_session::on_accept(beast::error_code ec) {
     // Attached at once, so monitoring and replacement see the connection as soon
     // as its handshake is done; live alerts wait in held_ until the replay,
     // which the alert service runs in its own order, is over.
-    ctx_.registry.attach(shared_from_this());
-    ctx_.alerts.open(shared_from_this(), unacked_only_ ? std::nullopt : std::optional{last_alert_seq_});
+    ctx_.registry.attach(this->shared_from_this());
+    ctx_.alerts.open(this->shared_from_this(), unacked_only_ ? std::nullopt : std::optional{last_alert_seq_});
     do_read();
 }
 
 // Reads in small steps: the buffer a pending read prepares stays allocated
 // while the connection idles, so it is kept at 256 bytes rather than Beast's
 // 1.5 KiB; larger messages grow it, and it shrinks back after them.
-void ws_session::do_read() {
-    ws_.async_read_some(buffer_, read_chunk_bytes, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+template <class Layer>
+void ws_session<Layer>::do_read() {
+    ws_.async_read_some(buffer_, read_chunk_bytes, [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
         self->on_read(ec, n);
     });
 }
 
-void ws_session::on_read(beast::error_code ec, std::size_t) {
+template <class Layer>
+void ws_session<Layer>::on_read(beast::error_code ec, std::size_t) {
     if (ec) {
         if (ec == websocket::error::message_too_big) {
             // Beast has already sent close 1009.
@@ -129,7 +138,8 @@ void ws_session::on_read(beast::error_code ec, std::size_t) {
     do_read();
 }
 
-bool ws_session::within_rate(std::int64_t now) {
+template <class Layer>
+bool ws_session<Layer>::within_rate(std::int64_t now) {
     auto const& l = ctx_.config.limits;
     rate_tokens_ = std::min(l.message_burst, rate_tokens_ + double(now - rate_refilled_ms_) * l.messages_per_second / 1000.0);
     rate_refilled_ms_ = now;
@@ -138,7 +148,8 @@ bool ws_session::within_rate(std::int64_t now) {
     return true;
 }
 
-void ws_session::handle_message(std::string_view text) {
+template <class Layer>
+void ws_session<Layer>::handle_message(std::string_view text) {
     auto const msg = proto::parse_client_message(text);
     if (!msg) {
         auto const code = proto::code_name(msg.error());
@@ -155,7 +166,7 @@ void ws_session::handle_message(std::string_view text) {
         case proto::client_message_type::pong:
             return;  // the heartbeat is already recorded
         case proto::client_message_type::ack: {
-            std::weak_ptr<ws_session> weak = shared_from_this();
+            std::weak_ptr<ws_session> weak = this->shared_from_this();
             auto const executor = ws_.get_executor();
             ctx_.alerts.acknowledge(
                 ack_request{msg->alert_id, user_id_, user_id_},
@@ -187,21 +198,24 @@ void ws_session::handle_message(std::string_view text) {
     }
 }
 
-bool ws_session::deliver(sequenced_message message) {
+template <class Layer>
+bool ws_session<Layer>::deliver(sequenced_message message) {
     if (closing_.load(std::memory_order_relaxed)) return false;
-    asio::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message)]() mutable {
         self->on_live(std::move(m));
     });
     return true;
 }
 
-void ws_session::replay_batch(std::vector<sequenced_message> batch, bool more) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), b = std::move(batch), more]() mutable {
+template <class Layer>
+void ws_session<Layer>::replay_batch(std::vector<sequenced_message> batch, bool more) {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), b = std::move(batch), more]() mutable {
         self->on_replay_batch(b, more);
     });
 }
 
-void ws_session::on_live(sequenced_message message) {
+template <class Layer>
+void ws_session<Layer>::on_live(sequenced_message message) {
     if (closing_.load(std::memory_order_relaxed) || finished_) return;
     if (message.seq == 0) return send(std::move(message.text));
     if (replaying_) {
@@ -219,7 +233,8 @@ void ws_session::on_live(sequenced_message message) {
     send(std::move(message.text), message.committed_ns);
 }
 
-void ws_session::on_replay_batch(std::vector<sequenced_message>& batch, bool more) {
+template <class Layer>
+void ws_session<Layer>::on_replay_batch(std::vector<sequenced_message>& batch, bool more) {
     if (closing_.load(std::memory_order_relaxed) || finished_) return;
     batch_requested_ = false;
     replay_more_ = more;
@@ -230,7 +245,8 @@ void ws_session::on_replay_batch(std::vector<sequenced_message>& batch, bool mor
 // Moves replayed alerts into the outbox while it is at most half full, asks
 // for the next batch when these are taken, and releases the held live alerts
 // once the store has nothing older left.
-void ws_session::pump_replay() {
+template <class Layer>
+void ws_session<Layer>::pump_replay() {
     if (!replaying_ || closing_.load(std::memory_order_relaxed)) return;
     auto const& l = ctx_.config.limits;
     while (!replay_queue_.empty() && outbox_.size() < l.outbox_max_messages / 2 &&
@@ -244,7 +260,7 @@ void ws_session::pump_replay() {
     if (replay_queue_.empty()) {
         if (replay_more_ && !batch_requested_) {
             batch_requested_ = true;
-            ctx_.alerts.replay_more(weak_from_this(), last_alert_seq_, unacked_only_);
+            ctx_.alerts.replay_more(this->weak_from_this(), last_alert_seq_, unacked_only_);
         } else if (!replay_more_ && !batch_requested_) {
             replaying_ = false;
             auto held = std::move(held_);
@@ -255,7 +271,8 @@ void ws_session::pump_replay() {
     if (!writing_ && open_ && !outbox_.empty()) do_write();
 }
 
-void ws_session::send(shared_message message, std::int64_t committed_ns) {
+template <class Layer>
+void ws_session<Layer>::send(shared_message message, std::int64_t committed_ns) {
     if (closing_.load(std::memory_order_relaxed) || finished_) return;
     auto const& l = ctx_.config.limits;
     std::size_t const size = message ? message->size() : 0;
@@ -268,28 +285,32 @@ void ws_session::send(shared_message message, std::int64_t committed_ns) {
     if (!writing_ && open_) do_write();
 }
 
-void ws_session::push(shared_message message, std::int64_t committed_ns) {
+template <class Layer>
+void ws_session<Layer>::push(shared_message message, std::int64_t committed_ns) {
     outbox_bytes_ += message ? message->size() : 0;
     outbox_.push_back({std::move(message), metrics::now_ns(), committed_ns});
     metrics::global().outbox_messages.add(1);
 }
 
-void ws_session::send_ping() {
+template <class Layer>
+void ws_session<Layer>::send_ping() {
     static auto const ping = std::make_shared<std::string const>(proto::ping_message);
     send(ping);      // the quick reference's JSON heartbeat, answered by its clients
     send(nullptr);   // a protocol ping, answered by every WebSocket stack (wscat, browsers)
 }
 
-void ws_session::do_write() {
+template <class Layer>
+void ws_session<Layer>::do_write() {
     writing_ = true;
-    auto handler = [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); };
+    auto handler = [self = this->shared_from_this()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); };
     auto const& next = outbox_.front();
     if (!next.text) return ws_.async_ping({}, [h = std::move(handler)](beast::error_code ec) { h(ec, 0); });
     ws_.text(true);
     ws_.async_write(asio::buffer(*next.text), std::move(handler));
 }
 
-void ws_session::on_write(beast::error_code ec, std::size_t) {
+template <class Layer>
+void ws_session<Layer>::on_write(beast::error_code ec, std::size_t) {
     writing_ = false;
     if (ec) return finish("write failed");
     if (!outbox_.empty()) {
@@ -307,15 +328,17 @@ void ws_session::on_write(beast::error_code ec, std::size_t) {
     if (!outbox_.empty() && !writing_) do_write();
 }
 
-void ws_session::close(std::uint16_t code, std::string_view reason) {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::string{reason}]() mutable {
+template <class Layer>
+void ws_session<Layer>::close(std::uint16_t code, std::string_view reason) {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), code, r = std::string{reason}]() mutable {
         self->start_close(code, std::move(r));
     });
 }
 
 // Drops every queued message but the one being written (its buffer must live
 // until the write completes).
-void ws_session::drop_queued() {
+template <class Layer>
+void ws_session<Layer>::drop_queued() {
     std::size_t const keep = writing_ && !outbox_.empty() ? 1 : 0;
     metrics::global().outbox_messages.add(-std::int64_t(outbox_.size() - keep));
     outbox_.keep_first(keep);
@@ -325,7 +348,8 @@ void ws_session::drop_queued() {
     held_bytes_ = 0;
 }
 
-void ws_session::start_close(std::uint16_t code, std::string reason) {
+template <class Layer>
+void ws_session<Layer>::start_close(std::uint16_t code, std::string reason) {
     if (finished_ || pending_close_) return;
     closing_.store(true, std::memory_order_relaxed);
     ctx_.registry.detach(this);
@@ -335,24 +359,25 @@ void ws_session::start_close(std::uint16_t code, std::string reason) {
     drop_queued();
     pending_close_.emplace(code, std::move(reason));
     close_deadline_ = std::make_unique<asio::steady_timer>(ws_.get_executor(), close_grace);
-    close_deadline_->async_wait([self = shared_from_this()](beast::error_code ec) {
+    close_deadline_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
         if (ec || self->finished_) return;
-        beast::error_code ignored;
-        self->ws_.next_layer().close(ignored);  // cancels the pending read and write
+        close_socket(self->ws_.next_layer());  // cancels the pending read and write
     });
     if (!writing_ && open_) do_close();
 }
 
-void ws_session::do_close() {
+template <class Layer>
+void ws_session<Layer>::do_close() {
     websocket::close_reason why{pending_close_->first};
     why.reason = pending_close_->second;
     writing_ = true;  // nothing else may write now
-    ws_.async_close(why, [self = shared_from_this()](beast::error_code) {
+    ws_.async_close(why, [self = this->shared_from_this()](beast::error_code) {
         // The read loop sees the peer's close frame (or the deadline) and finishes.
     });
 }
 
-void ws_session::finish(std::string_view why) {
+template <class Layer>
+void ws_session<Layer>::finish(std::string_view why) {
     if (finished_) return;
     finished_ = true;
     closing_.store(true, std::memory_order_relaxed);
@@ -365,8 +390,7 @@ void ws_session::finish(std::string_view why) {
             std::to_string(pending_close_ ? pending_close_->first : peer_code ? peer_code : 1006));
     if (writing_) {
         // A write may wait forever on a peer that stopped reading: cut it.
-        beast::error_code ignored;
-        ws_.next_layer().close(ignored);
+        close_socket(ws_.next_layer());
     }
     if (open_) {
         log::info("ws.closed", {{"conn", conn_id_}, {"user_id", user_id_}, {"why", why},
@@ -375,11 +399,13 @@ void ws_session::finish(std::string_view why) {
     }
 }
 
-connection_stats ws_session::stats() const {
+template <class Layer>
+connection_stats ws_session<Layer>::stats() const {
     return {user_id_, connected_at_ms_, last_heartbeat_ms_.load(std::memory_order_relaxed)};
 }
 
-void ws_session::on_tick(std::int64_t now) {
+template <class Layer>
+void ws_session<Layer>::on_tick(std::int64_t now) {
     if (closing_.load(std::memory_order_relaxed)) return;
     auto const& cfg = ctx_.config;
     if (now - last_heartbeat_ms_.load(std::memory_order_relaxed) > std::int64_t(cfg.heartbeat_timeout) * 1000)
@@ -388,7 +414,7 @@ void ws_session::on_tick(std::int64_t now) {
         return close(close_code::token_expired, "token expired");
     if (now - last_ping_ms_.load(std::memory_order_relaxed) >= std::int64_t(cfg.ping_interval) * 1000) {
         last_ping_ms_.store(now, std::memory_order_relaxed);
-        asio::post(ws_.get_executor(), [self = shared_from_this()] { self->send_ping(); });
+        asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->send_ping(); });
     }
 }
 

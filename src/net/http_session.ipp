@@ -1,0 +1,179 @@
+// http_session's definitions, instantiated once per transport by
+// http_session_plain.cpp and http_session_tls.cpp (two translation units, so
+// the two compile in parallel).
+#include "net/http_session.hpp"
+
+#include "common/log.hpp"
+#include "net/api_routes.hpp"
+#include "net/ws_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+namespace vigil::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+namespace {
+template <class Stream>
+Stream make_stream(asio::ip::tcp::socket&& socket, tls_context_ref_t<Stream> const& tls) {
+    if constexpr (is_tls_v<Stream>)
+        return Stream{beast::tcp_stream{std::move(socket)}, *tls};
+    else
+        return Stream{std::move(socket)};
+}
+}  // namespace
+
+template <class Stream>
+http_session<Stream>::http_session(asio::ip::tcp::socket&& socket, server_context& ctx,
+                                   tls_context_ref_t<Stream> tls)
+    : tls_(std::move(tls)), stream_(make_stream<Stream>(std::move(socket), tls_)), ctx_(ctx) {
+    beast::error_code ec;
+    remote_ = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec).address();
+}
+
+template <class Stream>
+void http_session<Stream>::run() {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+        if constexpr (is_tls_v<Stream>) {
+            // The TLS handshake counts against the same time limit as a request.
+            beast::get_lowest_layer(self->stream_)
+                .expires_after(std::chrono::seconds{self->ctx_.config.limits.http_timeout_seconds});
+            self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                          [self](beast::error_code ec) { self->on_handshake(ec); });
+        } else {
+            self->do_read();
+        }
+    });
+}
+
+template <class Stream>
+void http_session<Stream>::on_handshake(beast::error_code ec) {
+    if (ec) {
+        log::debug("tls.handshake_failed", {{"error", ec.message()}, {"remote", remote_.to_string()}});
+        return beast::get_lowest_layer(stream_).close();
+    }
+    do_read();
+}
+
+template <class Stream>
+void http_session<Stream>::do_read() {
+    auto const& l = ctx_.config.limits;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(l.max_header_bytes));
+    parser_->body_limit(l.max_body_bytes);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds{l.http_timeout_seconds});
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
+}
+
+template <class Stream>
+void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset) return do_close();
+    if (ec == beast::error::timeout) return do_close();  // slow or idle: drop quietly
+    if (ec) {
+        // Whatever the parser refused, the reply is JSON and the connection ends.
+        http_request req;
+        req.version(11);
+        req.keep_alive(false);
+        http_response res = ec == http::error::body_limit
+                                ? json_error(http::status::payload_too_large, "payload_too_large",
+                                             "body larger than " + std::to_string(ctx_.config.limits.max_body_bytes) +
+                                                 " bytes",
+                                             req)
+                            : ec == http::error::header_limit
+                                ? json_error(http::status::request_header_fields_too_large, "headers_too_large",
+                                             "request head too large", req)
+                                : json_error(http::status::bad_request, "bad_request", "malformed HTTP request", req);
+        log::debug("http.bad_request", {{"error", ec.message()}});
+        return send(std::move(res));
+    }
+    http_request req = parser_->release();
+    if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
+
+    // The responder keeps the session alive until the answer is written; it may
+    // run on the alert service's thread, so it comes back to ours to write.
+    handle_http_request(ctx_, std::move(req), remote_, [self = this->shared_from_this()](http_response&& res) {
+        asio::post(self->stream_.get_executor(), [self, r = std::move(res)]() mutable { self->send(std::move(r)); });
+    });
+}
+
+template <class Stream>
+void http_session<Stream>::upgrade(http_request&& req) {
+    auto admitted = admit_websocket(ctx_, req, remote_);
+    if (auto* refusal = std::get_if<http_response>(&admitted)) {
+        log::info("ws.refused", {{"status", refusal->result_int()}, {"target", log::redact_target(req.target())},
+                                 {"remote", remote_.to_string()}});
+        refusal->keep_alive(false);
+        return send(std::move(*refusal));
+    }
+    auto& a = std::get<ws_admission>(admitted);
+    beast::get_lowest_layer(stream_).expires_never();  // the WebSocket has its own timeouts and heartbeat
+    // The session releases the connection slot admission took.
+    auto layer = [&] {
+        if constexpr (is_tls_v<Stream>)
+            return std::move(stream_);
+        else
+            return lingering_socket{stream_.release_socket()};
+    };
+    std::make_shared<ws_session<ws_layer_t<Stream>>>(layer(), ctx_, remote_, std::move(a.user_id), a.claims, a.since,
+                                                     std::move(tls_))
+        ->run(std::move(req));
+}
+
+template <class Stream>
+void http_session<Stream>::send(http_response&& res) {
+    bool const keep_alive = res.keep_alive() && !ctx_.shutting_down;
+    res.keep_alive(keep_alive);
+    auto sp = std::make_shared<http_response>(std::move(res));
+    http::async_write(stream_, *sp, [self = this->shared_from_this(), sp, keep_alive](beast::error_code ec, std::size_t n) {
+        self->on_write(keep_alive, ec, n);
+    });
+}
+
+template <class Stream>
+void http_session<Stream>::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+    if (ec) return do_close();
+    if (!keep_alive) return do_close();
+    do_read();
+}
+
+// A lingering close: after our answer, read and discard what the client is
+// still sending (say, the rest of a refused body) for a moment, so that
+// closing with unread data does not reset the connection and destroy the
+// answer before the client reads it. TLS first says close_notify.
+template <class Stream>
+void http_session<Stream>::do_close() {
+    auto& tcp = beast::get_lowest_layer(stream_);
+    tcp.expires_after(std::chrono::seconds{2});
+    if constexpr (is_tls_v<Stream>) {
+        stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+            beast::get_lowest_layer(self->stream_).close();
+        });
+    } else {
+        beast::error_code ec;
+        tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+        if (ec) return tcp.close();
+        buffer_.clear();
+        drain();
+    }
+}
+
+template <class Stream>
+void http_session<Stream>::drain() {
+    constexpr std::size_t max_drain = 64 * 1024 * 1024;
+    auto& tcp = beast::get_lowest_layer(stream_);
+    tcp.async_read_some(buffer_.prepare(16 * 1024), [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+        self->drained_ += n;
+        if (ec || self->drained_ > max_drain) return beast::get_lowest_layer(self->stream_).close();
+        self->buffer_.consume(self->buffer_.size());
+        self->drain();
+    });
+}
+
+}  // namespace vigil::net
