@@ -119,6 +119,7 @@ struct server::impl {
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::atomic<std::size_t> next_context{0};
     std::int64_t next_limits_prune_ms = 0;
+    std::size_t sweep_shard = 0;
     std::shared_ptr<net::listener> listener;      // plain; null with tls.only
     std::shared_ptr<net::listener> tls_listener;  // null without TLS
     asio::steady_timer sweep_timer;
@@ -174,15 +175,19 @@ struct server::impl {
         return out;
     }
 
-    // One pass over every connection: pings when due, closes stale and expired
-    // ones. A single timer for all connections keeps per-connection state small.
+    // The heartbeat sweep: pings connections when due, closes stale and
+    // expired ones. One timer for all connections keeps per-connection state
+    // small; it visits one registry shard per tick, so every connection is
+    // seen once per period and the pings due in a period leave in 16 small
+    // groups rather than one burst that would queue ahead of alerts.
     void schedule_sweep() {
-        auto const shortest = std::min(config.ping_interval, config.heartbeat_timeout) * 1000 / 4;
-        sweep_timer.expires_after(std::chrono::milliseconds{std::clamp(shortest, 50, 1000)});
+        auto const period_ms = std::clamp(std::min(config.ping_interval, config.heartbeat_timeout) * 1000 / 4, 50, 1000);
+        sweep_timer.expires_after(std::chrono::microseconds{period_ms * 1000 / connection_registry::shard_count});
         sweep_timer.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
             auto const now = now_ms();
-            registry.for_each([now](subscriber& s) { s.on_tick(now); });
+            registry.for_each_in_shard(sweep_shard, [now](subscriber& s) { s.on_tick(now); });
+            sweep_shard = (sweep_shard + 1) % connection_registry::shard_count;
             if (now >= next_limits_prune_ms) {
                 limits.prune(now);
                 next_limits_prune_ms = now + 60'000;

@@ -59,9 +59,10 @@ bool connection_registry::connected(std::string const& user_id) const {
     return it != sh.users.end() && !it->second.expired();
 }
 
-std::vector<std::shared_ptr<subscriber>> connection_registry::snapshot() const {
+std::vector<std::shared_ptr<subscriber>> connection_registry::snapshot(std::size_t first, std::size_t last) const {
     std::vector<std::shared_ptr<subscriber>> out;
-    for (auto& sh : shards_) {
+    for (std::size_t i = first; i < last; ++i) {
+        auto& sh = shards_[i];
         std::lock_guard lock{sh.mutex};
         for (auto const& [user, weak] : sh.users)
             if (auto s = weak.lock()) out.push_back(std::move(s));
@@ -86,6 +87,10 @@ std::size_t connection_registry::size() const {
 
 void connection_registry::for_each(std::function<void(subscriber&)> const& f) const {
     for (auto const& s : snapshot()) f(*s);
+}
+
+void connection_registry::for_each_in_shard(std::size_t shard, std::function<void(subscriber&)> const& f) const {
+    for (auto const& s : snapshot(shard, shard + 1)) f(*s);
 }
 
 void connection_registry::close_all(std::uint16_t code, std::string_view reason) {

@@ -39,6 +39,11 @@ public:
     // Calls f for every live connection, outside the locks.
     void for_each(std::function<void(subscriber&)> const& f) const;
 
+    // The same for the connections of one shard (0 <= shard < shard_count):
+    // the heartbeat sweep visits one shard per tick to spread its work.
+    static constexpr std::size_t shard_count = 16;
+    void for_each_in_shard(std::size_t shard, std::function<void(subscriber&)> const& f) const;
+
     // Closes every connection with this code (graceful shutdown: 1001), and
     // any attached from now on: a connection whose attach was still queued
     // must not outlive the shutdown.
@@ -50,13 +55,12 @@ private:
         std::unordered_map<std::string, std::weak_ptr<subscriber>> users;
     };
     shard& shard_for(std::string const& user_id) const;
-    std::vector<std::shared_ptr<subscriber>> snapshot() const;
+    std::vector<std::shared_ptr<subscriber>> snapshot(std::size_t first = 0, std::size_t last = shard_count) const;
 
     std::atomic<bool> closing_{false};
     std::uint16_t closing_code_ = 0;
     std::string closing_reason_;  // written once, before closing_ is set
 
-    static constexpr std::size_t shard_count = 16;
     mutable std::array<shard, shard_count> shards_;
 };
 

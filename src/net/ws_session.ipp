@@ -164,6 +164,7 @@ void ws_session<Layer>::handle_message(std::string_view text) {
             return send(pong);
         }
         case proto::client_message_type::pong:
+            answers_json_pings_ = true;
             return;  // the heartbeat is already recorded
         case proto::client_message_type::ack: {
             std::weak_ptr<ws_session> weak = this->shared_from_this();
@@ -295,8 +296,10 @@ void ws_session<Layer>::push(shared_message message, std::int64_t committed_ns) 
 template <class Layer>
 void ws_session<Layer>::send_ping() {
     static auto const ping = std::make_shared<std::string const>(proto::ping_message);
-    send(ping);      // the quick reference's JSON heartbeat, answered by its clients
-    send(nullptr);   // a protocol ping, answered by every WebSocket stack (wscat, browsers)
+    send(ping);  // the quick reference's JSON heartbeat, answered by its clients
+    // A protocol ping, answered by every WebSocket stack (wscat, browsers),
+    // until the client shows it answers the JSON one: then one frame is enough.
+    if (!answers_json_pings_) send(nullptr);
 }
 
 template <class Layer>
