@@ -45,8 +45,22 @@ constexpr char const* migrations[] = {
         DELETE FROM frames WHERE alert_id = old.id;
     END;
     )sql",
+    // v2: two fewer B-tree writes per alert. Age pruning walks alerts in rowid
+    // (= insertion) order, so it needs no index on created_ms; and a user's last
+    // seq is max(users.last_seq, max(alerts.seq)), so users is written only when
+    // pruning by age may remove a user's newest alert, not with every insert.
+    // The v1 rows of users stay right under the new rule.
+    R"sql(
+    DROP INDEX alerts_created;
+    )sql",
 };
 static_assert(std::size(migrations) == sqlite_alert_store::schema_version);
+
+// A user's last seq (schema v2): the newest retained alert's, or the one users
+// kept when pruning by age removed it.
+constexpr char const* last_seq_sql =
+    "SELECT max(coalesce((SELECT last_seq FROM users WHERE user_id = ?1), 0), "
+    "coalesce((SELECT max(seq) FROM alerts WHERE user_id = ?1), 0))";
 
 constexpr char const* alert_columns =
     "id, user_id, seq, stream_id, detection, timestamp, created_ms, frame_type, "
@@ -237,7 +251,7 @@ sqlite_alert_store::~sqlite_alert_store() = default;
 std::uint64_t sqlite_alert_store::next_seq_locked(std::string const& user_id) {
     auto it = seq_cache_.find(user_id);
     if (it == seq_cache_.end()) {
-        auto s = writer_->prepare("SELECT last_seq FROM users WHERE user_id = ?1");
+        auto s = writer_->prepare(last_seq_sql);
         s.bind(1, user_id);
         std::uint64_t const last = s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 0;
         it = seq_cache_.emplace(user_id, last).first;
@@ -304,13 +318,8 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
                 s.bind(1, a.alert_id).bind_blob(2, in.frame->bytes);
                 s.step();
             }
-            {
-                auto s = writer_->prepare(
-                    "INSERT INTO users (user_id, last_seq) VALUES (?1, ?2) "
-                    "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq");
-                s.bind(1, a.user_id).bind(2, std::int64_t(a.seq));
-                s.step();
-            }
+            // No users row here: the alert itself now holds the user's last seq,
+            // and the per-user retention below never deletes the newest one.
             if (auto const keep = options_.retention.per_user; keep && a.seq > keep) {
                 auto s = writer_->prepare("DELETE FROM alerts WHERE user_id = ?1 AND seq <= ?2");
                 s.bind(1, a.user_id).bind(2, std::int64_t(a.seq - keep));
@@ -403,13 +412,35 @@ std::vector<stored_alert> sqlite_alert_store::history(history_query const& q) {
 }
 
 std::size_t sqlite_alert_store::prune_expired(std::int64_t now_ms, std::size_t max_rows) {
-    if (options_.retention.max_age_ms <= 0) return 0;
+    if (options_.retention.max_age_ms <= 0 || max_rows == 0) return 0;
     std::lock_guard lock{write_mutex_};
     transaction tx{*writer_};
-    auto s = writer_->prepare(
-        "DELETE FROM alerts WHERE rowid IN "
-        "(SELECT rowid FROM alerts WHERE created_ms < ?1 ORDER BY created_ms LIMIT ?2)");
-    s.bind(1, now_ms - options_.retention.max_age_ms).bind(2, std::int64_t(max_rows));
+    // The oldest alerts come first in rowid order (rowids only grow while rows
+    // remain), so the expired ones are a prefix: find its end, reading at most
+    // max_rows rows. An alert stamped earlier than one before it (the wall clock
+    // stepped back) waits until that one expires too, like the memory engine.
+    std::int64_t last_rowid = 0;
+    std::size_t n = 0;
+    {
+        auto s = writer_->prepare("SELECT rowid, created_ms FROM alerts ORDER BY rowid LIMIT ?1");
+        s.bind(1, std::int64_t(max_rows));
+        while (s.step() && s.integer(1) < now_ms - options_.retention.max_age_ms) {
+            last_rowid = s.integer(0);
+            ++n;
+        }
+    }
+    if (n == 0) return 0;
+    {
+        // Keep the last seq of every user who may lose their newest alert here.
+        auto s = writer_->prepare(
+            "INSERT INTO users (user_id, last_seq) "
+            "SELECT user_id, max(seq) FROM alerts WHERE rowid <= ?1 GROUP BY user_id "
+            "ON CONFLICT (user_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)");
+        s.bind(1, last_rowid);
+        s.step();
+    }
+    auto s = writer_->prepare("DELETE FROM alerts WHERE rowid <= ?1");
+    s.bind(1, last_rowid);
     s.step();
     auto const removed = static_cast<std::size_t>(writer_->changes());
     tx.commit();
@@ -418,7 +449,7 @@ std::size_t sqlite_alert_store::prune_expired(std::int64_t now_ms, std::size_t m
 
 std::uint64_t sqlite_alert_store::last_seq(std::string_view user_id) {
     std::lock_guard lock{read_mutex_};
-    auto s = reader_->prepare("SELECT last_seq FROM users WHERE user_id = ?1");
+    auto s = reader_->prepare(last_seq_sql);
     s.bind(1, user_id);
     return s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 0;
 }

@@ -38,7 +38,7 @@ public:
     std::uint64_t last_seq(std::string_view user_id) override;
 
     // The schema version this build writes (PRAGMA user_version).
-    static constexpr int schema_version = 1;
+    static constexpr int schema_version = 2;
 
 private:
     std::uint64_t next_seq_locked(std::string const& user_id);

@@ -3,6 +3,8 @@
 #include "store/memory_alert_store.hpp"
 #include "store/sqlite_alert_store.hpp"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <random>
 
@@ -142,6 +144,58 @@ TEST_P(AlertStoreContract, RandomHistoriesKeepOrderingRules) {
     }
 }
 
+// Property: pruning by age interleaved with publishes removes only expired
+// alerts, oldest first, and never makes a user's seq go back, even when it
+// removes every alert a user had.
+TEST_P(AlertStoreContract, RandomAgePruningKeepsSeqsGrowing) {
+    std::mt19937 rng{7};
+    auto s = make(retention_policy{50, 0});
+    std::map<std::string, std::uint64_t> last;
+    std::map<std::string, std::map<std::uint64_t, std::int64_t>> kept;  // user -> seq -> created
+    std::vector<std::string> users = {"a", "b", "c", "d"};
+    std::int64_t now = 1000;
+    for (int step = 0; step < 400; ++step) {
+        now += rng() % 40 == 0 ? 100 : std::int64_t(rng() % 4);  // now and then, all expire
+        if (rng() % 3 == 0) {
+            std::size_t const chunk = 1 + rng() % 12;
+            std::size_t expired = 0;
+            for (auto const& [u, rows] : kept)
+                for (auto const& [seq, created] : rows) expired += created < now - 50;
+            auto const n = s->prune_expired(now, chunk);
+            ASSERT_EQ(n, std::min(chunk, expired));
+            // Reload what the engine kept: it may only have dropped expired alerts.
+            for (auto& [u, rows] : kept) {
+                auto const left = s->after(u, 0, false, 1000, false);
+                std::map<std::uint64_t, std::int64_t> now_kept;
+                for (auto const& a : left) now_kept[a.seq] = a.created_ms;
+                for (auto const& [seq, created] : rows)
+                    if (!now_kept.count(seq)) {
+                        EXPECT_LT(created, now - 50) << u << " lost unexpired seq " << seq;
+                    }
+                rows = now_kept;
+            }
+        } else {
+            write_batch b;
+            int const n = 1 + int(rng() % 3);
+            // "d" publishes seldom, so pruning often takes every alert it has.
+            for (int i = 0; i < n; ++i) b.alerts.push_back(alert(users[rng() % 20 == 0 ? 3 : rng() % 3]));
+            for (auto const& a : s->write(b, now).appended) {
+                ASSERT_EQ(a.alert.seq, last[a.alert.user_id] + 1);
+                last[a.alert.user_id] = a.alert.seq;
+                kept[a.alert.user_id][a.alert.seq] = now;
+            }
+        }
+        for (auto const& u : users) {
+            ASSERT_EQ(s->last_seq(u), last[u]);
+            auto const rows = s->after(u, 0, false, 1000, false);
+            for (std::size_t i = 1; i < rows.size(); ++i) ASSERT_EQ(rows[i].seq, rows[i - 1].seq + 1);
+            if (!rows.empty()) {
+                EXPECT_EQ(rows.back().seq, last[u]);
+            }
+        }
+    }
+}
+
 namespace {
 
 std::unique_ptr<alert_store> make_sqlite(retention_policy r) {
@@ -179,5 +233,166 @@ TEST(SqliteAlertStore, SurvivesReopenAndKeepsSeqs) {
     write_batch b;
     b.alerts = {{"u", "s", "{}", std::nullopt, "t", ""}};
     EXPECT_EQ(s.write(b, 2).appended[0].alert.seq, 3u);
+    std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// The schema as version 1 of vigil created it, verbatim: a database left by an
+// older build.
+constexpr char const* schema_v1 = R"sql(
+    CREATE TABLE users (
+        user_id  TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts (
+        id                 TEXT NOT NULL UNIQUE,
+        user_id            TEXT NOT NULL,
+        seq                INTEGER NOT NULL,
+        stream_id          TEXT NOT NULL,
+        detection          TEXT NOT NULL,
+        timestamp          TEXT NOT NULL,
+        created_ms         INTEGER NOT NULL,
+        idempotency_key    TEXT,
+        frame_type         TEXT,
+        first_delivered_ms INTEGER,
+        delivery_count     INTEGER NOT NULL DEFAULT 0,
+        acked_ms           INTEGER,
+        acked_by           TEXT,
+        UNIQUE (user_id, seq)
+    );
+    CREATE UNIQUE INDEX alerts_idempotency ON alerts (user_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX alerts_created ON alerts (created_ms);
+    CREATE TABLE frames (
+        alert_id TEXT PRIMARY KEY,
+        data     BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TRIGGER alerts_drop_frame AFTER DELETE ON alerts WHEN old.frame_type IS NOT NULL
+    BEGIN
+        DELETE FROM frames WHERE alert_id = old.id;
+    END;
+    PRAGMA journal_mode=WAL;
+    PRAGMA user_version=1;
+)sql";
+
+new_alert v1_alert(std::string user) {
+    new_alert a;
+    a.user_id = std::move(user);
+    a.stream_id = "s";
+    a.detection_json = "{}";
+    a.timestamp = "t";
+    return a;
+}
+
+struct raw_db {
+    sqlite3* db = nullptr;
+    explicit raw_db(std::string const& path) { EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK); }
+    ~raw_db() { sqlite3_close(db); }
+    void exec(char const* sql) {
+        char* err = nullptr;
+        EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+        sqlite3_free(err);
+    }
+    std::int64_t integer(char const* sql) {
+        sqlite3_stmt* s = nullptr;
+        EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+        std::int64_t v = -1;
+        if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        return v;
+    }
+};
+
+}  // namespace
+
+// A version 1 database (as an older build left it, with pruned alerts) opens
+// as version 2 with every alert, frame, acknowledgement and seq intact, and
+// keeps working: publishes continue each user's seqs, pruning by age still
+// keeps them growing.
+TEST(SqliteAlertStore, MigratesVersion1Databases) {
+    auto const dir = std::filesystem::temp_directory_path() / ("vigil-migrate-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auto const path = (dir / "vigil.db").string();
+    {
+        raw_db v1{path};
+        v1.exec(schema_v1);
+        // u: seqs 1-2 pruned long ago; f: one alert with a frame; gone: everything pruned.
+        v1.exec(R"sql(
+            INSERT INTO users VALUES ('u', 4), ('f', 1), ('gone', 7);
+            INSERT INTO alerts (id, user_id, seq, stream_id, detection, timestamp, created_ms,
+                                idempotency_key, frame_type, first_delivered_ms, delivery_count,
+                                acked_ms, acked_by) VALUES
+              ('0190a000-0000-7000-8000-000000000003', 'u', 3, 's', '{"k":3}', 't3', 1000, 'key-3', NULL, 1001, 1, 1500, 'u'),
+              ('0190a000-0000-7000-8000-000000000004', 'u', 4, 's', '{"k":4}', 't4', 1001, NULL, NULL, NULL, 0, NULL, NULL),
+              ('0190a000-0000-7000-8000-000000000005', 'f', 1, 's', '{"k":5}', 't5', 1002, NULL, 'image/png', NULL, 0, NULL, NULL);
+            INSERT INTO frames VALUES ('0190a000-0000-7000-8000-000000000005', x'89504e470d0a1a0a0001');
+        )sql");
+    }
+    {
+        sqlite_alert_store s{{path, true, retention_policy{10'000, 0}}};
+        {
+            raw_db check{path};
+            EXPECT_EQ(check.integer("PRAGMA user_version"), sqlite_alert_store::schema_version);
+            EXPECT_EQ(check.integer("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_created'"), 0);
+            EXPECT_EQ(check.integer("SELECT count(*) FROM alerts"), 3);
+        }
+        EXPECT_EQ(s.last_seq("u"), 4u);
+        EXPECT_EQ(s.last_seq("f"), 1u);
+        EXPECT_EQ(s.last_seq("gone"), 7u);
+        auto const u = s.after("u", 0, false, 10, false);
+        ASSERT_EQ(u.size(), 2u);
+        EXPECT_EQ(u[0].seq, 3u);
+        EXPECT_EQ(u[0].acked_by, "u");
+        EXPECT_EQ(u[0].acked_ms, 1500);
+        EXPECT_EQ(u[0].first_delivered_ms, 1001);
+        EXPECT_EQ(u[1].detection_json, R"({"k":4})");
+        EXPECT_EQ(s.after("u", 0, true, 10, false).size(), 1u);
+        auto const frame = s.frame("0190a000-0000-7000-8000-000000000005");
+        ASSERT_TRUE(frame);
+        EXPECT_EQ(frame->content_type, "image/png");
+        EXPECT_EQ(frame->bytes, std::string("\x89PNG\r\n\x1A\n\0\1", 10));
+        // The idempotency index survives: the same key is still a duplicate.
+        auto dup = v1_alert("u");
+        dup.idempotency_key = "key-3";
+        write_batch b;
+        b.alerts = {dup, v1_alert("u"), v1_alert("gone"),
+                    v1_alert("new")};
+        auto const r = s.write(b, 15'000);
+        EXPECT_TRUE(r.appended[0].duplicate);
+        EXPECT_EQ(r.appended[0].alert.seq, 3u);
+        EXPECT_EQ(r.appended[1].alert.seq, 5u);
+        EXPECT_EQ(r.appended[2].alert.seq, 8u);
+        EXPECT_EQ(r.appended[3].alert.seq, 1u);
+        // Age pruning removes the three v1 alerts (the frame with its alert),
+        // including f's only one, whose seq must survive it.
+        EXPECT_EQ(s.prune_expired(20'000, 100), 3u);
+        EXPECT_FALSE(s.frame("0190a000-0000-7000-8000-000000000005"));
+        EXPECT_EQ(s.last_seq("f"), 1u);
+        EXPECT_EQ(s.last_seq("u"), 5u);
+        b.alerts = {v1_alert("f")};
+        EXPECT_EQ(s.write(b, 21'000).appended[0].alert.seq, 2u);
+    }
+    // Reopened, it is already at the current version and keeps every seq.
+    sqlite_alert_store s{{path, true, {}}};
+    EXPECT_EQ(s.last_seq("u"), 5u);
+    EXPECT_EQ(s.last_seq("gone"), 8u);
+    EXPECT_EQ(s.last_seq("f"), 2u);
+    EXPECT_EQ(s.after("u", 0, false, 10, false).size(), 1u);
+    std::filesystem::remove_all(dir);
+}
+
+// A database from a newer build is refused, not half-read.
+TEST(SqliteAlertStore, RefusesNewerSchemas) {
+    auto const dir = std::filesystem::temp_directory_path() / ("vigil-newer-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auto const path = (dir / "vigil.db").string();
+    {
+        raw_db db{path};
+        db.exec(("PRAGMA user_version=" + std::to_string(sqlite_alert_store::schema_version + 1)).c_str());
+    }
+    EXPECT_THROW((sqlite_alert_store{{path, false, {}}}), store_error);
     std::filesystem::remove_all(dir);
 }
