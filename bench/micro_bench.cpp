@@ -45,6 +45,7 @@ public:
     void replay_batch(std::vector<vigil::sequenced_message>, bool) override {}
     void close(std::uint16_t, std::string_view) override {}
     vigil::connection_stats stats() const override { return {user_, 0, 0}; }
+    bool tick_due(std::int64_t) const noexcept override { return false; }
     void on_tick(std::int64_t) override {}
     std::atomic<std::size_t> bytes{0};
 

@@ -177,16 +177,18 @@ struct server::impl {
 
     // The heartbeat sweep: pings connections when due, closes stale and
     // expired ones. One timer for all connections keeps per-connection state
-    // small; it visits one registry shard per tick, so every connection is
-    // seen once per period and the pings due in a period leave in 16 small
-    // groups rather than one burst that would queue ahead of alerts.
+    // small. A pass takes a quarter of the shorter interval, at most 2.5 s (so
+    // with the defaults a ping leaves 30-32.5 s after the last and a silent
+    // client is closed 60-62.5 s after its last heartbeat), and is cut into one
+    // tick per registry shard: the pings due in a pass leave in 16 small groups
+    // rather than one burst that would queue ahead of alerts.
     void schedule_sweep() {
-        auto const period_ms = std::clamp(std::min(config.ping_interval, config.heartbeat_timeout) * 1000 / 4, 50, 1000);
+        auto const period_ms = std::clamp(std::min(config.ping_interval, config.heartbeat_timeout) * 1000 / 4, 50, 2500);
         sweep_timer.expires_after(std::chrono::microseconds{period_ms * 1000 / connection_registry::shard_count});
         sweep_timer.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
             auto const now = now_ms();
-            registry.for_each_in_shard(sweep_shard, [now](subscriber& s) { s.on_tick(now); });
+            registry.tick_shard(sweep_shard, now);
             sweep_shard = (sweep_shard + 1) % connection_registry::shard_count;
             if (now >= next_limits_prune_ms) {
                 limits.prune(now);

@@ -12,8 +12,8 @@ void connection_registry::attach(std::shared_ptr<subscriber> const& s) {
         auto& sh = shard_for(s->user_id());
         std::lock_guard lock{sh.mutex};
         auto& slot = sh.users[s->user_id()];
-        previous = slot.lock();
-        slot = s;
+        previous = slot.weak.lock();
+        slot = {s.get(), s};
     }
     if (previous && previous != s) previous->close(close_code::replaced, "replaced by a newer connection");
     if (closing_.load(std::memory_order_acquire)) s->close(closing_code_, closing_reason_);
@@ -24,8 +24,7 @@ void connection_registry::detach(subscriber const* s) {
     std::lock_guard lock{sh.mutex};
     auto it = sh.users.find(s->user_id());
     if (it == sh.users.end()) return;
-    auto const current = it->second.lock();
-    if (!current || current.get() == s) sh.users.erase(it);
+    if (it->second.raw == s || it->second.weak.expired()) sh.users.erase(it);
 }
 
 bool connection_registry::deliver(std::string const& user_id, sequenced_message const& message) {
@@ -35,7 +34,7 @@ bool connection_registry::deliver(std::string const& user_id, sequenced_message 
         std::lock_guard lock{sh.mutex};
         auto it = sh.users.find(user_id);
         if (it == sh.users.end()) return false;
-        target = it->second.lock();
+        target = it->second.weak.lock();
     }
     return target && target->deliver(message);
 }
@@ -46,7 +45,7 @@ std::optional<connection_stats> connection_registry::stats(std::string const& us
         auto& sh = shard_for(user_id);
         std::lock_guard lock{sh.mutex};
         auto it = sh.users.find(user_id);
-        if (it != sh.users.end()) target = it->second.lock();
+        if (it != sh.users.end()) target = it->second.weak.lock();
     }
     if (!target) return std::nullopt;
     return target->stats();
@@ -56,7 +55,7 @@ bool connection_registry::connected(std::string const& user_id) const {
     auto& sh = shard_for(user_id);
     std::lock_guard lock{sh.mutex};
     auto it = sh.users.find(user_id);
-    return it != sh.users.end() && !it->second.expired();
+    return it != sh.users.end() && !it->second.weak.expired();
 }
 
 std::vector<std::shared_ptr<subscriber>> connection_registry::snapshot(std::size_t first, std::size_t last) const {
@@ -64,8 +63,8 @@ std::vector<std::shared_ptr<subscriber>> connection_registry::snapshot(std::size
     for (std::size_t i = first; i < last; ++i) {
         auto& sh = shards_[i];
         std::lock_guard lock{sh.mutex};
-        for (auto const& [user, weak] : sh.users)
-            if (auto s = weak.lock()) out.push_back(std::move(s));
+        for (auto const& [user, e] : sh.users)
+            if (auto s = e.weak.lock()) out.push_back(std::move(s));
     }
     return out;
 }
@@ -85,12 +84,16 @@ std::size_t connection_registry::size() const {
     return n;
 }
 
-void connection_registry::for_each(std::function<void(subscriber&)> const& f) const {
-    for (auto const& s : snapshot()) f(*s);
-}
-
-void connection_registry::for_each_in_shard(std::size_t shard, std::function<void(subscriber&)> const& f) const {
-    for (auto const& s : snapshot(shard, shard + 1)) f(*s);
+void connection_registry::tick_shard(std::size_t shard, std::int64_t now_ms) const {
+    std::vector<std::shared_ptr<subscriber>> due;  // usually a few of thousands
+    {
+        auto& sh = shards_[shard];
+        std::lock_guard lock{sh.mutex};
+        for (auto const& [user, e] : sh.users)
+            if (e.raw->tick_due(now_ms))
+                if (auto s = e.weak.lock()) due.push_back(std::move(s));
+    }
+    for (auto const& s : due) s->on_tick(now_ms);
 }
 
 void connection_registry::close_all(std::uint16_t code, std::string_view reason) {

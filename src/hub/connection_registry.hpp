@@ -10,7 +10,6 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
-#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +25,7 @@ public:
     void attach(std::shared_ptr<subscriber> const& s);
 
     // Forgets `s` if it is still the user's connection (a replaced one is not).
+    // A subscriber's destructor must call this first (see tick_shard).
     void detach(subscriber const* s);
 
     // Queues the message to the user's connection; false when none is live here.
@@ -36,13 +36,11 @@ public:
     std::vector<connection_stats> all_stats() const;
     std::size_t size() const;
 
-    // Calls f for every live connection, outside the locks.
-    void for_each(std::function<void(subscriber&)> const& f) const;
-
-    // The same for the connections of one shard (0 <= shard < shard_count):
-    // the heartbeat sweep visits one shard per tick to spread its work.
+    // The heartbeat sweep's pass over one shard (0 <= shard < shard_count; it
+    // visits one per tick to spread its work): on_tick(now) for each
+    // connection whose tick_due(now), asked under the lock.
     static constexpr std::size_t shard_count = 16;
-    void for_each_in_shard(std::size_t shard, std::function<void(subscriber&)> const& f) const;
+    void tick_shard(std::size_t shard, std::int64_t now_ms) const;
 
     // Closes every connection with this code (graceful shutdown: 1001), and
     // any attached from now on: a connection whose attach was still queued
@@ -50,9 +48,15 @@ public:
     void close_all(std::uint16_t code, std::string_view reason);
 
 private:
+    // `raw` is valid while the entry is in the map: a subscriber's destructor
+    // detaches it under the shard's lock before anything is destroyed.
+    struct entry {
+        subscriber* raw = nullptr;
+        std::weak_ptr<subscriber> weak;
+    };
     struct shard {
         mutable std::mutex mutex;
-        std::unordered_map<std::string, std::weak_ptr<subscriber>> users;
+        std::unordered_map<std::string, entry> users;
     };
     shard& shard_for(std::string const& user_id) const;
     std::vector<std::shared_ptr<subscriber>> snapshot(std::size_t first = 0, std::size_t last = shard_count) const;

@@ -61,8 +61,15 @@ public:
 
     virtual connection_stats stats() const = 0;
 
-    // Called about once a second by the heartbeat sweep: ping when due, close
-    // when the client has been silent too long or its token expired.
+    // Whether on_tick has anything to do now. The heartbeat sweep asks every
+    // connection under the registry's lock without taking ownership (which
+    // would cost an atomic write per connection per pass), possibly while the
+    // connection's destructor waits for that lock in detach(): so it may only
+    // read atomics and immutable state.
+    virtual bool tick_due(std::int64_t now_ms) const noexcept = 0;
+
+    // Called by the heartbeat sweep when tick_due: ping when due, close when
+    // the client has been silent too long or its token expired.
     virtual void on_tick(std::int64_t now_ms) = 0;
 };
 

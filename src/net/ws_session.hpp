@@ -44,6 +44,7 @@ public:
     void replay_batch(std::vector<sequenced_message> batch, bool more) override;
     void close(std::uint16_t code, std::string_view reason) override;
     connection_stats stats() const override;
+    bool tick_due(std::int64_t now_ms) const noexcept override;
     void on_tick(std::int64_t now_ms) override;
 
 private:

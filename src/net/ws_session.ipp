@@ -408,6 +408,15 @@ connection_stats ws_session<Layer>::stats() const {
 }
 
 template <class Layer>
+bool ws_session<Layer>::tick_due(std::int64_t now) const noexcept {
+    if (closing_.load(std::memory_order_relaxed)) return false;
+    auto const& cfg = ctx_.config;
+    return now - last_heartbeat_ms_.load(std::memory_order_relaxed) > std::int64_t(cfg.heartbeat_timeout) * 1000 ||
+           (cfg.jwt.close_on_expiry && token_expires_s_.load(std::memory_order_relaxed) * 1000 <= now) ||
+           now - last_ping_ms_.load(std::memory_order_relaxed) >= std::int64_t(cfg.ping_interval) * 1000;
+}
+
+template <class Layer>
 void ws_session<Layer>::on_tick(std::int64_t now) {
     if (closing_.load(std::memory_order_relaxed)) return;
     auto const& cfg = ctx_.config;

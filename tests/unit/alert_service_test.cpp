@@ -47,6 +47,7 @@ public:
         close_code_ = code;
     }
     connection_stats stats() const override { return {user_, 0, 0}; }
+    bool tick_due(std::int64_t) const noexcept override { return false; }
     void on_tick(std::int64_t) override {}
     std::vector<std::int64_t> seqs() {
         std::lock_guard lock{mutex_};
