@@ -10,6 +10,7 @@
 #include "hub/subscriber.hpp"
 #include "net/fifo.hpp"
 #include "net/http_types.hpp"
+#include "net/raw_websocket.hpp"
 #include "net/server_context.hpp"
 #include "net/transport.hpp"
 
@@ -22,8 +23,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 namespace vigil::net {
+
+// The WebSocket over a layer: our own framing over a plain socket (a fraction
+// of Beast's memory per idle connection, see raw_websocket.hpp); Beast's
+// stream over TLS, whose record layer it drives.
+template <class Layer>
+using ws_stream_t = std::conditional_t<std::is_same_v<Layer, lingering_socket>, raw_websocket,
+                                       boost::beast::websocket::stream<Layer>>;
 
 // Layer: lingering_socket (plain) or tls_http_stream (TLS).
 template <class Layer>
@@ -73,7 +82,8 @@ private:
     void finish(std::string_view why);
 
     [[no_unique_address]] tls_context_ref tls_;  // outlives ws_
-    boost::beast::websocket::stream<Layer> ws_;
+    static constexpr bool own_framing = std::is_same_v<ws_stream_t<Layer>, raw_websocket>;
+    ws_stream_t<Layer> ws_;
     boost::beast::flat_buffer buffer_;
     server_context& ctx_;
     boost::asio::ip::address const remote_;

@@ -64,13 +64,15 @@ void ws_session<Layer>::run(http_request req) {
     timeouts.idle_timeout = websocket::stream_base::none();  // our heartbeat sweep decides
     timeouts.keep_alive_pings = false;
     ws_.set_option(timeouts);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "vigil"); }));
     ws_.read_message_max(cfg.limits.max_message_bytes);
-    // Beast allocates this buffer (4 KiB by default) for every open stream, but a
-    // server only uses it to mask or compress, which vigil never does.
-    ws_.write_buffer_bytes(256);
-    ws_.auto_fragment(false);
+    if constexpr (!own_framing) {  // raw_websocket answers with Server: vigil and never fragments
+        ws_.set_option(websocket::stream_base::decorator(
+            [](websocket::response_type& res) { res.set(http::field::server, "vigil"); }));
+        // Beast allocates this buffer (4 KiB by default) for every open stream, but a
+        // server only uses it to mask or compress, which vigil never does.
+        ws_.write_buffer_bytes(256);
+        ws_.auto_fragment(false);
+    }
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
         if (kind == websocket::frame_type::pong) last_heartbeat_ms_.store(now_ms(), std::memory_order_relaxed);
     });
@@ -97,9 +99,12 @@ void ws_session<Layer>::on_accept(beast::error_code ec) {
 
 // Reads in small steps: the buffer a pending read prepares stays allocated
 // while the connection idles, so it is kept at 256 bytes rather than Beast's
-// 1.5 KiB; larger messages grow it, and it shrinks back after them.
+// 1.5 KiB; larger messages grow it, and it shrinks back after them. Our own
+// framing prepares nothing while it waits and hands over whole messages: the
+// buffer is then given back after every message.
 template <class Layer>
 void ws_session<Layer>::do_read() {
+    if constexpr (own_framing) buffer_.shrink_to_fit();  // empty here: frees it
     ws_.async_read_some(buffer_, read_chunk_bytes, [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
         self->on_read(ec, n);
     });
