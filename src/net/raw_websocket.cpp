@@ -22,27 +22,41 @@ void raw_websocket::set_option(boost::beast::websocket::stream_base::timeout con
 }
 
 bool raw_websocket::take_control_frames() {
-    if (pong_.empty() && control_.empty()) return false;
-    in_flight_.clear();
-    in_flight_.swap(pong_);  // the pong first: a close frame must be the last frame
-    in_flight_.append(control_);
-    std::string().swap(control_);
+    if (!busy_ || (busy_->pong.empty() && busy_->control.empty())) return false;
+    auto& b = *busy_;
+    b.in_flight.clear();
+    b.in_flight.swap(b.pong);  // the pong first: a close frame must be the last frame
+    b.in_flight.append(b.control);
+    std::string().swap(b.control);
     return true;
 }
 
 void raw_websocket::end_write() {
     writing_ = false;
-    std::string().swap(in_flight_);
-    for (auto* slot : {&parked_read_, &parked_write_}) {
-        if (*slot) asio::post(socket_.get_executor(), [p = std::move(*slot)] { p->resume(); });
+    if (busy_) {
+        std::string().swap(busy_->in_flight);
+        for (auto* slot : {&busy_->parked_read, &busy_->parked_write}) {
+            if (*slot) asio::post(socket_.get_executor(), [p = std::move(*slot)] { p->resume(); });
+        }
     }
+    trim();
+}
+
+void raw_websocket::trim() noexcept {
+    if (!busy_ || writing_) return;
+    auto const& b = *busy_;
+    if (b.pending.empty() && b.pong.empty() && b.control.empty() && b.in_flight.empty() && !b.parked_read &&
+        !b.parked_write)
+        busy_.reset();
 }
 
 void raw_websocket::stash(char const* data, std::size_t size) {
-    if (size)
-        pending_.assign(data, size);
-    else
-        std::string().swap(pending_);
+    if (size) {
+        busy().pending.assign(data, size);
+    } else if (busy_) {
+        std::string().swap(busy_->pending);
+        trim();
+    }
 }
 
 std::array<char, 16 * 1024>& raw_websocket::scratch() noexcept {
