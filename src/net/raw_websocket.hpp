@@ -288,7 +288,14 @@ private:
     template <class Self>
     void read_socket(Self& self) {
         auto& scratch = raw_websocket::scratch();
-        for (;;) {
+        for (int reads = 0;; ++reads) {
+            if (reads == 4) {
+                // A peer that keeps sending without completing a message (pongs,
+                // a huge fragmented message) must not hold the thread: the other
+                // connections' handlers run before this one reads on.
+                state = waiting;
+                return boost::asio::post(ws.get_executor(), std::move(self));
+            }
             boost::system::error_code ec;
             std::size_t const n = ws.socket_.read_some(boost::asio::buffer(scratch), ec);  // non-blocking
             if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
