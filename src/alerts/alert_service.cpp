@@ -39,12 +39,15 @@ void alert_service::publish(std::vector<new_alert> alerts, std::function<void(pu
 }
 
 void alert_service::open(std::shared_ptr<subscriber> connection, std::optional<std::uint64_t> since) {
-    std::weak_ptr<subscriber> target = connection;
-    enqueue(open_job{std::move(connection), std::move(target), since.value_or(0), !since.has_value()});
+    // Here rather than on the worker: a second attach there, behind other
+    // jobs, could come after a newer connection's and replace it (4001 to the
+    // newer one). Before the job is queued, so before its replay query.
+    registry_.attach(connection);
+    enqueue(open_job{connection, since.value_or(0), !since.has_value()});
 }
 
 void alert_service::replay_more(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only) {
-    enqueue(open_job{nullptr, std::move(connection), after_seq, unacked_only});
+    enqueue(open_job{std::move(connection), after_seq, unacked_only});
 }
 
 void alert_service::acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done) {
@@ -180,7 +183,6 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
 }
 
 void alert_service::replay(open_job& j) {
-    if (j.connection) registry_.attach(j.connection);
     auto const connection = j.target.lock();
     if (!connection) return;  // gone before its turn
     std::vector<stored_alert> alerts;

@@ -51,10 +51,11 @@ public:
     // thread once the commit is on disk: keep it short (post elsewhere).
     void publish(std::vector<new_alert> alerts, std::function<void(publish_outcome)> done);
 
-    // Attaches the connection (replacing the user's previous one; a no-op if
-    // the caller attached it already) and queues to it every retained alert
-    // after `since`, or every unacknowledged one when there is no `since`,
-    // before any live alert.
+    // Attaches the connection at once, on the caller's thread (replacing the
+    // user's previous one: connections opened one after the other replace each
+    // other in that order), then queues to it every retained alert after
+    // `since`, or every unacknowledged one when there is no `since`, before
+    // any live alert.
     void open(std::shared_ptr<subscriber> connection, std::optional<std::uint64_t> since);
 
     // The next replay batch for a connection: alerts after `after_seq` (only
@@ -74,7 +75,6 @@ private:
         std::function<void(publish_outcome)> done;
     };
     struct open_job {
-        std::shared_ptr<subscriber> connection;  // null: a follow-up batch only
         std::weak_ptr<subscriber> target;
         std::uint64_t after_seq = 0;
         bool unacked_only = false;

@@ -89,10 +89,9 @@ void ws_session<Layer>::on_accept(beast::error_code ec) {
         return do_read();
     }
     log::info("ws.open", {{"conn", conn_id_}, {"user_id", user_id_}});
-    // Attached at once, so monitoring and replacement see the connection as soon
-    // as its handshake is done; live alerts wait in held_ until the replay,
-    // which the alert service runs in its own order, is over.
-    ctx_.registry.attach(this->shared_from_this());
+    // open() attaches at once, so monitoring and replacement see the connection
+    // as soon as its handshake is done; live alerts wait in held_ until the
+    // replay, which the alert service runs in its own order, is over.
     ctx_.alerts.open(this->shared_from_this(), unacked_only_ ? std::nullopt : std::optional{last_alert_seq_});
     do_read();
 }
