@@ -58,10 +58,9 @@ bool connection_registry::connected(std::string const& user_id) const {
     return it != sh.users.end() && !it->second.weak.expired();
 }
 
-std::vector<std::shared_ptr<subscriber>> connection_registry::snapshot(std::size_t first, std::size_t last) const {
+std::vector<std::shared_ptr<subscriber>> connection_registry::snapshot() const {
     std::vector<std::shared_ptr<subscriber>> out;
-    for (std::size_t i = first; i < last; ++i) {
-        auto& sh = shards_[i];
+    for (auto& sh : shards_) {
         std::lock_guard lock{sh.mutex};
         for (auto const& [user, e] : sh.users)
             if (auto s = e.weak.lock()) out.push_back(std::move(s));

@@ -59,7 +59,7 @@ private:
         std::unordered_map<std::string, entry> users;
     };
     shard& shard_for(std::string const& user_id) const;
-    std::vector<std::shared_ptr<subscriber>> snapshot(std::size_t first = 0, std::size_t last = shard_count) const;
+    std::vector<std::shared_ptr<subscriber>> snapshot() const;
 
     std::atomic<bool> closing_{false};
     std::uint16_t closing_code_ = 0;
