@@ -117,6 +117,8 @@ struct external_feed {
     std::atomic<std::uint64_t> published{0};  // alerts handed to the server so far
     std::atomic<std::uint64_t> confirmed{0};  // ... whose publish callback reported success
     std::atomic<std::uint64_t> failed{0};
+    std::atomic<std::uint64_t> settled{0};    // confirmed + failed, to wait on
+    std::atomic<std::uint64_t> wake_at{~0ull};  // the publisher sleeps on `settled` until it reaches this
     std::atomic<bool> armed{false};           // the engine is ready to count: start publishing
     std::atomic<bool> done{false};            // no more will come
     std::atomic<std::int64_t> first_us{0}, last_us{0};
