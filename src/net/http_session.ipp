@@ -35,6 +35,10 @@ http_session<Stream>::http_session(asio::ip::tcp::socket&& socket, server_contex
     : tls_(std::move(tls)), stream_(make_stream<Stream>(std::move(socket), tls_)), ctx_(ctx) {
     beast::error_code ec;
     remote_ = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec).address();
+    // Beast reads max(512, free capacity) bytes at a time: a typical publish
+    // (~520 bytes with its bearer token) would take two reads from an empty
+    // buffer, one from this.
+    buffer_.reserve(4096);
 }
 
 template <class Stream>
