@@ -42,6 +42,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace vigil::net {
 
@@ -77,6 +78,17 @@ public:
     // must stay valid until the handler runs.
     template <class Handler>
     auto async_write(boost::asio::const_buffer payload, Handler&& handler);
+    // Several unfragmented messages (text, binary or ping) in one gathered
+    // write, so a connection with a queue pays one system call for it, not
+    // one per message. At most max_frames_per_write; payloads must stay valid
+    // until the handler runs, which gets the payload bytes written.
+    struct frame_out {
+        ws::opcode op = ws::opcode::text;
+        boost::asio::const_buffer payload;
+    };
+    static constexpr std::size_t max_frames_per_write = 32;  // 64 iovecs: one sendmsg
+    template <class Handler>
+    auto async_write_frames(std::vector<frame_out> frames, Handler&& handler);
     template <class Handler>
     auto async_ping(boost::beast::websocket::ping_data const& payload, Handler&& handler);
     // Sends our close frame; the read loop then sees the peer's and completes
@@ -394,13 +406,17 @@ auto raw_websocket::async_read_some(DynamicBuffer& buffer, std::size_t, Handler&
 // are written after it, before the handler runs.
 struct raw_websocket::write_op {
     write_op(raw_websocket& w, boost::asio::const_buffer p, bool d) : ws(w), payload(p), data(d) {}
+    write_op(raw_websocket& w, std::vector<frame_out> f) : ws(w), data(true), frames(std::move(f)) {}
 
     raw_websocket& ws;
     boost::asio::const_buffer payload;
     bool data;  // else: control_ already holds the frame
+    std::vector<frame_out> frames;  // a gathered write (data): several frames
+    std::vector<std::uint8_t> headers;  // their headers; heap storage, so stable while the op moves
     enum : std::uint8_t { start, writing, flushing } state = start;
     bool mine = false;  // this operation holds the write path
     boost::system::error_code result;
+    std::size_t payload_bytes = 0;
     std::size_t bytes = 0;
 
     template <class Self>
@@ -417,11 +433,24 @@ struct raw_websocket::write_op {
                 ws.writing_ = true;
                 mine = true;
                 state = writing;
+                if (data && !frames.empty()) {
+                    headers.resize(frames.size() * ws::max_header_bytes);
+                    std::vector<asio::const_buffer> buffers;  // copied by async_write
+                    buffers.reserve(frames.size() * 2);
+                    for (std::size_t i = 0; i < frames.size(); ++i) {
+                        auto* h = headers.data() + i * ws::max_header_bytes;
+                        buffers.push_back(asio::buffer(h, ws::write_header(h, frames[i].op, frames[i].payload.size())));
+                        if (frames[i].payload.size()) buffers.push_back(frames[i].payload);
+                        payload_bytes += frames[i].payload.size();
+                    }
+                    return asio::async_write(ws.socket_, buffers, std::move(self));
+                }
                 if (data) {
                     ws.header_bytes_ = std::uint8_t(ws::write_header(
                         ws.header_, ws.binary_ ? ws::opcode::binary : ws::opcode::text, payload.size()));
                     std::array<asio::const_buffer, 2> const buffers{asio::buffer(ws.header_, ws.header_bytes_),
                                                                     payload};
+                    payload_bytes = payload.size();
                     return asio::async_write(ws.socket_, buffers, std::move(self));
                 }
                 if (!ws.take_control_frames()) {  // the reader's write already sent ours
@@ -433,7 +462,7 @@ struct raw_websocket::write_op {
                 return asio::async_write(ws.socket_, asio::buffer(ws.busy().in_flight), std::move(self));
             case writing:
                 result = ec;
-                bytes = data && !ec ? payload.size() : 0;
+                bytes = data && !ec ? payload_bytes : 0;
                 [[fallthrough]];
             case flushing:
                 if (state == flushing && ec && !result) result = ec;
@@ -460,6 +489,13 @@ template <class Handler>
 auto raw_websocket::async_write(boost::asio::const_buffer payload, Handler&& handler) {
     return boost::asio::async_compose<Handler, void(boost::system::error_code, std::size_t)>(
         write_op{*this, payload, true}, handler, socket_);
+}
+
+template <class Handler>
+auto raw_websocket::async_write_frames(std::vector<frame_out> frames, Handler&& handler) {
+    BOOST_ASSERT(!frames.empty() && frames.size() <= max_frames_per_write);
+    return boost::asio::async_compose<Handler, void(boost::system::error_code, std::size_t)>(
+        write_op{*this, std::move(frames)}, handler, socket_);
 }
 
 template <class Handler>

@@ -111,6 +111,7 @@ private:
     bool batch_requested_ = true;  // open() asks for the first batch
     std::uint64_t last_alert_seq_;  // highest seq queued to the client
     bool writing_ = false;
+    std::uint8_t in_flight_messages_ = 0;  // outbox entries the write in flight sends
     bool answers_json_pings_ = false;  // then protocol pings are not needed
     bool open_ = false;  // handshake done
     std::optional<std::pair<std::uint16_t, std::string>> pending_close_;

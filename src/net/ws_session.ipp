@@ -24,6 +24,8 @@ constexpr auto close_grace = std::chrono::seconds{5};
 // A read buffer grown by one large message is given back once it is handled.
 constexpr std::size_t keep_buffer_bytes = 512;
 constexpr std::size_t read_chunk_bytes = 256;
+// A gathered write stops adding messages at this many payload bytes.
+constexpr std::size_t max_gather_bytes = 64 * 1024;
 }  // namespace
 
 template <class Layer>
@@ -309,7 +311,26 @@ void ws_session<Layer>::send_ping() {
 template <class Layer>
 void ws_session<Layer>::do_write() {
     writing_ = true;
+    in_flight_messages_ = 1;
     auto handler = [self = this->shared_from_this()](beast::error_code ec, std::size_t n) { self->on_write(ec, n); };
+    if constexpr (own_framing) {
+        // Whatever queued up (a replay, a burst for one user, a JSON ping with
+        // its protocol ping) leaves in one gathered write.
+        if (outbox_.size() > 1) {
+            std::vector<raw_websocket::frame_out> frames;
+            std::size_t bytes = 0;
+            for (auto it = outbox_.begin(); it != outbox_.end() && frames.size() < raw_websocket::max_frames_per_write;
+                 ++it) {
+                std::size_t const size = it->text ? it->text->size() : 0;
+                if (!frames.empty() && bytes + size > max_gather_bytes) break;
+                bytes += size;
+                frames.push_back(it->text ? raw_websocket::frame_out{ws::opcode::text, asio::buffer(*it->text)}
+                                          : raw_websocket::frame_out{ws::opcode::ping, {}});
+            }
+            in_flight_messages_ = std::uint8_t(frames.size());
+            return ws_.async_write_frames(std::move(frames), std::move(handler));
+        }
+    }
     auto const& next = outbox_.front();
     if (!next.text) return ws_.async_ping({}, [h = std::move(handler)](beast::error_code ec) { h(ec, 0); });
     ws_.text(true);
@@ -320,16 +341,17 @@ template <class Layer>
 void ws_session<Layer>::on_write(beast::error_code ec, std::size_t) {
     writing_ = false;
     if (ec) return finish("write failed");
-    if (!outbox_.empty()) {
+    auto const now = metrics::now_ns();
+    auto& m = metrics::global();
+    for (; in_flight_messages_ > 0 && !outbox_.empty(); --in_flight_messages_) {
         auto const& sent = outbox_.front();
-        auto const now = metrics::now_ns();
-        auto& m = metrics::global();
         m.outbox_wait.observe_ns(now - sent.queued_ns);
         if (sent.committed_ns) m.publish_to_delivery.observe_ns(now - sent.committed_ns);
         outbox_bytes_ -= sent.text ? sent.text->size() : 0;
         outbox_.pop_front();
         m.outbox_messages.add(-1);
     }
+    in_flight_messages_ = 0;
     if (pending_close_) return do_close();
     if (replaying_) pump_replay();
     if (!outbox_.empty() && !writing_) do_write();
@@ -342,14 +364,15 @@ void ws_session<Layer>::close(std::uint16_t code, std::string_view reason) {
     });
 }
 
-// Drops every queued message but the one being written (its buffer must live
+// Drops every queued message but those being written (their buffers must live
 // until the write completes).
 template <class Layer>
 void ws_session<Layer>::drop_queued() {
-    std::size_t const keep = writing_ && !outbox_.empty() ? 1 : 0;
+    std::size_t const keep = writing_ ? std::min<std::size_t>(in_flight_messages_, outbox_.size()) : 0;
     metrics::global().outbox_messages.add(-std::int64_t(outbox_.size() - keep));
     outbox_.keep_first(keep);
-    outbox_bytes_ = keep && outbox_.front().text ? outbox_.front().text->size() : 0;
+    outbox_bytes_ = 0;
+    for (auto const& o : outbox_) outbox_bytes_ += o.text ? o.text->size() : 0;
     replay_queue_.clear();
     held_.clear();
     held_bytes_ = 0;
@@ -378,6 +401,7 @@ void ws_session<Layer>::do_close() {
     websocket::close_reason why{pending_close_->first};
     why.reason = pending_close_->second;
     writing_ = true;  // nothing else may write now
+    in_flight_messages_ = 0;
     ws_.async_close(why, [self = this->shared_from_this()](beast::error_code) {
         // The read loop sees the peer's close frame (or the deadline) and finishes.
     });

@@ -167,6 +167,59 @@ TEST_F(RawWebSocket, AnswersTheUpgradeAndEchoes) {
     EXPECT_EQ(f.payload, "hello");
 }
 
+TEST_F(RawWebSocket, GatheredWriteSendsEveryFrameInOrder) {
+    std::vector<std::string> const texts{"first", std::string(300, 'm'), std::string(70000, 'l'), "last"};
+    std::promise<std::size_t> written;
+    srv->on_thread([&] {
+        std::vector<raw_websocket::frame_out> frames;
+        frames.push_back({vigil::net::ws::opcode::text, asio::buffer(texts[0])});
+        frames.push_back({vigil::net::ws::opcode::ping, {}});
+        for (std::size_t i = 1; i < texts.size(); ++i)
+            frames.push_back({vigil::net::ws::opcode::text, asio::buffer(texts[i])});
+        srv->ws->async_write_frames(std::move(frames), [&](boost::system::error_code ec, std::size_t n) {
+            EXPECT_FALSE(ec);
+            written.set_value(n);
+        });
+    });
+    // 7-bit, 16-bit and 64-bit lengths, and an empty ping, back to back.
+    auto const a = read_frame(client);
+    EXPECT_EQ(a.first, 0x81);
+    EXPECT_EQ(a.payload, texts[0]);
+    auto const ping = read_frame(client);
+    EXPECT_EQ(ping.first, 0x89);
+    EXPECT_EQ(ping.payload, "");
+    for (std::size_t i = 1; i < texts.size(); ++i) {
+        auto const f = read_frame(client);
+        EXPECT_EQ(f.first, 0x81);
+        EXPECT_EQ(f.payload, texts[i]);
+    }
+    EXPECT_EQ(written.get_future().get(), texts[0].size() + texts[1].size() + texts[2].size() + texts[3].size());
+}
+
+TEST_F(RawWebSocket, PongWaitsForAGatheredWriteInFlight) {
+    std::string const big(8 << 20, 'g');
+    std::promise<boost::system::error_code> written;
+    auto done = written.get_future();
+    srv->on_thread([&] {
+        std::vector<raw_websocket::frame_out> frames{{vigil::net::ws::opcode::text, asio::buffer(big)},
+                                                     {vigil::net::ws::opcode::text, asio::buffer(big)}};
+        srv->ws->async_write_frames(std::move(frames),
+                                    [&](boost::system::error_code ec, std::size_t) { written.set_value(ec); });
+    });
+    asio::write(client, asio::buffer(client_frame(0x9, "pg")));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_EQ(done.wait_for(std::chrono::seconds{0}), std::future_status::timeout);
+    for (int i = 0; i < 2; ++i) {
+        auto const data = read_frame(client);
+        EXPECT_EQ(data.first, 0x81);
+        EXPECT_EQ(data.payload, big);
+    }
+    auto const pong = read_frame(client);
+    EXPECT_EQ(pong.first, 0x8A);
+    EXPECT_EQ(pong.payload, "pg");
+    EXPECT_FALSE(done.get());
+}
+
 TEST_F(RawWebSocket, PongWaitsForTheWriteInFlight) {
     std::string const big(16 << 20, 'b');  // far more than both sockets buffer
     std::promise<boost::system::error_code> written;
