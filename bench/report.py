@@ -122,7 +122,7 @@ w("")
 w("```sh")
 w("scripts/bench.sh                      # everything (~18 min here): builds, runs, rewrites this file")
 w("VIGIL_BENCH_QUICK=1 scripts/bench.sh  # the quick version (one run each, small sizes)")
-w("scripts/bench.sh fanout               # one scenario: idle fanout embedded durable latency latency19k storm slow micro")
+w("scripts/bench.sh fanout               # one scenario: idle heartbeat fanout embedded durable latency latency19k storm slow micro")
 w("build/vigil_load --help               # the load generator alone, against any server URL or command")
 w("ctest --test-dir build -L bench       # the CI smoke run: 200 clients, a few hundred alerts, 0 lost / 0 duplicates")
 w("```")
@@ -136,6 +136,7 @@ w("")
 
 # ---------------------------------------------------------------- targets
 idle = grouped(load("idle"))
+hb = grouped(load("heartbeat"))
 fan = grouped(load("fanout"))
 emb = grouped(load("embedded"))
 dur = grouped(load("durable"))
@@ -182,6 +183,21 @@ targets.append(("p99 publish→receive ≤ 2 ms at 19k connections and 1,000 ale
                 (f"; {f(v2, 2)} ms without a sweep in the window" if v2 is not None else ""),
                 v is not None and v <= 2.0))
 
+
+def heartbeat_runs(server):
+    for (srv, variant), runs in hb.items():
+        if srv == server:
+            return variant, runs
+    return None, []
+
+
+hb_variant, hb_runs = heartbeat_runs("vigil")
+v = med([(r.get("steps") or [{}])[0].get("idle_cpu_percent") for r in hb_runs])
+hb_conns = med([(r.get("steps") or [{}])[0].get("connections") for r in hb_runs])
+targets.append(("heartbeats at 19k connections, 30 s interval: < 2 % of one core",
+                f"{f(v, 2)} % at {f(hb_conns)} connections, {hb_variant or '–'}" if v is not None else "–",
+                v is not None and v < 2.0 and (hb_conns or 0) >= 19000 and hb_variant == "ping30"))
+
 w("## Targets of issue #5")
 w("")
 w("| target | measured (vigil, median) | met |")
@@ -218,6 +234,27 @@ w("")
 w("How it scales: bytes per connection should be flat in the number of connections (a fixed per-connection "
   "cost); the idle CPU grows linearly with connections × ping rate.")
 w("")
+
+# ---------------------------------------------------------------- heartbeat
+if hb:
+    w("## Heartbeat cost")
+    w("")
+    w("`VIGIL_PING_INTERVAL=30 vigil_load idle --ramp 19000 --hold 120`: the server's CPU while it pings "
+      "idle connections at the default interval and the load generator answers every ping, over a hold "
+      "of four intervals (the first also carries a protocol ping per connection, until the client has "
+      "answered a JSON one). Idle CPU = server CPU during the hold / hold time, in % of one core.")
+    w("")
+    w("| server | variant | runs | connections | idle CPU % | pings answered | bytes / connection | vs vigil (CPU) |")
+    w("|---|---|---|---|---|---|---|---|")
+    base = med([(r.get("steps") or [{}])[0].get("idle_cpu_percent") for r in hb_runs])
+    for k in sort_keys(hb.keys()):
+        runs = hb[k]
+        st = [(r.get("steps") or [{}])[0] for r in runs]
+        cpu = med([x.get("idle_cpu_percent") for x in st])
+        w(f"| {name(k[0])} | {k[1]} | {len(runs)} | {f(med([x.get('connections') for x in st]))} | {f(cpu, 2)} | "
+          f"{f(med([x.get('pings_answered') for x in st]))} | {f(med([x.get('bytes_per_connection') for x in st]))} | "
+          f"{'1.0×' if k[0] == 'vigil' else ratio(base, cpu)} |")
+    w("")
 
 
 # ---------------------------------------------------------------- publish scenarios

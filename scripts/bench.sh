@@ -112,15 +112,16 @@ run() {
   local scenario=$1 server=$2 variant=$3 n=$4
   shift 4
   server_enabled "$server" || return 0
-  local file="$results/$scenario.jsonl" cmd
+  local file="$results/$scenario.jsonl" cmd lscen=$scenario
+  case "$scenario" in latency19k) lscen=latency ;; heartbeat) lscen=idle ;; esac
   # shellcheck disable=SC2046
-  cmd="$bin/vigil_load ${scenario/latency19k/latency} $* -- $(server_cmd "$server")"
+  cmd="$bin/vigil_load $lscen $* -- $(server_cmd "$server")"
   cmd=$(echo "$cmd" | sed "s|$bin/|build/|g; s|$peers/|peers/|g")
   grep -qxF "$cmd" "$results/commands.txt" 2>/dev/null || echo "$cmd" >>"$results/commands.txt"
   for i in $(seq 1 "$n"); do
     local line
     # shellcheck disable=SC2086
-    line=$(timeout 600 "$bin/vigil_load" "${scenario/latency19k/latency}" --label "$server/$variant/$i" "$@" \
+    line=$(timeout 600 "$bin/vigil_load" "$lscen" --label "$server/$variant/$i" "$@" \
              -- $(server_cmd "$server") 2>>"$log" | tee -a "$log" | grep '^{"scenario"' | tail -1) || true
     if [ -n "$line" ]; then
       echo "$line" >>"$file"
@@ -169,6 +170,7 @@ if [ "$quick" = 1 ]; then
   FAN_ALERTS=8000; BATCH_ALERTS=20000; FAN_SECONDS=2; EMB_ALERTS=40000
   DUR_ALERTS=15000; LAT_SECONDS=2; L19_CONNS=19000; L19_SECONDS=3
   STORM_CONNS=1000; STORM_SECONDS=3; STORM_AT=1; SLOW_CONNS=200; SLOW_SECONDS=2; MICRO_TIME=0.02
+  HB_CONNS=2000; HB_PING=2; HB_HOLD=6
   FAN10K=0
 else
   export VIGIL_PING_INTERVAL=5 VIGIL_HEARTBEAT_TIMEOUT=20
@@ -176,6 +178,7 @@ else
   FAN_ALERTS=40000; BATCH_ALERTS=100000; FAN_SECONDS=6; EMB_ALERTS=200000
   DUR_ALERTS=60000; LAT_SECONDS=6; L19_CONNS=19000; L19_SECONDS=10
   STORM_CONNS=5000; STORM_SECONDS=8; STORM_AT=3; SLOW_CONNS=500; SLOW_SECONDS=8; MICRO_TIME=0.3
+  HB_CONNS=19000; HB_PING=30; HB_HOLD=120
   FAN10K=1
 fi
 slow_runs=1  # the FastAPI peer's 19k ramp alone takes minutes: one run
@@ -251,6 +254,19 @@ s_latency19k() {
   run latency19k vigil-noping 19k-1000 "$runs" --connections "$L19_CONNS" --rate 1000 --duration "$L19_SECONDS" --publishers 16
 }
 
+# Heartbeat cost: 19k idle connections at the default 30 s ping interval, held
+# long enough for several rounds (the first round also carries a protocol ping
+# until a client shows it answers the JSON one).
+s_heartbeat() {
+  say "== heartbeat cost ($HB_CONNS connections, ${HB_PING}s pings, hold ${HB_HOLD}s)"
+  fresh heartbeat
+  for s in vigil node; do
+    local n=$runs; [ "$s" = node ] && n=1
+    VIGIL_PING_INTERVAL=$HB_PING VIGIL_HEARTBEAT_TIMEOUT=$((HB_PING * 2)) \
+      run heartbeat "$s" "ping$HB_PING" "$n" --ramp "$HB_CONNS" --hold "$HB_HOLD"
+  done
+}
+
 s_storm() {
   say "== reconnect storm ($STORM_CONNS clients)"
   fresh storm
@@ -287,10 +303,10 @@ if [ "$what" != report ]; then
 fi
 started=$(date +%s)
 case "$what" in
-  all) s_idle; s_fanout; s_embedded; s_durable; s_latency; s_latency19k; s_storm; s_slow; s_micro ;;
-  idle|fanout|embedded|durable|latency|latency19k|storm|slow|micro) "s_$what" ;;
+  all) s_idle; s_heartbeat; s_fanout; s_embedded; s_durable; s_latency; s_latency19k; s_storm; s_slow; s_micro ;;
+  idle|heartbeat|fanout|embedded|durable|latency|latency19k|storm|slow|micro) "s_$what" ;;
   report) ;;
-  *) say "usage: scripts/bench.sh [all|idle|fanout|embedded|durable|latency|latency19k|storm|slow|micro|report]"; exit 2 ;;
+  *) say "usage: scripts/bench.sh [all|idle|heartbeat|fanout|embedded|durable|latency|latency19k|storm|slow|micro|report]"; exit 2 ;;
 esac
 say "== done in $(( $(date +%s) - started )) s"
 report
