@@ -74,6 +74,7 @@ options:
   --secret S                  HS256 secret [$VIGIL_JWT_SECRET]
   --server-pid PID            the server process to measure (/proc); implied with `-- command`
   --connections N --ramp a,b,c --hold S --alerts M --rate R --batch B --publishers K
+  --settle S                  idle: hold S seconds unmeasured before each measured hold [0]
   --duration S (publishing bound) --drain S (wait for the last deliveries) [5]
   --ack-ratio F               acknowledge this share of alerts [0; smoke 1]
   --slow-fraction F --slow-bytes-per-s B --storm-at S --pad-bytes B [64]
@@ -97,6 +98,7 @@ struct options {
     std::uint32_t connections = 0;
     std::vector<std::uint32_t> ramp;
     double hold = -1;
+    double settle = 0;  // idle: unmeasured hold before each measured one
     std::uint64_t alerts = 0;
     double rate = -1;
     std::uint32_t batch = 0;
@@ -161,6 +163,7 @@ options parse(int argc, char** argv) {
             else if (a == "--connections") o.connections = std::uint32_t(std::stoul(v));
             else if (a == "--ramp") o.ramp = parse_list(v);
             else if (a == "--hold") o.hold = std::stod(v);
+            else if (a == "--settle") o.settle = std::stod(v);
             else if (a == "--alerts") o.alerts = std::stoull(v);
             else if (a == "--rate") o.rate = std::stod(v);
             else if (a == "--batch") o.batch = std::uint32_t(std::stoul(v));
@@ -239,7 +242,8 @@ options parse(int argc, char** argv) {
     def(o.slow_fraction, -1.0, 0.0);
     if (o.rate > 0 && o.alerts == 0) o.alerts = std::uint64_t(o.rate * o.duration);
     if (o.alerts > 50'000'000) die("--alerts is bounded to 50M");
-    if (o.duration > 600 || o.hold > 600) die("--duration and --hold are bounded to 600 s");
+    if (o.duration > 600 || o.hold > 600 || o.settle > 600 || o.settle < 0)
+        die("--duration, --hold and --settle are bounded to 600 s");
     return o;
 }
 
@@ -708,6 +712,15 @@ int main(int argc, char** argv) {
             c.n = n;
             c.seconds = 120;
             auto const conn = co.run(c);
+            vbench::phase_stats settled{};
+            if (o.settle > 0) {
+                // Not measured: the first heartbeat round (a protocol ping
+                // too, until a client answered the JSON one) is a one-off.
+                c = {};
+                c.what = op::hold;
+                c.seconds = o.settle;
+                settled = co.run(c);
+            }
             c = {};
             c.what = op::hold;
             c.seconds = o.hold;
@@ -728,11 +741,12 @@ int main(int argc, char** argv) {
             s.integer("server_rss_kib", std::uint64_t(cpu1.rss_kib));
             s.num("bytes_per_connection", bytes, 0);
             s.num("idle_cpu_percent", idle_cpu, 2);
+            s.num("settle_s", o.settle, 0);
             s.integer("pings_answered", pings);
-            s.integer("errors", conn.errors() + held.errors());
-            s.integer("drops", held.disconnects + held.server_closes);
+            s.integer("errors", conn.errors() + settled.errors() + held.errors());
+            s.integer("drops", settled.disconnects + settled.server_closes + held.disconnects + held.server_closes);
             steps += (steps.size() > 1 ? "," : "") + s.done();
-            if (held.conns_open < n || conn.errors() + held.errors() > 0) failed = true;
+            if (held.conns_open < n || conn.errors() + settled.errors() + held.errors() > 0) failed = true;
         }
         j.raw("steps", steps + "]");
     } else {
