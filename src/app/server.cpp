@@ -177,13 +177,12 @@ struct server::impl {
 
     // The heartbeat sweep: pings connections when due, closes stale and
     // expired ones. One timer for all connections keeps per-connection state
-    // small. A pass takes a quarter of the shorter interval, at most 5 s (so
-    // with the defaults a ping leaves 30-35 s after the last and a silent
-    // client is closed 60-65 s after its last heartbeat; every pass visits
-    // every connection, which at 19k is ~14 % of the idle CPU at 2.5 s
-    // passes, bench/profile_notes.md), and is cut into one
-    // tick per registry shard: the pings due in a pass leave in 16 small groups
-    // rather than one burst that would queue ahead of alerts.
+    // small. A pass takes a quarter of the shorter interval, at most 5 s: with
+    // the defaults a ping leaves 30-35 s after the last and a silent client is
+    // closed 60-65 s after its last heartbeat (a pass visits every connection:
+    // at 19k, 2.5 s passes were ~14 % of the idle CPU, bench/profile_notes.md).
+    // A pass is cut into one tick per registry shard, so the pings due in it
+    // leave in 16 small groups rather than one burst ahead of alerts.
     void schedule_sweep() {
         auto const period_ms = std::clamp(std::min(config.ping_interval, config.heartbeat_timeout) * 1000 / 4, 50, 5000);
         sweep_timer.expires_after(std::chrono::microseconds{period_ms * 1000 / connection_registry::shard_count});

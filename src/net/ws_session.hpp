@@ -63,6 +63,9 @@ private:
         std::int64_t committed_ns = 0;  // live alerts: when committed (latency metric)
     };
 
+    enum class tick_action : std::uint8_t { none, heartbeat_timeout, token_expired, ping };
+    tick_action due_action(std::int64_t now_ms) const noexcept;
+
     void on_accept(boost::system::error_code ec);
     void do_read();
     void on_read(boost::system::error_code ec, std::size_t bytes);

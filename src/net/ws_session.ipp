@@ -435,26 +435,39 @@ connection_stats ws_session<Layer>::stats() const {
     return {user_id_, connected_at_ms_, last_heartbeat_ms_.load(std::memory_order_relaxed)};
 }
 
+// What the heartbeat sweep has to do for this connection now, in order of
+// precedence. Reads only atomics and configuration (see subscriber::tick_due).
+template <class Layer>
+auto ws_session<Layer>::due_action(std::int64_t now) const noexcept -> tick_action {
+    if (closing_.load(std::memory_order_relaxed)) return tick_action::none;
+    auto const& cfg = ctx_.config;
+    if (now - last_heartbeat_ms_.load(std::memory_order_relaxed) > std::int64_t(cfg.heartbeat_timeout) * 1000)
+        return tick_action::heartbeat_timeout;
+    if (cfg.jwt.close_on_expiry && token_expires_s_.load(std::memory_order_relaxed) * 1000 <= now)
+        return tick_action::token_expired;
+    if (now - last_ping_ms_.load(std::memory_order_relaxed) >= std::int64_t(cfg.ping_interval) * 1000)
+        return tick_action::ping;
+    return tick_action::none;
+}
+
 template <class Layer>
 bool ws_session<Layer>::tick_due(std::int64_t now) const noexcept {
-    if (closing_.load(std::memory_order_relaxed)) return false;
-    auto const& cfg = ctx_.config;
-    return now - last_heartbeat_ms_.load(std::memory_order_relaxed) > std::int64_t(cfg.heartbeat_timeout) * 1000 ||
-           (cfg.jwt.close_on_expiry && token_expires_s_.load(std::memory_order_relaxed) * 1000 <= now) ||
-           now - last_ping_ms_.load(std::memory_order_relaxed) >= std::int64_t(cfg.ping_interval) * 1000;
+    return due_action(now) != tick_action::none;
 }
 
 template <class Layer>
 void ws_session<Layer>::on_tick(std::int64_t now) {
-    if (closing_.load(std::memory_order_relaxed)) return;
-    auto const& cfg = ctx_.config;
-    if (now - last_heartbeat_ms_.load(std::memory_order_relaxed) > std::int64_t(cfg.heartbeat_timeout) * 1000)
-        return close(close_code::heartbeat_timeout, "heartbeat timeout");
-    if (cfg.jwt.close_on_expiry && token_expires_s_.load(std::memory_order_relaxed) * 1000 <= now)
-        return close(close_code::token_expired, "token expired");
-    if (now - last_ping_ms_.load(std::memory_order_relaxed) >= std::int64_t(cfg.ping_interval) * 1000) {
-        last_ping_ms_.store(now, std::memory_order_relaxed);
-        asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->send_ping(); });
+    switch (due_action(now)) {
+        case tick_action::none:
+            return;
+        case tick_action::heartbeat_timeout:
+            return close(close_code::heartbeat_timeout, "heartbeat timeout");
+        case tick_action::token_expired:
+            return close(close_code::token_expired, "token expired");
+        case tick_action::ping:
+            last_ping_ms_.store(now, std::memory_order_relaxed);
+            asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->send_ping(); });
+            return;
     }
 }
 
