@@ -198,6 +198,22 @@ TEST_P(AlertStoreContract, RandomAgePruningKeepsSeqsGrowing) {
 
 namespace {
 
+// A fresh directory for one test's database, removed when the test ends (also
+// when an ASSERT ends it early).
+struct scratch_dir {
+    std::filesystem::path dir;
+    explicit scratch_dir(std::string const& name)
+        : dir(std::filesystem::temp_directory_path() / ("vigil-" + name + "-" + std::to_string(getpid()))) {
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+    }
+    ~scratch_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+    }
+    std::string db() const { return (dir / "vigil.db").string(); }
+};
+
 std::unique_ptr<alert_store> make_sqlite(retention_policy r) {
     static int counter = 0;
     auto const path = std::filesystem::temp_directory_path() /
@@ -216,9 +232,8 @@ INSTANTIATE_TEST_SUITE_P(Engines, AlertStoreContract,
                          [](auto const& info) { return info.param.name; });
 
 TEST(SqliteAlertStore, SurvivesReopenAndKeepsSeqs) {
-    auto const dir = std::filesystem::temp_directory_path() / ("vigil-reopen-" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir);
-    auto const path = (dir / "vigil.db").string();
+    scratch_dir const dir{"reopen"};
+    auto const path = dir.db();
     std::string id;
     {
         sqlite_alert_store s{{path, true, {}}};
@@ -233,7 +248,6 @@ TEST(SqliteAlertStore, SurvivesReopenAndKeepsSeqs) {
     write_batch b;
     b.alerts = {{"u", "s", "{}", std::nullopt, "t", ""}};
     EXPECT_EQ(s.write(b, 2).appended[0].alert.seq, 3u);
-    std::filesystem::remove_all(dir);
 }
 
 namespace {
@@ -311,10 +325,8 @@ struct raw_db {
 // keeps working: publishes continue each user's seqs, pruning by age still
 // keeps them growing.
 TEST(SqliteAlertStore, MigratesVersion1Databases) {
-    auto const dir = std::filesystem::temp_directory_path() / ("vigil-migrate-" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto const path = (dir / "vigil.db").string();
+    scratch_dir const dir{"migrate"};
+    auto const path = dir.db();
     {
         raw_db v1{path};
         v1.exec(schema_v1);
@@ -380,19 +392,15 @@ TEST(SqliteAlertStore, MigratesVersion1Databases) {
     EXPECT_EQ(s.last_seq("gone"), 8u);
     EXPECT_EQ(s.last_seq("f"), 2u);
     EXPECT_EQ(s.after("u", 0, false, 10, false).size(), 1u);
-    std::filesystem::remove_all(dir);
 }
 
 // A database from a newer build is refused, not half-read.
 TEST(SqliteAlertStore, RefusesNewerSchemas) {
-    auto const dir = std::filesystem::temp_directory_path() / ("vigil-newer-" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto const path = (dir / "vigil.db").string();
+    scratch_dir const dir{"newer"};
+    auto const path = dir.db();
     {
         raw_db db{path};
         db.exec(("PRAGMA user_version=" + std::to_string(sqlite_alert_store::schema_version + 1)).c_str());
     }
     EXPECT_THROW((sqlite_alert_store{{path, false, {}}}), store_error);
-    std::filesystem::remove_all(dir);
 }
