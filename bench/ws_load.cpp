@@ -743,10 +743,11 @@ int main(int argc, char** argv) {
             s.num("idle_cpu_percent", idle_cpu, 2);
             s.num("settle_s", o.settle, 0);
             s.integer("pings_answered", pings);
-            s.integer("errors", conn.errors() + settled.errors() + held.errors());
+            auto const errors = conn.errors() + settled.errors() + held.errors();
+            s.integer("errors", errors);
             s.integer("drops", settled.disconnects + settled.server_closes + held.disconnects + held.server_closes);
             steps += (steps.size() > 1 ? "," : "") + s.done();
-            if (held.conns_open < n || conn.errors() + settled.errors() + held.errors() > 0) failed = true;
+            if (held.conns_open < n || errors > 0) failed = true;
         }
         j.raw("steps", steps + "]");
     } else {
