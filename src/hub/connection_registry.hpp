@@ -37,9 +37,10 @@ public:
     std::size_t size() const;
 
     // The heartbeat sweep's pass over one shard (0 <= shard < shard_count; it
-    // visits one per tick to spread its work): on_tick(now) for each
-    // connection whose tick_due(now), asked under the lock.
-    static constexpr std::size_t shard_count = 16;
+    // visits a few per tick to spread its work): on_tick(now) for each
+    // connection whose tick_due(now), asked under the lock. Small shards (~75
+    // connections at 19k) let the sweep send its pings in small groups.
+    static constexpr std::size_t shard_count = 256;
     void tick_shard(std::size_t shard, std::int64_t now_ms) const;
 
     // Closes every connection with this code (graceful shutdown: 1001), and
