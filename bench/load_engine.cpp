@@ -219,6 +219,7 @@ struct engine::impl {
     };
 
     engine_config cfg;
+    std::unique_ptr<FILE, int (*)(FILE*)> latency_log{nullptr, &std::fclose};
     int ep = -1;
     sockaddr_in server{};
     std::vector<std::string> users;
@@ -270,6 +271,10 @@ struct engine::impl {
         }
         http.resize(std::max(0, cfg.publishers));
         pad.assign(cfg.pad_bytes, 'x');
+        if (!cfg.latency_log.empty()) {
+            latency_log.reset(std::fopen(cfg.latency_log.c_str(), "w"));
+            if (!latency_log) std::fprintf(stderr, "vigil_load: cannot write %s\n", cfg.latency_log.c_str());
+        }
     }
 
     ~impl() {
@@ -648,6 +653,7 @@ struct engine::impl {
             st.latency_slow.add(now - t);
         } else {
             st.latency.add(now - t);
+            if (latency_log) std::fprintf(latency_log.get(), "%lld %lld\n", (long long)t, (long long)(now - t));
         }
         if (cfg.ack_ratio > 0 && double((std::uint64_t(bi) * 2654435761u) % 1000) < cfg.ack_ratio * 1000) {
             auto const id = string_value(text, "\"alert_id\"");
@@ -1031,6 +1037,7 @@ struct engine::impl {
             st.received_confirmed = std::min(st.received_unique, st.alerts_confirmed);
         }
         st.lost = st.alerts_confirmed > st.received_confirmed ? st.alerts_confirmed - st.received_confirmed : 0;
+        if (latency_log) std::fflush(latency_log.get());  // workers may end with _exit
         if (!storm_done && st.storm_start_us) st.storm_end_us = 0;
         return end_phase();
     }

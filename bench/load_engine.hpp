@@ -110,6 +110,9 @@ struct engine_config {
     std::uint32_t pad_bytes = 64;  // extra bytes in each detection (a realistic payload)
     bool reconnect = true;         // reconnect (with ?since=last seq) after the server closes
     bool verbose = false;
+    // When set, one line per live alert received: "publish_us latency_us"
+    // (CLOCK_MONOTONIC), to see when slow deliveries happen, not only how many.
+    std::string latency_log;
 };
 
 // Set by an in-process publisher (the embedding API bench); read by the engine.

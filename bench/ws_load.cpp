@@ -83,6 +83,7 @@ options:
   --source-addresses K        spread client sockets over 127.0.0.1..K [16]
   --label TEXT                copied into the JSON line
   --server-log FILE           keep the started server's log
+  --latency-log FILE          one line per live alert: publish time and latency in µs (FILE.N per worker)
   --verbose
 )");
 }
@@ -115,6 +116,7 @@ struct options {
     int source_addresses = 16;
     std::string label;
     std::string server_log;
+    std::string latency_log;
     bool verbose = false;
     std::vector<std::string> spawn;
 };
@@ -180,6 +182,7 @@ options parse(int argc, char** argv) {
             else if (a == "--source-addresses") o.source_addresses = std::stoi(v);
             else if (a == "--label") o.label = v;
             else if (a == "--server-log") o.server_log = v;
+            else if (a == "--latency-log") o.latency_log = v;
             else die("unknown option " + a);
         } catch (std::invalid_argument const&) {
             die("bad value for " + a + ": " + v);
@@ -374,6 +377,7 @@ struct coordinator {
             cfg.publishers = std::max(1, o.publishers / procs);
             cfg.pad_bytes = o.pad_bytes;
             cfg.verbose = o.verbose;
+            if (!o.latency_log.empty()) cfg.latency_log = procs == 1 ? o.latency_log : o.latency_log + "." + std::to_string(w);
             pid_t const pid = ::fork();
             if (pid < 0) die("fork failed");
             if (pid == 0) {
