@@ -226,6 +226,13 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
     writer_ = std::make_unique<sqlite_connection>(options_.path);
     writer_->exec("PRAGMA journal_mode=WAL");
     writer_->exec(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    // The WAL is copied back into the database inside the commit that takes
+    // it past this many pages, and every publish queued meanwhile waits. At
+    // ~9k alerts/s SQLite's default (1,000 pages, ~4 MiB) meant a checkpoint
+    // every ~0.1 s and p99 at 6-8 ms; at 10,000 pages (the WAL file reused
+    // at up to ~40 MiB) they are ten times rarer and p99 3-5 ms, for the same
+    // CPU (bench/profile_notes.md).
+    writer_->exec("PRAGMA wal_autocheckpoint=10000");
     int version = 0;
     {
         auto s = writer_->prepare("PRAGMA user_version");
