@@ -247,7 +247,7 @@ s_latency() {
 s_latency19k() {
   say "== latency at $L19_CONNS connections, 1000 alerts/s"
   fresh latency19k
-  for s in vigil node; do
+  for s in vigil vigil-mem node; do
     run latency19k "$s" 19k-1000 "$runs" --connections "$L19_CONNS" --rate 1000 --duration "$L19_SECONDS" --publishers 16
   done
   # The same without a heartbeat sweep during the measurement (ping interval 60 s): what the sweep costs.
