@@ -199,12 +199,17 @@ def heartbeat_runs(server):
     return None, []
 
 
+def hb_median(runs, metric):
+    """Median of a heartbeat run's (one-step idle ramp) metric."""
+    return med([(r.get("steps") or [{}])[0].get(metric) for r in runs])
+
+
 hb_variant, hb_runs = heartbeat_runs("vigil")
-v = med([(r.get("steps") or [{}])[0].get("idle_cpu_percent") for r in hb_runs])
-hb_conns = med([(r.get("steps") or [{}])[0].get("connections") for r in hb_runs])
+hb_cpu = hb_median(hb_runs, "idle_cpu_percent")
+hb_conns = hb_median(hb_runs, "connections")
 targets.append(("heartbeats at 19k connections, 30 s interval: < 2 % of one core",
-                f"{f(v, 2)} % at {f(hb_conns)} connections, {hb_variant or '–'}" if v is not None else "–",
-                v is not None and v < 2.0 and (hb_conns or 0) >= 19000 and hb_variant == "ping30"))
+                f"{f(hb_cpu, 2)} % at {f(hb_conns)} connections, {hb_variant or '–'}" if hb_cpu is not None else "–",
+                hb_cpu is not None and hb_cpu < 2.0 and (hb_conns or 0) >= 19000 and hb_variant == "ping30"))
 
 w("## Targets of issue #5")
 w("")
@@ -251,19 +256,17 @@ if hb:
       "it pings idle connections at the default interval and the load generator answers every ping, in "
       "steady state: the first round, which also carries a protocol ping per connection until the client "
       "has answered a JSON one, passes unmeasured (`--settle`), then four rounds are measured. "
-      "Idle CPU = server CPU during the hold / hold time, in % of one core. Over a 120 s hold that includes "
-      "the first round, vigil measured 2.13 % (median of 3, 82671fd).")
+      "Idle CPU = server CPU during the hold / hold time, in % of one core (the profile notes give the "
+      "cost of the first round).")
     w("")
     w("| server | variant | runs | connections | idle CPU % | pings answered | bytes / connection | vs vigil (CPU) |")
     w("|---|---|---|---|---|---|---|---|")
-    base = med([(r.get("steps") or [{}])[0].get("idle_cpu_percent") for r in hb_runs])
     for k in sort_keys(hb.keys()):
         runs = hb[k]
-        st = [(r.get("steps") or [{}])[0] for r in runs]
-        cpu = med([x.get("idle_cpu_percent") for x in st])
-        w(f"| {name(k[0])} | {k[1]} | {len(runs)} | {f(med([x.get('connections') for x in st]))} | {f(cpu, 2)} | "
-          f"{f(med([x.get('pings_answered') for x in st]))} | {f(med([x.get('bytes_per_connection') for x in st]))} | "
-          f"{'1.0×' if k[0] == 'vigil' else ratio(base, cpu)} |")
+        cpu = hb_median(runs, "idle_cpu_percent")
+        w(f"| {name(k[0])} | {k[1]} | {len(runs)} | {f(hb_median(runs, 'connections'))} | {f(cpu, 2)} | "
+          f"{f(hb_median(runs, 'pings_answered'))} | {f(hb_median(runs, 'bytes_per_connection'))} | "
+          f"{'1.0×' if k[0] == 'vigil' else ratio(hb_cpu, cpu)} |")
     w("")
 
 
