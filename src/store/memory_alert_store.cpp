@@ -6,86 +6,116 @@ namespace vigil {
 
 namespace {
 
-bool matches(stored_alert const& a, ack_filter f) {
-    return f == ack_filter::all || (f == ack_filter::acked) == a.acked_ms.has_value();
+bool matches(std::optional<std::int64_t> const& acked_ms, ack_filter f) {
+    return f == ack_filter::all || (f == ack_filter::acked) == acked_ms.has_value();
 }
+
+// The pool hands blocks up to this size out of its own chunks; anything larger
+// (a detection of more than 1 MiB) goes through to the arena and back.
+constexpr std::size_t largest_pooled_block = std::size_t{1} << 20;
 
 }  // namespace
 
-memory_alert_store::memory_alert_store(retention_policy retention) : retention_(retention) {}
+memory_alert_store::memory_alert_store(retention_policy retention)
+    : retention_(retention),
+      pool_(std::pmr::pool_options{0, largest_pooled_block}, &arena_),
+      alerts_(&pool_),
+      users_(&pool_) {
+    // The pool may round its limit; what it passes through must be freed for real.
+    arena_.separate_above(pool_.options().largest_required_pool_block);
+}
 
-void memory_alert_store::erase_locked(std::string const& alert_id) {
-    auto it = alerts_.find(alert_id);
-    if (it == alerts_.end()) return;
-    users_[it->second.alert.user_id].by_seq.erase(it->second.alert.seq);
+stored_alert memory_alert_store::to_stored(alert_map::value_type const& entry, bool with_frame_bytes) {
+    auto const& [id, r] = entry;
+    stored_alert a;
+    a.alert_id = id;
+    a.seq = r.seq;
+    a.user_id = r.user_id;
+    a.stream_id = r.stream_id;
+    a.detection_json = r.detection_json;
+    a.timestamp = r.timestamp;
+    a.created_ms = r.created_ms;
+    if (r.frame) {
+        a.frame_content_type = r.frame->content_type;
+        if (with_frame_bytes) a.frame_bytes = r.frame->bytes;
+    }
+    a.first_delivered_ms = r.first_delivered_ms;
+    a.delivery_count = r.delivery_count;
+    a.acked_ms = r.acked_ms;
+    a.acked_by = r.acked_by;
+    return a;
+}
+
+void memory_alert_store::erase_locked(alert_map::iterator it) {
+    if (auto u = users_.find(std::string_view{it->second.user_id}); u != users_.end())
+        u->second.by_seq.erase(it->second.seq);
     alerts_.erase(it);
 }
 
 write_result memory_alert_store::write(write_batch const& batch, std::int64_t now_ms) {
     std::lock_guard lock{mutex_};
+    allocator const arena{&pool_};
     write_result out;
     out.appended.reserve(batch.alerts.size());
     for (auto const& in : batch.alerts) {
-        auto& log = users_[in.user_id];
+        auto u = users_.find(std::string_view{in.user_id});
+        if (u == users_.end()) u = users_.emplace(std::pmr::string{in.user_id, arena}, user_log{arena}).first;
+        auto& log = u->second;
         if (!in.idempotency_key.empty()) {
             // Linear in the user's retained alerts; this engine is for small loads.
             bool found = false;
-            for (auto const& [seq, id] : log.by_seq) {
-                auto const& r = alerts_.at(id);
-                if (r.idempotency_key == in.idempotency_key) {
-                    out.appended.push_back({r.alert, true});
+            for (auto const& [seq, it] : log.by_seq) {
+                if (std::string_view{it->second.idempotency_key} == in.idempotency_key) {
+                    out.appended.push_back({to_stored(*it, false), true});
                     found = true;
                     break;
                 }
             }
             if (found) continue;
         }
-        record r;
-        r.alert.alert_id = new_alert_id();
-        r.alert.seq = ++log.last_seq;
-        r.alert.user_id = in.user_id;
-        r.alert.stream_id = in.stream_id;
-        r.alert.detection_json = in.detection_json;
-        r.alert.timestamp = in.timestamp;
-        r.alert.created_ms = now_ms;
+        record r{arena};
+        r.seq = ++log.last_seq;
+        r.user_id = in.user_id;
+        r.stream_id = in.stream_id;
+        r.detection_json = in.detection_json;
+        r.timestamp = in.timestamp;
+        r.created_ms = now_ms;
         if (in.delivered_on_commit) {
-            r.alert.first_delivered_ms = now_ms;
-            r.alert.delivery_count = 1;
+            r.first_delivered_ms = now_ms;
+            r.delivery_count = 1;
         }
-        if (in.frame) r.alert.frame_content_type = in.frame->content_type;
-        r.frame = in.frame;
+        if (in.frame) r.frame = std::make_shared<annotated_frame const>(*in.frame);
         r.idempotency_key = in.idempotency_key;
-        log.by_seq.emplace(r.alert.seq, r.alert.alert_id);
-        out.appended.push_back({r.alert, false});
-        auto const id = r.alert.alert_id;
-        auto const seq = r.alert.seq;
-        alerts_.emplace(id, std::move(r));
-        if (retention_.per_user && seq > retention_.per_user) {
+        // Ids and seqs only grow, so both inserts go at the end: the hint makes them O(1).
+        auto const it = alerts_.emplace_hint(alerts_.end(), std::pmr::string{new_alert_id(), arena}, std::move(r));
+        log.by_seq.emplace_hint(log.by_seq.end(), it->second.seq, it);
+        out.appended.push_back({to_stored(*it, false), false});
+        if (auto const seq = it->second.seq; retention_.per_user && seq > retention_.per_user) {
             while (!log.by_seq.empty() && log.by_seq.begin()->first <= seq - retention_.per_user)
-                erase_locked(std::string{log.by_seq.begin()->second});
+                erase_locked(log.by_seq.begin()->second);
         }
     }
     for (auto const& ack : batch.acks) {
-        auto it = alerts_.find(ack.alert_id);
-        if (it == alerts_.end() || (!ack.owner.empty() && it->second.alert.user_id != ack.owner)) {
+        auto it = alerts_.find(std::string_view{ack.alert_id});
+        if (it == alerts_.end() || (!ack.owner.empty() && std::string_view{it->second.user_id} != ack.owner)) {
             out.acks.push_back({ack_outcome::not_found, {}});
             continue;
         }
-        auto& a = it->second.alert;
-        if (a.acked_ms) {
-            out.acks.push_back({ack_outcome::already_acked, a.user_id});
+        auto& r = it->second;
+        if (r.acked_ms) {
+            out.acks.push_back({ack_outcome::already_acked, std::string{r.user_id}});
         } else {
-            a.acked_ms = now_ms;
-            a.acked_by = ack.acked_by;
-            out.acks.push_back({ack_outcome::acked, a.user_id});
+            r.acked_ms = now_ms;
+            r.acked_by = ack.acked_by;
+            out.acks.push_back({ack_outcome::acked, std::string{r.user_id}});
         }
     }
     for (auto const& id : batch.delivered) {
-        auto it = alerts_.find(id);
+        auto it = alerts_.find(std::string_view{id});
         if (it == alerts_.end()) continue;
-        auto& a = it->second.alert;
-        if (!a.first_delivered_ms) a.first_delivered_ms = now_ms;
-        ++a.delivery_count;
+        auto& r = it->second;
+        if (!r.first_delivered_ms) r.first_delivered_ms = now_ms;
+        ++r.delivery_count;
     }
     return out;
 }
@@ -95,14 +125,12 @@ std::vector<stored_alert> memory_alert_store::after(std::string_view user_id, st
                                                     bool with_frames) {
     std::lock_guard lock{mutex_};
     std::vector<stored_alert> out;
-    auto u = users_.find(std::string{user_id});
+    auto u = users_.find(user_id);
     if (u == users_.end()) return out;
     for (auto it = u->second.by_seq.upper_bound(after_seq); it != u->second.by_seq.end() && out.size() < limit;
          ++it) {
-        auto const& r = alerts_.at(it->second);
-        if (unacked_only && r.alert.acked_ms) continue;
-        out.push_back(r.alert);
-        if (with_frames && r.frame) out.back().frame_bytes = r.frame->bytes;
+        if (unacked_only && it->second->second.acked_ms) continue;
+        out.push_back(to_stored(*it->second, with_frames));
     }
     return out;
 }
@@ -111,24 +139,25 @@ std::optional<stored_alert> memory_alert_store::get(std::string_view alert_id) {
     std::lock_guard lock{mutex_};
     auto it = alerts_.find(alert_id);
     if (it == alerts_.end()) return std::nullopt;
-    return it->second.alert;
+    return to_stored(*it, false);
 }
 
 std::optional<annotated_frame> memory_alert_store::frame(std::string_view alert_id) {
     std::lock_guard lock{mutex_};
     auto it = alerts_.find(alert_id);
-    if (it == alerts_.end()) return std::nullopt;
-    return it->second.frame;
+    if (it == alerts_.end() || !it->second.frame) return std::nullopt;
+    return *it->second.frame;
 }
 
 std::vector<stored_alert> memory_alert_store::history(history_query const& q) {
     std::lock_guard lock{mutex_};
     std::vector<stored_alert> out;
-    auto it = q.before.empty() ? alerts_.end() : alerts_.lower_bound(q.before);
+    auto it = q.before.empty() ? alerts_.end() : alerts_.lower_bound(std::string_view{q.before});
     while (it != alerts_.begin() && out.size() < q.limit) {
         --it;
-        auto const& a = it->second.alert;
-        if ((q.user_id.empty() || a.user_id == q.user_id) && matches(a, q.status)) out.push_back(a);
+        auto const& r = it->second;
+        if ((q.user_id.empty() || std::string_view{r.user_id} == q.user_id) && matches(r.acked_ms, q.status))
+            out.push_back(to_stored(*it, false));
     }
     return out;
 }
@@ -139,8 +168,8 @@ std::size_t memory_alert_store::prune_expired(std::int64_t now_ms, std::size_t m
     std::size_t removed = 0;
     // Ids are time-ordered, but creation time is what counts: scan from the oldest.
     while (!alerts_.empty() && removed < max_rows &&
-           alerts_.begin()->second.alert.created_ms < now_ms - retention_.max_age_ms) {
-        erase_locked(std::string{alerts_.begin()->first});
+           alerts_.begin()->second.created_ms < now_ms - retention_.max_age_ms) {
+        erase_locked(alerts_.begin());
         ++removed;
     }
     return removed;
@@ -148,7 +177,7 @@ std::size_t memory_alert_store::prune_expired(std::int64_t now_ms, std::size_t m
 
 std::uint64_t memory_alert_store::last_seq(std::string_view user_id) {
     std::lock_guard lock{mutex_};
-    auto u = users_.find(std::string{user_id});
+    auto u = users_.find(user_id);
     return u == users_.end() ? 0 : u->second.last_seq;
 }
 
