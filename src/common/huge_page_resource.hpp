@@ -26,6 +26,7 @@ public:
     huge_page_resource(huge_page_resource const&) = delete;
     huge_page_resource& operator=(huge_page_resource const&) = delete;
 
+    // Before the first allocation: deallocate tells the two kinds apart by size.
     void separate_above(std::size_t bytes) { separate_above_ = bytes < chunk_bytes ? bytes : chunk_bytes; }
     // Bytes mapped now (chunks and separate blocks).
     std::size_t mapped_bytes() const { return mapped_; }
