@@ -19,7 +19,7 @@ template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 public:
     // TLS sessions take the server's current TLS context; plain ones nothing.
-    http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx, tls_context_ref_t<Stream> tls = {});
+    http_session(tcp_socket&& socket, server_context& ctx, tls_context_ref_t<Stream> tls = {});
     void run();
 
 private:

@@ -21,16 +21,16 @@ namespace beast = boost::beast;
 
 namespace {
 template <class Stream>
-Stream make_stream(asio::ip::tcp::socket&& socket, tls_context_ref_t<Stream> const& tls) {
+Stream make_stream(tcp_socket&& socket, tls_context_ref_t<Stream> const& tls) {
     if constexpr (is_tls_v<Stream>)
-        return Stream{beast::tcp_stream{std::move(socket)}, *tls};
+        return Stream{plain_http_stream{std::move(socket)}, *tls};
     else
         return Stream{std::move(socket)};
 }
 }  // namespace
 
 template <class Stream>
-http_session<Stream>::http_session(asio::ip::tcp::socket&& socket, server_context& ctx,
+http_session<Stream>::http_session(tcp_socket&& socket, server_context& ctx,
                                    tls_context_ref_t<Stream> tls)
     : tls_(std::move(tls)), stream_(make_stream<Stream>(std::move(socket), tls_)), ctx_(ctx) {
     beast::error_code ec;

@@ -6,6 +6,7 @@
 // before the client reads it. Beast finds this teardown by argument-dependent
 // lookup.
 #include <boost/asio/compose.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/role.hpp>
 
@@ -14,10 +15,17 @@
 
 namespace vigil::net {
 
-class lingering_socket : public boost::asio::ip::tcp::socket {
+// A connection's socket, bound to the io_context of the I/O thread that owns
+// it. Asio's default (any_io_executor) is type-erased: every operation and
+// every post copied and destroyed it through a function pointer, ~1.5 % of a
+// publish's CPU.
+using io_executor = boost::asio::io_context::executor_type;
+using tcp_socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, io_executor>;
+
+class lingering_socket : public tcp_socket {
 public:
-    using boost::asio::ip::tcp::socket::basic_stream_socket;
-    explicit lingering_socket(boost::asio::ip::tcp::socket&& s) : boost::asio::ip::tcp::socket(std::move(s)) {}
+    using tcp_socket::basic_stream_socket;
+    explicit lingering_socket(tcp_socket&& s) : tcp_socket(std::move(s)) {}
 
     // Most bytes read and discarded while closing; past it the socket just closes.
     static constexpr std::size_t max_drain_bytes = 1024 * 1024;

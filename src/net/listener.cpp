@@ -33,12 +33,12 @@ std::uint16_t listener::port() const {
 }
 
 void listener::do_accept() {
-    acceptor_.async_accept(next_context_(), [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
+    acceptor_.async_accept(next_context_(), [self = shared_from_this()](boost::system::error_code ec, tcp_socket s) {
         self->on_accept(ec, std::move(s));
     });
 }
 
-void listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
+void listener::on_accept(boost::system::error_code ec, tcp_socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space) {
         if (!exhausted_)

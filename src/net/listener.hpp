@@ -3,6 +3,7 @@
 // with a TLS identity, the connections it accepts speak TLS.
 // On descriptor exhaustion (EMFILE/ENFILE) it backs off instead of spinning,
 // logs once per episode, and keeps serving the connections it has.
+#include "net/lingering_socket.hpp"
 #include "net/server_context.hpp"
 #include "net/tls_identity.hpp"
 
@@ -30,7 +31,7 @@ public:
 
 private:
     void do_accept();
-    void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+    void on_accept(boost::system::error_code ec, tcp_socket socket);
 
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer backoff_;

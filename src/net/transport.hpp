@@ -1,8 +1,9 @@
 #pragma once
 // The two transports a session runs over: plain TCP and TLS over TCP. HTTP
-// sessions read through Beast's tcp_stream (for its timeouts); a plain
-// WebSocket then keeps only the socket (lingering_socket), a TLS one keeps the
-// whole TLS stream, whose record state cannot be moved elsewhere.
+// sessions read through Beast's basic_stream (a tcp_stream on the owning
+// io_context's executor, for its timeouts); a plain WebSocket then keeps only
+// the socket (lingering_socket), a TLS one keeps the whole TLS stream, whose
+// record state cannot be moved elsewhere.
 #include "net/lingering_socket.hpp"
 
 #include <boost/asio/ssl/context.hpp>
@@ -15,8 +16,8 @@
 
 namespace vigil::net {
 
-using plain_http_stream = boost::beast::tcp_stream;
-using tls_http_stream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
+using plain_http_stream = boost::beast::basic_stream<boost::asio::ip::tcp, io_executor>;
+using tls_http_stream = boost::asio::ssl::stream<plain_http_stream>;
 
 template <class HttpStream>
 inline constexpr bool is_tls_v = std::is_same_v<HttpStream, tls_http_stream>;

@@ -36,7 +36,7 @@ struct server {
     std::vector<std::string> messages;
     std::promise<boost::system::error_code> read_end;
 
-    server(asio::io_context& i, tcp::socket s)
+    server(asio::io_context& i, vigil::net::tcp_socket s)
         : io(i), ws(std::make_unique<raw_websocket>(lingering_socket{std::move(s)})) {}
 
     void read() {
