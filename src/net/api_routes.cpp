@@ -29,6 +29,28 @@ http_response json_response(http::status status, std::string body, http_request 
     return res;
 }
 
+std::string to_wire(http_response const& res) {
+    auto const reason = res.reason();
+    std::size_t size = 16 + reason.size() + 2 + res.body().size();
+    for (auto const& f : res) size += f.name_string().size() + 2 + f.value().size() + 2;
+    std::string out;
+    out.reserve(size);
+    out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out += std::to_string(res.result_int());
+    out += ' ';
+    out += reason;
+    out += "\r\n";
+    for (auto const& f : res) {
+        out += f.name_string();
+        out += ": ";
+        out += f.value();
+        out += "\r\n";
+    }
+    out += "\r\n";
+    out += res.body();
+    return out;
+}
+
 http_response json_error(http::status status, std::string_view code, std::string_view detail,
                          http_request const& req) {
     json::object o;

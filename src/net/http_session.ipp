@@ -9,9 +9,9 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 namespace vigil::net {
@@ -134,10 +134,11 @@ template <class Stream>
 void http_session<Stream>::send(http_response&& res) {
     bool const keep_alive = res.keep_alive() && !ctx_.shutting_down;
     res.keep_alive(keep_alive);
-    auto sp = std::make_shared<http_response>(std::move(res));
-    http::async_write(stream_, *sp, [self = this->shared_from_this(), sp, keep_alive](beast::error_code ec, std::size_t n) {
-        self->on_write(keep_alive, ec, n);
-    });
+    auto wire = std::make_shared<std::string const>(to_wire(res));
+    asio::async_write(stream_, asio::buffer(*wire),
+                      [self = this->shared_from_this(), wire, keep_alive](beast::error_code ec, std::size_t n) {
+                          self->on_write(keep_alive, ec, n);
+                      });
 }
 
 template <class Stream>

@@ -2,6 +2,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace vigil::net {
@@ -16,5 +17,12 @@ http_response json_response(http::status status, std::string body, http_request 
 // {"error": code, "detail": detail}
 http_response json_error(http::status status, std::string_view code, std::string_view detail,
                          http_request const& req);
+
+// The response as it goes on the wire: status line, fields, blank line, body.
+// Every response here has a string body and its Content-Length field set
+// (prepare_payload), so this is what Beast's serializer would write; one
+// contiguous buffer spares a publish's answer the serializer's walk over a
+// variant of buffer sequences (~2-3 % of a single-alert publish's CPU).
+std::string to_wire(http_response const& res);
 
 }  // namespace vigil::net
