@@ -7,9 +7,11 @@
 #include "net/transport.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -31,6 +33,9 @@ private:
     void on_write(bool keep_alive, boost::system::error_code ec, std::size_t bytes);
     void do_close();
     void drain();
+    void set_deadline(std::chrono::steady_clock::duration within);
+    void wait_for_deadline();
+    void on_deadline(boost::system::error_code ec);
 
     tls_context_ref_t<Stream> tls_;  // declared before stream_, which refers to it
     Stream stream_;
@@ -39,6 +44,18 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     boost::asio::ip::address remote_;
     std::size_t drained_ = 0;
+
+    // One lazy timer per connection instead of tcp_stream's per-operation
+    // timeouts, which scheduled and cancelled a timer for every read and
+    // every write (and reprogrammed the thread's timerfd whenever it was the
+    // only timer): moving the deadline is an assignment, and the timer, when
+    // it fires early, waits for the rest.
+    boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                      boost::asio::wait_traits<std::chrono::steady_clock>, io_executor>
+        timer_;
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    bool timer_waiting_ = false;
+    bool timed_out_ = false;
 };
 
 extern template class http_session<plain_http_stream>;

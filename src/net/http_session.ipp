@@ -32,7 +32,10 @@ Stream make_stream(tcp_socket&& socket, tls_context_ref_t<Stream> const& tls) {
 template <class Stream>
 http_session<Stream>::http_session(tcp_socket&& socket, server_context& ctx,
                                    tls_context_ref_t<Stream> tls)
-    : tls_(std::move(tls)), stream_(make_stream<Stream>(std::move(socket), tls_)), ctx_(ctx) {
+    : tls_(std::move(tls)),
+      stream_(make_stream<Stream>(std::move(socket), tls_)),
+      ctx_(ctx),
+      timer_(stream_.get_executor()) {
     beast::error_code ec;
     remote_ = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec).address();
     // Beast reads max(512, free capacity) bytes at a time: a typical publish
@@ -46,8 +49,7 @@ void http_session<Stream>::run() {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
         if constexpr (is_tls_v<Stream>) {
             // The TLS handshake counts against the same time limit as a request.
-            beast::get_lowest_layer(self->stream_)
-                .expires_after(std::chrono::seconds{self->ctx_.config.limits.http_timeout_seconds});
+            self->set_deadline(std::chrono::seconds{self->ctx_.config.limits.http_timeout_seconds});
             self->stream_.async_handshake(asio::ssl::stream_base::server,
                                           [self](beast::error_code ec) { self->on_handshake(ec); });
         } else {
@@ -71,15 +73,15 @@ void http_session<Stream>::do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(l.max_header_bytes));
     parser_->body_limit(l.max_body_bytes);
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds{l.http_timeout_seconds});
+    set_deadline(std::chrono::seconds{l.http_timeout_seconds});
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
 }
 
 template <class Stream>
 void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
+    if (timed_out_) return;  // slow or idle: dropped quietly, the socket is closed
     if (ec == http::error::end_of_stream || ec == asio::error::connection_reset) return do_close();
-    if (ec == beast::error::timeout) return do_close();  // slow or idle: drop quietly
     if (ec) {
         // Whatever the parser refused, the reply is JSON and the connection ends.
         http_request req;
@@ -117,7 +119,9 @@ void http_session<Stream>::upgrade(http_request&& req) {
         return send(std::move(*refusal));
     }
     auto& a = std::get<ws_admission>(admitted);
-    beast::get_lowest_layer(stream_).expires_never();  // the WebSocket has its own timeouts and heartbeat
+    // The WebSocket has its own timeouts and heartbeat.
+    deadline_ = std::chrono::steady_clock::time_point::max();
+    timer_.cancel();
     // The session releases the connection slot admission took.
     auto layer = [&] {
         if constexpr (is_tls_v<Stream>)
@@ -155,7 +159,7 @@ void http_session<Stream>::on_write(bool keep_alive, beast::error_code ec, std::
 template <class Stream>
 void http_session<Stream>::do_close() {
     auto& tcp = beast::get_lowest_layer(stream_);
-    tcp.expires_after(std::chrono::seconds{2});
+    set_deadline(std::chrono::seconds{2});
     if constexpr (is_tls_v<Stream>) {
         stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
             beast::get_lowest_layer(self->stream_).close();
@@ -179,6 +183,33 @@ void http_session<Stream>::drain() {
         self->buffer_.consume(self->buffer_.size());
         self->drain();
     });
+}
+
+template <class Stream>
+void http_session<Stream>::set_deadline(std::chrono::steady_clock::duration within) {
+    deadline_ = std::chrono::steady_clock::now() + within;
+    // A wait in flight that ends sooner looks at the new deadline when it fires.
+    if (!timer_waiting_ || timer_.expiry() > deadline_) wait_for_deadline();
+}
+
+template <class Stream>
+void http_session<Stream>::wait_for_deadline() {
+    timer_waiting_ = true;
+    timer_.expires_at(deadline_);  // a later wait in flight ends with operation_aborted
+    // Weak: a pending wait does not keep a finished connection alive.
+    timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+        if (auto self = weak.lock()) self->on_deadline(ec);
+    });
+}
+
+template <class Stream>
+void http_session<Stream>::on_deadline(beast::error_code ec) {
+    if (ec == asio::error::operation_aborted) return;  // replaced by a nearer deadline, or cancelled
+    timer_waiting_ = false;
+    if (deadline_ == std::chrono::steady_clock::time_point::max()) return;
+    if (std::chrono::steady_clock::now() < deadline_) return wait_for_deadline();
+    timed_out_ = true;
+    beast::get_lowest_layer(stream_).close();  // pending reads and writes end with operation_aborted
 }
 
 }  // namespace vigil::net

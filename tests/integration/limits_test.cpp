@@ -6,9 +6,14 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cerrno>
 #include <thread>
 
 using namespace vigil::test;
@@ -132,4 +137,45 @@ TEST(Limits, DescriptorExhaustionPausesAcceptAndKeepsServing) {
     std::this_thread::sleep_for(500ms);
     EXPECT_EQ(http_request(server.port(), "GET", "/health").status, 200);
     EXPECT_NE(server.log().find("listener.resumed"), std::string::npos);
+}
+
+// Slowloris: a request head that never ends, a connection that never sends
+// one, and a keep-alive connection left idle after its answer are all closed
+// once --http-timeout has passed, while the server goes on answering others.
+TEST(Limits, HttpConnectionsThatStallAreClosedAfterTheTimeout) {
+    server_process server({"--http-timeout", "1"});
+    namespace asio = boost::asio;
+    asio::io_context ioc;
+    auto open = [&] {
+        asio::ip::tcp::socket s{ioc};
+        s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
+        timeval tv{15, 0};  // a server that never closes fails the read below instead of hanging
+        ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        return s;
+    };
+    auto partial = open();
+    asio::write(partial, asio::buffer(std::string_view{"POST /api/v1/alerts HTTP/1.1\r\nHost: x\r\n"}));
+    auto silent = open();
+    auto kept = open();
+    asio::write(kept, asio::buffer(std::string_view{"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"}));
+
+    // Everything the server sends until it closes: EOF (or a reset) ends the read.
+    auto read_to_close = [](asio::ip::tcp::socket& s) {
+        std::string got;
+        char buf[4096];
+        for (;;) {  // recv itself: Asio's read_some would wait past SO_RCVTIMEO
+            auto const n = ::recv(s.native_handle(), buf, sizeof buf, 0);
+            if (n > 0) got.append(buf, std::size_t(n));
+            else if (n == 0 || errno == ECONNRESET) return std::make_pair(true, got);
+            else if (errno != EINTR) return std::make_pair(false, got);  // still open after 15 s
+        }
+    };
+    auto const [partial_closed, partial_got] = read_to_close(partial);
+    EXPECT_TRUE(partial_closed);
+    EXPECT_TRUE(partial_got.empty()) << partial_got;  // dropped quietly, no answer to half a request
+    EXPECT_TRUE(read_to_close(silent).first);
+    auto const [kept_closed, kept_got] = read_to_close(kept);
+    EXPECT_TRUE(kept_closed);
+    EXPECT_EQ(kept_got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << kept_got;  // answered first, then timed out
+    EXPECT_EQ(http_request(server.port(), "GET", "/health").status, 200);
 }
