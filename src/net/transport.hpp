@@ -1,9 +1,10 @@
 #pragma once
 // The two transports a session runs over: plain TCP and TLS over TCP. HTTP
-// sessions read through Beast's basic_stream (a tcp_stream on the owning
-// io_context's executor, for its timeouts); a plain WebSocket then keeps only
-// the socket (lingering_socket), a TLS one keeps the whole TLS stream, whose
-// record state cannot be moved elsewhere.
+// sessions read through Beast's basic_stream on the owning io_context's
+// executor (its own timeouts unused: http_session keeps one lazy deadline per
+// connection); a plain WebSocket then keeps only the socket (lingering_socket),
+// a TLS one keeps the whole TLS stream, whose record state cannot be moved
+// elsewhere.
 #include "net/lingering_socket.hpp"
 
 #include <boost/asio/ssl/context.hpp>
