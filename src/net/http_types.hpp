@@ -20,9 +20,10 @@ http_response json_error(http::status status, std::string_view code, std::string
 
 // The response as it goes on the wire: status line, fields, blank line, body.
 // Every response here has a string body and its Content-Length field set
-// (prepare_payload), so this is what Beast's serializer would write; one
+// (prepare_payload), so this is what Beast's serializer would write. One
 // contiguous buffer spares a publish's answer the serializer's walk over a
-// variant of buffer sequences (~2-3 % of a single-alert publish's CPU).
+// variant of buffer sequences and its composed write (~4 % of a single-alert
+// publish's CPU, bench/profile_notes.md).
 std::string to_wire(http_response const& res);
 
 }  // namespace vigil::net
