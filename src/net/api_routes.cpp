@@ -30,13 +30,16 @@ http_response json_response(http::status status, std::string body, http_request 
 }
 
 std::string to_wire(http_response const& res) {
+    std::string_view const version = res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    auto const status = std::to_string(res.result_int());
     auto const reason = res.reason();
-    std::size_t size = 16 + reason.size() + 2 + res.body().size();
+    // Status line, "name: value\r\n" per field, a blank line, the body.
+    std::size_t size = version.size() + status.size() + 1 + reason.size() + 2 + 2 + res.body().size();
     for (auto const& f : res) size += f.name_string().size() + 2 + f.value().size() + 2;
     std::string out;
     out.reserve(size);
-    out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    out += std::to_string(res.result_int());
+    out += version;
+    out += status;
     out += ' ';
     out += reason;
     out += "\r\n";
