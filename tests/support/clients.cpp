@@ -16,9 +16,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
+#include <array>
+#include <chrono>
+#include <functional>
 #include <stdexcept>
 
 namespace vigil::test {
@@ -49,10 +49,15 @@ void tls_handshake(tls_socket& s, std::uint16_t port) {
     s.handshake(ssl::stream_base::client);
 }
 
-void set_socket_timeout(tcp::socket& s, int seconds) {
-    timeval tv{seconds, 0};
-    setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+// Runs `ioc` until its work is done or `limit` has passed, then throws if
+// `done` is still false. Deadlines live here, not in SO_RCVTIMEO: with Asio on
+// io_uring, a blocking read with a socket timeout returns EINTR whenever a
+// ring this thread used is torn down (the kernel interrupts every thread that
+// submitted to it), and a test would fail for nothing.
+void run_until_done(asio::io_context& ioc, bool const& done, std::chrono::seconds limit, char const* what) {
+    ioc.restart();
+    ioc.run_for(limit);
+    if (!done) throw std::runtime_error(std::string{what} + ": no answer within " + std::to_string(limit.count()) + " s");
 }
 
 tcp::socket connect_socket(asio::io_context& ioc, std::uint16_t port) {
@@ -85,8 +90,8 @@ std::string http_reply::header(std::string const& name) const {
 namespace {
 
 template <class Stream>
-http_reply exchange(Stream& socket, std::string const& method, std::string const& target, std::string const& body,
-                    headers const& extra) {
+http_reply exchange(asio::io_context& ioc, Stream& socket, std::string const& method, std::string const& target,
+                    std::string const& body, headers const& extra) {
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, "127.0.0.1");
     for (auto const& [k, v] : extra) req.set(k, v);
@@ -95,12 +100,21 @@ http_reply exchange(Stream& socket, std::string const& method, std::string const
         req.body() = body;
     }
     req.prepare_payload();
-    boost::system::error_code write_error;
-    http::write(socket, req, write_error);  // the server may answer (413) before taking the whole body
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
-    http::read(socket, buffer, parser);
+    boost::system::error_code read_error;
+    bool done = false;
+    // The server may answer (413) before taking the whole body: the write's
+    // error is ignored, and the answer is read whatever it was.
+    http::async_write(socket, req, [&](boost::system::error_code, std::size_t) {
+        http::async_read(socket, buffer, parser, [&](boost::system::error_code ec, std::size_t) {
+            read_error = ec;
+            done = true;
+        });
+    });
+    run_until_done(ioc, done, std::chrono::seconds{10}, "HTTP exchange");
+    if (read_error) throw boost::system::system_error{read_error, "HTTP exchange"};
     auto const& res = parser.get();
     return http_reply{static_cast<int>(res.result_int()), res.body(), copy_headers(res)};
 }
@@ -111,8 +125,7 @@ http_reply http_request(std::uint16_t port, std::string const& method, std::stri
                         std::string const& body, headers const& extra) {
     asio::io_context ioc;
     auto socket = connect_socket(ioc, port);
-    set_socket_timeout(socket, 10);
-    return exchange(socket, method, target, body, extra);
+    return exchange(ioc, socket, method, target, body, extra);
 }
 
 http_reply https_request(std::uint16_t port, std::string const& ca_file, std::string const& method,
@@ -121,8 +134,7 @@ http_reply https_request(std::uint16_t port, std::string const& ca_file, std::st
     auto ctx = client_tls(ca_file);
     tls_socket socket{ioc, ctx};
     tls_handshake(socket, port);
-    set_socket_timeout(socket.next_layer(), 10);
-    return exchange(socket, method, target, body, extra);
+    return exchange(ioc, socket, method, target, body, extra);
 }
 
 std::string tls_peer_subject(std::uint16_t port) {
@@ -130,8 +142,14 @@ std::string tls_peer_subject(std::uint16_t port) {
     ssl::context ctx{ssl::context::tls_client};
     tls_socket socket{ioc, ctx};
     socket.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
-    set_socket_timeout(socket.next_layer(), 10);
-    socket.handshake(ssl::stream_base::client);
+    boost::system::error_code handshake_error;
+    bool done = false;
+    socket.async_handshake(ssl::stream_base::client, [&](boost::system::error_code ec) {
+        handshake_error = ec;
+        done = true;
+    });
+    run_until_done(ioc, done, std::chrono::seconds{10}, "TLS handshake");
+    if (handshake_error) throw boost::system::system_error{handshake_error, "TLS handshake"};
     X509* cert = SSL_get1_peer_certificate(socket.native_handle());
     if (!cert) return {};
     char buf[256];
@@ -145,16 +163,19 @@ std::string tls_peer_subject(std::uint16_t port) {
 std::string raw_exchange(std::uint16_t port, std::string const& bytes) {
     asio::io_context ioc;
     auto socket = connect_socket(ioc, port);
-    set_socket_timeout(socket, 5);
     asio::write(socket, asio::buffer(bytes));
+    // Everything until the server closes (or resets) the connection.
     std::string out;
-    char buf[4096];
-    for (;;) {
-        boost::system::error_code ec;
-        auto const n = socket.read_some(asio::buffer(buf), ec);
-        out.append(buf, n);
-        if (ec) break;
-    }
+    std::array<char, 4096> buf;
+    bool done = false;
+    std::function<void(boost::system::error_code, std::size_t)> on_read = [&](boost::system::error_code ec,
+                                                                               std::size_t n) {
+        out.append(buf.data(), n);
+        if (ec) done = true;
+        else socket.async_read_some(asio::buffer(buf), on_read);
+    };
+    socket.async_read_some(asio::buffer(buf), on_read);
+    run_until_done(ioc, done, std::chrono::seconds{5}, "raw exchange");
     return out;
 }
 
