@@ -1,6 +1,7 @@
 #include "store/sqlite_alert_store.hpp"
 
 #include "common/ids.hpp"
+#include "store/wal_append_buffer_vfs.hpp"
 
 #include <sqlite3.h>
 
@@ -70,6 +71,15 @@ constexpr char const* alert_columns =
 
 namespace detail {
 
+// Before SQLite's first use in the process (opening a connection, or finding
+// a VFS): without allocation statistics, sqlite3_malloc takes no global mutex
+// (a few % of a batch publish's CPU). Refused (and harmless) if SQLite is
+// already up.
+void configure_sqlite_once() {
+    static bool const configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+    (void)configured;
+}
+
 // One SQLite connection with its prepared statements, cached by SQL text.
 class sqlite_connection {
 public:
@@ -126,15 +136,12 @@ public:
         sqlite3_stmt* s_;
     };
 
-    explicit sqlite_connection(std::string const& path) {
-        // Before SQLite's first use in the process: without allocation
-        // statistics, sqlite3_malloc takes no global mutex (a few % of a
-        // batch publish's CPU). Refused (and harmless) if SQLite is already up.
-        static bool const configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
-        (void)configured;
+    // vfs: nullptr for SQLite's default.
+    sqlite_connection(std::string const& path, char const* vfs) {
+        configure_sqlite_once();
         if (sqlite3_open_v2(path.c_str(), &db_,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            nullptr) != SQLITE_OK) {
+                            vfs) != SQLITE_OK) {
             std::string const why = db_ ? sqlite3_errmsg(db_) : "out of memory";
             sqlite3_close(db_);
             throw store_error("cannot open " + path + ": " + why);
@@ -232,7 +239,11 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
     if (!dir.empty()) std::filesystem::create_directories(dir, ec);
     if (ec) throw store_error("cannot create " + dir.string() + ": " + ec.message());
 
-    writer_ = std::make_unique<sqlite_connection>(options_.path);
+    // Under synchronous=FULL a commit's WAL frames reach the file in one write
+    // (store/wal_append_buffer_vfs.hpp).
+    detail::configure_sqlite_once();
+    char const* const vfs = options_.synchronous_full ? detail::wal_append_buffer_vfs() : nullptr;
+    writer_ = std::make_unique<sqlite_connection>(options_.path, vfs);
     writer_->exec("PRAGMA journal_mode=WAL");
     writer_->exec(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     // The WAL is copied back into the database inside the commit that takes
@@ -256,7 +267,7 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
         writer_->exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
         tx.commit();
     }
-    reader_ = std::make_unique<sqlite_connection>(options_.path);
+    reader_ = std::make_unique<sqlite_connection>(options_.path, vfs);
     // Open the WAL and shared-memory files now: a first read that needs new
     // descriptors could fail later, when the process is short of them.
     reader_->prepare("SELECT count(*) FROM users").step();
