@@ -59,11 +59,11 @@ static_assert(std::size(migrations) == sqlite_alert_store::schema_version);
 
 // A user's last seq (schema v2): the newest retained alert's, or the one users
 // kept when pruning by age removed it.
-constexpr char const* last_seq_sql =
+constexpr char last_seq_sql[] =
     "SELECT max(coalesce((SELECT last_seq FROM users WHERE user_id = ?1), 0), "
     "coalesce((SELECT max(seq) FROM alerts WHERE user_id = ?1), 0))";
 
-constexpr char const* alert_columns =
+constexpr char alert_columns[] =
     "id, user_id, seq, stream_id, detection, timestamp, created_ms, frame_type, "
     "first_delivered_ms, delivery_count, acked_ms, acked_by";
 
@@ -150,7 +150,8 @@ public:
         sqlite3_extended_result_codes(db_, 1);
     }
     ~sqlite_connection() {
-        for (auto& [sql, s] : cache_) sqlite3_finalize(s);
+        for (auto& [sql, s] : by_address_) sqlite3_finalize(s);
+        for (auto& [sql, s] : by_text_) sqlite3_finalize(s);
         sqlite3_close(db_);
     }
 
@@ -163,23 +164,47 @@ public:
         }
     }
 
-    statement prepare(std::string const& sql) {
-        auto it = cache_.find(sql);
-        if (it == cache_.end()) {
-            sqlite3_stmt* s = nullptr;
-            if (sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &s,
-                                   nullptr) != SQLITE_OK)
-                throw store_error(std::string{"sqlite prepare: "} + sqlite3_errmsg(db_));
-            it = cache_.emplace(sql, s).first;
-        }
+    // SQL written in the source: cached by the text's address, so a hot
+    // statement costs no hashing or comparing of its text. The constructor
+    // takes only constant arrays (string literals), whose address is theirs
+    // alone for the life of the process.
+    class literal {
+    public:
+        template <std::size_t N>
+        consteval literal(char const (&text)[N]) : text_(text) {}
+        char const* text() const { return text_; }
+
+    private:
+        char const* text_;
+    };
+    statement prepare(literal sql) {
+        for (auto const& [text, s] : by_address_)
+            if (text == sql.text()) return statement{db_, s};
+        by_address_.emplace_back(sql.text(), compile(sql.text()));
+        return statement{db_, by_address_.back().second};
+    }
+
+    // SQL put together at run time: cached by its text.
+    statement prepare_built(std::string const& sql) {
+        auto it = by_text_.find(sql);
+        if (it == by_text_.end()) it = by_text_.emplace(sql, compile(sql)).first;
         return statement{db_, it->second};
     }
 
     int changes() const { return sqlite3_changes(db_); }
 
 private:
+    sqlite3_stmt* compile(std::string_view sql) {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v3(db_, sql.data(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
+            SQLITE_OK)
+            throw store_error(std::string{"sqlite prepare: "} + sqlite3_errmsg(db_));
+        return s;
+    }
+
     sqlite3* db_ = nullptr;
-    std::unordered_map<std::string, sqlite3_stmt*> cache_;
+    std::vector<std::pair<char const*, sqlite3_stmt*>> by_address_;  // a dozen or so
+    std::unordered_map<std::string, sqlite3_stmt*> by_text_;
 };
 
 }  // namespace detail
@@ -214,7 +239,7 @@ std::string select_alerts(std::string_view where_and_rest) {
 // BEGIN on construction, ROLLBACK unless commit() was called.
 class transaction {
 public:
-    explicit transaction(sqlite_connection& c) : c_(c) { c_.exec("BEGIN IMMEDIATE"); }
+    explicit transaction(sqlite_connection& c) : c_(c) { c_.prepare("BEGIN IMMEDIATE").step(); }
     ~transaction() {
         if (!done_) try {
                 c_.exec("ROLLBACK");
@@ -222,7 +247,7 @@ public:
             }
     }
     void commit() {
-        c_.exec("COMMIT");
+        c_.prepare("COMMIT").step();
         done_ = true;
     }
 
@@ -297,7 +322,7 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
         transaction tx{*writer_};
         for (auto const& in : batch.alerts) {
             if (!in.idempotency_key.empty()) {
-                auto s = writer_->prepare(select_alerts("WHERE user_id = ?1 AND idempotency_key = ?2"));
+                auto s = writer_->prepare_built(select_alerts("WHERE user_id = ?1 AND idempotency_key = ?2"));
                 s.bind(1, in.user_id).bind(2, in.idempotency_key);
                 if (s.step()) {
                     out.appended.push_back({read_alert(s), true});
@@ -392,7 +417,7 @@ std::vector<stored_alert> sqlite_alert_store::after(std::string_view user_id, st
                                                     bool with_frames) {
     std::lock_guard lock{read_mutex_};
     std::vector<stored_alert> out;
-    auto s = reader_->prepare(
+    auto s = reader_->prepare_built(
         unacked_only
             ? select_alerts("WHERE user_id = ?1 AND seq > ?2 AND acked_ms IS NULL ORDER BY seq LIMIT ?3")
             : select_alerts("WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
@@ -411,7 +436,7 @@ std::vector<stored_alert> sqlite_alert_store::after(std::string_view user_id, st
 
 std::optional<stored_alert> sqlite_alert_store::get(std::string_view alert_id) {
     std::lock_guard lock{read_mutex_};
-    auto s = reader_->prepare(select_alerts("WHERE id = ?1"));
+    auto s = reader_->prepare_built(select_alerts("WHERE id = ?1"));
     s.bind(1, alert_id);
     if (!s.step()) return std::nullopt;
     return read_alert(s);
@@ -431,7 +456,7 @@ std::vector<stored_alert> sqlite_alert_store::history(history_query const& q) {
     std::string where = "WHERE (?1 = '' OR user_id = ?1) AND (?2 = '' OR id < ?2)";
     if (q.status == ack_filter::unacked) where += " AND acked_ms IS NULL";
     if (q.status == ack_filter::acked) where += " AND acked_ms IS NOT NULL";
-    auto s = reader_->prepare(select_alerts(where + " ORDER BY id DESC LIMIT ?3"));
+    auto s = reader_->prepare_built(select_alerts(where + " ORDER BY id DESC LIMIT ?3"));
     s.bind(1, q.user_id).bind(2, q.before).bind(3, std::int64_t(q.limit));
     std::vector<stored_alert> out;
     while (s.step()) out.push_back(read_alert(s));
