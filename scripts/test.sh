@@ -2,8 +2,7 @@
 # One command from a fresh Debian 12 machine to every test passing: installs
 # the packages, runs the fuzz targets briefly, then the suite with CTest in a
 # normal build, under AddressSanitizer + UndefinedBehaviorSanitizer, and under
-# ThreadSanitizer (the server binary the tests start is instrumented too; on
-# epoll, the others on io_uring where the machine allows it).
+# ThreadSanitizer (the server binary the tests start is instrumented too).
 #   scripts/test.sh           all of them
 #   VIGIL_SKIP_SANITIZERS=1   the normal build only (quicker, for development)
 #   VIGIL_SKIP_FUZZ=1         no fuzz run
@@ -35,9 +34,8 @@ if [ "${VIGIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 600 -E 'DescriptorExhaustion')
 
   echo "== build (ThreadSanitizer)"
-  # On epoll, which keeps the fallback backend tested too: TSan cannot see the
-  # order that munmap and mmap give, so a new io_uring ring mapped where a
-  # freed one was (another thread's io_context) reads as a race on its SQEs.
+  # Always on epoll: TSan cannot see the order that munmap and mmap give, so
+  # an io_uring ring mapped where a freed one was reads as a race on its SQEs.
   scripts/build.sh build-tsan -DVIGIL_TSAN=ON -DVIGIL_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_IO_URING=OFF
   echo "== tests under ThreadSanitizer (the server binary the tests start is instrumented too)"
   # A race stops the process that has it, so the test that drove it fails.
