@@ -71,8 +71,8 @@ constexpr char alert_columns[] =
 
 namespace detail {
 
-// Before SQLite's first use in the process (opening a connection, or finding
-// a VFS): without allocation statistics, sqlite3_malloc takes no global mutex
+// Before SQLite's first use in the process (the store calls it before it
+// finds its VFS or opens a connection): without allocation statistics, sqlite3_malloc takes no global mutex
 // (a few % of a batch publish's CPU). Refused (and harmless) if SQLite is
 // already up.
 void configure_sqlite_once() {
@@ -138,7 +138,6 @@ public:
 
     // vfs: nullptr for SQLite's default.
     sqlite_connection(std::string const& path, char const* vfs) {
-        configure_sqlite_once();
         if (sqlite3_open_v2(path.c_str(), &db_,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             vfs) != SQLITE_OK) {
