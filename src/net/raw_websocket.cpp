@@ -1,32 +1,14 @@
 #include "net/raw_websocket.hpp"
 
-#include <sys/socket.h>
-
-#include <cerrno>
-
 namespace vigil::net {
 
 namespace asio = boost::asio;
 
-raw_websocket::raw_websocket(lingering_socket&& socket) : socket_(std::move(socket)) {}
-
-// Reads ask for MSG_DONTWAIT instead of putting the socket in non-blocking
-// mode: Asio then leaves writes to its backend, which on io_uring queues them
-// in the ring with the turn's other entries (one io_uring_enter) instead of a
-// sendmsg each; on epoll it still tries them at once. The batch fan-out does
-// ~10 % more per CPU-second for it (bench/profile_notes.md).
-std::size_t raw_websocket::read_now(boost::asio::mutable_buffer into, boost::system::error_code& ec) noexcept {
-    for (;;) {
-        auto const n = ::recv(socket_.native_handle(), into.data(), into.size(), MSG_DONTWAIT);
-        if (n > 0) {
-            ec = {};
-            return std::size_t(n);
-        }
-        if (n == 0) ec = asio::error::eof;
-        else if (errno == EINTR) continue;
-        else ec = boost::system::error_code{errno, boost::system::system_category()};
-        return 0;
-    }
+raw_websocket::raw_websocket(lingering_socket&& socket) : socket_(std::move(socket)) {
+    // Reads are attempted only after the socket reported readable and must
+    // stop, not block, when it is drained.
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);
 }
 
 void raw_websocket::set_option(boost::beast::websocket::stream_base::timeout const& t) {

@@ -125,8 +125,6 @@ private:
     // Keeps the unparsed rest of the scratch buffer for the next read.
     void stash(char const* data, std::size_t size);
     static std::array<char, 16 * 1024>& scratch() noexcept;
-    // One non-blocking read (MSG_DONTWAIT): would_block when drained.
-    std::size_t read_now(boost::asio::mutable_buffer into, boost::system::error_code& ec) noexcept;
     static boost::system::error_code read_error_for(std::uint16_t close_code) noexcept;
 
     lingering_socket socket_;
@@ -311,7 +309,7 @@ private:
                 return boost::asio::post(ws.get_executor(), std::move(self));
             }
             boost::system::error_code ec;
-            std::size_t const n = ws.read_now(boost::asio::buffer(scratch), ec);
+            std::size_t const n = ws.socket_.read_some(boost::asio::buffer(scratch), ec);  // non-blocking
             if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
                 state = waiting;
                 return ws.socket_.async_wait(lingering_socket::wait_read, std::move(self));
