@@ -85,7 +85,7 @@ machine_info() {
     echo "open files:  $(ulimit -n) per process"
     echo "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) at start (other work on the machine skews absolute figures)"
     echo "mode:        $([ "$quick" = 1 ] && echo "quick (VIGIL_BENCH_QUICK=1)" || echo full), $runs run(s) per configuration"
-    echo "vigil:       build/vigil, copied to $bin at start ($(grep -m1 CMAKE_BUILD_TYPE "$build/CMakeCache.txt" | cut -d= -f2)), 2 I/O threads (one per core)"
+    echo "vigil:       build/vigil, copied to $bin at start ($(grep -m1 CMAKE_BUILD_TYPE "$build/CMakeCache.txt" | cut -d= -f2)), 2 I/O threads (one per core) on $(grep -q -- -DBOOST_ASIO_HAS_IO_URING "$build/build.ninja" && echo io_uring || echo epoll)"
     echo "node peer:   node $(node --version 2>/dev/null || echo -), ws $(node -p 'require(process.argv[1]).version' "$peers/node_ws/node_modules/ws/package.json" 2>/dev/null || echo -)"
     echo "fastapi:     python $(/usr/bin/python3 -c 'import sys,fastapi,uvicorn; print(sys.version.split()[0], "fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__)' 2>/dev/null || echo -)"
     echo "heartbeats:  VIGIL_PING_INTERVAL=$VIGIL_PING_INTERVAL VIGIL_HEARTBEAT_TIMEOUT=$VIGIL_HEARTBEAT_TIMEOUT (all servers)"

@@ -171,6 +171,12 @@ struct server::impl {
         });
     }
 
+#if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
+    static constexpr char const* io_backend = "io_uring";
+#else
+    static constexpr char const* io_backend = "epoll";
+#endif
+
     static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned n) {
         std::vector<std::unique_ptr<asio::io_context>> out;
         for (unsigned i = 0; i < std::max(1u, n); ++i) out.push_back(std::make_unique<asio::io_context>(1));
@@ -252,6 +258,7 @@ void server::start(bool handle_signals) {
                                    {"port", port()},          // 0: no plain listener (tls.only)
                                    {"tls_port", tls_port()},  // 0: no TLS
                                    {"threads", m.contexts.size()},
+                                   {"io", impl::io_backend},
                                    {"store", m.config.store.engine},
                                    {"data_dir", m.config.data_dir},
                                    {"ping_interval", m.config.ping_interval},
