@@ -172,25 +172,27 @@ struct server::impl {
     }
 
 #if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
-    static constexpr char const* io_backend = "io_uring";
+    static constexpr bool on_io_uring = true;
 #else
-    static constexpr char const* io_backend = "epoll";
+    static constexpr bool on_io_uring = false;
 #endif
+    static constexpr char const* io_backend = on_io_uring ? "io_uring" : "epoll";
 
     static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned n) {
         std::vector<std::unique_ptr<asio::io_context>> out;
         for (unsigned i = 0; i < std::max(1u, n); ++i) out.push_back(std::make_unique<asio::io_context>(1));
-#if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
-        // Each context's ring is created with its first I/O object: create it
-        // now, so that a kernel forbidding io_uring is named as the cause.
-        try {
-            for (auto& c : out) asio::steady_timer{*c};
-        } catch (boost::system::system_error const& e) {
-            throw std::runtime_error(std::string{e.what()} +
-                                     ": this build runs on io_uring, which the kernel or a seccomp profile forbids here"
-                                     " (allow io_uring_setup and io_uring_enter, or build with -DVIGIL_IO_URING=OFF)");
+        if constexpr (on_io_uring) {
+            // Each context's ring is created with its first I/O object: create
+            // it now, so that a kernel forbidding io_uring is named as the cause.
+            try {
+                for (auto& c : out) asio::steady_timer{*c};
+            } catch (boost::system::system_error const& e) {
+                throw std::runtime_error(
+                    std::string{e.what()} +
+                    ": this build runs on io_uring, which the kernel or a seccomp profile forbids here"
+                    " (allow io_uring_setup and io_uring_enter, or build with -DVIGIL_IO_URING=OFF)");
+            }
         }
-#endif
         return out;
     }
 

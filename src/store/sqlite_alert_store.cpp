@@ -72,9 +72,9 @@ constexpr char alert_columns[] =
 namespace detail {
 
 // Before SQLite's first use in the process (the store calls it before it
-// finds its VFS or opens a connection): without allocation statistics, sqlite3_malloc takes no global mutex
-// (a few % of a batch publish's CPU). Refused (and harmless) if SQLite is
-// already up.
+// finds its VFS or opens a connection): without allocation statistics,
+// sqlite3_malloc takes no global mutex (a few % of a batch publish's CPU).
+// Refused (and harmless) if SQLite is already up.
 void configure_sqlite_once() {
     static bool const configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
     (void)configured;
