@@ -2,6 +2,7 @@
 
 #include "common/ids.hpp"
 #include "store/wal_append_buffer_vfs.hpp"
+#include "store/wal_checkpointer.hpp"
 
 #include <sqlite3.h>
 
@@ -191,6 +192,7 @@ public:
     }
 
     int changes() const { return sqlite3_changes(db_); }
+    sqlite3* handle() const { return db_; }
 
 private:
     sqlite3_stmt* compile(std::string_view sql) {
@@ -270,13 +272,6 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
     writer_ = std::make_unique<sqlite_connection>(options_.path, vfs);
     writer_->exec("PRAGMA journal_mode=WAL");
     writer_->exec(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-    // The WAL is copied back into the database inside the commit that takes
-    // it past this many pages, and every publish queued meanwhile waits. At
-    // ~9k alerts/s SQLite's default (1,000 pages, ~4 MiB) meant a checkpoint
-    // every ~0.1 s and p99 at 6-8 ms; at 10,000 pages (the WAL file reused
-    // at up to ~40 MiB) they are ten times rarer and p99 3-5 ms, for the same
-    // CPU (bench/profile_notes.md).
-    writer_->exec("PRAGMA wal_autocheckpoint=10000");
     int version = 0;
     {
         auto s = writer_->prepare("PRAGMA user_version");
@@ -295,6 +290,12 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
     // Open the WAL and shared-memory files now: a first read that needs new
     // descriptors could fail later, when the process is short of them.
     reader_->prepare("SELECT count(*) FROM users").step();
+    // Checkpoints leave the commit path. Their size still matters: at ~9k
+    // alerts/s SQLite's default of 1,000 pages meant one every ~0.1 s, while
+    // 10,000 pages (the WAL file reused at up to ~40 MiB) copy a page written
+    // by several commits once, not once per checkpoint (bench/profile_notes.md).
+    checkpointer_ = std::make_unique<detail::wal_checkpointer>(writer_->handle(), options_.path, vfs,
+                                                               options_.synchronous_full, options_.checkpoint_pages);
 }
 
 sqlite_alert_store::~sqlite_alert_store() = default;

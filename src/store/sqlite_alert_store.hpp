@@ -14,12 +14,16 @@ namespace vigil {
 
 namespace detail {
 class sqlite_connection;
+class wal_checkpointer;
 }
 
 struct sqlite_options {
     std::string path;                // database file; created with its schema if absent
     bool synchronous_full = true;    // fsync the WAL on every commit (power-loss safe)
     retention_policy retention;
+    // The WAL is copied back into the database by a background thread once it
+    // holds this many pages (store/wal_checkpointer.hpp); ~40 MiB at 10,000.
+    int checkpoint_pages = 10000;
 };
 
 class sqlite_alert_store final : public alert_store {
@@ -49,6 +53,7 @@ private:
     std::unordered_map<std::string, std::uint64_t> seq_cache_;  // user -> last seq (writer)
     std::mutex read_mutex_;
     std::unique_ptr<detail::sqlite_connection> reader_;
+    std::unique_ptr<detail::wal_checkpointer> checkpointer_;  // first to go: it uses writer_
 };
 
 }  // namespace vigil

@@ -250,6 +250,36 @@ TEST(SqliteAlertStore, SurvivesReopenAndKeepsSeqs) {
     EXPECT_EQ(s.write(b, 2).appended[0].alert.seq, 3u);
 }
 
+// Checkpoints run beside the writer, and the WAL still starts over: after many
+// commits its file stays within a few thresholds' worth of pages (the writer
+// checkpoints itself at four), every alert is readable, and the database file
+// holds the copied pages.
+TEST(SqliteAlertStore, CheckpointsKeepTheWalBounded) {
+    scratch_dir const dir{"checkpoint"};
+    sqlite_options options{dir.db(), true, {}};
+    options.checkpoint_pages = 50;
+    constexpr int commits = 400, per_commit = 10, users = 200;
+    {
+        sqlite_alert_store s{options};
+        for (int c = 0; c < commits; ++c) {
+            write_batch b;
+            for (int k = 0; k < per_commit; ++k)
+                b.alerts.push_back({"user-" + std::to_string((c * per_commit + k) % users), "s",
+                                    R"({"type":"intrusion","confidence":0.9})", std::nullopt, "t", ""});
+            s.write(b, 1);
+        }
+        auto const wal_pages = std::filesystem::file_size(dir.db() + "-wal") / (4096 + 24);
+        // The largest commit here writes under 50 pages.
+        EXPECT_LT(wal_pages, 5u * 50u) << "the WAL was not started over";
+        EXPECT_GT(std::filesystem::file_size(dir.db()), 50u * 4096u) << "nothing was copied into the database";
+        for (int u = 0; u < users; ++u)
+            EXPECT_EQ(s.last_seq("user-" + std::to_string(u)), std::uint64_t(commits * per_commit / users));
+        EXPECT_EQ(s.after("user-7", 0, false, 1000, false).size(), std::size_t(commits * per_commit / users));
+    }
+    sqlite_alert_store reopened{options};
+    EXPECT_EQ(reopened.last_seq("user-199"), std::uint64_t(commits * per_commit / users));
+}
+
 namespace {
 
 // The schema as version 1 of vigil created it, verbatim: a database left by an
