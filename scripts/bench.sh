@@ -46,10 +46,11 @@ has() { case " $servers " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 build_all() {
   say "== building (RelWithDebInfo) in $build"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_BUILD_BENCH=ON >/dev/null
-  ninja -C "$build" -j"$(nproc)" vigil vigil_load vigil_embedded_bench vigil_micro_bench >&2
+  ninja -C "$build" -j"$(nproc)" vigil vigil_load vigil_embedded_bench vigil_micro_bench vigil_stall_probe >&2
   # A private copy: a rebuild of build/ during the run must not change the binaries mid-way.
   rm -rf "$bin" && mkdir -p "$bin"
-  cp "$build/vigil" "$build/vigil_load" "$build/vigil_embedded_bench" "$build/vigil_micro_bench" "$bin/"
+  cp "$build/vigil" "$build/vigil_load" "$build/vigil_embedded_bench" "$build/vigil_micro_bench" \
+     "$build/vigil_stall_probe" "$bin/"
 }
 
 setup_peers() {
@@ -89,6 +90,15 @@ machine_info() {
     echo "node peer:   node $(node --version 2>/dev/null || echo -), ws $(node -p 'require(process.argv[1]).version' "$peers/node_ws/node_modules/ws/package.json" 2>/dev/null || echo -)"
     echo "fastapi:     python $(/usr/bin/python3 -c 'import sys,fastapi,uvicorn; print(sys.version.split()[0], "fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__)' 2>/dev/null || echo -)"
     echo "heartbeats:  VIGIL_PING_INTERVAL=$VIGIL_PING_INTERVAL VIGIL_HEARTBEAT_TIMEOUT=$VIGIL_HEARTBEAT_TIMEOUT (all servers)"
+    # The host's own stalls, before anything runs: the floor under every latency figure.
+    "$bin/vigil_stall_probe" --seconds "$STALL_SECONDS" --json | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+per_cpu = ["cpu%d waits > 2 ms %.2f %% of the time, > 1 ms %.2f %%, worst %.1f ms"
+           % (c["cpu"], c["wait_over_2ms_pct"], c["wait_over_1ms_pct"], c["worst_ms"]) for c in d["cpus"]]
+how = "real-time threads" if all(c["realtime"] for c in d["cpus"]) else "NOT real-time: includes guest scheduling"
+print("host stalls: %s (vigil_stall_probe, %.0f s idle, %s)" % ("; ".join(per_cpu), d["seconds"], how))' \
+      || echo "host stalls: -"
   } >"$results/machine.txt"
 }
 
@@ -171,7 +181,7 @@ if [ "$quick" = 1 ]; then
   DUR_ALERTS=15000; LAT_SECONDS=2; L19_CONNS=19000; L19_SECONDS=3
   STORM_CONNS=1000; STORM_SECONDS=3; STORM_AT=1; SLOW_CONNS=200; SLOW_SECONDS=2; MICRO_TIME=0.02
   HB_CONNS=2000; HB_PING=2; HB_HOLD=6
-  FAN10K=0
+  FAN10K=0; STALL_SECONDS=3
 else
   export VIGIL_PING_INTERVAL=5 VIGIL_HEARTBEAT_TIMEOUT=20
   RAMP=1000,5000,10000,19000; RAMP_FASTAPI=$RAMP; HOLD=5
@@ -179,7 +189,7 @@ else
   DUR_ALERTS=60000; LAT_SECONDS=6; L19_CONNS=19000; L19_SECONDS=10
   STORM_CONNS=5000; STORM_SECONDS=8; STORM_AT=3; SLOW_CONNS=500; SLOW_SECONDS=8; MICRO_TIME=0.3
   HB_CONNS=19000; HB_PING=30; HB_HOLD=120
-  FAN10K=1
+  FAN10K=1; STALL_SECONDS=20
 fi
 slow_runs=1  # the FastAPI peer's 19k ramp alone takes minutes: one run
 
