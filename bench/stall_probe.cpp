@@ -6,8 +6,9 @@
 // process may use it), sleeps 1 ms at a time and records how late each
 // wake-up is. Nothing else on the guest can hold such a thread back for
 // milliseconds, so long lateness means the CPU itself was not running: on a
-// shared virtual machine, the host's scheduler. That bounds what any latency
-// figure measured here can be: an alert crosses both CPUs several times.
+// shared virtual machine, the host's scheduler. An alert that is on its way
+// while a CPU stalls waits too: these stalls are part of every latency tail
+// measured here, more so the more threads an alert passes through.
 //
 // For each CPU it prints the wake-ups late by more than 1 and 2 ms, the worst,
 // and the share of the time an event arriving at a random instant would have

@@ -46,11 +46,11 @@ has() { case " $servers " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 build_all() {
   say "== building (RelWithDebInfo) in $build"
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_BUILD_BENCH=ON >/dev/null
-  ninja -C "$build" -j"$(nproc)" vigil vigil_load vigil_embedded_bench vigil_micro_bench vigil_stall_probe >&2
+  ninja -C "$build" -j"$(nproc)" vigil vigil_load vigil_embedded_bench vigil_micro_bench vigil_stall_probe vigil_null_server >&2
   # A private copy: a rebuild of build/ during the run must not change the binaries mid-way.
   rm -rf "$bin" && mkdir -p "$bin"
   cp "$build/vigil" "$build/vigil_load" "$build/vigil_embedded_bench" "$build/vigil_micro_bench" \
-     "$build/vigil_stall_probe" "$bin/"
+     "$build/vigil_stall_probe" "$build/vigil_null_server" "$bin/"
 }
 
 setup_peers() {
@@ -90,7 +90,7 @@ machine_info() {
     echo "node peer:   node $(node --version 2>/dev/null || echo -), ws $(node -p 'require(process.argv[1]).version' "$peers/node_ws/node_modules/ws/package.json" 2>/dev/null || echo -)"
     echo "fastapi:     python $(/usr/bin/python3 -c 'import sys,fastapi,uvicorn; print(sys.version.split()[0], "fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__)' 2>/dev/null || echo -)"
     echo "heartbeats:  VIGIL_PING_INTERVAL=$VIGIL_PING_INTERVAL VIGIL_HEARTBEAT_TIMEOUT=$VIGIL_HEARTBEAT_TIMEOUT (all servers)"
-    # The host's own stalls, before anything runs: the floor under every latency figure.
+    # The host's own stalls, before anything runs: part of every latency tail measured here.
     "$bin/vigil_stall_probe" --seconds "$STALL_SECONDS" --json | python3 -c '
 import json, sys
 d = json.loads(sys.stdin.read())
@@ -108,13 +108,14 @@ server_cmd() {
     vigil-mem) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --store memory" ;;
     vigil-nogc) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --group-commit false" ;;
     vigil-noping) echo "env VIGIL_PING_INTERVAL=60 $bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn" ;;
+    null) echo "$bin/vigil_null_server --host 127.0.0.1 --port 0" ;;
     node) echo "$peers/node_ws/run.sh --port 0 --host 127.0.0.1" ;;
     fastapi) echo "$peers/fastapi_ref/run.sh --port 0 --host 127.0.0.1 --log-level warning" ;;
   esac
 }
 
 server_enabled() {
-  case "$1" in vigil*) has vigil ;; *) has "$1" ;; esac
+  case "$1" in vigil* | null) has vigil ;; *) has "$1" ;; esac
 }
 
 # run SCENARIO SERVER VARIANT RUNS [vigil_load options...]
@@ -204,10 +205,11 @@ s_idle() {
 s_fanout() {
   say "== fan-out throughput"
   fresh fanout
-  for s in vigil vigil-mem node fastapi; do
+  # null: the machine's floor for the same wire work (bench/null_server.cpp).
+  for s in vigil vigil-mem node fastapi null; do
     run fanout "$s" single-1k "$runs" --connections 1000 --alerts "$FAN_ALERTS" --duration "$FAN_SECONDS" --publishers 32
   done
-  for s in vigil vigil-mem node fastapi; do
+  for s in vigil vigil-mem node fastapi null; do
     run fanout "$s" batch100-1k "$runs" --connections 1000 --alerts "$BATCH_ALERTS" --batch 100 --publishers 8 --duration "$FAN_SECONDS"
   done
   if [ "$FAN10K" = 1 ]; then
@@ -257,7 +259,7 @@ s_latency() {
 s_latency19k() {
   say "== latency at $L19_CONNS connections, 1000 alerts/s"
   fresh latency19k
-  for s in vigil vigil-mem node; do
+  for s in vigil vigil-mem node null; do
     run latency19k "$s" 19k-1000 "$runs" --connections "$L19_CONNS" --rate 1000 --duration "$L19_SECONDS" --publishers 16
   done
   # The same without a heartbeat sweep during the measurement (ping interval 60 s): what the sweep costs.
