@@ -228,7 +228,7 @@ void BM_SqliteDurableWrite(benchmark::State& state) {
     }
     std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_SqliteDurableWrite)->Arg(16)->Arg(100)->MinTime(2.0);
+BENCHMARK(BM_SqliteDurableWrite)->Arg(16)->Arg(100);
 
 }  // namespace
 

@@ -72,6 +72,9 @@ void wal_checkpointer::run() {
         checkpoint(db_, "checkpointer");
         requested_ = false;
         pass_done_ = true;
+        // After the reset: a stop that came during the pass set requested_
+        // too, and the reset above has just undone that wake-up.
+        if (stopping_) return;
     }
 }
 

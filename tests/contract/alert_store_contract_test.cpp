@@ -5,7 +5,10 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <random>
 
 using namespace vigil;
@@ -278,6 +281,33 @@ TEST(SqliteAlertStore, CheckpointsKeepTheWalBounded) {
     }
     sqlite_alert_store reopened{options};
     EXPECT_EQ(reopened.last_seq("user-199"), std::uint64_t(commits * per_commit / users));
+}
+
+// Closing the store while a checkpoint pass runs must not wait forever for
+// the checkpoint thread (the server stops this way). Each round asks for a
+// pass and closes at once; a round that hangs fails the test.
+TEST(SqliteAlertStore, ClosesWhileACheckpointRuns) {
+    scratch_dir const dir{"checkpoint-close"};
+    sqlite_options options{dir.db(), true, {}};
+    options.checkpoint_pages = 4;
+    for (int round = 0; round < 30; ++round) {
+        auto closed = std::make_shared<std::atomic<bool>>(false);  // outlives a thread left hanging
+        std::thread{[options, closed, round] {
+            {
+                sqlite_alert_store s{options};
+                write_batch b;  // one commit past the threshold: a pass starts, and the store closes
+                for (int k = 0; k < 60; ++k)
+                    b.alerts.push_back({"user-" + std::to_string(round * 100 + k), "s", "{}", std::nullopt, "t", ""});
+                s.write(b, 1);
+                std::this_thread::sleep_for(std::chrono::microseconds{300});  // the pass is under way
+            }
+            *closed = true;
+        }}.detach();
+        auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
+        while (!*closed && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds{1});
+        ASSERT_TRUE(*closed) << "round " << round << ": the store did not close";
+    }
 }
 
 namespace {
