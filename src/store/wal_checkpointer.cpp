@@ -53,11 +53,9 @@ wal_checkpointer::~wal_checkpointer() {
 int wal_checkpointer::on_commit(void* p, sqlite3* writer, char const*, int frames) {
     auto& self = *static_cast<wal_checkpointer*>(p);
     if (frames < self.threshold_) return SQLITE_OK;
-    if (self.pass_done_.exchange(false)) {
-        // Copy what was committed during the pass: few pages, and then the
-        // next write transaction starts the WAL over.
-        checkpoint(writer, "writer");
-    } else if (frames >= writer_takes_over * self.threshold_) {
+    // After a pass, copy what was committed during it: few pages, and then
+    // the next write transaction starts the WAL over.
+    if (self.pass_done_.exchange(false) || frames >= writer_takes_over * self.threshold_) {
         checkpoint(writer, "writer");
     } else if (!self.requested_.exchange(true)) {
         self.requested_.notify_one();

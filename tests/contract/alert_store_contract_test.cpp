@@ -8,8 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <thread>
 #include <random>
+#include <thread>
 
 using namespace vigil;
 using namespace vigil::test;
