@@ -193,15 +193,20 @@ void BM_ServicePublishMemory(benchmark::State& state) {
 }
 BENCHMARK(BM_ServicePublishMemory)->Arg(1)->Arg(100)->UseRealTime();
 
+// A database in a fresh temporary directory, removed with it; declared before
+// the store so that the store closes first.
+struct scratch_dir {
+    std::filesystem::path path = std::filesystem::temp_directory_path() / ("vigil-micro-" + std::to_string(getpid()));
+    scratch_dir() { std::filesystem::create_directories(path); }
+    ~scratch_dir() { std::filesystem::remove_all(path); }
+    std::string db() const { return (path / "vigil.db").string(); }
+};
+
 // synchronous=NORMAL: the CPU cost of the SQLite path, not the disk's fsync.
 void BM_ServicePublishSqliteNoFsync(benchmark::State& state) {
-    auto const dir = std::filesystem::temp_directory_path() / ("vigil-micro-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    {
-        vigil::sqlite_alert_store store{vigil::sqlite_options{(dir / "vigil.db").string(), false, {0, 10000}}};
-        service_publish(state, store);
-    }
-    std::filesystem::remove_all(dir);
+    scratch_dir const dir;
+    vigil::sqlite_alert_store store{vigil::sqlite_options{dir.db(), false, {0, 10000}}};
+    service_publish(state, store);
 }
 BENCHMARK(BM_ServicePublishSqliteNoFsync)->Arg(1)->Arg(100)->UseRealTime();
 
@@ -211,22 +216,18 @@ BENCHMARK(BM_ServicePublishSqliteNoFsync)->Arg(1)->Arg(100)->UseRealTime();
 // share of the WAL write and its sync counts; the database grows as it runs.
 void BM_SqliteDurableWrite(benchmark::State& state) {
     auto const batch = std::size_t(state.range(0));
-    auto const dir = std::filesystem::temp_directory_path() / ("vigil-micro-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    {
-        vigil::sqlite_alert_store store{vigil::sqlite_options{(dir / "vigil.db").string(), true, {0, 10000}}};
-        auto const ts = vigil::iso8601(vigil::now_ms());
-        std::size_t next = 0;
-        for (auto _ : state) {
-            vigil::write_batch b;
-            b.alerts.reserve(batch);
-            for (std::size_t k = 0; k < batch; ++k, ++next)
-                b.alerts.push_back({user(next % 1000), "cam-7", detection, std::nullopt, ts, {}, true});
-            benchmark::DoNotOptimize(store.write(b, vigil::now_ms()));
-        }
-        state.SetItemsProcessed(state.iterations() * std::int64_t(batch));
+    scratch_dir const dir;
+    vigil::sqlite_alert_store store{vigil::sqlite_options{dir.db(), true, {0, 10000}}};
+    auto const ts = vigil::iso8601(vigil::now_ms());
+    std::size_t next = 0;
+    for (auto _ : state) {
+        vigil::write_batch b;
+        b.alerts.reserve(batch);
+        for (std::size_t k = 0; k < batch; ++k, ++next)
+            b.alerts.push_back({user(next % 1000), "cam-7", detection, std::nullopt, ts, {}, true});
+        benchmark::DoNotOptimize(store.write(b, vigil::now_ms()));
     }
-    std::filesystem::remove_all(dir);
+    state.SetItemsProcessed(state.iterations() * std::int64_t(batch));
 }
 BENCHMARK(BM_SqliteDurableWrite)->Arg(16)->Arg(100);
 

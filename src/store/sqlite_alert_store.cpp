@@ -271,7 +271,8 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
     char const* const vfs = options_.synchronous_full ? detail::wal_append_buffer_vfs() : nullptr;
     writer_ = std::make_unique<sqlite_connection>(options_.path, vfs);
     writer_->exec("PRAGMA journal_mode=WAL");
-    writer_->exec(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    char const* const synchronous = options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+    writer_->exec(synchronous);
     int version = 0;
     {
         auto s = writer_->prepare("PRAGMA user_version");
@@ -294,8 +295,12 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
     // alerts/s SQLite's default of 1,000 pages meant one every ~0.1 s, while
     // 10,000 pages (the WAL file reused at up to ~40 MiB) copy a page written
     // by several commits once, not once per checkpoint (bench/profile_notes.md).
-    checkpointer_ = std::make_unique<detail::wal_checkpointer>(writer_->handle(), options_.path, vfs,
-                                                               options_.synchronous_full, options_.checkpoint_pages);
+    // The checkpoint syncs the database file after copying into it as the
+    // writer's own would (and under NORMAL syncs the WAL before reading it).
+    checkpoint_db_ = std::make_unique<sqlite_connection>(options_.path, vfs);
+    checkpoint_db_->exec(synchronous);
+    checkpointer_ = std::make_unique<detail::wal_checkpointer>(writer_->handle(), checkpoint_db_->handle(),
+                                                               options_.checkpoint_pages);
 }
 
 sqlite_alert_store::~sqlite_alert_store() = default;

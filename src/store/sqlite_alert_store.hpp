@@ -53,7 +53,8 @@ private:
     std::unordered_map<std::string, std::uint64_t> seq_cache_;  // user -> last seq (writer)
     std::mutex read_mutex_;
     std::unique_ptr<detail::sqlite_connection> reader_;
-    std::unique_ptr<detail::wal_checkpointer> checkpointer_;  // first to go: it uses writer_
+    std::unique_ptr<detail::sqlite_connection> checkpoint_db_;  // checkpointer_'s thread only
+    std::unique_ptr<detail::wal_checkpointer> checkpointer_;    // first to go: it uses both
 };
 
 }  // namespace vigil

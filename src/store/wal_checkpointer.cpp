@@ -1,7 +1,6 @@
 #include "store/wal_checkpointer.hpp"
 
 #include "common/log.hpp"
-#include "store/alert_store.hpp"
 
 #include <sqlite3.h>
 
@@ -20,22 +19,8 @@ void checkpoint(sqlite3* db, char const* who) {
 }
 }  // namespace
 
-wal_checkpointer::wal_checkpointer(sqlite3* writer, std::string const& path, char const* vfs,
-                                   bool synchronous_full, int threshold_pages)
-    : writer_(writer), threshold_(threshold_pages) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs) != SQLITE_OK) {
-        std::string const why = db_ ? sqlite3_errmsg(db_) : "out of memory";
-        sqlite3_close(db_);
-        throw store_error("cannot open " + path + " to checkpoint it: " + why);
-    }
-    // The checkpoint syncs the database file after copying into it, as the
-    // writer's own would (and under NORMAL syncs the WAL before reading it).
-    char const* const sync = synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
-    if (sqlite3_exec(db_, sync, nullptr, nullptr, nullptr) != SQLITE_OK) {
-        std::string const why = sqlite3_errmsg(db_);
-        sqlite3_close(db_);
-        throw store_error("cannot set up the checkpoint connection: " + why);
-    }
+wal_checkpointer::wal_checkpointer(sqlite3* writer, sqlite3* own, int threshold_pages)
+    : writer_(writer), db_(own), threshold_(threshold_pages) {
     sqlite3_wal_hook(writer_, &wal_checkpointer::on_commit, this);
     thread_ = std::thread{[this] { run(); }};
 }
@@ -46,7 +31,6 @@ wal_checkpointer::~wal_checkpointer() {
     requested_ = true;
     requested_.notify_one();
     thread_.join();
-    sqlite3_close(db_);
 }
 
 // On the writer's thread, after each commit, with the WAL's frame count.

@@ -16,7 +16,6 @@
 // If passes fall far behind (4 × the threshold), the writer checkpoints
 // itself, as SQLite would have.
 #include <atomic>
-#include <string>
 #include <thread>
 
 struct sqlite3;
@@ -25,13 +24,11 @@ namespace vigil::detail {
 
 class wal_checkpointer {
 public:
-    // Opens its own connection to `path` through `vfs` (nullptr: SQLite's
-    // default), with the writer's synchronous setting, and takes over
-    // `writer`'s WAL hook (replacing its automatic checkpoint). Throws
-    // store_error.
-    wal_checkpointer(sqlite3* writer, std::string const& path, char const* vfs, bool synchronous_full,
-                     int threshold_pages);
-    ~wal_checkpointer();  // before the writer closes
+    // Takes over `writer`'s WAL hook (replacing its automatic checkpoint) and
+    // checkpoints through `own`, a connection to the same database with the
+    // writer's synchronous setting that only this object's thread uses.
+    wal_checkpointer(sqlite3* writer, sqlite3* own, int threshold_pages);
+    ~wal_checkpointer();  // before either connection closes
     wal_checkpointer(wal_checkpointer const&) = delete;
     wal_checkpointer& operator=(wal_checkpointer const&) = delete;
 
@@ -40,7 +37,7 @@ private:
     void run();
 
     sqlite3* writer_;
-    sqlite3* db_ = nullptr;
+    sqlite3* db_;
     int const threshold_;
     std::atomic<bool> requested_{false};  // a pass is wanted or running
     std::atomic<bool> pass_done_{false};  // a pass ended; the writer copies the rest
