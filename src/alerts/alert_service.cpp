@@ -15,23 +15,53 @@ constexpr auto idle_flush = std::chrono::milliseconds{200};
 constexpr std::size_t prune_chunk = 1000;
 }  // namespace
 
+namespace {
+thread_local work_site* this_thread_site = nullptr;
+}  // namespace
+
+void alert_service::set_work_site(work_site* site) noexcept { this_thread_site = site; }
+
 alert_service::alert_service(alert_store& store, alert_bus& bus, connection_registry& registry,
                              alert_service_options options)
     : store_(store), bus_(bus), registry_(registry), options_(options) {
     next_prune_ms_ = now_ms() + options_.prune_interval_ms;
-    worker_ = std::thread{[this] { run(); }};
+    worker_ = std::thread{[this] { run_worker(); }};
 }
 
 alert_service::~alert_service() { stop(); }
 
 void alert_service::enqueue(job j) {
-    bool wake;
+    work_site* site = options_.drain_on_work_sites ? this_thread_site : nullptr;
+    bool wake = false;
     {
-        std::lock_guard lock{mutex_};
+        std::unique_lock lock{mutex_};
+        if (stopped_) {
+            lock.unlock();
+            return refuse(j);
+        }
         queue_.push_back(std::move(j));
-        wake = worker_waiting_;  // a busy worker takes the job with its next batch
+        if (draining_) return;  // the holder takes it with its next round
+        draining_ = true;
+        if (stopping_) site = nullptr;  // the worker finishes what is left
+        if (!site) {
+            worker_has_drain_ = true;
+            wake = worker_waiting_;
+        }
     }
-    if (wake) wake_.notify_one();
+    if (site)
+        site->defer([this, site] { drain_on(*site); });
+    else if (wake)
+        wake_.notify_one();
+}
+
+void alert_service::refuse(job& j) {
+    std::string const why = "server stopping";
+    if (auto* p = std::get_if<publish_job>(&j))
+        p->done(why);
+    else if (auto* a = std::get_if<ack_job>(&j))
+        a->done(why);
+    else if (auto const c = std::get<open_job>(j).target.lock())
+        c->close(close_code::going_away, "server going away");
 }
 
 void alert_service::publish(std::vector<new_alert> alerts, std::function<void(publish_outcome)> done) {
@@ -39,7 +69,7 @@ void alert_service::publish(std::vector<new_alert> alerts, std::function<void(pu
 }
 
 void alert_service::open(std::shared_ptr<subscriber> connection, std::optional<std::uint64_t> since) {
-    // Here rather than on the worker: a second attach there, behind other
+    // Here rather than in the drain: a second attach there, behind other
     // jobs, could come after a newer connection's and replace it (4001 to the
     // newer one). Before the job is queued, so before its replay query.
     registry_.attach(connection);
@@ -57,63 +87,104 @@ void alert_service::acknowledge(ack_request request, std::function<void(ack_outc
 void alert_service::stop() {
     {
         std::lock_guard lock{mutex_};
-        if (stopping_ && !worker_.joinable()) return;
+        if (stopped_) return;
         stopping_ = true;
     }
-    wake_.notify_one();
+    wake_.notify_all();
     if (worker_.joinable()) worker_.join();
 }
 
-void alert_service::run() {
+// One round on the I/O thread that holds the drain. Work that arrived
+// meanwhile gets another round here, after the thread's other handlers. A
+// prune that is due, and a stop, go to the worker: deleting a chunk of rows is
+// not for an I/O thread.
+void alert_service::drain_on(work_site& site) {
     std::deque<job> jobs;
+    {
+        std::lock_guard lock{mutex_};
+        jobs.swap(queue_);
+    }
+    run_round(jobs);
+    bool wake = false;
+    {
+        std::lock_guard lock{mutex_};
+        bool const to_worker = stopping_ || now_ms() >= next_prune_ms_;
+        if (!to_worker && queue_.empty()) {
+            draining_ = false;
+        } else if (!to_worker) {
+            site.defer([this, &site] { drain_on(site); });
+            return;
+        } else {
+            worker_has_drain_ = true;
+            wake = true;
+        }
+    }
+    if (wake) wake_.notify_all();
+}
+
+void alert_service::run_worker() {
+    std::deque<job> jobs;
+    std::unique_lock lock{mutex_};
     for (;;) {
-        {
-            std::unique_lock lock{mutex_};
-            if (queue_.empty() && !stopping_) {
-                worker_waiting_ = true;
-                if (delivered_.empty())
-                    wake_.wait_for(lock, std::chrono::milliseconds{500},
-                                   [&] { return !queue_.empty() || stopping_; });
-                else
-                    wake_.wait_for(lock, idle_flush, [&] { return !queue_.empty() || stopping_; });
-                worker_waiting_ = false;
-            }
+        worker_waiting_ = true;
+        // Wakes for a hand-over; at stop once no site drains; every idle_flush
+        // to record delivery counts and prune.
+        wake_.wait_for(lock, idle_flush, [&] { return worker_has_drain_ || (stopping_ && !draining_); });
+        worker_waiting_ = false;
+        if (worker_has_drain_)
+            worker_has_drain_ = false;  // handed over: draining_ is already ours
+        else if (!draining_)
+            draining_ = true;
+        else
+            continue;  // a site is draining; maintenance can wait
+        for (;;) {
             jobs.swap(queue_);
-            if (jobs.empty() && stopping_) break;
-        }
-        if (jobs.empty()) {
-            flush_deliveries();
-            prune_if_due(now_ms());
-            continue;
-        }
-        // Consecutive publishes and acks form one commit; an open() is a barrier
-        // so that its replay sees exactly what was committed before it.
-        std::vector<publish_job*> publishes;
-        std::vector<ack_job*> acks;
-        std::size_t pending_alerts = 0;
-        for (auto& j : jobs) {
-            if (auto* p = std::get_if<publish_job>(&j)) {
-                if (!publishes.empty() &&
-                    (!options_.group_commit || pending_alerts + p->alerts.size() > options_.max_alerts_per_commit)) {
-                    commit(publishes, acks);
-                    pending_alerts = 0;
-                }
-                publishes.push_back(p);
-                pending_alerts += p->alerts.size();
-            } else if (auto* a = std::get_if<ack_job>(&j)) {
-                acks.push_back(a);
+            lock.unlock();
+            if (jobs.empty()) {
+                flush_deliveries();
+                prune_if_due(now_ms());
             } else {
+                run_round(jobs);
+                jobs.clear();
+                prune_if_due(now_ms());
+            }
+            lock.lock();
+            if (queue_.empty()) break;
+        }
+        draining_ = false;
+        if (stopping_) {
+            stopped_ = true;
+            return;
+        }
+    }
+}
+
+void alert_service::run_round(std::deque<job>& jobs) {
+    // Consecutive publishes and acks form one commit; an open() is a barrier
+    // so that its replay sees exactly what was committed before it.
+    std::vector<publish_job*> publishes;
+    std::vector<ack_job*> acks;
+    std::size_t pending_alerts = 0;
+    for (auto& j : jobs) {
+        if (auto* p = std::get_if<publish_job>(&j)) {
+            if (!publishes.empty() &&
+                (!options_.group_commit || pending_alerts + p->alerts.size() > options_.max_alerts_per_commit)) {
                 commit(publishes, acks);
                 pending_alerts = 0;
-                replay(std::get<open_job>(j));
             }
+            publishes.push_back(p);
+            pending_alerts += p->alerts.size();
+        } else if (auto* a = std::get_if<ack_job>(&j)) {
+            acks.push_back(a);
+        } else {
+            commit(publishes, acks);
+            pending_alerts = 0;
+            replay(std::get<open_job>(j));
         }
-        commit(publishes, acks);
-        jobs.clear();
-        if (delivered_.size() >= max_pending_deliveries) flush_deliveries();
-        prune_if_due(now_ms());
     }
-    flush_deliveries();
+    commit(publishes, acks);
+    jobs.clear();
+    if (delivered_.size() >= max_pending_deliveries) flush_deliveries();
 }
 
 void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks) {

@@ -2,14 +2,23 @@
 // The business rules between producers, the store and live connections:
 // accept -> commit -> publish, and attach -> replay -> live.
 //
-// One worker thread runs every store write and every replay query in a single
-// queue. A connection is attached before its first replay query, so an alert
+// Every store write and every replay query goes through one queue, drained by
+// one thread at a time. A connection is attached before its first replay query, so an alert
 // is either committed before that query (and replayed) or published after the
 // attach (and delivered live): never neither. The connection holds live
 // alerts back until its replay is done and sends each seq once, so the client
 // sees no gap, no duplicate and no reordering. Concurrent publishes queued
 // together are committed in one transaction (group commit) and published in
 // commit order, which is per-user seq order.
+//
+// Who drains the queue: the service's worker thread; or, with
+// drain_on_work_sites (a store that commits in memory), the I/O thread where
+// the work arrived, right after its event loop's current turn (so what that
+// turn read commits together). An alert is then committed and delivered on
+// the thread that read it, without waking another: on these machines a
+// hand-off between threads costs more than a memory-store commit
+// (bench/profile_notes.md, session 11). The worker also prunes, and finishes
+// the queue at stop.
 #include "alerts/alert.hpp"
 #include "bus/alert_bus.hpp"
 #include "hub/connection_registry.hpp"
@@ -35,11 +44,25 @@ struct alert_service_options {
     std::size_t replay_batch = 100;
     bool inline_frames = false;
     std::int64_t prune_interval_ms = 60'000;
+    // Drain on the work site (I/O thread) where work arrives. Only for a store
+    // whose commit is a few µs in memory: one that waits for the disk would
+    // hold up every connection of that thread meanwhile.
+    bool drain_on_work_sites = false;
 };
 
 // Either the results, or why the store refused (the publish was not applied).
 using publish_outcome = std::variant<std::vector<publish_result>, std::string>;
 using ack_outcome_or_error = std::variant<ack_result, std::string>;
+
+// A thread with an event loop that can run the service's drain between its
+// own work (an I/O thread). The server registers one per I/O thread.
+class work_site {
+public:
+    virtual ~work_site() = default;
+    // Runs `drain` on this thread soon, after what is already queued there.
+    // Must run it: the service waits for a drain it handed out before it stops.
+    virtual void defer(std::function<void()> drain) = 0;
+};
 
 class alert_service {
 public:
@@ -47,8 +70,13 @@ public:
                   alert_service_options options);
     ~alert_service();  // stop()s
 
-    // Stores the alerts durably, then publishes them. `done` runs on the worker
-    // thread once the commit is on disk: keep it short (post elsewhere).
+    // Makes `site` the calling thread's work site (nullptr: none); work
+    // submitted from this thread is then drained there.
+    static void set_work_site(work_site* site) noexcept;
+
+    // Stores the alerts durably, then publishes them. `done` runs on the
+    // draining thread once the commit is on disk (possibly this one, later):
+    // keep it short (post elsewhere). After stop(), `done` gets an error at once.
     void publish(std::vector<new_alert> alerts, std::function<void(publish_outcome)> done);
 
     // Attaches the connection at once, on the caller's thread (replacing the
@@ -64,7 +92,8 @@ public:
 
     void acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done);
 
-    // Finishes queued work, records pending delivery counts, joins the worker.
+    // Finishes queued work (waiting for a drain in progress on a work site),
+    // records pending delivery counts, joins the worker.
     void stop();
 
     alert_store& store() noexcept { return store_; }
@@ -86,7 +115,10 @@ private:
     using job = std::variant<publish_job, open_job, ack_job>;
 
     void enqueue(job j);
-    void run();
+    void refuse(job& j);
+    void run_worker();
+    void drain_on(work_site& site);
+    void run_round(std::deque<job>& jobs);
     void commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks);
     void replay(open_job& j);
     void flush_deliveries();
@@ -100,10 +132,13 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<job> queue_;
+    bool draining_ = false;         // a thread holds the drain (one at a time)
+    bool worker_has_drain_ = false;  // ... and it was handed to the worker
     bool stopping_ = false;
-    bool worker_waiting_ = false;  // only then does enqueue() need to wake it
+    bool stopped_ = false;           // the worker is gone: new work is refused
+    bool worker_waiting_ = false;    // only then does a hand-over need to wake it
 
-    // Worker-thread state.
+    // Owned by whoever holds the drain.
     std::vector<std::string> delivered_;  // recorded with the next commit
     std::int64_t next_prune_ms_ = 0;
     std::thread worker_;

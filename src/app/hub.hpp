@@ -37,7 +37,8 @@ public:
                                                    std::optional<annotated_frame> annotated_frame = {},
                                                    std::string idempotency_key = {});
 
-    // The same, with a callback run on the store's thread (keep it short):
+    // The same, with a callback run on the thread that commits it, the alert
+    // service's worker or an I/O thread (keep it short):
     // the cheapest way to publish at high rates.
     void send_anomaly_alert_async(std::string user_id, std::string stream_id, boost::json::value const& detection,
                                   std::optional<annotated_frame> annotated_frame,

@@ -71,6 +71,10 @@ alert_service_options service_options(settings const& s) {
     o.group_commit = s.store.group_commit;
     o.replay_batch = s.store.replay_batch;
     o.inline_frames = s.inline_frames;
+    // SQLite's commits wait for the WAL's sync (or at least its writes) and
+    // stay on the service's worker; measured, they lose throughput and p99 on
+    // the I/O threads (bench/profile_notes.md, session 11).
+    o.drain_on_work_sites = s.store.engine == "memory";
     return o;
 }
 
@@ -101,6 +105,14 @@ net::static_files& load_web(net::static_files& web, settings const& s) {
     return web;
 }
 
+// Lets the alert service drain its queue on the I/O thread where the work
+// arrived, between that thread's own handlers, instead of waking its worker.
+struct io_work_site final : work_site {
+    explicit io_work_site(asio::io_context& io) : io(io) {}
+    void defer(std::function<void()> drain) override { asio::post(io, std::move(drain)); }
+    asio::io_context& io;
+};
+
 struct server::impl {
     settings config;
     auth::jwt_verifier verifier;
@@ -118,6 +130,7 @@ struct server::impl {
 
     std::vector<std::unique_ptr<asio::io_context>> contexts;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    std::vector<std::unique_ptr<io_work_site>> sites;  // one per context
     std::atomic<std::size_t> next_context{0};
     std::int64_t next_limits_prune_ms = 0;
     std::size_t sweep_shard = 0;
@@ -143,7 +156,10 @@ struct server::impl {
           contexts(make_contexts(config.threads)),
           sweep_timer(*contexts[0]),
           signals(*contexts[0]) {
-        for (auto& c : contexts) guards.push_back(asio::make_work_guard(*c));
+        for (auto& c : contexts) {
+            guards.push_back(asio::make_work_guard(*c));
+            sites.push_back(std::make_unique<io_work_site>(*c));
+        }
         auto const address = asio::ip::make_address(config.host);
         auto const pick = [this]() -> asio::io_context& { return *contexts[next_context++ % contexts.size()]; };
         if (!config.tls.only)
@@ -255,7 +271,11 @@ void server::start(bool handle_signals) {
     }
     m.for_each_listener([](net::listener& l) { l.run(); });
     m.schedule_sweep();
-    for (auto& c : m.contexts) m.threads.emplace_back([ctx = c.get()] { ctx->run(); });
+    for (std::size_t i = 0; i < m.contexts.size(); ++i)
+        m.threads.emplace_back([ctx = m.contexts[i].get(), site = m.sites[i].get()] {
+            alert_service::set_work_site(site);
+            ctx->run();
+        });
     log::info("server.listening", {{"host", m.config.host},
                                    {"port", port()},          // 0: no plain listener (tls.only)
                                    {"tls_port", tls_port()},  // 0: no TLS
@@ -300,7 +320,7 @@ void server::wait() {
     auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{7};
     while (m.context.live_sessions > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds{20});
-    m.alerts.stop();  // commits what is queued, records delivery counts
+    m.alerts.stop();  // commits what is queued, records delivery counts (I/O threads still run its drains)
     std::this_thread::sleep_for(std::chrono::milliseconds{50});  // let those answers be written
     m.guards.clear();
     for (auto& c : m.contexts) c->stop();

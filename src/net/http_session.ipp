@@ -103,7 +103,8 @@ void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
 
     // The responder keeps the session alive until the answer is written; it may
-    // run on the alert service's thread, so it comes back to ours to write.
+    // run on the alert service's worker or another I/O thread, so it comes back
+    // to ours to write.
     handle_http_request(ctx_, std::move(req), remote_, [self = this->shared_from_this()](http_response&& res) {
         asio::post(self->stream_.get_executor(), [self, r = std::move(res)]() mutable { self->send(std::move(r)); });
     });

@@ -8,6 +8,7 @@
 #include "common/metrics.hpp"
 #include "proto/messages.hpp"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket/error.hpp>
 
@@ -208,7 +209,11 @@ void ws_session<Layer>::handle_message(std::string_view text) {
 template <class Layer>
 bool ws_session<Layer>::deliver(sequenced_message message) {
     if (closing_.load(std::memory_order_relaxed)) return false;
-    asio::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message)]() mutable {
+    // At once when the commit runs on this session's own thread (a drain on
+    // its work site): a post from there would wait in the thread's private
+    // queue until the drain returns, behind alerts the worker may post
+    // meanwhile, and arrive out of seq order.
+    asio::dispatch(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message)]() mutable {
         self->on_live(std::move(m));
     });
     return true;

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <future>
 #include <thread>
 
@@ -81,6 +82,55 @@ private:
 
 new_alert alert(std::string user) { return {std::move(user), "s", "{}", std::nullopt, "t", ""}; }
 
+// An event loop on a thread of its own, standing in for an I/O thread.
+class loop_site final : public work_site {
+public:
+    loop_site() : thread_{[this] { run(); }} {}
+    ~loop_site() override {
+        {
+            std::lock_guard lock{mutex_};
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    void defer(std::function<void()> f) override {
+        {
+            std::lock_guard lock{mutex_};
+            queue_.push_back(std::move(f));
+        }
+        cv_.notify_all();
+    }
+    std::thread::id id() const { return thread_.get_id(); }
+
+private:
+    void run() {
+        alert_service::set_work_site(this);
+        for (;;) {
+            std::function<void()> f;
+            {
+                std::unique_lock lock{mutex_};
+                cv_.wait(lock, [&] { return done_ || !queue_.empty(); });
+                if (queue_.empty()) return;
+                f = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            f();
+        }
+    }
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> queue_;
+    bool done_ = false;
+    std::thread thread_;
+};
+
+alert_service_options on_work_sites() {
+    alert_service_options o;
+    o.drain_on_work_sites = true;
+    return o;
+}
+
 std::vector<publish_result> publish_sync(alert_service& svc, std::vector<new_alert> a) {
     std::promise<publish_outcome> p;
     svc.publish(std::move(a), [&](publish_outcome o) { p.set_value(std::move(o)); });
@@ -149,4 +199,88 @@ TEST(AlertService, NewConnectionReplacesOld) {
     EXPECT_EQ(first->close_code(), close_code::replaced);
     EXPECT_TRUE(first->seqs().empty());
     EXPECT_EQ(second->seqs().size(), 1u);
+}
+
+TEST(AlertService, CommitsOnTheWorkSiteWhereThePublishArrived) {
+    memory_alert_store store;
+    connection_registry registry;
+    local_alert_bus bus{registry};
+    alert_service svc{store, bus, registry, on_work_sites()};
+    loop_site site;
+    std::promise<std::thread::id> on_site;
+    site.defer([&] { svc.publish({alert("u")}, [&](publish_outcome) { on_site.set_value(std::this_thread::get_id()); }); });
+    EXPECT_EQ(on_site.get_future().get(), site.id());
+    std::promise<void> drained;  // the site's loop has left the drain
+    site.defer([&] { drained.set_value(); });
+    drained.get_future().wait();
+
+    // From a thread that is not a work site: the service's worker.
+    std::promise<std::thread::id> elsewhere;
+    svc.publish({alert("u")}, [&](publish_outcome) { elsewhere.set_value(std::this_thread::get_id()); });
+    auto const id = elsewhere.get_future().get();
+    EXPECT_NE(id, site.id());
+    EXPECT_NE(id, std::this_thread::get_id());
+}
+
+TEST(AlertService, PublishesFromSeveralWorkSitesArriveInSeqOrder) {
+    memory_alert_store store;
+    connection_registry registry;
+    local_alert_bus bus{registry};
+    alert_service svc{store, bus, registry, on_work_sites()};
+    auto sub = std::make_shared<recording_subscriber>("u", svc);
+    svc.open(sub, std::nullopt);
+    constexpr int per_source = 300;
+    std::atomic<int> answered{0};
+    {
+        loop_site a, b;
+        std::thread plain{[&] {
+            for (int i = 0; i < per_source; ++i) publish_sync(svc, {alert("u")});
+            answered += per_source;
+        }};
+        for (int i = 0; i < per_source; ++i)
+            for (auto* site : {&a, &b})
+                site->defer([&] { svc.publish({alert("u")}, [&](publish_outcome) { ++answered; }); });
+        plain.join();
+        while (answered < 3 * per_source) std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
+    auto const seqs = sub->seqs();
+    ASSERT_EQ(seqs.size(), std::size_t(3 * per_source)) << "an alert overtaken by a later one was dropped";
+    for (std::size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], std::int64_t(i + 1));
+}
+
+TEST(AlertService, StopFinishesADrainWaitingOnAWorkSiteThenRefusesNewWork) {
+    memory_alert_store store;
+    connection_registry registry;
+    local_alert_bus bus{registry};
+    alert_service svc{store, bus, registry, on_work_sites()};
+    loop_site site;
+    std::promise<void> release;
+    std::promise<publish_outcome> first;
+    std::promise<void> queued;
+    // The publish defers its drain to the site, which is then held busy.
+    site.defer([&] {
+        svc.publish({alert("u")}, [&](publish_outcome o) { first.set_value(std::move(o)); });
+        queued.set_value();
+    });
+    site.defer([f = release.get_future().share()] { f.wait(); });
+    queued.get_future().wait();
+
+    std::atomic<bool> stopped{false};
+    std::thread stopper{[&] {
+        svc.stop();
+        stopped = true;
+    }};
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    EXPECT_FALSE(stopped) << "stop() returned before the publish it had accepted was committed";
+    release.set_value();
+    stopper.join();
+    auto const outcome = first.get_future().get();
+    ASSERT_TRUE(std::holds_alternative<std::vector<publish_result>>(outcome));
+    EXPECT_EQ(std::get<std::vector<publish_result>>(outcome)[0].seq, 1u);
+
+    std::promise<publish_outcome> late;
+    svc.publish({alert("u")}, [&](publish_outcome o) { late.set_value(std::move(o)); });
+    auto const refused = late.get_future().get();
+    ASSERT_TRUE(std::holds_alternative<std::string>(refused));
+    EXPECT_EQ(std::get<std::string>(refused), "server stopping");
 }
