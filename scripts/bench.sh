@@ -106,6 +106,8 @@ server_cmd() {
   case "$1" in
     vigil) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn" ;;
     vigil-mem) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --store memory" ;;
+    # One I/O thread: every commit and delivery on the thread that read the publish (docs/architecture.md).
+    vigil-mem1) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --store memory --threads 1" ;;
     vigil-nogc) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --group-commit false" ;;
     vigil-noping) echo "env VIGIL_PING_INTERVAL=60 $bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn" ;;
     null) echo "$bin/vigil_null_server --host 127.0.0.1 --port 0" ;;
@@ -206,10 +208,10 @@ s_fanout() {
   say "== fan-out throughput"
   fresh fanout
   # null: the machine's floor for the same wire work (bench/null_server.cpp).
-  for s in vigil vigil-mem node fastapi null; do
+  for s in vigil vigil-mem vigil-mem1 node fastapi null; do
     run fanout "$s" single-1k "$runs" --connections 1000 --alerts "$FAN_ALERTS" --duration "$FAN_SECONDS" --publishers 32
   done
-  for s in vigil vigil-mem node fastapi null; do
+  for s in vigil vigil-mem vigil-mem1 node fastapi null; do
     run fanout "$s" batch100-1k "$runs" --connections 1000 --alerts "$BATCH_ALERTS" --batch 100 --publishers 8 --duration "$FAN_SECONDS"
   done
   if [ "$FAN10K" = 1 ]; then
@@ -247,7 +249,7 @@ s_latency() {
   say "== latency at 50 % of each server's peak"
   [ -s "$results/fanout.jsonl" ] || s_fanout
   fresh latency
-  for s in vigil vigil-mem node fastapi; do
+  for s in vigil vigil-mem vigil-mem1 node fastapi; do
     server_enabled "$s" || continue
     local p rate
     p=$(peak "$s")
@@ -259,7 +261,7 @@ s_latency() {
 s_latency19k() {
   say "== latency at $L19_CONNS connections, 1000 alerts/s"
   fresh latency19k
-  for s in vigil vigil-mem node null; do
+  for s in vigil vigil-mem vigil-mem1 node null; do
     run latency19k "$s" 19k-1000 "$runs" --connections "$L19_CONNS" --rate 1000 --duration "$L19_SECONDS" --publishers 16
   done
   # The same without a heartbeat sweep during the measurement (ping interval 60 s): what the sweep costs.
