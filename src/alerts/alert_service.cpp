@@ -11,7 +11,6 @@ namespace {
 // Delivery counts are bookkeeping, not part of the guarantee: they ride along
 // with the next commit, or get their own once this many wait or the queue idles.
 constexpr std::size_t max_pending_deliveries = 4096;
-constexpr auto idle_flush = std::chrono::milliseconds{200};
 constexpr std::size_t prune_chunk = 1000;
 }  // namespace
 
@@ -127,9 +126,10 @@ void alert_service::run_worker() {
     std::unique_lock lock{mutex_};
     for (;;) {
         worker_waiting_ = true;
-        // Wakes for a hand-over; at stop once no site drains; every idle_flush
+        // Wakes for a hand-over; at stop once no site drains; and now and then
         // to record delivery counts and prune.
-        wake_.wait_for(lock, idle_flush, [&] { return worker_has_drain_ || (stopping_ && !draining_); });
+        wake_.wait_for(lock, std::chrono::milliseconds{options_.maintenance_interval_ms},
+                       [&] { return worker_has_drain_ || (stopping_ && !draining_); });
         worker_waiting_ = false;
         if (worker_has_drain_)
             worker_has_drain_ = false;  // handed over: draining_ is already ours

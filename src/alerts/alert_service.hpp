@@ -44,6 +44,8 @@ struct alert_service_options {
     std::size_t replay_batch = 100;
     bool inline_frames = false;
     std::int64_t prune_interval_ms = 60'000;
+    // How often an idle worker records delivery counts and looks for a prune.
+    std::int64_t maintenance_interval_ms = 200;
     // Drain on the work site (I/O thread) where work arrives. Only for a store
     // whose commit is a few µs in memory: one that waits for the disk would
     // hold up every connection of that thread meanwhile.
