@@ -12,9 +12,7 @@ namespace {
 // with the next commit, or get their own once this many wait or the queue idles.
 constexpr std::size_t max_pending_deliveries = 4096;
 constexpr std::size_t prune_chunk = 1000;
-}  // namespace
 
-namespace {
 thread_local work_site* this_thread_site = nullptr;
 }  // namespace
 
@@ -153,7 +151,9 @@ void alert_service::run_worker() {
         }
         draining_ = false;
         if (stopping_) {
-            stopped_ = true;
+            stopped_ = true;  // from here on work is refused, so no one else drains
+            lock.unlock();
+            flush_deliveries();  // what the last round replayed
             return;
         }
     }

@@ -3,13 +3,13 @@
 // accept -> commit -> publish, and attach -> replay -> live.
 //
 // Every store write and every replay query goes through one queue, drained by
-// one thread at a time. A connection is attached before its first replay query, so an alert
-// is either committed before that query (and replayed) or published after the
-// attach (and delivered live): never neither. The connection holds live
-// alerts back until its replay is done and sends each seq once, so the client
-// sees no gap, no duplicate and no reordering. Concurrent publishes queued
-// together are committed in one transaction (group commit) and published in
-// commit order, which is per-user seq order.
+// one thread at a time. A connection is attached before its first replay
+// query, so an alert is either committed before that query (and replayed) or
+// published after the attach (and delivered live): never neither. The
+// connection holds live alerts back until its replay is done and sends each
+// seq once, so the client sees no gap, no duplicate and no reordering.
+// Concurrent publishes queued together are committed in one transaction
+// (group commit) and published in commit order, which is per-user seq order.
 //
 // Who drains the queue: the service's worker thread; or, with
 // drain_on_work_sites (a store that commits in memory), the I/O thread where

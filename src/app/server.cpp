@@ -71,9 +71,9 @@ alert_service_options service_options(settings const& s) {
     o.group_commit = s.store.group_commit;
     o.replay_batch = s.store.replay_batch;
     o.inline_frames = s.inline_frames;
-    // SQLite's commits wait for the WAL's sync (or at least its writes) and
-    // stay on the service's worker; measured, they lose throughput and p99 on
-    // the I/O threads (bench/profile_notes.md, session 11).
+    // SQLite's commits wait for the disk (the WAL's fdatasync, or under
+    // synchronous=NORMAL its writes) and stay on the service's worker: on the
+    // I/O threads they cost throughput and p99 (bench/profile_notes.md, session 11).
     o.drain_on_work_sites = s.store.engine == "memory";
     return o;
 }
