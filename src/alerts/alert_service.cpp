@@ -102,21 +102,18 @@ void alert_service::drain_on(work_site& site) {
         jobs.swap(queue_);
     }
     run_round(jobs);
-    bool wake = false;
     {
         std::lock_guard lock{mutex_};
-        bool const to_worker = stopping_ || now_ms() >= next_prune_ms_;
-        if (!to_worker && queue_.empty()) {
-            draining_ = false;
-        } else if (!to_worker) {
-            site.defer([this, &site] { drain_on(site); });
+        if (!stopping_ && now_ms() < next_prune_ms_) {
+            if (queue_.empty())
+                draining_ = false;
+            else
+                site.defer([this, &site] { drain_on(site); });
             return;
-        } else {
-            worker_has_drain_ = true;
-            wake = true;
         }
+        worker_has_drain_ = true;
     }
-    if (wake) wake_.notify_all();
+    wake_.notify_all();
 }
 
 void alert_service::run_worker() {
@@ -138,14 +135,11 @@ void alert_service::run_worker() {
         for (;;) {
             jobs.swap(queue_);
             lock.unlock();
-            if (jobs.empty()) {
+            if (jobs.empty())
                 flush_deliveries();
-                prune_if_due(now_ms());
-            } else {
-                run_round(jobs);
-                jobs.clear();
-                prune_if_due(now_ms());
-            }
+            else
+                run_round(jobs);  // empties jobs
+            prune_if_due(now_ms());
             lock.lock();
             if (queue_.empty()) break;
         }
