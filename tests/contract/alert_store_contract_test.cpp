@@ -5,7 +5,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <map>
+#include <mutex>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -50,13 +54,13 @@ TEST_P(AlertStoreContract, AfterReplaysInOrderAndFiltersAcked) {
     again.acks = {{ids[1], "", "admin"}};
     EXPECT_EQ(s->write(again, 6000).acks[0].outcome, ack_outcome::already_acked);
 
-    auto const all = s->after("u", 2, false, 100, false);
+    auto const all = s->after("u", 2, false, 100, false).alerts;
     ASSERT_EQ(all.size(), 3u);
     EXPECT_EQ(all[0].seq, 3u);
-    auto const unacked = s->after("u", 0, true, 100, false);
+    auto const unacked = s->after("u", 0, true, 100, false).alerts;
     ASSERT_EQ(unacked.size(), 4u);
     EXPECT_EQ(unacked[1].seq, 3u);
-    EXPECT_EQ(s->after("u", 0, false, 2, false).size(), 2u);
+    EXPECT_EQ(s->after("u", 0, false, 2, false).alerts.size(), 2u);
     auto const got = s->get(ids[1]);
     ASSERT_TRUE(got);
     EXPECT_EQ(got->acked_by, "u");
@@ -82,8 +86,8 @@ TEST_P(AlertStoreContract, FramesAreKeptWithTheirAlert) {
     auto const f = s->frame(id);
     ASSERT_TRUE(f);
     EXPECT_EQ(f->bytes, in.frame->bytes);
-    EXPECT_EQ(s->after("u", 0, false, 10, true)[0].frame_bytes, in.frame->bytes);
-    EXPECT_FALSE(s->after("u", 0, false, 10, false)[0].frame_bytes);
+    EXPECT_EQ(s->after("u", 0, false, 10, true).alerts[0].frame_bytes, in.frame->bytes);
+    EXPECT_FALSE(s->after("u", 0, false, 10, false).alerts[0].frame_bytes);
     EXPECT_FALSE(s->frame("nope"));
 }
 
@@ -106,12 +110,12 @@ TEST_P(AlertStoreContract, HistoryIsNewestFirstWithACursor) {
 TEST_P(AlertStoreContract, RetentionKeepsSeqsGrowing) {
     auto s = make(retention_policy{10'000, 3});
     for (int i = 0; i < 5; ++i) s->write(alerts({alert("u")}), 1000 + i);
-    auto const kept = s->after("u", 0, false, 100, false);
+    auto const kept = s->after("u", 0, false, 100, false).alerts;
     ASSERT_EQ(kept.size(), 3u);  // per-user count
     EXPECT_EQ(kept.front().seq, 3u);
     EXPECT_EQ(s->prune_expired(20'000, 2), 2u);  // by age, in chunks
     EXPECT_EQ(s->prune_expired(20'000, 100), 1u);
-    EXPECT_TRUE(s->after("u", 0, false, 100, false).empty());
+    EXPECT_TRUE(s->after("u", 0, false, 100, false).alerts.empty());
     EXPECT_EQ(s->write(alerts({alert("u")}), 30'000).appended[0].alert.seq, 6u);
 }
 
@@ -136,7 +140,7 @@ TEST_P(AlertStoreContract, RandomHistoriesKeepOrderingRules) {
             }
         }
         for (auto const& u : users) {
-            auto const rows = s->after(u, 0, false, 1000, false);
+            auto const rows = s->after(u, 0, false, 1000, false).alerts;
             EXPECT_LE(rows.size(), 20u);
             for (std::size_t i = 1; i < rows.size(); ++i) ASSERT_EQ(rows[i].seq, rows[i - 1].seq + 1);
             if (!rows.empty()) {
@@ -168,7 +172,7 @@ TEST_P(AlertStoreContract, RandomAgePruningKeepsSeqsGrowing) {
             ASSERT_EQ(n, std::min(chunk, expired));
             // Reload what the engine kept: it may only have dropped expired alerts.
             for (auto& [u, rows] : kept) {
-                auto const left = s->after(u, 0, false, 1000, false);
+                auto const left = s->after(u, 0, false, 1000, false).alerts;
                 std::map<std::uint64_t, std::int64_t> now_kept;
                 for (auto const& a : left) now_kept[a.seq] = a.created_ms;
                 for (auto const& [seq, created] : rows)
@@ -190,13 +194,132 @@ TEST_P(AlertStoreContract, RandomAgePruningKeepsSeqsGrowing) {
         }
         for (auto const& u : users) {
             ASSERT_EQ(s->last_seq(u), last[u]);
-            auto const rows = s->after(u, 0, false, 1000, false);
+            auto const rows = s->after(u, 0, false, 1000, false).alerts;
             for (std::size_t i = 1; i < rows.size(); ++i) ASSERT_EQ(rows[i].seq, rows[i - 1].seq + 1);
             if (!rows.empty()) {
                 EXPECT_EQ(rows.back().seq, last[u]);
             }
         }
     }
+}
+
+TEST_P(AlertStoreContract, TheEpochNamesOneNumbering) {
+    auto s = make();
+    auto const& e = s->epoch();
+    EXPECT_FALSE(e.empty());
+    EXPECT_LE(e.size(), 64u);
+    for (char c : e) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << e;
+    EXPECT_EQ(second_writer(*s).epoch(), e);  // the same data, the same numbering
+    EXPECT_NE(make()->epoch(), e);           // a new store starts a new one
+}
+
+TEST_P(AlertStoreContract, APageCarriesTheHeadReadBeforeIt) {
+    auto s = make();
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) ids.push_back(s->write(alerts({alert("u")}), 1000 + i).appended[0].alert.alert_id);
+    write_batch acks;
+    acks.acks = {{ids[4], "u", "u"}, {ids[5], "u", "u"}};
+    s->write(acks, 2000);
+    auto const unacked = s->after("u", 0, true, 100, false);
+    EXPECT_EQ(unacked.head, 6u);  // 5 and 6 exist: left out because acknowledged
+    ASSERT_EQ(unacked.alerts.size(), 4u);
+    EXPECT_EQ(unacked.alerts.back().seq, 4u);
+    auto const full = s->after("u", 2, false, 2, false);
+    EXPECT_EQ(full.head, 6u);
+    ASSERT_EQ(full.alerts.size(), 2u);
+    EXPECT_EQ(full.alerts[0].seq, 3u);
+    EXPECT_EQ(s->after("nobody", 0, false, 10, false).head, 0u);
+}
+
+// Two writers (two handles on the same data where the engine has them, else
+// two threads each on one), a reader beside them: seqs are unique and without
+// gaps per user, every committed alert is readable, and no reader ever sees a
+// seq without every retained one below it.
+TEST_P(AlertStoreContract, ConcurrentWritersNeverShareNorSkipASeq) {
+    auto first = make();
+    auto& second = second_writer(*first);
+    std::vector<std::string> const users = {"a", "b", "c"};
+    constexpr int rounds = 150;
+    std::mutex m;
+    std::map<std::string, std::vector<std::uint64_t>> seqs;
+    std::vector<std::string> ids;
+    std::atomic<bool> writing{true};
+    std::atomic<int> reader_faults{0};
+    auto writer = [&](alert_store& s, unsigned seed) {
+        std::mt19937 rng{seed};
+        for (int r = 0; r < rounds; ++r) {
+            write_batch b;
+            for (int n = 1 + int(rng() % 3); n > 0; --n) b.alerts.push_back(alert(users[rng() % users.size()]));
+            auto const out = s.write(b, 1000 + r);
+            std::lock_guard lock{m};
+            for (auto const& a : out.appended) {
+                seqs[a.alert.user_id].push_back(a.alert.seq);
+                ids.push_back(a.alert.alert_id);
+            }
+        }
+    };
+    std::thread reader{[&] {
+        while (writing) {
+            for (auto const& u : users) {
+                auto const page = first->after(u, 0, false, 10000, false);
+                for (std::size_t i = 0; i < page.alerts.size(); ++i)
+                    if (page.alerts[i].seq != i + 1) ++reader_faults;
+                if (page.alerts.size() < page.head) ++reader_faults;  // the head was read first
+            }
+        }
+    }};
+    std::thread w1{writer, std::ref(*first), 1u}, w2{writer, std::ref(second), 2u}, w3{writer, std::ref(second), 3u};
+    writer(*first, 4u);
+    w1.join(), w2.join(), w3.join();
+    writing = false;
+    reader.join();
+    EXPECT_EQ(reader_faults, 0);
+    for (auto& [u, got] : seqs) {
+        std::sort(got.begin(), got.end());
+        for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], i + 1) << "user " << u;
+        EXPECT_EQ(first->last_seq(u), got.size());
+        EXPECT_EQ(second.last_seq(u), got.size());
+        EXPECT_EQ(second.after(u, 0, false, 10000, false).alerts.size(), got.size());
+    }
+    for (auto const& id : ids) ASSERT_TRUE(first->get(id)) << id;
+}
+
+TEST_P(AlertStoreContract, AnIdempotencyKeyHoldsAcrossWriters) {
+    auto first = make();
+    auto& second = second_writer(*first);
+    std::vector<append_result> results(8);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            results[std::size_t(t)] = (t % 2 ? *first : second).write(alerts({alert("u", "same-key")}), 1000).appended[0];
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(std::count_if(results.begin(), results.end(), [](auto const& r) { return !r.duplicate; }), 1);
+    for (auto const& r : results) EXPECT_EQ(r.alert.alert_id, results[0].alert.alert_id);
+    EXPECT_EQ(first->last_seq("u"), 1u);
+}
+
+TEST_P(AlertStoreContract, PruningBesideAnotherWriterKeepsSeqsGrowing) {
+    auto first = make(retention_policy{10, 0});
+    auto& second = second_writer(*first, retention_policy{10, 0});
+    std::atomic<bool> writing{true};
+    std::atomic<std::int64_t> now{1000};
+    std::thread pruner{[&] {
+        while (writing) second.prune_expired(now, 7);
+    }};
+    std::uint64_t last = 0;
+    for (int i = 0; i < 400; ++i) {
+        now += 3;
+        auto const a = first->write(alerts({alert(i % 2 ? "p" : "q")}), now).appended[0].alert;
+        if (a.user_id == "p") {
+            ASSERT_EQ(a.seq, last + 1);
+            last = a.seq;
+        }
+    }
+    writing = false;
+    pruner.join();
+    EXPECT_EQ(second.last_seq("p"), last);
+    EXPECT_EQ(first->write(alerts({alert("p")}), now + 1000).appended[0].alert.seq, last + 1);
 }
 
 namespace {
@@ -217,12 +340,19 @@ struct scratch_dir {
     std::string db() const { return (dir / "vigil.db").string(); }
 };
 
+std::filesystem::path last_sqlite_path;
+
 std::unique_ptr<alert_store> make_sqlite(retention_policy r) {
     static int counter = 0;
     auto const path = std::filesystem::temp_directory_path() /
                       ("vigil-contract-" + std::to_string(getpid()) + "-" + std::to_string(counter++)) / "vigil.db";
     std::filesystem::remove_all(path.parent_path());
+    last_sqlite_path = path;
     return std::make_unique<sqlite_alert_store>(sqlite_options{path.string(), false, r});
+}
+
+std::unique_ptr<alert_store> reopen_sqlite(retention_policy r) {
+    return std::make_unique<sqlite_alert_store>(sqlite_options{last_sqlite_path.string(), false, r});
 }
 
 }  // namespace
@@ -231,7 +361,7 @@ INSTANTIATE_TEST_SUITE_P(Engines, AlertStoreContract,
                          ::testing::Values(named_factory{"memory", [](retention_policy r) {
                                                return std::unique_ptr<alert_store>(std::make_unique<memory_alert_store>(r));
                                            }},
-                                           named_factory{"sqlite", make_sqlite}),
+                                           named_factory{"sqlite", make_sqlite, reopen_sqlite}),
                          [](auto const& info) { return info.param.name; });
 
 TEST(SqliteAlertStore, SurvivesReopenAndKeepsSeqs) {
@@ -277,7 +407,7 @@ TEST(SqliteAlertStore, CheckpointsKeepTheWalBounded) {
         EXPECT_GT(std::filesystem::file_size(dir.db()), 50u * 4096u) << "nothing was copied into the database";
         for (int u = 0; u < users; ++u)
             EXPECT_EQ(s.last_seq("user-" + std::to_string(u)), std::uint64_t(commits * per_commit / users));
-        EXPECT_EQ(s.after("user-7", 0, false, 1000, false).size(), std::size_t(commits * per_commit / users));
+        EXPECT_EQ(s.after("user-7", 0, false, 1000, false).alerts.size(), std::size_t(commits * per_commit / users));
     }
     sqlite_alert_store reopened{options};
     EXPECT_EQ(reopened.last_seq("user-199"), std::uint64_t(commits * per_commit / users));
@@ -413,14 +543,14 @@ TEST(SqliteAlertStore, MigratesVersion1Databases) {
         EXPECT_EQ(s.last_seq("u"), 4u);
         EXPECT_EQ(s.last_seq("f"), 1u);
         EXPECT_EQ(s.last_seq("gone"), 7u);
-        auto const u = s.after("u", 0, false, 10, false);
+        auto const u = s.after("u", 0, false, 10, false).alerts;
         ASSERT_EQ(u.size(), 2u);
         EXPECT_EQ(u[0].seq, 3u);
         EXPECT_EQ(u[0].acked_by, "u");
         EXPECT_EQ(u[0].acked_ms, 1500);
         EXPECT_EQ(u[0].first_delivered_ms, 1001);
         EXPECT_EQ(u[1].detection_json, R"({"k":4})");
-        EXPECT_EQ(s.after("u", 0, true, 10, false).size(), 1u);
+        EXPECT_EQ(s.after("u", 0, true, 10, false).alerts.size(), 1u);
         auto const frame = s.frame("0190a000-0000-7000-8000-000000000005");
         ASSERT_TRUE(frame);
         EXPECT_EQ(frame->content_type, "image/png");
@@ -451,7 +581,7 @@ TEST(SqliteAlertStore, MigratesVersion1Databases) {
     EXPECT_EQ(s.last_seq("u"), 5u);
     EXPECT_EQ(s.last_seq("gone"), 8u);
     EXPECT_EQ(s.last_seq("f"), 2u);
-    EXPECT_EQ(s.after("u", 0, false, 10, false).size(), 1u);
+    EXPECT_EQ(s.after("u", 0, false, 10, false).alerts.size(), 1u);
 }
 
 // A database from a newer build is refused, not half-read.
