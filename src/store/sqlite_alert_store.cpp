@@ -324,6 +324,24 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
 
 sqlite_alert_store::~sqlite_alert_store() = default;
 
+std::string sqlite_alert_store::begin_new_epoch(std::string const& path) {
+    if (!std::filesystem::exists(path)) throw store_error("no database at " + path);
+    sqlite_alert_store s{sqlite_options{path, true, {}}};
+    std::lock_guard lock{s.write_mutex_};
+    transaction tx{*s.writer_};
+    std::string epoch;
+    {
+        auto u = s.writer_->prepare(
+            "UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = 'epoch' RETURNING value");
+        if (!u.step()) throw store_error(path + " has no epoch in its meta table");
+        epoch = u.text(0);
+        while (u.step()) {
+        }
+    }
+    tx.commit();
+    return epoch;
+}
+
 std::int64_t sqlite_alert_store::read_data_version() {
     auto s = writer_->prepare("PRAGMA data_version");
     return s.step() ? s.integer(0) : 0;

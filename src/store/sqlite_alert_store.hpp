@@ -45,6 +45,13 @@ public:
     std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
     std::uint64_t last_seq(std::string_view user_id) override;
 
+    // Gives the existing database at `path` a new epoch and returns it: after
+    // a restore from a backup, seqs handed out since the backup was taken will
+    // be handed out again, and clients holding them must start over. Run it
+    // with the server stopped (a running one keeps its epoch until restarted).
+    // Throws store_error, also when there is no database at `path`.
+    static std::string begin_new_epoch(std::string const& path);
+
     // The schema version this build writes (PRAGMA user_version).
     static constexpr int schema_version = 3;
 
