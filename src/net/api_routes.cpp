@@ -144,38 +144,6 @@ http_response health(server_context& ctx, http_request const& req) {
                          json::serialize(o), req);
 }
 
-http_response list_connections(server_context& ctx, http_request const& req) {
-    auto const now = now_ms();
-    json::array rows;
-    for (auto const& s : ctx.registry.all_stats()) {
-        auto const r = make_report(s, now);
-        rows.push_back(json::object{{"user_id", r.user_id},
-                                    {"connected", r.connected},
-                                    {"uptime_seconds", r.uptime_seconds},
-                                    {"seconds_since_heartbeat", r.seconds_since_heartbeat}});
-    }
-    json::object o;
-    o["total_connections"] = rows.size();
-    o["connections"] = std::move(rows);
-    return json_response(http::status::ok, json::serialize(o), req);
-}
-
-http_response user_connection(server_context& ctx, http_request const& req, std::string const& user_id) {
-    json::object o;
-    if (auto const s = ctx.registry.stats(user_id)) {
-        auto const r = make_report(*s, now_ms());
-        o = {{"user_id", r.user_id},
-             {"connected", r.connected},
-             {"connected_at", r.connected_at},
-             {"uptime_seconds", r.uptime_seconds},
-             {"last_heartbeat", r.last_heartbeat},
-             {"seconds_since_heartbeat", r.seconds_since_heartbeat}};
-    } else {
-        o = {{"user_id", user_id}, {"connected", false}};
-    }
-    return json_response(http::status::ok, json::serialize(o), req);
-}
-
 // What an answer given later (after a commit) needs of its request: version
 // and keep-alive, without keeping the body alive.
 http_request reply_head(http_request const& req) {
@@ -183,6 +151,72 @@ http_request reply_head(http_request const& req) {
     head.keep_alive(req.keep_alive());
     return head;
 }
+
+// A connection row as the quick reference shows it; in a cluster, with the
+// node that holds it.
+json::object connection_row(connection_report const& r, std::string const* node) {
+    json::object o{{"user_id", r.user_id},
+                   {"connected", r.connected},
+                   {"uptime_seconds", r.uptime_seconds},
+                   {"seconds_since_heartbeat", r.seconds_since_heartbeat}};
+    if (node) o["node"] = *node;
+    return o;
+}
+
+json::object user_row(connection_report const& r, std::string const* node) {
+    json::object o{{"user_id", r.user_id},
+                   {"connected", r.connected},
+                   {"connected_at", r.connected_at},
+                   {"uptime_seconds", r.uptime_seconds},
+                   {"last_heartbeat", r.last_heartbeat},
+                   {"seconds_since_heartbeat", r.seconds_since_heartbeat}};
+    if (node) o["node"] = *node;
+    return o;
+}
+
+// A single node shows exactly the quick reference's fields; nodes of a cluster
+// name themselves in each row.
+bool in_cluster(server_context const& ctx) { return ctx.bus.status().engine != "local"; }
+
+// This node's connections, then those the bus knows other nodes hold.
+void list_connections(server_context& ctx, http_request const& req, responder respond) {
+    auto const now = now_ms();
+    bool const cluster = in_cluster(ctx);
+    json::array rows;
+    for (auto const& s : ctx.registry.all_stats())
+        rows.push_back(connection_row(make_report(s, now), cluster ? &ctx.bus.node_id() : nullptr));
+    ctx.bus.remote_connections([rows = std::move(rows), now, cluster, head = reply_head(req),
+                                respond = std::move(respond)](std::vector<node_connection> remote) mutable {
+        for (auto const& c : remote) rows.push_back(connection_row(make_report(c.stats, now), cluster ? &c.node : nullptr));
+        json::object o;
+        o["total_connections"] = rows.size();
+        o["connections"] = std::move(rows);
+        respond(json_response(http::status::ok, json::serialize(o), head));
+    });
+}
+
+void user_connection(server_context& ctx, http_request const& req, std::string const& user_id, responder respond) {
+    auto const now = now_ms();
+    bool const cluster = in_cluster(ctx);
+    if (auto const s = ctx.registry.stats(user_id))
+        return respond(json_response(http::status::ok,
+                                     json::serialize(user_row(make_report(*s, now), cluster ? &ctx.bus.node_id() : nullptr)),
+                                     req));
+    auto const not_connected = [&] {
+        return json::serialize(json::object{{"user_id", user_id}, {"connected", false}});
+    };
+    if (!ctx.bus.connected_elsewhere(user_id)) return respond(json_response(http::status::ok, not_connected(), req));
+    ctx.bus.remote_connections([user_id, now, cluster, none = not_connected(), head = reply_head(req),
+                                respond = std::move(respond)](std::vector<node_connection> remote) {
+        for (auto const& c : remote)
+            if (c.stats.user_id == user_id)
+                return respond(json_response(
+                    http::status::ok, json::serialize(user_row(make_report(c.stats, now), cluster ? &c.node : nullptr)),
+                    head));
+        respond(json_response(http::status::ok, none, head));
+    });
+}
+
 
 void publish(server_context& ctx, http_request&& req, responder respond) {
     auto const who = authenticate(ctx, req);
@@ -339,8 +373,8 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         if (!get) return respond(method_not_allowed(req, "GET"));
         auto const who = authenticate_monitoring(ctx, req, remote);
         if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
-        if (t->path.size() == 2) return respond(list_connections(ctx, req));
-        return respond(user_connection(ctx, req, t->path[2]));
+        if (t->path.size() == 2) return list_connections(ctx, req, std::move(respond));
+        return user_connection(ctx, req, t->path[2], std::move(respond));
     }
     if (is_path(*t, {"api", "v1", "ws-ticket"})) {
         if (!post) return respond(method_not_allowed(req, "POST"));
