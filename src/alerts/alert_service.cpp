@@ -14,6 +14,13 @@ constexpr std::size_t max_pending_deliveries = 4096;
 constexpr std::size_t prune_chunk = 1000;
 
 thread_local work_site* this_thread_site = nullptr;
+
+// Whether a connection here, opened at `here_ms`, gives way to one `other`
+// opened at `other_ms`: the newer wins; at the same millisecond, the node
+// whose id sorts first, so that both nodes decide alike.
+bool gives_way(std::int64_t here_ms, std::int64_t other_ms, std::string const& self, std::string const& other) {
+    return here_ms < other_ms || (here_ms == other_ms && other < self);
+}
 }  // namespace
 
 void alert_service::set_work_site(work_site* site) noexcept { this_thread_site = site; }
@@ -330,7 +337,10 @@ void alert_service::receiver::on_alert(bus_alert const& alert) {
 void alert_service::receiver::on_control(bus_control const& message) {
     if (message.what != bus_control::kind::connection_replaced || message.node == s_.bus_.node_id()) return;
     s_.registry_.close_if(message.user_id, close_code::replaced, "replaced by a newer connection on another node",
-                          [&](connection_stats const& here) { return here.connected_at_ms <= message.connected_at_ms; });
+                          [&](connection_stats const& here) {
+                              return gives_way(here.connected_at_ms, message.connected_at_ms, s_.bus_.node_id(),
+                                               message.node);
+                          });
 }
 
 void alert_service::receiver::on_link_changed(bool up) {
@@ -341,6 +351,19 @@ void alert_service::receiver::on_link_changed(bool up) {
 }
 
 std::vector<connection_stats> alert_service::receiver::local_connections() const { return s_.registry_.all_stats(); }
+
+void alert_service::check_ownership() {
+    bus_.remote_connections([this](std::vector<node_connection> remote) {
+        auto const& self = bus_.node_id();
+        for (auto const& r : remote) {
+            if (r.node == self) continue;
+            registry_.close_if(r.stats.user_id, close_code::replaced, "replaced by a newer connection on another node",
+                               [&](connection_stats const& here) {
+                                   return gives_way(here.connected_at_ms, r.stats.connected_at_ms, self, r.node);
+                               });
+        }
+    });
+}
 
 void alert_service::prune_if_due(std::int64_t now) {
     if (now < next_prune_ms_) return;

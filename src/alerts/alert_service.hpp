@@ -108,6 +108,12 @@ public:
 
     void acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done);
 
+    // One connection per user across nodes, when a "replaced" message was
+    // lost: every connection here whose user the bus shows connected on
+    // another node more recently is closed with 4001 (the newest wins; equal
+    // times go to the node whose id sorts first). Run now and then.
+    void check_ownership();
+
     // Finishes queued work (waiting for a drain in progress on a work site),
     // records pending delivery counts, joins the worker.
     void stop();

@@ -146,6 +146,7 @@ struct server::impl {
     std::vector<std::unique_ptr<io_work_site>> sites;  // one per context
     std::atomic<std::size_t> next_context{0};
     std::int64_t next_limits_prune_ms = 0;
+    std::int64_t next_ownership_check_ms = 0;
     std::size_t sweep_shard = 0;
     std::uint64_t published_at_last_tick = 0;  // alerts_published, read by the sweep
     std::shared_ptr<net::listener> listener;      // plain; null with tls.only
@@ -263,6 +264,10 @@ struct server::impl {
             if (now >= next_limits_prune_ms) {
                 limits.prune(now);
                 next_limits_prune_ms = now + 60'000;
+            }
+            if (bus->status().engine != "local" && now >= next_ownership_check_ms) {
+                alerts.check_ownership();  // catches a lost "replaced" message
+                next_ownership_check_ms = now + 5'000;
             }
             schedule_sweep();
         });

@@ -134,14 +134,25 @@ http_response static_response(static_file const& f, http_request const& req) {
     return res;
 }
 
+// `ok`; `degraded` while the bus has lost the other nodes (delivery goes on
+// through the store); 503 while the store is unreachable or the server stops.
 http_response health(server_context& ctx, http_request const& req) {
+    auto const store = ctx.alerts.store().status();
+    auto const bus = ctx.bus.status();
+    auto const part = [](std::string_view engine, bool up, std::string const& detail) {
+        json::object p{{"engine", engine}, {"state", up ? "ok" : "down"}};
+        if (!up) p["detail"] = detail;
+        return p;
+    };
     json::object o;
-    o["status"] = ctx.shutting_down ? "shutting_down" : "ok";
+    o["status"] = ctx.shutting_down ? "shutting_down" : !store.up || !bus.up ? "degraded" : "ok";
+    o["store"] = part(ctx.config.store.engine, store.up, store.detail);
+    o["bus"] = part(bus.engine, bus.up, bus.detail);
+    o["node"] = ctx.bus.node_id();
     o["connections"] = ctx.registry.size();
     o["uptime_seconds"] = (now_ms() - ctx.started_ms) / 1000;
-    o["store"] = ctx.config.store.engine;
-    return json_response(ctx.shutting_down ? http::status::service_unavailable : http::status::ok,
-                         json::serialize(o), req);
+    bool const serving = !ctx.shutting_down && store.up;
+    return json_response(serving ? http::status::ok : http::status::service_unavailable, json::serialize(o), req);
 }
 
 // What an answer given later (after a commit) needs of its request: version

@@ -90,9 +90,19 @@ struct retention_policy {
     std::size_t per_user = 0;      // 0: no count limit
 };
 
+// Whether the engine can reach its data now (a networked engine can lose its
+// server; the embedded ones cannot), for /health.
+struct store_status {
+    bool up = true;
+    std::string detail;  // why not, when not
+};
+
 class alert_store {
 public:
     virtual ~alert_store() = default;
+
+    // Cheap: what the engine last saw, without a round trip.
+    virtual store_status status() const { return {}; }
 
     // The numbering's name (see above): a short opaque string.
     virtual std::string const& epoch() const noexcept = 0;
