@@ -10,6 +10,7 @@ import io
 import textwrap
 
 import vigil_client
+import vigil_client.manager
 from vigil_client import AlertListener
 
 # The quick reference's "Backend Usage", verbatim except the import line
@@ -52,6 +53,8 @@ def test_quick_reference_snippet_delivers_alert_with_frame(server, monkeypatch):
     monkeypatch.setenv("VIGIL_URL", server.url)
     monkeypatch.setenv("VIGIL_TOKEN", server.token("backend", "admin"))
     monkeypatch.delenv("VIGIL_API_KEY", raising=False)
+    # The process's manager is made on first use: from this environment.
+    monkeypatch.setattr(vigil_client.manager, "_manager", None)
     result = {"type": "intrusion", "confidence": 0.93, "boxes": [[10, 20, 110, 220]]}
     user_token = server.token("user_123")
 

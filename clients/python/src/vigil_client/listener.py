@@ -50,6 +50,37 @@ _CLOSE_REPLACED = 4001
 _STOP = object()
 
 
+class Position:
+    """Where a user's alert stream was left: the seq and epoch of the newest
+    alert received. Pure logic, no I/O."""
+
+    def __init__(self, seq: int | None = None, epoch: str | None = None) -> None:
+        self.seq = seq
+        self.epoch = epoch
+
+    def accept(self, seq: Any, epoch: Any) -> bool:
+        """Moves to an alert just received; False when it was received before
+        (a seq not above the last of the same epoch). An alert of another
+        epoch than the last starts the history over: its seq is taken as is."""
+        if isinstance(epoch, str) and epoch != self.epoch:
+            if self.epoch is not None:
+                log.info("vigil_client: the server's epoch changed: starting over")
+                self.seq = None
+            self.epoch = epoch
+        if not isinstance(seq, int):
+            return True
+        if self.seq is not None and seq <= self.seq:
+            return False
+        self.seq = seq
+        return True
+
+    def query(self) -> dict[str, str]:
+        """The ``since`` and ``epoch`` parameters that resume from here."""
+        if self.seq is None:
+            return {}
+        return {"since": str(self.seq), **({"epoch": self.epoch} if self.epoch is not None else {})}
+
+
 class AlertListener:
     """Receives one user's alerts; see the module's documentation.
 
@@ -80,7 +111,7 @@ class AlertListener:
         self._ack_timeout = ack_timeout
         self._ssl = ssl
         #: The newest alert received: where a reconnect resumes.
-        self._seq, self._epoch = since, epoch
+        self._received = Position(since, epoch)
         #: The newest alert handed to the caller.
         self._yielded: tuple[int | None, str | None] = (since, epoch)
         self._queue: asyncio.Queue[Any] = asyncio.Queue(max_queue)
@@ -230,11 +261,7 @@ class AlertListener:
         if self._get_token is not None:
             got = self._get_token()
             token = await got if inspect.isawaitable(got) else got
-        query = {"token": token or ""}
-        if self._seq is not None:
-            query["since"] = str(self._seq)
-            if self._epoch is not None:
-                query["epoch"] = self._epoch
+        query = {"token": token or "", **self._received.query()}
         path = f"/ws/alerts/{urllib.parse.quote(self.user_id, safe='')}"
         return f"{self.config.ws_base}{path}?{urllib.parse.urlencode(query)}"
 
@@ -249,7 +276,7 @@ class AlertListener:
         if kind == "ping":
             await ws.send('{"type":"pong"}')
         elif kind == "anomaly_detected":
-            if self._accept(msg):
+            if self._received.accept(msg.get("seq"), msg.get("epoch")):
                 await self._queue.put(msg)  # a slow consumer slows the reading: the server keeps the rest
         elif kind == "ack_ok":
             for fut in self._acks.pop(str(msg.get("alert_id")), []):
@@ -259,21 +286,6 @@ class AlertListener:
             for fut in self._acks.pop(str(msg["alert_id"]), []):
                 if not fut.done():
                     fut.set_exception(VigilError(f"{msg.get('error')}: {msg.get('detail')}"))
-
-    def _accept(self, alert: dict[str, Any]) -> bool:
-        """Moves the position to this alert; False for one already received."""
-        seq, epoch = alert.get("seq"), alert.get("epoch")
-        if epoch is not None and epoch != self._epoch:
-            if self._epoch is not None:
-                log.info("vigil_client: the server's epoch changed for %s: starting over", self.user_id)
-                self._seq = None
-            self._epoch = epoch
-        if not isinstance(seq, int):
-            return True
-        if self._seq is not None and seq <= self._seq:
-            return False
-        self._seq = seq
-        return True
 
     async def _send_auto_ack(self, alert_id: str | None) -> None:
         ws = self._ws
