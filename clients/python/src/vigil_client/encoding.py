@@ -18,6 +18,8 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import importlib
+import io
 import math
 import os
 import uuid
@@ -139,7 +141,6 @@ def encode_frame(frame: Any, channel_order: Literal["bgr", "rgb"] = "bgr",
     if hasattr(frame, "shape") and hasattr(frame, "dtype"):
         return _encode_array(frame, channel_order, jpeg_quality), "image/jpeg"
     if hasattr(frame, "save") and hasattr(frame, "mode"):  # a PIL.Image.Image
-        import io
         out = io.BytesIO()
         frame.convert("RGB").save(out, format="JPEG", quality=jpeg_quality)
         return out.getvalue(), "image/jpeg"
@@ -162,7 +163,7 @@ def _encode_array(image: Any, channel_order: str, quality: int) -> bytes:
         raise EncodingError(f"a numpy frame must be H×W, H×W×1, H×W×3 or H×W×4, got shape {shape}")
     color = len(shape) == 3 and shape[2] in (3, 4)
     try:
-        import cv2  # type: ignore[import-not-found]
+        cv2: Any = importlib.import_module("cv2")
     except ImportError:
         cv2 = None
     if cv2 is not None:
@@ -173,12 +174,11 @@ def _encode_array(image: Any, channel_order: str, quality: int) -> bytes:
             raise EncodingError("OpenCV could not encode the frame")
         return bytes(buf)
     try:
-        from PIL import Image  # type: ignore[import-not-found]
+        Image: Any = importlib.import_module("PIL.Image")
     except ImportError:
         raise EncodingError("encoding a numpy frame needs OpenCV or Pillow: install python3-opencv or "
                             "python3-pil (Debian), or opencv-python-headless or Pillow (pip); or pass "
                             "JPEG/PNG bytes") from None
-    import io
     if color:
         pixels = image[..., 2::-1] if channel_order == "bgr" else image[..., :3]
     else:

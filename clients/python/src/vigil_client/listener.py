@@ -216,9 +216,9 @@ class AlertListener:
             opened_at = None
             try:
                 url = await self._url()
-                async with websockets.connect(url, open_timeout=self._open_timeout, ping_interval=30,
-                                              ping_timeout=30, close_timeout=5, max_size=8 * 1024 * 1024,
-                                              ssl=self._ssl) as ws:
+                connect = websockets.connect  # type: ignore[attr-defined]  # a lazy attribute in websockets 10
+                async with connect(url, open_timeout=self._open_timeout, ping_interval=30, ping_timeout=30,
+                                   close_timeout=5, max_size=8 * 1024 * 1024, ssl=self._ssl) as ws:
                     opened_at = time.monotonic()
                     self._ws = ws
                     self._connected.set()
@@ -260,7 +260,7 @@ class AlertListener:
         token = self.config.token
         if self._get_token is not None:
             got = self._get_token()
-            token = await got if inspect.isawaitable(got) else got
+            token = str(await got if inspect.isawaitable(got) else got)
         query = {"token": token or "", **self._received.query()}
         path = f"/ws/alerts/{urllib.parse.quote(self.user_id, safe='')}"
         return f"{self.config.ws_base}{path}?{urllib.parse.urlencode(query)}"

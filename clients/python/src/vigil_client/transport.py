@@ -115,16 +115,16 @@ class Transport:
             conn.close()
         if taken is not None:
             return taken, True
+        fresh: http.client.HTTPConnection
         if self._tls:
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self._host, self._port, timeout=self._timeout, context=self._ssl)
+            fresh = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._ssl)
         else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-        conn.connect()
-        if conn.sock is not None:
+            fresh = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        fresh.connect()
+        if fresh.sock is not None:
             # Small requests and answers: no Nagle delay on the way out.
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn, False
+            fresh.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return fresh, False
 
     def _give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
