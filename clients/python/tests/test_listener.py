@@ -190,3 +190,27 @@ def test_position_starts_over_when_the_epoch_changes():
     old_server = Position(5)  # a server without epochs: since alone
     assert not old_server.accept(5, None) and old_server.accept(6, None)
     assert old_server.query() == {"since": "6"}
+
+
+@pytest.mark.server("--ping-interval", "1", "--heartbeat-timeout", "3")
+def test_an_idle_listener_answers_heartbeats_and_stays_connected(fresh_server, user_id):
+    srv = fresh_server
+    admin = VigilClient(srv.url, token=srv.token("ops", "admin"))
+
+    async def scenario() -> tuple[dict | None, dict | None, list[dict]]:
+        async with AlertListener(user_id, url=srv.url, token=srv.token(user_id)) as alerts:
+            await alerts.wait_connected(timeout=15)
+            before = await asyncio.to_thread(admin.get_connection_stats, user_id)
+            await asyncio.sleep(5)  # past the 3 s heartbeat timeout, with nothing to receive
+            after = await asyncio.to_thread(admin.get_connection_stats, user_id)
+            await asyncio.to_thread(publish, srv, user_id, 1)
+            return before, after, await take(alerts, 1)
+
+    try:
+        before, after, got = asyncio.run(scenario())
+    finally:
+        admin.close()
+    assert before is not None and after is not None
+    assert after["connected_at"] == before["connected_at"]  # the same connection, never dropped
+    assert after["seconds_since_heartbeat"] < 3
+    assert got[0]["detection"] == {"n": 1}
