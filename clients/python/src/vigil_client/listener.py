@@ -241,6 +241,9 @@ class AlertListener:
                 why = f"{type(e).__name__}: {e}"
             except VigilError as e:  # get_token failed for good
                 return self._stop(e)
+            except Exception as e:  # get_token failed, or a surprise: retry, never hang the consumer
+                log.warning("vigil_client: listener for %s: %r", self.user_id, e)
+                why = f"{type(e).__name__}: {e}"
             finally:
                 self._ws = None
                 self._connected.clear()
