@@ -1,5 +1,7 @@
 #include "alerts/alert_service.hpp"
 
+#include <algorithm>
+
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
@@ -115,6 +117,7 @@ void alert_service::drain_on(work_site& site) {
         std::lock_guard lock{mutex_};
         jobs.swap(queue_);
     }
+    take_due_retries(jobs, now_ms());
     run_round(jobs);
     {
         std::lock_guard lock{mutex_};
@@ -149,6 +152,7 @@ void alert_service::run_worker() {
         for (;;) {
             jobs.swap(queue_);
             lock.unlock();
+            take_due_retries(jobs, now_ms());
             if (jobs.empty())
                 flush_deliveries();
             else
@@ -284,8 +288,15 @@ void alert_service::replay(open_job& j) {
             page = store_.after(user, 0, true, options_.replay_batch, options_.inline_frames);
         }
     } catch (std::exception const& e) {
-        log::error("store.replay_failed", {{"user_id", connection->user_id()}, {"error", e.what()}});
-        connection->close(close_code::going_away, "alert store unavailable, reconnect later");
+        // Read again later, backing off to 16 s; the connection stays. Logged
+        // once per page, not per attempt: a store that is down for a while
+        // would otherwise log every connection every few seconds.
+        if (j.failures == 0)
+            log::warn("store.replay_failed", {{"user_id", connection->user_id()}, {"error", e.what()},
+                                              {"action", "retrying until the store answers"}});
+        auto const delay = std::int64_t{1000} << std::min(j.failures, 4);
+        ++j.failures;
+        retries_.push_back({std::move(j), now_ms() + delay});
         return;
     }
     replay_delivery out;
@@ -303,6 +314,14 @@ void alert_service::replay(open_job& j) {
     }
     metrics::global().alerts_replayed.inc(page.alerts.size());
     connection->replay(std::move(out));
+}
+
+void alert_service::take_due_retries(std::deque<job>& jobs, std::int64_t now) {
+    if (retries_.empty()) return;
+    auto const due = std::partition(retries_.begin(), retries_.end(), [&](retry const& r) { return r.due_ms > now; });
+    for (auto it = due; it != retries_.end(); ++it)
+        if (!it->read.target.expired()) jobs.push_front(std::move(it->read));
+    retries_.erase(due, retries_.end());
 }
 
 void alert_service::record_delivery(std::string alert_id) {

@@ -143,6 +143,14 @@ private:
         std::uint64_t after_seq = 0;
         bool unacked_only = false;
         bool from_client = false;  // after_seq is the client's `since`: check it against the head
+        int failures = 0;          // reads of this page that the store refused so far
+    };
+    // A page read the store refused, tried again once due: the connection
+    // stays open meanwhile (heartbeats, live alerts held) and catches up when
+    // the store is back.
+    struct retry {
+        open_job read;
+        std::int64_t due_ms = 0;
     };
     struct ack_job {
         ack_request request;
@@ -157,6 +165,7 @@ private:
     void run_round(std::deque<job>& jobs);
     void commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks);
     void replay(open_job& j);
+    void take_due_retries(std::deque<job>& jobs, std::int64_t now);
     void flush_deliveries();
     void record_delivery(std::string alert_id);
     void prune_if_due(std::int64_t now);
@@ -183,6 +192,7 @@ private:
 
     // Owned by whoever holds the drain.
     std::int64_t next_prune_ms_ = 0;
+    std::vector<retry> retries_;
     std::thread worker_;
 };
 

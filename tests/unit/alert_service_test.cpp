@@ -520,3 +520,58 @@ TEST(AlertService, TwoNodesPublishingConcurrentlyKeepTheOrderGuarantee) {
     }
     std::filesystem::remove_all(dir);
 }
+
+// ---------------------------------------------------------------- store outages
+
+namespace {
+
+// The memory engine, with reads that fail while `failing` is set: a store
+// whose server went away for a while.
+class store_with_outages final : public alert_store {
+public:
+    std::atomic<bool> failing{false};
+    std::atomic<int> refused{0};
+    memory_alert_store inner;
+
+    std::string const& epoch() const noexcept override { return inner.epoch(); }
+    write_result write(write_batch const& b, std::int64_t now) override { return inner.write(b, now); }
+    replay_page after(std::string_view u, std::uint64_t a, bool unacked, std::size_t limit, bool frames) override {
+        if (failing) {
+            ++refused;
+            throw store_error("connection refused");
+        }
+        return inner.after(u, a, unacked, limit, frames);
+    }
+    std::optional<stored_alert> get(std::string_view id) override { return inner.get(id); }
+    std::optional<annotated_frame> frame(std::string_view id) override { return inner.frame(id); }
+    std::vector<stored_alert> history(history_query const& q) override { return inner.history(q); }
+    std::size_t prune_expired(std::int64_t now, std::size_t max_rows) override { return inner.prune_expired(now, max_rows); }
+    std::uint64_t last_seq(std::string_view u) override { return inner.last_seq(u); }
+};
+
+}  // namespace
+
+// A connection that opens while the store cannot be read stays open, and gets
+// its replay and the alerts that came meanwhile once the store is back.
+TEST(AlertService, AReplayTheStoreRefusedIsReadAgainWhenItIsBack) {
+    store_with_outages store;
+    connection_registry registry;
+    local_alert_bus bus;
+    alert_service_options fast;
+    fast.maintenance_interval_ms = 20;
+    alert_service svc{store, bus, registry, fast};
+    bus.start(svc.bus_receiver());
+    publish_sync(svc, {alert("u"), alert("u")});
+    store.failing = true;
+    auto sub = std::make_shared<recording_subscriber>("u", svc);
+    svc.open(sub, std::nullopt);
+    for (int i = 0; i < 500 && store.refused == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    ASSERT_GT(store.refused, 0);
+    publish_sync(svc, {alert("u")});  // live, held until the first page
+    EXPECT_TRUE(sub->seqs().empty());
+    EXPECT_EQ(sub->close_code(), 0) << "the connection stays open";
+    store.failing = false;
+    for (int i = 0; i < 1000 && sub->seqs().size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    EXPECT_EQ(sub->seqs(), (std::vector<std::int64_t>{1, 2, 3}));
+    EXPECT_EQ(sub->close_code(), 0);
+}
