@@ -124,6 +124,7 @@ struct push_op {
     std::unique_ptr<connection> conn;
     beast::flat_buffer buffer;
     std::optional<http::response_parser<http::string_body>> parser;
+    clock_type::time_point connect_deadline;  // DNS, TCP and TLS handshake together
     bool reused = false;     // conn came from the idle pool
     bool in_flight = false;  // holds one of max_concurrent
     bool finished = false;
@@ -253,9 +254,10 @@ struct push_sender::impl : std::enable_shared_from_this<push_sender::impl> {
     void connect(op_ptr const& op) {
         auto const& e = op->request.endpoint;
         op->conn = std::make_unique<connection>(strand, e.tls ? &tls : nullptr);
+        op->connect_deadline = clock_type::now() + options.connect_timeout;
         if (e.host_is_ip) return connect_to(op, {tcp::endpoint{asio::ip::make_address(e.host), e.port}});
         // The resolver has no deadline of its own.
-        op->timer.expires_after(options.connect_timeout);
+        op->timer.expires_at(op->connect_deadline);
         op->timer.async_wait([op](boost::system::error_code ec) {
             if (!ec) op->resolver.cancel();
         });
@@ -277,7 +279,7 @@ struct push_sender::impl : std::enable_shared_from_this<push_sender::impl> {
 
     void connect_to(op_ptr const& op, std::vector<tcp::endpoint> addresses) {
         auto& stream = op->conn->tcp();
-        stream.expires_after(options.connect_timeout);  // covers the TLS handshake too
+        stream.expires_at(op->connect_deadline);  // the TLS handshake's reads and writes too
         stream.async_connect(addresses, [self = shared_from_this(), op](boost::system::error_code ec, tcp::endpoint) {
             if (self->ended(op)) return;
             if (ec) return self->retry_or_give_up(op, 0, "connect: " + ec.message());

@@ -361,6 +361,23 @@ TEST(PushSender, AServiceThatNeverAnswersTimesOut) {
     EXPECT_EQ(service.received().size(), 2u);
 }
 
+TEST(PushSender, AHandshakeThatNeverCompletesTimesOut) {
+    // The kernel completes the TCP handshake for a listener that never accepts.
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor silent{ioc, {asio::ip::make_address("127.0.0.1"), 0}};
+    auto o = fast_options();
+    o.allow_private_addresses = true;
+    o.connect_timeout = 300ms;
+    o.retry.max_attempts = 2;
+    harness h{o};
+    auto const started = std::chrono::steady_clock::now();
+    auto const r = h.push(h.request("https://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/x"));
+    EXPECT_EQ(r.outcome, push_outcome::gave_up);
+    EXPECT_EQ(r.attempts, 2);
+    EXPECT_NE(r.detail.find("tls"), std::string::npos) << r.detail;
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 600ms);
+}
+
 TEST(PushSender, NoListenerIsRetriedThenGivenUp) {
     std::uint16_t port;
     {
