@@ -1,4 +1,4 @@
-// The store contract (alert_store_contract_cases.cpp) on PostgreSQL: a real
+// The store contract (alert_store_contract_test.cpp) on PostgreSQL: a real
 // server started by the test (support/postgres_process.hpp). Each store is a
 // schema of its own in the server's database; `reopen` opens a second store
 // on the same schema, as a second node would.
