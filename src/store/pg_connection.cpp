@@ -327,9 +327,11 @@ std::vector<result> connection::run(std::span<step> steps, clock::time_point dea
         return PQgetResult(conn_);
     };
     for (int q : queued) {
+        bool prepared = false;
         while (PGresult* r = next_result()) {
             result held{r};
             auto const st = PQresultStatus(r);
+            if (q < 0 && st == PGRES_COMMAND_OK) prepared = true;
             if (st == PGRES_FATAL_ERROR && !first_error) {
                 auto const state = sqlstate_of(r);
                 bool const lost = state.empty() || connection_class(state) || PQstatus(conn_) != CONNECTION_OK;
@@ -341,7 +343,7 @@ std::vector<result> connection::run(std::span<step> steps, clock::time_point dea
         }
         if (q < 0) {
             auto* s = preparing[prepare_index++];
-            if (!first_error) prepared_.push_back(s);
+            if (prepared) prepared_.push_back(s);  // done, even if a later statement failed
         }
         if (PQstatus(conn_) != CONNECTION_OK) {
             broken_ = true;
