@@ -23,7 +23,7 @@ http_response json_error(http::status status, std::string_view code, std::string
 // (prepare_payload), so this is what Beast's serializer would write. One
 // contiguous buffer spares a publish's answer the serializer's walk over a
 // variant of buffer sequences and its composed write (~4 % of a single-alert
-// publish's CPU, bench/profile_notes.md).
+// publish's CPU, docs/decisions/0012-http-publish-path.md).
 std::string to_wire(http_response const& res);
 
 }  // namespace vigil::net
