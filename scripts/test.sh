@@ -6,6 +6,7 @@
 #   scripts/test.sh           all of them
 #   VIGIL_SKIP_SANITIZERS=1   the normal build only (quicker, for development)
 #   VIGIL_SKIP_FUZZ=1         no fuzz run
+#   VIGIL_SKIP_PACKAGE=1      no .deb build, install and service check (scripts/check-package.sh)
 # Each build is configured with the tests on, and each CTest run fails when it
 # ran no test (scripts/lib/suite.sh; tests/scripts/test_command_test.sh holds it).
 set -euo pipefail
@@ -26,6 +27,14 @@ echo "== build (RelWithDebInfo)"
 suite_build build
 echo "== tests"
 suite_ctest build --output-on-failure -j"$jobs" --timeout 300
+if [ "${VIGIL_SKIP_PACKAGE:-0}" != "1" ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "== package: the .deb installed and started as a service, answering /health"
+    scripts/check-package.sh build
+  else
+    echo "== package check skipped: it installs a package and needs root (CI runs it)"
+  fi
+fi
 
 if [ "${VIGIL_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
