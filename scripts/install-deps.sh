@@ -17,7 +17,7 @@ packages=(
   libgtest-dev libbenchmark-dev python3 python3-websockets redis-server chromium fonts-liberation
   nodejs npm
   # the Debian package and its check (dpkg-shlibdeps, systemd-analyze verify, curl)
-  dpkg-dev systemd adduser curl
+  dpkg-dev file systemd adduser curl
 )
 
 missing=()
