@@ -11,6 +11,9 @@ namespace http = boost::beast::http;
 using http_request = http::request<http::string_body>;
 using http_response = http::response<http::string_body>;
 
+// Server and Date (RFC 9110 §6.6.1), on every answer vigil makes.
+void set_common_fields(http_response& res);
+
 // A JSON response; Content-Length is set.
 http_response json_response(http::status status, std::string body, http_request const& req);
 
