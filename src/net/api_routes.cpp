@@ -4,6 +4,7 @@
 #include "common/clock.hpp"
 #include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
+#include "net/api_description.hpp"
 #include "net/request_auth.hpp"
 #include "net/request_target.hpp"
 #include "proto/messages.hpp"
@@ -395,6 +396,13 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     if (is_path(*t, {"api", "v1", "alerts", "", "ack"})) {
         if (!post) return respond(method_not_allowed(req, "POST"));
         return acknowledge(ctx, std::move(req), t->path[3], std::move(respond));
+    }
+    if (is_path(*t, {"api", "v1", "openapi.json"}) || is_path(*t, {"api", "v1", "asyncapi.json"})) {
+        if (!get) return respond(method_not_allowed(req, "GET"));
+        auto res = json_response(http::status::ok,
+                                 std::string{t->path[2] == "openapi.json" ? openapi_json() : asyncapi_json()}, req);
+        res.set(http::field::cache_control, "no-cache");
+        return respond(std::move(res));
     }
     if (get && t->path.size() <= 1) {
         auto const* file = ctx.web.find(t->path.empty() ? std::string_view{} : std::string_view{t->path[0]});
