@@ -78,7 +78,7 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         ->envname("VIGIL_CONFIG");
 
     auto add = [&]<class T>(std::string const& flag, std::string toml_path, std::string desc,
-                            T& (*field)(settings&), std::string group) {
+                            T& (*field)(settings&), std::string const& group) {
         T& target = field(*from_cli_);
         CLI::Option* opt = app.add_option(flag, target, desc);
         opt->envname(env_name(flag))->capture_default_str()->group(group);
