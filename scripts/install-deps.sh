@@ -21,6 +21,8 @@ packages=(
   # install, numpy frames encoded with Pillow, the FastAPI example app, mypy
   python3-pytest python3-venv python3-numpy python3-pil python3-fastapi python3-httpx mypy
   nodejs npm
+  # the Debian package and its check (dpkg-shlibdeps, systemd-analyze verify, curl)
+  dpkg-dev file systemd adduser curl
 )
 
 missing=()
