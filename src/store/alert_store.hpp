@@ -85,8 +85,9 @@ struct replay_page {
     std::uint64_t head = 0;
 };
 
-// A page of every user's alerts in commit order: what a node reads while its
-// bus has lost the other nodes, to find the alerts they commit.
+// A page of every user's alerts in about the order they were committed: what
+// a node reads while its bus has lost the other nodes, to find the alerts
+// they commit.
 struct feed_page {
     std::vector<stored_alert> alerts;  // oldest first, without frame bytes
     std::string cursor;                // where the next page starts
@@ -128,11 +129,14 @@ public:
     // Newest first.
     virtual std::vector<stored_alert> history(history_query const& q) = 0;
 
-    // Every user's alerts committed after `cursor`, in commit order, at most
-    // `limit`. An empty cursor means "from now on": the page is empty and its
-    // cursor marks the present. Every alert committed after a cursor's
-    // position appears in a later page (an engine that cannot tell commit order
-    // exactly may repeat one); a page's cursor never goes back.
+    // Every user's alerts committed after `cursor`, at most `limit`. An empty
+    // cursor means "from now on": the page is empty and its cursor marks the
+    // present. Every alert committed after a cursor's position appears in a
+    // later page (an engine may repeat one); a page's cursor never goes back.
+    // The order is the engine's best knowledge of commit order, which may
+    // put one user's alerts out of seq order when several writers commit at
+    // once (PostgreSQL orders by transaction id): consumers hand them to the
+    // connections' sequencers, which restore it.
     virtual feed_page feed(std::string const& cursor, std::size_t limit) = 0;
 
     // Removes at most max_rows alerts older than the policy's age; returns how
