@@ -377,10 +377,23 @@ template <class F>
 auto postgres_alert_store::with_connection(bool retry_if_applied, F&& f) {
     auto const deadline = clock::now() + options_.timeout + std::chrono::milliseconds{500};
     for (int attempt = 0;; ++attempt) {
-        auto c = pool_->acquire(deadline);
+        std::optional<pg::pool::lease> leased;
         try {
-            return f(*c, deadline);
+            leased.emplace(pool_->acquire(deadline));
+        } catch (store_error const& e) {
+            note_status(false, e.what());  // no connection to be had in time
+            throw;
+        }
+        auto& c = *leased;
+        try {
+            auto result = f(*c, deadline);
+            note_status(true, {});
+            return result;
         } catch (pg::error const& e) {
+            // Unreachable, or slower than the deadline: /health says so.
+            if (e.connection_lost || e.sqlstate == "57014" || e.sqlstate.rfind("57P", 0) == 0 ||
+                e.sqlstate.rfind("08", 0) == 0)
+                note_status(false, e.what());
             if (e.connection_lost) c.discard();
             // Once, on a new connection, when it cannot have been applied: the
             // server restarted, or the connection broke under the call.
@@ -428,6 +441,23 @@ postgres_alert_store::postgres_alert_store(postgres_options options) : options_(
 }
 
 postgres_alert_store::~postgres_alert_store() = default;
+
+void postgres_alert_store::note_status(bool up, std::string detail) {
+    std::lock_guard lock{status_mutex_};
+    if (status_.up == up && up) return;
+    if (status_.up != up) {
+        if (up)
+            log::info("store.postgres_up", {});
+        else
+            log::warn("store.postgres_down", {{"error", detail}});
+    }
+    status_ = {up, std::move(detail)};
+}
+
+store_status postgres_alert_store::status() const {
+    std::lock_guard lock{status_mutex_};
+    return status_;
+}
 
 void postgres_alert_store::migrate() {
     auto const deadline = clock::now() + options_.migrate_timeout;

@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,9 @@ public:
     ~postgres_alert_store() override;
 
     std::string const& epoch() const noexcept override { return epoch_; }
+    // Down after a call found the server unreachable or slower than the
+    // timeout; up again after the next call that succeeds.
+    store_status status() const override;
     write_result write(write_batch const& batch, std::int64_t now_ms) override;
     replay_page after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only, std::size_t limit,
                       bool with_frames) override;
@@ -118,9 +122,13 @@ private:
     write_result write_once(pg::connection& c, write_batch const& batch, std::int64_t now_ms,
                             std::vector<std::string> const& ids, std::chrono::steady_clock::time_point deadline);
 
+    void note_status(bool up, std::string detail);
+
     postgres_options options_;
     std::unique_ptr<pg::pool> pool_;
     std::string epoch_;
+    mutable std::mutex status_mutex_;
+    store_status status_;
 };
 
 }  // namespace vigil

@@ -312,12 +312,15 @@ TEST(PostgresStore, ThePoolOutlivesAServerRestart) {
     postgres_alert_store s{o};
     EXPECT_EQ(s.write(alerts({alert("u", "k1")}), now_ms()).appended[0].alert.seq, 1u);
     EXPECT_EQ(s.last_seq("u"), 1u);  // a second pooled connection, now idle too
+    EXPECT_TRUE(s.status().up);
 
     server.stop();
     auto const t0 = std::chrono::steady_clock::now();
     EXPECT_THROW(s.write(alerts({alert("u", "k2")}), now_ms()), store_error);
     EXPECT_THROW(s.last_seq("u"), store_error);
     EXPECT_LT(seconds_since(t0), 5.0) << "calls while the server is down must fail promptly";
+    EXPECT_FALSE(s.status().up) << "/health must say the store is down";
+    EXPECT_FALSE(s.status().detail.empty());
 
     server.start();
     // The first call after the restart succeeds: connections the server
@@ -326,6 +329,7 @@ TEST(PostgresStore, ThePoolOutlivesAServerRestart) {
     EXPECT_FALSE(r.duplicate);
     EXPECT_EQ(r.alert.seq, 2u);
     EXPECT_EQ(s.after("u", 0, false, 10, false).alerts.size(), 2u);
+    EXPECT_TRUE(s.status().up);
     // A retry of the publish that failed finds it, once.
     EXPECT_TRUE(s.write(alerts({alert("u", "k2")}), now_ms()).appended[0].duplicate);
 }
