@@ -6,6 +6,7 @@
 #include "client/publisher.hpp"
 #include "common/base64.hpp"
 #include "common/clock.hpp"
+#include "common/json_text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -73,8 +74,8 @@ std::function<int()> add_listen(CLI::App& app) {
         o.get_token = [a] { return token_for(a->token, a->user, ""); };
         int exit_code = 0;
         client::alert_client c{o,
-                               [](boost::json::object const& alert) {
-                                   std::cout << boost::json::serialize(alert) << std::endl;
+                               [](boost::json::object const&, std::string_view text) {
+                                   std::cout << text << std::endl;
                                },
                                [&exit_code](client::status_event const& e) {
                                    static constexpr char const* names[] = {"connecting", "open", "reconnecting", "stopped"};
@@ -112,7 +113,7 @@ std::function<int()> add_publish(CLI::App& app) {
             std::cerr << "vigil publish: --detection must be a JSON object\n";
             return 2;
         }
-        boost::json::object body{{"user_id", a->user}, {"stream_id", a->stream}, {"detection", detection}};
+        boost::json::object body{{"user_id", a->user}, {"stream_id", a->stream}};
         if (!a->key.empty()) body["idempotency_key"] = a->key;
         if (!a->frame.empty()) {
             std::ifstream in{a->frame, std::ios::binary};
@@ -124,7 +125,12 @@ std::function<int()> add_publish(CLI::App& app) {
         }
         auto const ep = parse_endpoint(a->url);
         try {
-            auto const answer = client::post_alerts(ep.host, ep.port, token_for(a->token, "vigil-cli", "publisher"), body);
+            // The detection goes as it was given: re-serialised, 0.93 would become 9.3E-1.
+            auto text = boost::json::serialize(body);
+            text.pop_back();
+            text += R"(,"detection":)" + json_text::compact(a->detection) + "}";
+            auto const answer =
+                client::post_alerts(ep.host, ep.port, token_for(a->token, "vigil-cli", "publisher"), std::move(text));
             std::cout << answer.body << std::endl;
             return answer.status == 201 ? 0 : 1;
         } catch (std::exception const& e) {

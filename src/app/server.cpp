@@ -121,7 +121,7 @@ struct server::impl {
     connection_registry registry;
     local_alert_bus bus{registry};
     alert_service alerts;
-    vigil::hub hub{alerts, registry};
+    vigil::hub hub{alerts, registry, alert_limits_from(config.limits)};
     net::static_files web;
     net::connection_limits limits{config.limits};
     net::ws_tickets tickets;

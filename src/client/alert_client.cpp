@@ -152,7 +152,7 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
             seen_order.pop_front();
         }
         last_seq = s;
-        if (on_alert) on_alert(o);
+        if (on_alert) on_alert(o, text);
         if (options.auto_ack) send(json::serialize(json::object{{"type", "ack"}, {"alert_id", alert_id}}), gen);
     }
 

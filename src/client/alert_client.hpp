@@ -16,6 +16,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 
 namespace vigil::client {
 
@@ -47,10 +48,17 @@ struct status_event {
 
 class alert_client {
 public:
-    using alert_handler = std::function<void(boost::json::object const& alert)>;
+    // The alert parsed, and its message as the server sent it (the detection's
+    // numbers as the producer wrote them, which a re-serialised object would change).
+    using alert_handler = std::function<void(boost::json::object const& alert, std::string_view text)>;
     using status_handler = std::function<void(status_event const&)>;
 
     alert_client(client_options options, alert_handler on_alert, status_handler on_status = {});
+    alert_client(client_options options, std::function<void(boost::json::object const& alert)> on_alert,
+                 status_handler on_status = {})
+        : alert_client(std::move(options),
+                       alert_handler{[f = std::move(on_alert)](boost::json::object const& a, std::string_view) { f(a); }},
+                       std::move(on_status)) {}
     ~alert_client();
 
     // Runs the connection until stop(), a 4001, or a 401/403 refusal.

@@ -5,15 +5,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/json/serialize.hpp>
 
 namespace vigil::client {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
-http_answer post_alerts(std::string const& host, std::uint16_t port, std::string const& token,
-                        boost::json::value const& body) {
+http_answer post_alerts(std::string const& host, std::uint16_t port, std::string const& token, std::string body) {
     asio::io_context ioc;
     asio::ip::tcp::resolver resolver{ioc};
     asio::ip::tcp::socket socket{ioc};
@@ -23,7 +21,7 @@ http_answer post_alerts(std::string const& host, std::uint16_t port, std::string
     req.set(http::field::authorization, "Bearer " + token);
     req.set(http::field::content_type, "application/json");
     req.set(http::field::user_agent, "vigil-publish");
-    req.body() = boost::json::serialize(body);
+    req.body() = std::move(body);
     req.prepare_payload();
     http::write(socket, req);
     boost::beast::flat_buffer buffer;

@@ -1,8 +1,6 @@
 #pragma once
 // Publishes alerts over HTTP (POST /api/v1/alerts), for `vigil publish` and
 // other C++ producers that run outside the server process.
-#include <boost/json/value.hpp>
-
 #include <cstdint>
 #include <string>
 
@@ -13,9 +11,8 @@ struct http_answer {
     std::string body;
 };
 
-// One blocking request on a fresh connection. Throws boost::system::system_error
-// when the server cannot be reached.
-http_answer post_alerts(std::string const& host, std::uint16_t port, std::string const& token,
-                        boost::json::value const& body);
+// One blocking request on a fresh connection; `body` is the JSON text, sent
+// as it is. Throws boost::system::system_error when the server cannot be reached.
+http_answer post_alerts(std::string const& host, std::uint16_t port, std::string const& token, std::string body);
 
 }  // namespace vigil::client

@@ -83,15 +83,16 @@ http_response method_not_allowed(http_request const& req, std::string_view allow
     return res;
 }
 
-json::object alert_json(stored_alert const& a) {
+// The alert as history and GET /api/v1/alerts/{id} show it. The detection is
+// spliced in as stored, the producer's text: through a json::value its numbers
+// would be written in Boost.JSON's spelling (0.93 as 9.3E-1).
+std::string alert_json(stored_alert const& a) {
     json::object o;
     o["alert_id"] = a.alert_id;
     o["seq"] = a.seq;
     o["user_id"] = a.user_id;
     o["stream_id"] = a.stream_id;
     o["timestamp"] = a.timestamp;
-    boost::system::error_code ec;
-    o["detection"] = json::parse(a.detection_json, ec);
     if (a.has_frame())
         o["frame"] = json::object{{"url", "/api/v1/alerts/" + a.alert_id + "/frame"},
                                   {"content_type", a.frame_content_type}};
@@ -102,7 +103,12 @@ json::object alert_json(stored_alert const& a) {
     o["first_delivered_at"] =
         a.first_delivered_ms ? json::value(iso8601(*a.first_delivered_ms)) : json::value(nullptr);
     o["delivery_count"] = a.delivery_count;
-    return o;
+    std::string out = json::serialize(o);
+    out.pop_back();  // the closing brace
+    out += R"(,"detection":)";
+    out += a.detection_json;
+    out.push_back('}');
+    return out;
 }
 
 // ---------------------------------------------------------------- handlers
@@ -181,9 +187,7 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
     if (!who->can_publish()) return respond(auth_failure(auth::auth_error::forbidden, req));
 
-    alert_limits limits;
-    limits.max_frame_bytes = ctx.config.limits.max_frame_bytes;
-    auto parsed = parse_publish_body(req.body(), limits, iso8601(now_ms()));
+    auto parsed = parse_publish_body(req.body(), alert_limits_from(ctx.config.limits), iso8601(now_ms()));
     if (auto const* e = std::get_if<validation_error>(&parsed)) {
         json::object o{{"error", e->code}, {"detail", e->detail}};
         if (e->index) o["index"] = *e->index;
@@ -236,12 +240,15 @@ http_response history(server_context& ctx, http_request const& req, target const
     } catch (std::exception const& e) {
         return json_error(http::status::service_unavailable, "store_unavailable", e.what(), req);
     }
-    json::array alerts;
-    for (auto const& a : rows) alerts.push_back(alert_json(a));
-    json::object o;
-    o["alerts"] = std::move(alerts);
-    o["next_before"] = rows.size() == q.limit ? json::value(rows.back().alert_id) : json::value(nullptr);
-    return json_response(http::status::ok, json::serialize(o), req);
+    std::string body = R"({"alerts":[)";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (i > 0) body.push_back(',');
+        body += alert_json(rows[i]);
+    }
+    body += R"(],"next_before":)";
+    body += rows.size() == q.limit ? proto::quoted(rows.back().alert_id) : "null";
+    body.push_back('}');
+    return json_response(http::status::ok, std::move(body), req);
 }
 
 http_response one_alert(server_context& ctx, http_request const& req, target const& t, bool frame) {
@@ -254,7 +261,7 @@ http_response one_alert(server_context& ctx, http_request const& req, target con
         // Someone else's alert answers like a missing one: ids are not an oracle.
         if (!a || !may_read(*who, *a))
             return json_error(http::status::not_found, "not_found", "no such alert", req);
-        if (!frame) return json_response(http::status::ok, json::serialize(alert_json(*a)), req);
+        if (!frame) return json_response(http::status::ok, alert_json(*a), req);
         auto f = ctx.alerts.store().frame(id);
         if (!f) return json_error(http::status::not_found, "not_found", "this alert has no frame", req);
         http_response res{http::status::ok, req.version()};

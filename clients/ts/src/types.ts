@@ -5,7 +5,7 @@ export interface Alert {
   /** Per-user sequence number; only grows. Used for ordering and `?since=` resume. */
   seq: number;
   user_id: string;
-  stream_id: string | number;
+  stream_id: string;
   /** ISO-8601 */
   timestamp: string;
   /** Free-form detector output (type, confidence, boxes…). */

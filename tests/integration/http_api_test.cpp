@@ -1,0 +1,84 @@
+// The HTTP API as a new user meets it (issue 26): detections come back as
+// published, precise refusals for bad cursors, credentials and bodies, and
+// tickets for real users only. Against the real binary.
+#include "support/clients.hpp"
+#include "support/server_process.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+using namespace vigil::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+headers bearer(std::string const& token) { return {{"Authorization", "Bearer " + token}}; }
+headers publisher() { return bearer(token_for("producer", "publisher")); }
+
+// The next text message as it came over the wire, skipping server pings.
+std::string read_text(ws_client& c) {
+    for (;;) {
+        auto const e = c.read();
+        if (e.kind != ws_event::text) throw std::runtime_error("no message: " + std::to_string(int(e.kind)));
+        if (e.data != R"({"type":"ping"})") return e.data;
+    }
+}
+
+class HttpApiTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { server_ = new server_process({"--admin-api-keys", "admin-key-1"}); }
+    static void TearDownTestSuite() {
+        delete server_;
+        server_ = nullptr;
+    }
+    static std::uint16_t port() { return server_->port(); }
+    static server_process* server_;
+};
+server_process* HttpApiTest::server_ = nullptr;
+
+}  // namespace
+
+TEST_F(HttpApiTest, DetectionComesBackAsPublishedLiveInHistoryAndAlone) {
+    auto c = ws_client::connect_user(port(), "as_published");
+    c->send_text(R"({"type":"ping"})");
+    ASSERT_EQ(json::parse(read_text(*c)).at("type"), "pong");
+
+    // What a producer writes by hand, spaces and all.
+    std::string const body =
+        R"({"user_id":"as_published","stream_id":"cam-1",)"
+        R"("detection": {"type": "intrusion", "confidence": 0.93, "count": 12345678901234567890123, "area": 1.50}})";
+    std::string const stored = R"({"type":"intrusion","confidence":0.93,"count":12345678901234567890123,"area":1.50})";
+    auto const r = http_request(port(), "POST", "/api/v1/alerts", body, publisher());
+    ASSERT_EQ(r.status, 201) << r.body;
+    std::string const id{r.json().at("alert_id").as_string()};
+
+    auto const live = read_text(*c);
+    EXPECT_NE(live.find(R"("detection":)" + stored), std::string::npos) << live;
+
+    auto const history = http_request(port(), "GET", "/api/v1/alerts?user_id=as_published", {}, bearer(token_for("as_published")));
+    ASSERT_EQ(history.status, 200) << history.body;
+    EXPECT_NE(history.body.find(R"("detection":)" + stored), std::string::npos) << history.body;
+    EXPECT_EQ(history.json().at("alerts").as_array().size(), 1u);  // still one valid JSON document
+
+    auto const one = http_request(port(), "GET", "/api/v1/alerts/" + id, {}, bearer(token_for("as_published")));
+    ASSERT_EQ(one.status, 200) << one.body;
+    EXPECT_NE(one.body.find(R"("detection":)" + stored), std::string::npos) << one.body;
+    EXPECT_EQ(one.json().at("stream_id"), "cam-1");
+
+    // A reconnect replays it from the store, still as published.
+    c.reset();
+    auto again = ws_client::connect_user(port(), "as_published");
+    auto const replayed = read_text(*again);
+    EXPECT_NE(replayed.find(R"("detection":)" + stored), std::string::npos) << replayed;
+}
+
+TEST_F(HttpApiTest, NonStringStreamIdIsRefused) {
+    for (std::string const stream : {"42", "4.2", "true", "null", R"({"id":1})"}) {
+        auto const r = http_request(port(), "POST", "/api/v1/alerts",
+                                    R"({"user_id":"u","stream_id":)" + stream + R"(,"detection":{}})", publisher());
+        EXPECT_EQ(r.status, 400) << stream << " " << r.body;
+        EXPECT_EQ(r.json().at("error"), "invalid_alert") << r.body;
+    }
+}
