@@ -2,6 +2,7 @@
 
 #include "alerts/alert_validation.hpp"
 #include "common/clock.hpp"
+#include "common/ids.hpp"
 #include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
 #include "net/request_auth.hpp"
@@ -234,6 +235,9 @@ http_response history(server_context& ctx, http_request const& req, target const
         q.limit = *n;
     }
     q.before = t.param("before").value_or("");
+    if (!q.before.empty() && !is_alert_id(q.before))
+        return json_error(http::status::bad_request, "bad_request", "before must be an alert id (next_before of a page)",
+                          req);
     std::vector<stored_alert> rows;
     try {
         rows = ctx.alerts.store().history(q);

@@ -82,3 +82,27 @@ TEST_F(HttpApiTest, NonStringStreamIdIsRefused) {
         EXPECT_EQ(r.json().at("error"), "invalid_alert") << r.body;
     }
 }
+
+TEST_F(HttpApiTest, InvalidHistoryCursorIs400) {
+    auto const user = bearer(token_for("cursor_user"));
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(http_request(port(), "POST", "/api/v1/alerts",
+                               R"({"user_id":"cursor_user","stream_id":"s","detection":{"n":)" + std::to_string(i) + "}}",
+                               publisher())
+                      .status,
+                  201);
+    for (std::string const bad : {"xyz", "1", "01A216DA-795E-7270-B59A-30FBE5456E0F", "%20"}) {
+        auto const r = http_request(port(), "GET", "/api/v1/alerts?before=" + bad, {}, user);
+        EXPECT_EQ(r.status, 400) << bad << " " << r.body;
+        EXPECT_EQ(r.json().at("error"), "bad_request") << r.body;
+    }
+    // The cursor a page gives leads to the next page.
+    auto const first = http_request(port(), "GET", "/api/v1/alerts?limit=2", {}, user);
+    ASSERT_EQ(first.status, 200) << first.body;
+    std::string const next{first.json().at("next_before").as_string()};
+    auto const second = http_request(port(), "GET", "/api/v1/alerts?limit=2&before=" + next, {}, user);
+    ASSERT_EQ(second.status, 200) << second.body;
+    auto const rest = second.json().at("alerts").as_array();
+    ASSERT_EQ(rest.size(), 1u);
+    EXPECT_EQ(rest[0].at("detection").at("n"), 0);
+}
