@@ -22,12 +22,21 @@ std::string_view detail_for(auth::auth_error e) {
     using auth::auth_error;
     switch (e) {
         case auth_error::missing_token: return "credentials required: Authorization: Bearer <token>";
+        case auth_error::malformed:
+            return "not a JWT (three base64url parts, the first two JSON objects) nor a configured API key";
+        case auth_error::bad_signature: return "token signature does not verify with the configured key";
+        case auth_error::wrong_algorithm: return "token algorithm is not the configured one";
         case auth_error::expired: return "token expired";
+        case auth_error::missing_exp: return "token has no exp claim";
+        case auth_error::not_yet_valid: return "token is not valid yet (nbf)";
+        case auth_error::wrong_issuer: return "token issuer (iss) is not the configured one";
+        case auth_error::wrong_audience: return "token audience (aud) does not include the configured one";
+        case auth_error::missing_subject: return "token has no subject claim";
         case auth_error::wrong_user: return "token subject does not match user_id";
         case auth_error::forbidden: return "credentials lack the role this needs";
-        case auth_error::wrong_algorithm: return "token algorithm is not the configured one";
-        default: return "token is malformed, badly signed or has invalid claims";
+        case auth_error::unknown_api_key: return "X-API-Key is not a configured API key";
     }
+    return "credentials refused";
 }
 
 }  // namespace
@@ -46,14 +55,20 @@ std::string_view bearer_token(http_request const& req) {
 boost::system::result<auth::claims> authenticate(server_context& ctx, http_request const& req,
                                                  std::string_view query_token) {
     std::string_view credential = bearer_token(req);
+    bool api_key_header = false;
     if (credential.empty())
-        if (auto const it = req.find("X-API-Key"); it != req.end()) credential = it->value();
+        if (auto const it = req.find("X-API-Key"); it != req.end()) {
+            credential = it->value();
+            api_key_header = true;
+        }
     if (credential.empty()) credential = query_token;
     if (credential.empty()) return auth::auth_error::missing_token;
 
     auto const& cfg = ctx.config;
     if (listed(cfg.admin_api_keys, credential)) return auth::claims{"api-key", 0, {"admin"}};
     if (listed(cfg.publisher_api_keys, credential)) return auth::claims{"api-key", 0, {"publisher"}};
+    // X-API-Key carries keys only: a wrong one is not a malformed token.
+    if (api_key_header) return auth::auth_error::unknown_api_key;
     auto const now = now_ms() / 1000;
     if (auto known = ctx.api_tokens.find(credential, now)) return *known;
     auto claims = ctx.verifier.verify(credential, now);

@@ -106,3 +106,34 @@ TEST_F(HttpApiTest, InvalidHistoryCursorIs400) {
     ASSERT_EQ(rest.size(), 1u);
     EXPECT_EQ(rest[0].at("detection").at("n"), 0);
 }
+
+TEST_F(HttpApiTest, EachCredentialFailureHasItsOwnCode) {
+    struct refusal_case {
+        headers credentials;
+        int status;
+        std::string code;
+    };
+    std::vector<refusal_case> const cases = {
+        {{}, 401, "missing_token"},
+        {{{"X-API-Key", "wrong-key"}}, 401, "invalid_api_key"},
+        {bearer("wrong-key"), 401, "malformed_token"},
+        {bearer("aaa.bbb.ccc"), 401, "malformed_token"},
+        {bearer(token_signed_with("another-secret-entirely-0123456789", "ops")), 401, "invalid_signature"},
+        {bearer(token_for("ops", "admin", -10)), 401, "token_expired"},
+        {bearer(token_for("ops")), 403, "forbidden"},
+        {{{"X-API-Key", "admin-key-1"}}, 200, ""},
+        {bearer("admin-key-1"), 200, ""},
+    };
+    for (auto const& c : cases) {
+        auto const r = http_request(port(), "GET", "/ws/connections", {}, c.credentials);
+        auto const what = c.credentials.empty() ? std::string{"none"} : c.credentials[0].second;
+        EXPECT_EQ(r.status, c.status) << what << " " << r.body;
+        if (!c.code.empty()) {
+            EXPECT_EQ(r.json().at("error"), c.code.c_str()) << what << " " << r.body;
+        }
+    }
+    // The WebSocket tells a non-JWT from a badly signed one the same way.
+    http_reply refusal;
+    EXPECT_FALSE(ws_client::connect(port(), "/ws/alerts/u1?token=aaa.bbb.ccc", &refusal));
+    EXPECT_EQ(refusal.json().at("error"), "malformed_token") << refusal.body;
+}
