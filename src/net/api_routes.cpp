@@ -300,17 +300,41 @@ void acknowledge(server_context& ctx, http_request&& req, std::string const& id,
         });
 }
 
-// A single-use ticket for the caller's own WebSocket (see ws_tickets.hpp).
-http_response issue_ticket(server_context& ctx, http_request const& req) {
+// A single-use ticket for one user's WebSocket (see ws_tickets.hpp): the
+// caller's own, or, for an admin, the user named by `user_id` (in the query or
+// a JSON body). An API key is no user: it must name one.
+http_response issue_ticket(server_context& ctx, http_request const& req, target const& t) {
     auto const who = authenticate(ctx, req);
     if (!who) return auth_failure(auth::auth_error(who.error().value()), req);
-    auto const ticket = ctx.tickets.issue(*who, now_ms());
+    std::string named = t.param("user_id").value_or("");
+    if (named.empty() && !req.body().empty()) {
+        boost::system::error_code ec;
+        auto const body = json::parse(req.body(), ec);
+        if (ec || !body.is_object())
+            return json_error(http::status::bad_request, "invalid_json", "body must be a JSON object", req);
+        if (auto const* u = body.as_object().if_contains("user_id")) {
+            if (!u->is_string()) return json_error(http::status::bad_request, "invalid_user_id", "user_id must be a string", req);
+            named = std::string{u->get_string()};
+        }
+    }
+    if (named.empty() && who->api_key)
+        return json_error(http::status::bad_request, "missing_user_id",
+                          "an API key is no user: name the user the ticket is for (user_id)", req);
+    std::string const user = named.empty() ? who->subject : named;
+    if (!valid_user_id(user))
+        return json_error(http::status::bad_request, "invalid_user_id",
+                          "user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]", req);
+    bool const own = !who->api_key && user == who->subject;
+    if (!own && !who->is_admin()) return auth_failure(auth::auth_error::forbidden, req);
+    // A ticket for someone else carries none of the issuer's roles.
+    auth::claims const claims = own ? *who : auth::claims{user, who->expires_at, {}};
+    auto const ticket = ctx.tickets.issue(claims, now_ms());
     if (ticket.empty())
         return json_error(http::status::service_unavailable, "busy", "too many outstanding tickets", req);
     json::object o{{"ticket", ticket},
-                   {"user_id", who->subject},
+                   {"user_id", user},
                    {"expires_in", ws_tickets::lifetime_ms / 1000},
-                   {"url", "/ws/alerts/" + who->subject + "?ticket=" + ticket}};
+                   {"url", "/ws/alerts/" + user + "?ticket=" + ticket}};
     return json_response(http::status::created, json::serialize(o), req);
 }
 
@@ -337,7 +361,7 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     }
     if (is_path(*t, {"api", "v1", "ws-ticket"})) {
         if (!post) return respond(method_not_allowed(req, "POST"));
-        return respond(issue_ticket(ctx, req));
+        return respond(issue_ticket(ctx, req, *t));
     }
     if (is_path(*t, {"metrics"})) {
         if (!get) return respond(method_not_allowed(req, "GET"));

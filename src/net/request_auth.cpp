@@ -65,8 +65,8 @@ boost::system::result<auth::claims> authenticate(server_context& ctx, http_reque
     if (credential.empty()) return auth::auth_error::missing_token;
 
     auto const& cfg = ctx.config;
-    if (listed(cfg.admin_api_keys, credential)) return auth::claims{"api-key", 0, {"admin"}};
-    if (listed(cfg.publisher_api_keys, credential)) return auth::claims{"api-key", 0, {"publisher"}};
+    if (listed(cfg.admin_api_keys, credential)) return auth::claims{"api-key", 0, {"admin"}, true};
+    if (listed(cfg.publisher_api_keys, credential)) return auth::claims{"api-key", 0, {"publisher"}, true};
     // X-API-Key carries keys only: a wrong one is not a malformed token.
     if (api_key_header) return auth::auth_error::unknown_api_key;
     auto const now = now_ms() / 1000;

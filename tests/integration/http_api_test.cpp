@@ -137,3 +137,44 @@ TEST_F(HttpApiTest, EachCredentialFailureHasItsOwnCode) {
     EXPECT_FALSE(ws_client::connect(port(), "/ws/alerts/u1?token=aaa.bbb.ccc", &refusal));
     EXPECT_EQ(refusal.json().at("error"), "malformed_token") << refusal.body;
 }
+
+TEST_F(HttpApiTest, TicketsAreForRealUsersNamedByAdmins) {
+    auto ticket = [&](headers const& credentials, std::string const& body = {}, std::string const& query = {}) {
+        return http_request(port(), "POST", "/api/v1/ws-ticket" + query, body, credentials);
+    };
+    headers const admin_key{{"X-API-Key", "admin-key-1"}};
+
+    // An API key is no user: it must name one.
+    auto const unnamed = ticket(admin_key);
+    EXPECT_EQ(unnamed.status, 400) << unnamed.body;
+    EXPECT_EQ(unnamed.json().at("error"), "missing_user_id") << unnamed.body;
+
+    auto const named = ticket(admin_key, R"({"user_id":"ticket_target"})");
+    ASSERT_EQ(named.status, 201) << named.body;
+    EXPECT_EQ(named.json().at("user_id"), "ticket_target");
+    std::string const url{named.json().at("url").as_string()};
+    EXPECT_EQ(url.rfind("/ws/alerts/ticket_target?ticket=", 0), 0u) << url;
+    http_reply refusal;
+    auto c = ws_client::connect(port(), url, &refusal);
+    ASSERT_TRUE(c) << refusal.status << " " << refusal.body;
+    c->send_text(R"({"type":"ping"})");
+    EXPECT_EQ(json::parse(read_text(*c)).at("type"), "pong");
+
+    EXPECT_EQ(ticket(admin_key, {}, "?user_id=ticket_target").json().at("user_id"), "ticket_target");
+    EXPECT_EQ(ticket(bearer(token_for("ops", "admin")), R"({"user_id":"ticket_target"})").status, 201);
+
+    // A user token gets its own ticket, and no one else's.
+    auto const own = ticket(bearer(token_for("ticket_self")));
+    ASSERT_EQ(own.status, 201) << own.body;
+    EXPECT_EQ(own.json().at("user_id"), "ticket_self");
+    EXPECT_EQ(ticket(bearer(token_for("ticket_self")), R"({"user_id":"ticket_self"})").status, 201);
+    auto const other = ticket(bearer(token_for("ticket_self")), R"({"user_id":"ticket_target"})");
+    EXPECT_EQ(other.status, 403) << other.body;
+    EXPECT_EQ(other.json().at("error"), "forbidden");
+
+    auto const publisher_key = ticket(bearer(token_for("producer", "publisher")), R"({"user_id":"ticket_target"})");
+    EXPECT_EQ(publisher_key.status, 403) << publisher_key.body;
+    EXPECT_EQ(ticket(admin_key, R"({"user_id":"not valid"})").json().at("error"), "invalid_user_id");
+    EXPECT_EQ(ticket(admin_key, R"({"user_id":42})").status, 400);
+    EXPECT_EQ(ticket(admin_key, "<ticket/>").status, 400);
+}
