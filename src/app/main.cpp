@@ -82,12 +82,19 @@ int main(int argc, char** argv) {
     token_cmd->add_option("--role", role, "admin or publisher")->check(CLI::IsMember({"admin", "publisher"}));
     token_cmd->add_option("--ttl", ttl, "lifetime in seconds")->capture_default_str()->check(CLI::PositiveNumber);
 
+    auto* example_cmd = app.add_subcommand(
+        "example-config", "print an annotated TOML file with every setting at its default (vigil.example.toml)");
+
     auto const listen = vigil::cli::add_listen(app);
     auto const publish = vigil::cli::add_publish(app);
 
     CLI11_PARSE(app, argc, argv);
     if (*serve_cmd) return serve(loader);
     if (*token_cmd) return token(user, role, ttl);
+    if (*example_cmd) {
+        std::cout << vigil::example_toml();
+        return 0;
+    }
     try {
         for (auto const& command : {listen, publish})
             if (int const rc = command(); rc >= 0) return rc;
