@@ -16,7 +16,7 @@ namespace vigil {
 class server {
 public:
     // Opens the store and binds the port. Throws (config_error, store_error,
-    // boost::system::system_error) when it cannot.
+    // net::listen_error naming the port) when it cannot.
     explicit server(settings s);
     ~server();  // request_stop() + wait()
     server(server const&) = delete;

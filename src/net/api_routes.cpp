@@ -9,6 +9,7 @@
 #include "net/request_target.hpp"
 #include "proto/messages.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -18,6 +19,7 @@
 namespace vigil::net {
 
 namespace json = boost::json;
+namespace beast = boost::beast;
 
 http_response json_response(http::status status, std::string body, http_request const& req) {
     http_response res{status, req.version()};
@@ -175,6 +177,22 @@ http_response user_connection(server_context& ctx, http_request const& req, std:
     return json_response(http::status::ok, json::serialize(o), req);
 }
 
+// Whether a publish body may be read as JSON: declared so (application/json,
+// application/*+json), or declared as nothing in particular: no type,
+// text/plain (what fetch() sends with a string) or
+// application/x-www-form-urlencoded (what curl -d sends). An XML document or
+// a form upload says it is something else, and is refused as such (415).
+bool json_compatible(std::string_view content_type) {
+    auto type = content_type.substr(0, content_type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+    while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+    auto is = [&](std::string_view expected) { return beast::iequals(type, expected); };
+    bool const json_suffix = type.size() > 5 && beast::iequals(type.substr(type.size() - 5), "+json") &&
+                             beast::iequals(type.substr(0, 12), "application/");
+    return type.empty() || is("application/json") || json_suffix || is("text/json") || is("text/plain") ||
+           is("application/x-www-form-urlencoded");
+}
+
 // What an answer given later (after a commit) needs of its request: version
 // and keep-alive, without keeping the body alive.
 http_request reply_head(http_request const& req) {
@@ -187,6 +205,9 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
     auto const who = authenticate(ctx, req);
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
     if (!who->can_publish()) return respond(auth_failure(auth::auth_error::forbidden, req));
+    if (!json_compatible(req[http::field::content_type]))
+        return respond(json_error(http::status::unsupported_media_type, "unsupported_media_type",
+                                  "alerts are JSON: send Content-Type: application/json", req));
 
     auto parsed = parse_publish_body(req.body(), alert_limits_from(ctx.config.limits), iso8601(now_ms()));
     if (auto const* e = std::get_if<validation_error>(&parsed)) {
@@ -349,8 +370,13 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     bool const post = method == http::verb::post;
 
     if (is_path(*t, {"health"})) {
-        if (!get) return respond(method_not_allowed(req, "GET"));
-        return respond(health(ctx, req));
+        if (get) return respond(health(ctx, req));
+        if (method == http::verb::head) {  // uptime checkers: GET's status and head, no body
+            auto res = health(ctx, req);
+            res.body().clear();  // Content-Length stays GET's (RFC 9110 9.3.2)
+            return respond(std::move(res));
+        }
+        return respond(method_not_allowed(req, "GET, HEAD"));
     }
     if (is_path(*t, {"ws", "connections"}) || is_path(*t, {"ws", "connections", ""})) {
         if (!get) return respond(method_not_allowed(req, "GET"));

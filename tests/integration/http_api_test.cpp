@@ -178,3 +178,54 @@ TEST_F(HttpApiTest, TicketsAreForRealUsersNamedByAdmins) {
     EXPECT_EQ(ticket(admin_key, R"({"user_id":42})").status, 400);
     EXPECT_EQ(ticket(admin_key, "<ticket/>").status, 400);
 }
+
+TEST_F(HttpApiTest, HeadHealthAnswersLikeGetWithoutABody) {
+    auto const get = http_request(port(), "GET", "/health");
+    auto const head = http_request(port(), "HEAD", "/health");
+    EXPECT_EQ(head.status, 200);
+    EXPECT_TRUE(head.body.empty()) << head.body;
+    EXPECT_EQ(head.header("Content-Type"), "application/json");
+    EXPECT_EQ(head.header("Content-Length"), get.header("Content-Length"));
+    auto const post = http_request(port(), "POST", "/health");
+    EXPECT_EQ(post.status, 405);
+    EXPECT_EQ(post.header("Allow"), "GET, HEAD");
+    // The connection stays usable after a HEAD (keep-alive framing intact).
+    EXPECT_EQ(http_request(port(), "GET", "/health").json().at("status"), "ok");
+}
+
+TEST_F(HttpApiTest, NonJsonBodyIs415) {
+    std::string const alert = R"({"user_id":"media_user","stream_id":"s","detection":{}})";
+    auto with_type = [&](std::string const& type, std::string const& body) {
+        auto h = publisher();
+        h.emplace_back("Content-Type", type);
+        return http_request(port(), "POST", "/api/v1/alerts", body, h);
+    };
+    auto const xml = with_type("application/xml", "<alert><user_id>media_user</user_id></alert>");
+    EXPECT_EQ(xml.status, 415) << xml.body;
+    EXPECT_EQ(xml.json().at("error"), "unsupported_media_type");
+    EXPECT_EQ(with_type("text/xml; charset=utf-8", alert).status, 415);
+    EXPECT_EQ(with_type("multipart/form-data; boundary=x", alert).status, 415);
+    // JSON, and the types clients send when they declare nothing in particular.
+    for (std::string const ok : {"application/json", "application/json; charset=utf-8", "Application/JSON",
+                                 "application/vnd.vigil+json", "text/plain;charset=UTF-8",
+                                 "application/x-www-form-urlencoded"})
+        EXPECT_EQ(with_type(ok, alert).status, 201) << ok;
+    EXPECT_EQ(http_request(port(), "POST", "/api/v1/alerts", alert, publisher()).status, 201);  // no type
+    // Not JSON, declared as such: still invalid_json.
+    EXPECT_EQ(with_type("application/json", "<alert/>").json().at("error"), "invalid_json");
+}
+
+TEST(HttpApiStartup, PortInUseIsNamedWithoutSourcePaths) {
+    server_process first;
+    try {
+        server_process second({"--port", std::to_string(first.port())});
+        FAIL() << "a second server started on port " << first.port();
+    } catch (std::runtime_error const& e) {
+        std::string const log = e.what();
+        EXPECT_NE(log.find("cannot listen on 127.0.0.1:" + std::to_string(first.port()) + " (--port): Address already in use"),
+                  std::string::npos)
+            << log;
+        EXPECT_EQ(log.find(".hpp"), std::string::npos) << log;
+        EXPECT_EQ(log.find(".ipp"), std::string::npos) << log;
+    }
+}
