@@ -232,6 +232,8 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         VIGIL_FIELD(web_root), server);
     add("--log-level", "log_level", "debug, info, warn, error or off (SIGHUP rereads it)", VIGIL_FIELD(log_level),
         server);
+    add("--access-log", "access_log",
+        "HTTP access log (http.request lines): errors (status >= 400), all or off", VIGIL_FIELD(access_log), server);
     add("--ping-interval", "ping_interval", "seconds between server pings",
         VIGIL_FIELD(ping_interval), server);
     add("--heartbeat-timeout", "heartbeat_timeout",
@@ -439,6 +441,8 @@ std::vector<std::string> validate(settings const& s) {
     if (s.store.retention_days < 0) out.push_back("store.retention_days must not be negative");
     if (s.store.replay_batch == 0) out.push_back("store.replay_batch must be positive");
     if (!log::parse_level(s.log_level)) out.push_back("log_level must be debug, info, warn, error or off");
+    if (s.access_log != "errors" && s.access_log != "all" && s.access_log != "off")
+        out.push_back("access_log must be errors, all or off");
     return out;
 }
 

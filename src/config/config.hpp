@@ -78,6 +78,7 @@ struct settings {
     bool dev = false;    // monitoring open to loopback without credentials; random secret
     bool demo = false;   // publish synthetic alerts for the "demo" user
     std::string log_level = "info";
+    std::string access_log = "errors";  // http.request lines: "errors" (status >= 400), "all" or "off"
     std::string web_root;  // the dashboard's files; empty: found next to the binary
 
     int ping_interval = 30;      // seconds between server pings

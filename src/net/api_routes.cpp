@@ -6,6 +6,7 @@
 #include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
 #include "net/request_auth.hpp"
+#include "net/request_log.hpp"
 #include "net/request_target.hpp"
 #include "proto/messages.hpp"
 
@@ -370,6 +371,7 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     bool const post = method == http::verb::post;
 
     if (is_path(*t, {"health"})) {
+        note_route(route::health);
         if (get) return respond(health(ctx, req));
         if (method == http::verb::head) {  // uptime checkers: GET's status and head, no body
             auto res = health(ctx, req);
@@ -379,6 +381,7 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         return respond(method_not_allowed(req, "GET, HEAD"));
     }
     if (is_path(*t, {"ws", "connections"}) || is_path(*t, {"ws", "connections", ""})) {
+        note_route(t->path.size() == 2 ? route::connections : route::connection);
         if (!get) return respond(method_not_allowed(req, "GET"));
         auto const who = authenticate_monitoring(ctx, req, remote);
         if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
@@ -386,10 +389,12 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         return respond(user_connection(ctx, req, t->path[2]));
     }
     if (is_path(*t, {"api", "v1", "ws-ticket"})) {
+        note_route(route::ws_ticket);
         if (!post) return respond(method_not_allowed(req, "POST"));
         return respond(issue_ticket(ctx, req, *t));
     }
     if (is_path(*t, {"metrics"})) {
+        note_route(route::metrics);
         if (!get) return respond(method_not_allowed(req, "GET"));
         auto const who = authenticate_monitoring(ctx, req, remote);
         if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
@@ -398,35 +403,44 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
         res.keep_alive(req.keep_alive());
         res.body() = metrics::global().render(ctx.registry.size());
+        render_request_counters(res.body());
         res.prepare_payload();
         return respond(std::move(res));
     }
     if (is_path(*t, {"ws", "alerts", ""})) {
+        note_route(route::websocket);
         auto res = json_error(http::status::upgrade_required, "upgrade_required",
                               "this endpoint speaks WebSocket only", req);
         res.set(http::field::upgrade, "websocket");  // a 426 MUST name the protocol (RFC 9110 15.5.22)
         return respond(std::move(res));
     }
     if (is_path(*t, {"api", "v1", "alerts"})) {
+        note_route(route::alerts);
         if (post) return publish(ctx, std::move(req), std::move(respond));
         if (get) return respond(history(ctx, req, *t));
         return respond(method_not_allowed(req, "GET, POST"));
     }
     if (is_path(*t, {"api", "v1", "alerts", ""})) {
+        note_route(route::alert);
         if (!get) return respond(method_not_allowed(req, "GET"));
         return respond(one_alert(ctx, req, *t, false));
     }
     if (is_path(*t, {"api", "v1", "alerts", "", "frame"})) {
+        note_route(route::alert_frame);
         if (!get) return respond(method_not_allowed(req, "GET"));
         return respond(one_alert(ctx, req, *t, true));
     }
     if (is_path(*t, {"api", "v1", "alerts", "", "ack"})) {
+        note_route(route::alert_ack);
         if (!post) return respond(method_not_allowed(req, "POST"));
         return acknowledge(ctx, std::move(req), t->path[3], std::move(respond));
     }
     if (get && t->path.size() <= 1) {
         auto const* file = ctx.web.find(t->path.empty() ? std::string_view{} : std::string_view{t->path[0]});
-        if (file) return respond(static_response(*file, req));
+        if (file) {
+            note_route(route::dashboard);
+            return respond(static_response(*file, req));
+        }
     }
     respond(json_error(http::status::not_found, "not_found", "no such endpoint", req));
 }

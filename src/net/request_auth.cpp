@@ -1,6 +1,7 @@
 #include "net/request_auth.hpp"
 
 #include "common/clock.hpp"
+#include "net/request_log.hpp"
 
 #include <openssl/crypto.h>
 
@@ -65,23 +66,31 @@ boost::system::result<auth::claims> authenticate(server_context& ctx, http_reque
     if (credential.empty()) return auth::auth_error::missing_token;
 
     auto const& cfg = ctx.config;
-    if (listed(cfg.admin_api_keys, credential)) return auth::claims{"api-key", 0, {"admin"}, true};
-    if (listed(cfg.publisher_api_keys, credential)) return auth::claims{"api-key", 0, {"publisher"}, true};
+    auto accepted = [](auth::claims c) {
+        note_caller(c);  // for the access log (request_log.hpp)
+        return c;
+    };
+    if (listed(cfg.admin_api_keys, credential)) return accepted(auth::claims{"api-key", 0, {"admin"}, true});
+    if (listed(cfg.publisher_api_keys, credential)) return accepted(auth::claims{"api-key", 0, {"publisher"}, true});
     // X-API-Key carries keys only: a wrong one is not a malformed token.
     if (api_key_header) return auth::auth_error::unknown_api_key;
     auto const now = now_ms() / 1000;
-    if (auto known = ctx.api_tokens.find(credential, now)) return *known;
+    if (auto known = ctx.api_tokens.find(credential, now)) return accepted(std::move(*known));
     auto claims = ctx.verifier.verify(credential, now);
-    if (claims && claims->expires_at > 0) ctx.api_tokens.remember(credential, *claims);
-    return claims;
+    if (!claims) return claims;
+    if (claims->expires_at > 0) ctx.api_tokens.remember(credential, *claims);
+    return accepted(std::move(*claims));
 }
 
 boost::system::result<auth::claims> authenticate_monitoring(server_context& ctx, http_request const& req,
                                                             boost::asio::ip::address const& remote) {
     bool const presents_credentials =
         req.find(http::field::authorization) != req.end() || req.find("X-API-Key") != req.end();
-    if (ctx.config.dev && remote.is_loopback() && !presents_credentials)
-        return auth::claims{"dev-loopback", 0, {"admin"}};
+    if (ctx.config.dev && remote.is_loopback() && !presents_credentials) {
+        auth::claims dev{"dev-loopback", 0, {"admin"}};
+        note_caller(dev);
+        return dev;
+    }
     auto claims = authenticate(ctx, req);
     if (!claims) return claims;
     if (!claims->is_admin()) return auth::auth_error::forbidden;

@@ -8,6 +8,8 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 using namespace vigil::test;
 using namespace std::chrono_literals;
 namespace json = boost::json;
@@ -228,4 +230,72 @@ TEST(HttpApiStartup, PortInUseIsNamedWithoutSourcePaths) {
         EXPECT_EQ(log.find(".hpp"), std::string::npos) << log;
         EXPECT_EQ(log.find(".ipp"), std::string::npos) << log;
     }
+}
+
+// Operators see HTTP: a line per refused request, with why and who, never a
+// token; request counters by route and status; build and process metrics.
+TEST(HttpApiOperators, AccessLogNamesRefusalsAndCallersWithoutTokens) {
+    server_process server({"--admin-api-keys", "admin-key-1", "--access-log", "errors"});
+    auto const publisher_token = token_for("detector-7", "publisher");
+    auto const user_token = token_for("viewer");
+    std::string const alert = R"({"user_id":"viewer","stream_id":"s","detection":{}})";
+    ASSERT_EQ(http_request(server.port(), "POST", "/api/v1/alerts", alert, bearer(publisher_token)).status, 201);
+    ASSERT_EQ(http_request(server.port(), "POST", "/api/v1/alerts", alert, bearer(user_token)).status, 403);
+    ASSERT_EQ(http_request(server.port(), "GET", "/ws/connections", {}, {{"X-API-Key", "wrong-key"}}).status, 401);
+    ASSERT_EQ(http_request(server.port(), "GET", "/api/v1/alerts/" + std::string(36, 'x'), {}, bearer(user_token)).status,
+              404);
+    http_reply refusal;
+    ASSERT_FALSE(ws_client::connect(server.port(), "/ws/alerts/viewer?token=" + publisher_token, &refusal));
+
+    std::string log;
+    auto const wait_for = [&](std::string const& needle) {
+        for (int i = 0; i < 100 && (log = server.log()).find(needle) == std::string::npos; ++i)
+            std::this_thread::sleep_for(50ms);
+        return log.find(needle) != std::string::npos;
+    };
+    EXPECT_TRUE(wait_for(R"("event":"http.request","method":"POST","route":"/api/v1/alerts","status":403,)"));
+    EXPECT_NE(log.find(R"("caller":"viewer","error":"forbidden")"), std::string::npos) << log;
+    EXPECT_TRUE(wait_for(R"("route":"/ws/connections","status":401,)"));
+    EXPECT_NE(log.find(R"("caller":"","error":"invalid_api_key")"), std::string::npos) << log;
+    EXPECT_TRUE(wait_for(R"("route":"/api/v1/alerts/{id}","status":404,)"));
+    EXPECT_TRUE(wait_for(R"("event":"ws.refused","status":403,"error":"wrong_user")"));
+    // In `errors` mode an accepted request has no line; no line has a token or key.
+    EXPECT_EQ(log.find(R"("status":201)"), std::string::npos) << log;
+    for (auto const& secret : {publisher_token, user_token, std::string{"wrong-key"}, std::string{"admin-key-1"}})
+        EXPECT_EQ(log.find(secret), std::string::npos) << secret;
+}
+
+TEST(HttpApiOperators, EveryRequestIsLoggedWithAccessLogAll) {
+    server_process server({"--access-log", "all"});
+    ASSERT_EQ(http_request(server.port(), "POST", "/api/v1/alerts",
+                           R"({"user_id":"u","stream_id":"s","detection":{}})", publisher())
+                  .status,
+              201);
+    std::string log;
+    for (int i = 0; i < 100 && (log = server.log()).find(R"("status":201)") == std::string::npos; ++i)
+        std::this_thread::sleep_for(50ms);
+    EXPECT_NE(log.find(R"("method":"POST","route":"/api/v1/alerts","status":201,)"), std::string::npos) << log;
+    EXPECT_NE(log.find(R"("caller":"producer")"), std::string::npos) << log;
+}
+
+TEST(HttpApiOperators, MetricsCountRequestsByRouteAndStatusWithBuildAndProcess) {
+    server_process server({"--admin-api-keys", "admin-key-1"});
+    headers const admin{{"X-API-Key", "admin-key-1"}};
+    for (int i = 0; i < 3; ++i) http_request(server.port(), "GET", "/health");
+    http_request(server.port(), "GET", "/api/v1/alerts?before=xyz", {}, bearer(token_for("u")));
+    http_request(server.port(), "GET", "/no/such/thing");
+    auto const m = http_request(server.port(), "GET", "/metrics", {}, admin);
+    ASSERT_EQ(m.status, 200);
+    EXPECT_NE(m.body.find(R"(vigil_http_requests_total{method="GET",route="/health",status="200"} 3)"),
+              std::string::npos)
+        << m.body;
+    EXPECT_NE(m.body.find(R"(vigil_http_requests_total{method="GET",route="/api/v1/alerts",status="400"} 1)"),
+              std::string::npos);
+    EXPECT_NE(m.body.find(R"(vigil_http_requests_total{method="GET",route="unmatched",status="404"} 1)"),
+              std::string::npos);
+    EXPECT_NE(m.body.find(R"(vigil_build_info{version=")"), std::string::npos);
+    for (std::string const name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
+                                   "process_max_fds "})
+        EXPECT_NE(m.body.find("\n" + name), std::string::npos) << name;
+    EXPECT_EQ(m.body.find("vigil_tls_certificate_expiry_seconds"), std::string::npos);  // no TLS here
 }
