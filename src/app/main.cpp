@@ -27,6 +27,7 @@ int serve(vigil::settings_loader const& loader) {
     vigil::log::set_level(*vigil::log::parse_level(s.log_level));
     try {
         vigil::server srv{s};
+        srv.set_settings_source([&loader] { return loader.resolve(); });  // SIGHUP rereads the file
         srv.start(/*handle_signals=*/true);
         std::optional<vigil::demo_publisher> demo;
         if (s.demo) {

@@ -141,6 +141,8 @@ struct server::impl {
     asio::signal_set signals;
     std::vector<std::thread> threads;
 
+    std::function<settings()> reread;  // set_settings_source
+
     std::mutex stop_mutex;
     std::condition_variable stop_cv;
     bool stop_requested = false;
@@ -182,7 +184,7 @@ struct server::impl {
             if (ec) return;
             log::info("server.signal", {{"signal", sig}});
             if (sig != SIGHUP) return owner.request_stop();
-            owner.reload_tls();
+            owner.reload();
             wait_for_signal(owner);
         });
     }
@@ -339,6 +341,25 @@ void server::reload_tls() {
     } catch (net::tls_error const& e) {
         log::error("tls.reload_failed", {{"error", e.what()}, {"action", "keeping the previous certificate"}});
     }
+}
+
+void server::set_settings_source(std::function<settings()> reread) { impl_->reread = std::move(reread); }
+
+void server::reload() {
+    auto& m = *impl_;
+    if (m.reread) {
+        try {
+            auto const fresh = m.reread();
+            m.context.api_keys.replace(fresh.admin_api_keys, fresh.publisher_api_keys);
+            log::set_level(*log::parse_level(fresh.log_level));
+            log::info("config.reloaded", {{"admin_api_keys", fresh.admin_api_keys.size()},
+                                          {"publisher_api_keys", fresh.publisher_api_keys.size()},
+                                          {"log_level", fresh.log_level}});
+        } catch (std::exception const& e) {
+            log::error("config.reload_failed", {{"error", e.what()}, {"action", "keeping the current settings"}});
+        }
+    }
+    reload_tls();
 }
 
 std::uint16_t server::port() const { return impl_->listener ? impl_->listener->port() : 0; }

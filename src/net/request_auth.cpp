@@ -3,21 +3,9 @@
 #include "common/clock.hpp"
 #include "net/request_log.hpp"
 
-#include <openssl/crypto.h>
-
 namespace vigil::net {
 
 namespace {
-
-bool same_secret(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool listed(std::vector<std::string> const& keys, std::string_view key) {
-    bool found = false;
-    for (auto const& k : keys) found |= same_secret(k, key);  // no early exit: constant time
-    return found;
-}
 
 std::string_view detail_for(auth::auth_error e) {
     using auth::auth_error;
@@ -65,13 +53,15 @@ boost::system::result<auth::claims> authenticate(server_context& ctx, http_reque
     if (credential.empty()) credential = query_token;
     if (credential.empty()) return auth::auth_error::missing_token;
 
-    auto const& cfg = ctx.config;
     auto accepted = [](auth::claims c) {
         note_caller(c);  // for the access log (request_log.hpp)
         return c;
     };
-    if (listed(cfg.admin_api_keys, credential)) return accepted(auth::claims{"api-key", 0, {"admin"}, true});
-    if (listed(cfg.publisher_api_keys, credential)) return accepted(auth::claims{"api-key", 0, {"publisher"}, true});
+    switch (ctx.api_keys.find(credential)) {
+        case auth::api_keys::role::admin: return accepted(auth::claims{"api-key", 0, {"admin"}, true});
+        case auth::api_keys::role::publisher: return accepted(auth::claims{"api-key", 0, {"publisher"}, true});
+        case auth::api_keys::role::none: break;
+    }
     // X-API-Key carries keys only: a wrong one is not a malformed token.
     if (api_key_header) return auth::auth_error::unknown_api_key;
     auto const now = now_ms() / 1000;

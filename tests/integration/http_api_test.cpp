@@ -8,7 +8,12 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <thread>
+
+#include <unistd.h>
 
 using namespace vigil::test;
 using namespace std::chrono_literals;
@@ -298,4 +303,41 @@ TEST(HttpApiOperators, MetricsCountRequestsByRouteAndStatusWithBuildAndProcess) 
                                    "process_max_fds "})
         EXPECT_NE(m.body.find("\n" + name), std::string::npos) << name;
     EXPECT_EQ(m.body.find("vigil_tls_certificate_expiry_seconds"), std::string::npos);  // no TLS here
+}
+
+// SIGHUP rereads the configuration file: API keys and log level change
+// without a restart; a file that does not load changes nothing.
+TEST(HttpApiOperators, SighupReloadsApiKeysAndLogLevel) {
+    auto const file = std::filesystem::temp_directory_path() / ("vigil-reload-" + std::to_string(::getpid()) + ".toml");
+    std::ofstream{file} << "log_level = \"info\"\n[auth]\nadmin_api_keys = [\"first-key\"]\n";
+    server_process server({"--config", file.string()});
+    auto status_with = [&](std::string const& key) {
+        return http_request(server.port(), "GET", "/ws/connections", {}, {{"X-API-Key", key}}).status;
+    };
+    EXPECT_EQ(status_with("first-key"), 200);
+    EXPECT_EQ(status_with("second-key"), 401);
+    raw_exchange(server.port(), "NOT HTTP\r\n\r\n");
+    EXPECT_EQ(server.log().find("http.bad_request"), std::string::npos);  // a debug line, not at info
+
+    std::ofstream{file} << "log_level = \"debug\"\n[auth]\nadmin_api_keys = [\"second-key\"]\n";
+    ::kill(server.pid(), SIGHUP);
+    auto wait_for_log = [&](std::string const& needle) {
+        for (int i = 0; i < 100; ++i) {
+            if (server.log().find(needle) != std::string::npos) return true;
+            std::this_thread::sleep_for(50ms);
+        }
+        return false;
+    };
+    ASSERT_TRUE(wait_for_log("\"event\":\"config.reloaded\"")) << server.log();
+    EXPECT_EQ(status_with("first-key"), 401);
+    EXPECT_EQ(status_with("second-key"), 200);
+    raw_exchange(server.port(), "NOT HTTP\r\n\r\n");
+    EXPECT_TRUE(wait_for_log("http.bad_request")) << server.log();
+
+    std::ofstream{file} << "[auth]\nadmin_api_keys = \"not a list\"\n";
+    ::kill(server.pid(), SIGHUP);
+    ASSERT_TRUE(wait_for_log("\"event\":\"config.reload_failed\"")) << server.log();
+    EXPECT_EQ(status_with("second-key"), 200);
+    EXPECT_EQ(server.log().find("second-key"), std::string::npos);  // keys are never logged
+    std::filesystem::remove(file);
 }
