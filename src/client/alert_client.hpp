@@ -7,6 +7,8 @@
 //
 //   vigil::client::alert_client c{options, [](boost::json::object const& alert) { ... }};
 //   c.run();  // blocks until c.stop() or a terminal refusal
+#include "client/client_tls.hpp"
+
 #include <boost/json/object.hpp>
 
 #include <chrono>
@@ -23,6 +25,7 @@ namespace vigil::client {
 struct client_options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8000;
+    tls_options tls;  // wss://: verified against the system's CAs or tls.ca_file
     std::string user_id;
     std::function<std::string()> get_token;  // called before every connect
     std::optional<std::uint64_t> since;      // first connect; later ones resume from the last seq
@@ -67,8 +70,9 @@ public:
     void ack(std::string const& alert_id);  // thread-safe; sent when connected
     std::uint64_t last_seq() const;       // thread-safe
 
+    struct impl;  // opaque: the session over ws:// or wss:// (alert_client.cpp)
+
 private:
-    struct impl;
     std::shared_ptr<impl> impl_;
 };
 
