@@ -1,5 +1,8 @@
 #include "alerts/alert_service.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
@@ -14,6 +17,13 @@ constexpr std::size_t max_pending_deliveries = 4096;
 constexpr std::size_t prune_chunk = 1000;
 
 thread_local work_site* this_thread_site = nullptr;
+
+// Whether a connection here, opened at `here_ms`, gives way to one `other`
+// opened at `other_ms`: the newer wins; at the same millisecond, the node
+// whose id sorts first, so that both nodes decide alike.
+bool gives_way(std::int64_t here_ms, std::int64_t other_ms, std::string const& self, std::string const& other) {
+    return here_ms < other_ms || (here_ms == other_ms && other < self);
+}
 }  // namespace
 
 void alert_service::set_work_site(work_site* site) noexcept { this_thread_site = site; }
@@ -65,16 +75,23 @@ void alert_service::publish(std::vector<new_alert> alerts, std::function<void(pu
     enqueue(publish_job{std::move(alerts), std::move(done)});
 }
 
-void alert_service::open(std::shared_ptr<subscriber> connection, std::optional<std::uint64_t> since) {
+void alert_service::open(std::shared_ptr<subscriber> connection, std::optional<stream_position> since) {
     // Here rather than in the drain: a second attach there, behind other
     // jobs, could come after a newer connection's and replace it (4001 to the
     // newer one). Before the job is queued, so before its replay query.
     registry_.attach(connection);
-    enqueue(open_job{connection, since.value_or(0), !since.has_value()});
+    auto const stats = connection->stats();
+    bus_.publish_control({bus_control::kind::connection_replaced, stats.user_id, bus_.node_id(),
+                          stats.connection_id, stats.connected_at_ms});
+    bool const resumes = since && (since->epoch.empty() || since->epoch == store_.epoch());
+    if (since && !resumes)
+        log::info("ws.resume_new_epoch", {{"conn", stats.connection_id}, {"user_id", stats.user_id},
+                                          {"since", since->seq}, {"epoch", since->epoch}, {"current", store_.epoch()}});
+    enqueue(open_job{connection, resumes ? since->seq : 0, !resumes, resumes});
 }
 
-void alert_service::replay_more(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only) {
-    enqueue(open_job{std::move(connection), after_seq, unacked_only});
+void alert_service::fetch(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only) {
+    enqueue(open_job{std::move(connection), after_seq, unacked_only, false});
 }
 
 void alert_service::acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done) {
@@ -101,6 +118,7 @@ void alert_service::drain_on(work_site& site) {
         std::lock_guard lock{mutex_};
         jobs.swap(queue_);
     }
+    take_due_retries(jobs, now_ms());
     run_round(jobs);
     {
         std::lock_guard lock{mutex_};
@@ -135,11 +153,13 @@ void alert_service::run_worker() {
         for (;;) {
             jobs.swap(queue_);
             lock.unlock();
+            take_due_retries(jobs, now_ms());
             if (jobs.empty())
                 flush_deliveries();
             else
                 run_round(jobs);  // empties jobs
             prune_if_due(now_ms());
+            follow_feed_if_due(now_ms());
             lock.lock();
             if (queue_.empty()) break;
         }
@@ -178,7 +198,12 @@ void alert_service::run_round(std::deque<job>& jobs) {
     }
     commit(publishes, acks);
     jobs.clear();
-    if (delivered_.size() >= max_pending_deliveries) flush_deliveries();
+    bool full = false;
+    {
+        std::lock_guard lock{delivered_mutex_};
+        full = delivered_.size() >= max_pending_deliveries;
+    }
+    if (full) flush_deliveries();
 }
 
 void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks) {
@@ -190,7 +215,10 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
             batch.alerts.push_back(std::move(a));
         }
     for (auto* a : acks) batch.acks.push_back(a->request);
-    batch.delivered.swap(delivered_);
+    {
+        std::lock_guard lock{delivered_mutex_};
+        batch.delivered.swap(delivered_);
+    }
 
     write_result result;
     auto& m = metrics::global();
@@ -207,11 +235,11 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
         return;
     }
 
-    auto const committed = metrics::now_ns();
-    m.store_commit.observe_ns(committed - started);
+    m.store_commit.observe_ns(metrics::now_ns() - started);
 
     // Publish in commit order, then answer: the producer's 201 means "stored",
-    // and `delivered` says whether it also reached a live connection.
+    // and `delivered` says whether a live connection was there to take it, as
+    // far as this node knows (its own, or one the bus knows of elsewhere).
     std::size_t i = 0;
     for (auto* p : publishes) {
         std::vector<publish_result> out;
@@ -222,16 +250,15 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
             if (!appended.duplicate) {
                 if (options_.inline_frames && batch.alerts[i].frame)
                     appended.alert.frame_bytes = std::move(batch.alerts[i].frame->bytes);
-                sequenced_message const message{
-                    std::make_shared<std::string const>(proto::anomaly_message(appended.alert, false)),
-                    appended.alert.seq, committed};
-                r.delivered = bus_.publish(appended.alert.user_id, message);
-                m.alerts_published.inc();
-                if (r.delivered) m.alerts_delivered.inc();
-                // Recorded at insert when a connection was there; a connection
-                // that arrived meanwhile is recorded with the next commit. (One
+                bool const here = batch.alerts[i].delivered_on_commit;
+                // The insert counted one delivery when a connection was here;
+                // one that arrives meanwhile is counted by the receiver. (One
                 // that closed in that instant leaves a count one too high.)
-                if (r.delivered && !batch.alerts[i].delivered_on_commit) delivered_.push_back(appended.alert.alert_id);
+                bus_.publish({appended.alert.user_id, appended.alert.seq, appended.alert.alert_id, bus_.node_id(),
+                              here, std::make_shared<std::string const>(
+                                        proto::anomaly_message(appended.alert, false, store_.epoch()))});
+                r.delivered = here || bus_.connected_elsewhere(appended.alert.user_id);
+                m.alerts_published.inc();
             } else {
                 m.alerts_duplicate.inc();
             }
@@ -250,34 +277,155 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
 void alert_service::replay(open_job& j) {
     auto const connection = j.target.lock();
     if (!connection) return;  // gone before its turn
-    std::vector<stored_alert> alerts;
+    replay_page page;
     try {
-        alerts = store_.after(connection->user_id(), j.after_seq, j.unacked_only, options_.replay_batch,
-                              options_.inline_frames);
+        auto const& user = connection->user_id();
+        page = store_.after(user, j.after_seq, j.unacked_only, options_.replay_batch, options_.inline_frames);
+        if (j.from_client && j.after_seq > page.head) {
+            // Beyond the user's last seq: the client's numbering is from a
+            // store that no longer exists (given without its epoch). Start over.
+            log::info("ws.resume_beyond_head", {{"user_id", user}, {"since", j.after_seq}, {"head", page.head}});
+            j.after_seq = 0;
+            j.unacked_only = true;
+            page = store_.after(user, 0, true, options_.replay_batch, options_.inline_frames);
+        }
     } catch (std::exception const& e) {
-        log::error("store.replay_failed", {{"user_id", connection->user_id()}, {"error", e.what()}});
-        connection->close(close_code::going_away, "alert store unavailable, reconnect later");
+        // Read again later, backing off to 16 s; the connection stays. Logged
+        // once per page, not per attempt: a store that is down for a while
+        // would otherwise log every connection every few seconds.
+        if (j.failures == 0)
+            log::warn("store.replay_failed", {{"user_id", connection->user_id()}, {"error", e.what()},
+                                              {"action", "retrying until the store answers"}});
+        auto const delay = std::int64_t{1000} << std::min(j.failures, 4);
+        ++j.failures;
+        retries_.push_back({std::move(j), now_ms() + delay});
         return;
     }
-    std::vector<sequenced_message> batch;
-    batch.reserve(alerts.size());
-    for (auto const& a : alerts) {
-        batch.push_back({std::make_shared<std::string const>(proto::anomaly_message(a, true)), a.seq, 0});
-        delivered_.push_back(a.alert_id);
+    replay_delivery out;
+    out.after = j.after_seq;
+    out.head = page.head;
+    out.unacked_only = j.unacked_only;
+    out.more = page.alerts.size() == options_.replay_batch;
+    out.alerts.reserve(page.alerts.size());
+    for (auto const& a : page.alerts)
+        out.alerts.push_back(
+            {std::make_shared<std::string const>(proto::anomaly_message(a, true, store_.epoch())), a.seq, 0});
+    {
+        std::lock_guard lock{delivered_mutex_};
+        for (auto& a : page.alerts) delivered_.push_back(std::move(a.alert_id));
     }
-    metrics::global().alerts_replayed.inc(alerts.size());
-    bool const more = alerts.size() == options_.replay_batch;
-    connection->replay_batch(std::move(batch), more);
+    metrics::global().alerts_replayed.inc(page.alerts.size());
+    connection->replay(std::move(out));
+}
+
+void alert_service::take_due_retries(std::deque<job>& jobs, std::int64_t now) {
+    if (retries_.empty()) return;
+    auto const due = std::partition(retries_.begin(), retries_.end(), [&](retry const& r) { return r.due_ms > now; });
+    for (auto it = due; it != retries_.end(); ++it)
+        if (!it->read.target.expired()) jobs.push_front(std::move(it->read));
+    retries_.erase(due, retries_.end());
+}
+
+void alert_service::record_delivery(std::string alert_id) {
+    std::lock_guard lock{delivered_mutex_};
+    delivered_.push_back(std::move(alert_id));
 }
 
 void alert_service::flush_deliveries() {
-    if (delivered_.empty()) return;
     write_batch batch;
-    batch.delivered.swap(delivered_);
+    {
+        std::lock_guard lock{delivered_mutex_};
+        batch.delivered.swap(delivered_);
+    }
+    if (batch.delivered.empty()) return;
     try {
         store_.write(batch, now_ms());
     } catch (std::exception const& e) {
         log::warn("store.delivery_count_failed", {{"error", e.what()}});
+    }
+}
+
+// ---------------------------------------------------------------- bus
+
+void alert_service::receiver::on_alert(bus_alert const& alert) {
+    if (!s_.registry_.deliver(alert.user_id, {alert.text, alert.seq, metrics::now_ns()})) return;
+    metrics::global().alerts_delivered.inc();
+    if (!alert.delivery_recorded || alert.origin_node != s_.bus_.node_id()) s_.record_delivery(alert.alert_id);
+}
+
+// A newer connection of the user opened on another node: the one here goes,
+// unless it is the newer of the two (both opened at about the same time).
+void alert_service::receiver::on_control(bus_control const& message) {
+    if (message.what != bus_control::kind::connection_replaced || message.node == s_.bus_.node_id()) return;
+    s_.registry_.close_if(message.user_id, close_code::replaced, "replaced by a newer connection on another node",
+                          [&](connection_stats const& here) {
+                              return gives_way(here.connected_at_ms, message.connected_at_ms, s_.bus_.node_id(),
+                                               message.node);
+                          });
+}
+
+void alert_service::receiver::on_link_changed(bool up) {
+    s_.link_up_.store(up, std::memory_order_release);
+    if (up)
+        log::info("bus.link_up", {{"node", s_.bus_.node_id()}});
+    else
+        log::warn("bus.link_down", {{"node", s_.bus_.node_id()}, {"detail", s_.bus_.status().detail}});
+}
+
+std::vector<connection_stats> alert_service::receiver::local_connections() const { return s_.registry_.all_stats(); }
+
+void alert_service::check_ownership() {
+    bus_.remote_connections([this](std::vector<node_connection> remote) {
+        auto const& self = bus_.node_id();
+        for (auto const& r : remote) {
+            if (r.node == self) continue;
+            registry_.close_if(r.stats.user_id, close_code::replaced, "replaced by a newer connection on another node",
+                               [&](connection_stats const& here) {
+                                   return gives_way(here.connected_at_ms, r.stats.connected_at_ms, self, r.node);
+                               });
+        }
+    });
+}
+
+// The worker's: while the bus cannot bring other nodes' alerts, read them from
+// the store (every user's, in commit order) and deliver those whose user is
+// connected here. The connections' sequencers drop what they already have.
+void alert_service::follow_feed_if_due(std::int64_t now) {
+    if (bus_.status().engine == "local" || now < next_feed_ms_) return;  // one node: nothing to miss
+    bool const up = link_up_.load(std::memory_order_acquire);
+    try {
+        if (up && !following_feed_) {
+            older_mark_ = std::exchange(recent_mark_, store_.feed("", 0).cursor);
+            next_feed_ms_ = now + 2000;
+            return;
+        }
+        if (!following_feed_) {
+            following_feed_ = true;
+            feed_cursor_ = older_mark_.empty() ? recent_mark_ : older_mark_;
+            log::warn("bus.following_store", {{"node", bus_.node_id()},
+                                               {"detail", "the bus lost the other nodes: reading their alerts from the store"}});
+        }
+        next_feed_ms_ = now + options_.feed_poll_interval_ms;
+        constexpr std::size_t page_size = 500, max_pages = 20;  // bounded per round
+        for (std::size_t pages = 0; pages < max_pages; ++pages) {
+            auto page = store_.feed(feed_cursor_, page_size);
+            feed_cursor_ = page.cursor;
+            for (auto& a : page.alerts) {
+                if (!registry_.connected(a.user_id)) continue;
+                bool const first = a.delivery_count == 0;
+                auto text = std::make_shared<std::string const>(proto::anomaly_message(a, false, store_.epoch()));
+                if (registry_.deliver(a.user_id, {std::move(text), a.seq, metrics::now_ns()}) && first)
+                    record_delivery(std::move(a.alert_id));
+            }
+            if (page.alerts.size() < page_size) break;
+        }
+        if (up) {  // the last read after the link came back covered the gap
+            following_feed_ = false;
+            recent_mark_ = older_mark_ = feed_cursor_;
+            log::info("bus.following_bus", {{"node", bus_.node_id()}});
+        }
+    } catch (std::exception const& e) {
+        log::warn("store.feed_failed", {{"error", e.what()}});
     }
 }
 

@@ -7,6 +7,7 @@
 #include "common/base64.hpp"
 #include "common/clock.hpp"
 #include "common/json_text.hpp"
+#include "store/sqlite_alert_store.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -14,6 +15,7 @@
 
 #include <cctype>
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -48,7 +50,7 @@ endpoint parse_endpoint(std::string const& url, bool websocket, std::string cons
     }
     endpoint ep{std::string{u->host()}, 0, {}};
     ep.tls.enabled = scheme == "https" || scheme == "wss";
-    ep.port = u->has_port() ? u->port_number() : std::uint16_t{ep.tls.enabled ? 8443 : 8000};
+    ep.port = u->has_port() ? u->port_number() : static_cast<std::uint16_t>(ep.tls.enabled ? 8443 : 8000);
     if (!ep.tls.enabled && (insecure || !ca_file.empty()))
         throw CLI::ValidationError("--url", "--ca-file and --insecure are for " + secure + ":// URLs");
     ep.tls.ca_file = ca_file;
@@ -87,6 +89,7 @@ std::function<int()> add_listen(CLI::App& app) {
     struct args {
         std::string url = "ws://localhost:8000", user, token, ca_file;
         std::optional<std::uint64_t> since;
+        std::string epoch;
         bool ack = false, insecure = false;
     };
     auto a = std::make_shared<args>();
@@ -96,6 +99,9 @@ std::function<int()> add_listen(CLI::App& app) {
     cmd->add_option("--user", a->user, "user id")->required();
     cmd->add_option("--token", a->token, "JWT (default: VIGIL_TOKEN, or minted from VIGIL_JWT_SECRET)");
     cmd->add_option("--since", a->since, "replay every alert after this seq first");
+    cmd->add_option("--epoch", a->epoch,
+                    "the epoch --since was numbered in (as printed with each alert); from another epoch, "
+                    "the server replays every unacknowledged alert instead");
     cmd->add_flag("--ack", a->ack, "acknowledge each alert as it is printed");
     return [cmd, a]() -> int {
         if (!*cmd) return -1;
@@ -106,6 +112,7 @@ std::function<int()> add_listen(CLI::App& app) {
         o.tls = ep.tls;
         o.user_id = a->user;
         o.since = a->since;
+        o.since_epoch = a->epoch;
         o.auto_ack = a->ack;
         o.get_token = [a] { return token_for(a->token, a->user, ""); };
         int exit_code = 0;
@@ -173,6 +180,26 @@ std::function<int()> add_publish(CLI::App& app) {
             return answer.status == 201 ? 0 : 1;
         } catch (std::exception const& e) {
             std::cerr << "vigil publish: " << e.what() << "\n";
+            return 1;
+        }
+    };
+}
+
+std::function<int()> add_new_epoch(CLI::App& app) {
+    auto dir = std::make_shared<std::string>("./vigil-data");
+    auto* cmd = app.add_subcommand(
+        "new-epoch",
+        "start a new stream epoch in the SQLite store, after restoring it from a backup (server stopped)");
+    cmd->add_option("--data-dir", *dir, "the server's data directory")->capture_default_str();
+    return [cmd, dir]() -> int {
+        if (!*cmd) return -1;
+        try {
+            auto const path = (std::filesystem::path{*dir} / "vigil.db").string();
+            std::cout << "new epoch " << sqlite_alert_store::begin_new_epoch(path)
+                      << ": clients resuming from an older position will get every unacknowledged alert\n";
+            return 0;
+        } catch (store_error const& e) {
+            std::cerr << "vigil new-epoch: " << e.what() << "\n";
             return 1;
         }
     };

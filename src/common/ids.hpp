@@ -13,8 +13,20 @@ std::string new_alert_id();
 // digits (the history cursor `before` must be one).
 bool is_alert_id(std::string_view id);
 
+// An alert id whose time is `ms` (ms since 1970, clamped to 0..2^48-1) rather
+// than the clock's: for an engine whose partitions and retention follow the
+// creation time it is given (store/postgres_alert_store.hpp). Ids made by one
+// thread for the same or a growing `ms` sort in the order made; when more than
+// the 12-bit counter allows share one ms, the id's time moves to the next ms
+// (never earlier than `ms`). Thread-safe.
+std::string new_alert_id(std::int64_t ms);
+
 // A random id for a connection, for logs and tracing (16 hex digits).
 std::string new_connection_id();
+
+// A new stream epoch (alert_store::epoch): 16 hex digits from the operating
+// system's randomness, so that two stores never draw the same one.
+std::string new_epoch();
 
 // A uniformly random number below `bound` (> 0), from a per-thread generator.
 std::uint64_t random_below(std::uint64_t bound);

@@ -51,6 +51,8 @@ std::string_view route_template(route r) noexcept {
         case route::alert_frame: return "/api/v1/alerts/{id}/frame";
         case route::alert_ack: return "/api/v1/alerts/{id}/ack";
         case route::dashboard: return "/ (dashboard)";
+        case route::openapi: return "/api/v1/openapi.json";
+        case route::asyncapi: return "/api/v1/asyncapi.json";
         case route::count_: break;
     }
     return "unmatched";

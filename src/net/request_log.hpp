@@ -34,6 +34,8 @@ enum class route : std::uint8_t {
     alert_frame,
     alert_ack,
     dashboard,
+    openapi,
+    asyncapi,
     count_
 };
 std::string_view route_template(route r) noexcept;

@@ -2,6 +2,8 @@
 
 #include "common/ids.hpp"
 
+#include <algorithm>
+
 namespace vigil {
 
 namespace {
@@ -18,6 +20,7 @@ constexpr std::size_t largest_pooled_block = std::size_t{1} << 20;
 
 memory_alert_store::memory_alert_store(retention_policy retention)
     : retention_(retention),
+      epoch_(new_epoch()),
       pool_(std::pmr::pool_options{0, largest_pooled_block}, &arena_),
       alerts_(&pool_),
       users_(&pool_) {
@@ -75,6 +78,7 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
         }
         record r{arena};
         r.seq = ++log.last_seq;
+        r.commit_no = ++commits_;
         r.user_id = in.user_id;
         r.stream_id = in.stream_id;
         r.detection_json = in.detection_json;
@@ -120,17 +124,17 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
     return out;
 }
 
-std::vector<stored_alert> memory_alert_store::after(std::string_view user_id, std::uint64_t after_seq,
-                                                    bool unacked_only, std::size_t limit,
-                                                    bool with_frames) {
+replay_page memory_alert_store::after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only,
+                                      std::size_t limit, bool with_frames) {
     std::lock_guard lock{mutex_};
-    std::vector<stored_alert> out;
+    replay_page out;
     auto u = users_.find(user_id);
     if (u == users_.end()) return out;
-    for (auto it = u->second.by_seq.upper_bound(after_seq); it != u->second.by_seq.end() && out.size() < limit;
+    out.head = u->second.last_seq;
+    for (auto it = u->second.by_seq.upper_bound(after_seq); it != u->second.by_seq.end() && out.alerts.size() < limit;
          ++it) {
         if (unacked_only && it->second->second.acked_ms) continue;
-        out.push_back(to_stored(*it->second, with_frames));
+        out.alerts.push_back(to_stored(*it->second, with_frames));
     }
     return out;
 }
@@ -159,6 +163,29 @@ std::vector<stored_alert> memory_alert_store::history(history_query const& q) {
         if ((q.user_id.empty() || std::string_view{r.user_id} == q.user_id) && matches(r.acked_ms, q.status))
             out.push_back(to_stored(*it, false));
     }
+    return out;
+}
+
+feed_page memory_alert_store::feed(std::string const& cursor, std::size_t limit) {
+    std::lock_guard lock{mutex_};
+    feed_page out;
+    if (cursor.empty()) {
+        out.cursor = std::to_string(commits_);
+        return out;
+    }
+    std::uint64_t after = 0;
+    try {
+        after = std::stoull(cursor);
+    } catch (std::exception const&) {
+        throw store_error("not a feed cursor of this store: " + cursor);
+    }
+    std::vector<alert_map::const_iterator> found;
+    for (auto it = alerts_.cbegin(); it != alerts_.cend(); ++it)
+        if (it->second.commit_no > after) found.push_back(it);
+    std::sort(found.begin(), found.end(), [](auto a, auto b) { return a->second.commit_no < b->second.commit_no; });
+    if (found.size() > limit) found.resize(limit);
+    for (auto it : found) out.alerts.push_back(to_stored(*it, false));
+    out.cursor = std::to_string(found.empty() ? after : found.back()->second.commit_no);
     return out;
 }
 

@@ -14,6 +14,8 @@ using namespace vigil;
 
 namespace {
 
+char const* const long_secret = "config-test-secret-0123456789abcdef";
+
 settings resolve(std::vector<std::string> args) {
     CLI::App app;
     settings_loader loader{app};
@@ -26,7 +28,7 @@ settings resolve(std::vector<std::string> args) {
 }  // namespace
 
 TEST(Config, QuickReferenceDefaults) {
-    setenv("VIGIL_JWT_SECRET", "s", 1);
+    setenv("VIGIL_JWT_SECRET", long_secret, 1);
     auto const s = resolve({});
     EXPECT_EQ(s.port, 8000);
     EXPECT_EQ(s.ping_interval, 30);
@@ -40,14 +42,14 @@ TEST(Config, QuickReferenceDefaults) {
 TEST(Config, FlagsBeatEnvironmentWhichBeatsTheFile) {
     auto const file = std::filesystem::temp_directory_path() / "vigil-config-test.toml";
     std::ofstream{file} << "port = 9000\nping_interval = 10\nheartbeat_timeout = 20\n"
-                           "[jwt]\nsecret = \"from-file\"\n[store]\nengine = \"memory\"\n";
+                           "[jwt]\nsecret = \"from-file-0123456789abcdef0123456789\"\n[store]\nengine = \"memory\"\n";
     setenv("VIGIL_PING_INTERVAL", "11", 1);
     setenv("VIGIL_PORT", "9001", 1);
     auto const s = resolve({"--config", file.string(), "--port", "9002"});
     EXPECT_EQ(s.port, 9002);           // flag
     EXPECT_EQ(s.ping_interval, 11);    // environment
     EXPECT_EQ(s.heartbeat_timeout, 20);  // file
-    EXPECT_EQ(s.jwt.secret, "from-file");
+    EXPECT_EQ(s.jwt.secret, "from-file-0123456789abcdef0123456789");
     EXPECT_EQ(s.store.engine, "memory");
     unsetenv("VIGIL_PING_INTERVAL");
     unsetenv("VIGIL_PORT");
@@ -57,14 +59,14 @@ TEST(Config, FlagsBeatEnvironmentWhichBeatsTheFile) {
 TEST(Config, RefusesMistakes) {
     auto const file = std::filesystem::temp_directory_path() / "vigil-config-bad.toml";
     std::ofstream{file} << "prot = 9000\n";
-    EXPECT_THROW(resolve({"--config", file.string(), "--jwt-secret", "s"}), config_error);  // typo
+    EXPECT_THROW(resolve({"--config", file.string(), "--jwt-secret", long_secret}), config_error);  // typo
     std::ofstream{file} << "port = \"eighty\"\n";
-    EXPECT_THROW(resolve({"--config", file.string(), "--jwt-secret", "s"}), config_error);
+    EXPECT_THROW(resolve({"--config", file.string(), "--jwt-secret", long_secret}), config_error);
     std::filesystem::remove(file);
     EXPECT_THROW(resolve({}), config_error);  // no secret outside --dev
     EXPECT_NO_THROW(resolve({"--dev"}));
-    EXPECT_THROW(resolve({"--jwt-secret", "s", "--ping-interval", "0"}), config_error);
-    EXPECT_THROW(resolve({"--jwt-secret", "s", "--store", "postgres"}), config_error);
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--ping-interval", "0"}), config_error);
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--store", "postgres"}), config_error);
     EXPECT_THROW(resolve({"--jwt-algorithm", "RS256"}), config_error);  // no key file
 }
 
@@ -83,7 +85,7 @@ std::string config_error_of(std::string const& toml_text) {
     auto const file = std::filesystem::temp_directory_path() / "vigil-config-message.toml";
     std::ofstream{file} << toml_text;
     try {
-        resolve({"--config", file.string(), "--jwt-secret", "s"});
+        resolve({"--config", file.string(), "--jwt-secret", long_secret});
     } catch (config_error const& e) {
         std::filesystem::remove(file);
         return e.what();
@@ -130,7 +132,7 @@ TEST(ConfigTable, ExampleFileLoadsWithEveryKeySetToItsDefault) {
 
     CLI::App app;
     settings_loader loader{app};
-    std::vector<char const*> argv = {"serve", "--config", path.c_str(), "--jwt-secret", "s"};
+    std::vector<char const*> argv = {"serve", "--config", path.c_str(), "--jwt-secret", long_secret};
     app.parse(static_cast<int>(argv.size()), const_cast<char**>(argv.data()));
     auto loaded = loader.resolve();
     loaded.threads = 0;  // resolve() turns 0 into the core count
@@ -188,7 +190,7 @@ TEST(ConfigTable, ReadmeTableAgreesWithTheTable) {
 }
 
 TEST(ConfigTable, BooleansAreBareFlagsWithANoForm) {
-    setenv("VIGIL_JWT_SECRET", "s", 1);
+    setenv("VIGIL_JWT_SECRET", long_secret, 1);
     EXPECT_FALSE(resolve({}).inline_frames);
     EXPECT_TRUE(resolve({"--inline-frames"}).inline_frames);
     EXPECT_FALSE(resolve({"--inline-frames", "--no-inline-frames"}).inline_frames);
@@ -221,4 +223,17 @@ TEST(ConfigTable, UnknownKeysNameTheNearOnesAndErrorsTheirLine) {
     EXPECT_TRUE(contains(config_error_of("zzzz = 1\n"), "[limits]"));
     EXPECT_TRUE(contains(config_error_of("\n\nport = \"x\"\n"), ".toml:3: setting 'port' has the wrong type or range"));
     EXPECT_TRUE(contains(config_error_of("port = 1\nhost =\n"), ".toml:2:"));  // not TOML at all
+}
+
+TEST(Config, RefusesAnHs256SecretShorterThanTheHashOutsideDev) {
+    std::string const short_secret(31, 'k');
+    try {
+        resolve({"--jwt-secret", short_secret});
+        FAIL() << "a 31-byte secret was accepted";
+    } catch (config_error const& e) {
+        EXPECT_NE(std::string{e.what()}.find("at least 32"), std::string::npos) << e.what();
+        EXPECT_EQ(std::string{e.what()}.find(short_secret), std::string::npos) << "the secret is never echoed";
+    }
+    EXPECT_NO_THROW(resolve({"--jwt-secret", std::string(32, 'k')}));
+    EXPECT_NO_THROW(resolve({"--dev", "--jwt-secret", short_secret}));  // development only
 }

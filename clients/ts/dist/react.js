@@ -108,6 +108,7 @@ const IDLE_CONNECTING = Object.freeze({
     stale: false,
     alerts: Object.freeze([]),
     lastSeq: 0,
+    epoch: null,
 });
 const IDLE_OFF = Object.freeze({ ...IDLE_CONNECTING, status: 'closed' });
 function subscribeNothing() {
