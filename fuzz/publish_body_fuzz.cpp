@@ -1,6 +1,8 @@
 // POST /api/v1/alerts bodies: JSON, batches, base64 frames, timestamps.
 #include "alerts/alert_validation.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -14,6 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         for (auto const& a : ok->alerts) {
             if (!vigil::valid_user_id(a.user_id) || a.stream_id.empty()) __builtin_trap();
             if (a.frame && vigil::sniff_image_type(a.frame->bytes).empty()) __builtin_trap();
+            // The detection is kept as text: it must still be one JSON object.
+            boost::system::error_code ec;
+            if (!boost::json::parse(a.detection_json, ec).is_object() || ec) __builtin_trap();
         }
     }
     return 0;

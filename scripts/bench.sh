@@ -108,7 +108,7 @@ server_cmd() {
     vigil-mem) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --store memory" ;;
     # One I/O thread: every commit and delivery on the thread that read the publish (docs/architecture.md).
     vigil-mem1) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --store memory --threads 1" ;;
-    vigil-nogc) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --group-commit false" ;;
+    vigil-nogc) echo "$bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn --no-group-commit" ;;
     vigil-noping) echo "env VIGIL_PING_INTERVAL=60 $bin/vigil serve --host 127.0.0.1 --port 0 --data-dir {tmpdir} --log-level warn" ;;
     null) echo "$bin/vigil_null_server --host 127.0.0.1 --port 0" ;;
     node) echo "$peers/node_ws/run.sh --port 0 --host 127.0.0.1" ;;

@@ -2,10 +2,10 @@
 
 #include "common/base64.hpp"
 #include "common/clock.hpp"
+#include "common/json_text.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <memory>
@@ -20,6 +20,15 @@ validation_error bad(std::string detail, int status = 400, std::string code = "i
     return validation_error{status, std::move(code), std::move(detail), std::nullopt};
 }
 
+validation_error too_large_detection(alert_limits const& limits) {
+    return bad("detection is larger than " + std::to_string(limits.max_detection_bytes) + " bytes", 413,
+               "detection_too_large");
+}
+
+validation_error too_large_frame(alert_limits const& limits) {
+    return bad("frame is larger than " + std::to_string(limits.max_frame_bytes) + " bytes", 413, "frame_too_large");
+}
+
 // The string at `key`; nothing when absent or null; sets wrong_type for other types.
 std::optional<std::string_view> optional_string(boost::json::object const& o, std::string_view key,
                                                 bool& wrong_type) {
@@ -32,7 +41,9 @@ std::optional<std::string_view> optional_string(boost::json::object const& o, st
     return std::string_view{v->get_string()};
 }
 
-result parse_one(boost::json::value const& v, alert_limits const& limits, std::string const& now_iso) {
+// One alert of a body: `v` parsed, `text` the same alert as the producer wrote it.
+result parse_one(boost::json::value const& v, std::string_view text, alert_limits const& limits,
+                 std::string const& now_iso) {
     auto const* o = v.if_object();
     if (!o) return bad("alert must be a JSON object");
     new_alert a;
@@ -40,66 +51,74 @@ result parse_one(boost::json::value const& v, alert_limits const& limits, std::s
     auto const* user = o->if_contains("user_id");
     if (!user || !user->is_string()) return bad("user_id (string) is required");
     a.user_id = std::string{user->get_string()};
-    if (!valid_user_id(a.user_id)) return bad("user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]");
 
+    // A string only: an integer would come back as a string, not as published.
     auto const* stream = o->if_contains("stream_id");
-    if (stream && stream->is_string())
-        a.stream_id = std::string{stream->get_string()};
-    else if (stream && stream->is_int64())
-        a.stream_id = std::to_string(stream->get_int64());
-    else if (stream && stream->is_uint64())
-        a.stream_id = std::to_string(stream->get_uint64());
-    else
-        return bad("stream_id (string or integer) is required");
-    if (a.stream_id.empty() || a.stream_id.size() > 256) return bad("stream_id must be 1-256 characters");
+    if (!stream || !stream->is_string()) return bad("stream_id (string) is required");
+    a.stream_id = std::string{stream->get_string()};
 
     auto const* detection = o->if_contains("detection");
     if (!detection || !detection->is_object()) return bad("detection (JSON object) is required");
-    a.detection_json = boost::json::serialize(*detection);
-    if (a.detection_json.size() > limits.max_detection_bytes)
-        return bad("detection is larger than " + std::to_string(limits.max_detection_bytes) + " bytes", 413,
-                   "detection_too_large");
+    auto const detection_text = json_text::member(text, "detection");
+    if (!detection_text) return bad("detection (JSON object) is required");  // not reached: the parser found it
+    a.detection_json = json_text::compact(*detection_text);
 
     bool wrong = false;
-    if (auto const ts = optional_string(*o, "timestamp", wrong)) {
-        if (!parse_iso8601(*ts)) return bad("timestamp must be ISO-8601, e.g. 2024-12-03T10:30:00Z");
+    if (auto const ts = optional_string(*o, "timestamp", wrong))
         a.timestamp = std::string{*ts};
-    } else {
+    else
         a.timestamp = now_iso;
-    }
     if (wrong) return bad("timestamp must be an ISO-8601 string");
 
-    if (auto const key = optional_string(*o, "idempotency_key", wrong)) {
-        if (key->size() > 256) return bad("idempotency_key must be at most 256 characters");
-        a.idempotency_key = std::string{*key};
-    }
+    if (auto const key = optional_string(*o, "idempotency_key", wrong)) a.idempotency_key = std::string{*key};
     if (wrong) return bad("idempotency_key must be a string");
 
     std::string declared;
     if (auto const ct = optional_string(*o, "frame_content_type", wrong)) declared = std::string{*ct};
     if (wrong) return bad("frame_content_type must be a string");
     if (auto const frame = optional_string(*o, "frame", wrong); frame && !frame->empty()) {
-        if (base64_decoded_bound(frame->size()) > limits.max_frame_bytes + 3)
-            return bad("frame is larger than " + std::to_string(limits.max_frame_bytes) + " bytes", 413,
-                       "frame_too_large");
+        // Refused before decoding what could only decode too large.
+        if (base64_decoded_bound(frame->size()) > limits.max_frame_bytes + 3) return too_large_frame(limits);
         auto decoded = base64_decode(*frame);
         if (!decoded) return bad("frame must be base64 (standard alphabet, padded)");
-        auto bytes = std::move(*decoded);
-        if (bytes.size() > limits.max_frame_bytes)
-            return bad("frame is larger than " + std::to_string(limits.max_frame_bytes) + " bytes", 413,
-                       "frame_too_large");
-        auto const sniffed = sniff_image_type(bytes);
-        if (sniffed.empty()) return bad("frame must be a JPEG or PNG image", 415, "unsupported_media_type");
-        if (!declared.empty() && declared != sniffed)
-            return bad("frame_content_type says " + declared + " but the bytes are " + std::string{sniffed},
-                       415, "unsupported_media_type");
-        a.frame = annotated_frame{std::string{sniffed}, std::move(bytes)};
+        a.frame = annotated_frame{std::move(declared), std::move(*decoded)};
     }
     if (wrong) return bad("frame must be base64 text");
+    if (auto e = check_new_alert(a, limits)) return std::move(*e);
     return a;
 }
 
 }  // namespace
+
+alert_limits alert_limits_from(limit_settings const& configured) {
+    alert_limits l;
+    l.max_frame_bytes = configured.max_frame_bytes;
+    return l;
+}
+
+std::optional<validation_error> check_new_alert(new_alert& a, alert_limits const& limits) {
+    if (!valid_user_id(a.user_id)) return bad("user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]");
+    if (a.stream_id.empty() || a.stream_id.size() > limits.max_stream_id_bytes)
+        return bad("stream_id must be 1-" + std::to_string(limits.max_stream_id_bytes) + " characters");
+    // Every caller hands over JSON text: an object's starts with its brace.
+    if (a.detection_json.empty() || a.detection_json.front() != '{') return bad("detection must be a JSON object");
+    if (a.detection_json.size() > limits.max_detection_bytes) return too_large_detection(limits);
+    if (!parse_iso8601(a.timestamp)) return bad("timestamp must be ISO-8601, e.g. 2024-12-03T10:30:00Z");
+    if (a.idempotency_key.size() > limits.max_idempotency_key_bytes)
+        return bad("idempotency_key must be at most " + std::to_string(limits.max_idempotency_key_bytes) +
+                   " characters");
+    if (a.frame) {
+        if (a.frame->bytes.size() > limits.max_frame_bytes) return too_large_frame(limits);
+        auto const sniffed = sniff_image_type(a.frame->bytes);
+        if (sniffed.empty()) return bad("frame must be a JPEG or PNG image", 415, "unsupported_media_type");
+        auto& declared = a.frame->content_type;
+        if (!declared.empty() && declared != sniffed)
+            return bad("frame_content_type says " + declared + " but the bytes are " + std::string{sniffed}, 415,
+                       "unsupported_media_type");
+        declared = std::string{sniffed};
+    }
+    return std::nullopt;
+}
 
 bool valid_user_id(std::string_view id) {
     if (id.empty() || id.size() > 128) return false;
@@ -132,8 +151,9 @@ std::variant<publish_request, validation_error> parse_publish_body(std::string_v
     if (ec) return validation_error{400, "invalid_json", "body is not valid JSON", std::nullopt};
 
     publish_request out;
-    auto add = [&](boost::json::value const& item, std::optional<std::size_t> index) -> std::optional<validation_error> {
-        auto r = parse_one(item, limits, now_iso);
+    auto add = [&](boost::json::value const& item, std::string_view text,
+                   std::optional<std::size_t> index) -> std::optional<validation_error> {
+        auto r = parse_one(item, text, limits, now_iso);
         if (auto* e = std::get_if<validation_error>(&r)) {
             e->index = index;
             return *e;
@@ -149,9 +169,12 @@ std::variant<publish_request, validation_error> parse_publish_body(std::string_v
                                     "at most " + std::to_string(limits.max_batch) + " alerts per request",
                                     std::nullopt};
         out.alerts.reserve(list->size());
+        auto const texts = json_text::elements(body);
+        if (texts.size() != list->size())  // not reached: both read the same valid text
+            return validation_error{400, "invalid_json", "body is not valid JSON", std::nullopt};
         for (std::size_t i = 0; i < list->size(); ++i)
-            if (auto e = add((*list)[i], i)) return *e;
-    } else if (auto e = add(v, std::nullopt)) {
+            if (auto e = add((*list)[i], texts[i], i)) return *e;
+    } else if (auto e = add(v, body, std::nullopt)) {
         return *e;
     }
     return out;

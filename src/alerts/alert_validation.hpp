@@ -1,7 +1,10 @@
 #pragma once
-// Turns a publish request body into validated alerts. Pure; every refusal has
-// an HTTP status, a stable code and a human detail (docs/protocol.md).
+// Turns a publish request body into validated alerts, and checks a new alert
+// from either way in (HTTP, the embedding API) against the same limits. Pure;
+// every refusal has an HTTP status, a stable code and a human detail
+// (docs/protocol.md).
 #include "alerts/alert.hpp"
+#include "config/config.hpp"
 
 #include <cstddef>
 #include <optional>
@@ -28,9 +31,23 @@ struct alert_limits {
     std::size_t max_frame_bytes = 2 * 1024 * 1024;
     std::size_t max_batch = 1000;
     std::size_t max_detection_bytes = 64 * 1024;
+    std::size_t max_stream_id_bytes = 256;
+    std::size_t max_idempotency_key_bytes = 256;
 };
 
-// Body: one alert object or a non-empty list of them. `now_iso` fills absent timestamps.
+// The server's configured limits (--max-frame-bytes); the rest are fixed.
+alert_limits alert_limits_from(limit_settings const& configured);
+
+// The one check of a new alert, whichever way it came in: user id, stream id,
+// detection (a JSON object's text, at most max_detection_bytes), timestamp,
+// idempotency key and frame (at most max_frame_bytes, JPEG or PNG by its
+// bytes, and what its content_type says when that is set, which then becomes
+// the sniffed type). Nothing when the alert may be stored.
+std::optional<validation_error> check_new_alert(new_alert& a, alert_limits const& limits);
+
+// Body: one alert object or a non-empty list of them. `now_iso` fills absent
+// timestamps. Each detection is kept as the producer wrote it, without the
+// whitespace between its tokens (json_text::compact).
 std::variant<publish_request, validation_error> parse_publish_body(std::string_view body,
                                                                    alert_limits const& limits,
                                                                    std::string const& now_iso);

@@ -2,8 +2,7 @@
 
 #include "alerts/alert_validation.hpp"
 #include "common/clock.hpp"
-
-#include <boost/json/serialize.hpp>
+#include "common/json_text.hpp"
 
 #include <stdexcept>
 
@@ -11,16 +10,10 @@ namespace vigil {
 
 new_alert hub::make_alert(std::string user_id, std::string stream_id, boost::json::value const& detection,
                           std::optional<annotated_frame> frame, std::string idempotency_key) const {
-    if (!valid_user_id(user_id)) throw std::invalid_argument("user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]");
-    if (stream_id.empty() || stream_id.size() > 256) throw std::invalid_argument("stream_id must be 1-256 characters");
-    if (!detection.is_object()) throw std::invalid_argument("detection must be a JSON object");
-    if (frame) {
-        auto const type = sniff_image_type(frame->bytes);
-        if (type.empty()) throw std::invalid_argument("annotated_frame must be a JPEG or PNG image");
-        frame->content_type = std::string{type};
-    }
-    return new_alert{std::move(user_id), std::move(stream_id), boost::json::serialize(detection), std::move(frame),
-                     iso8601(now_ms()), std::move(idempotency_key)};
+    new_alert a{std::move(user_id), std::move(stream_id), json_text::serialize(detection), std::move(frame),
+                iso8601(now_ms()), std::move(idempotency_key)};
+    if (auto e = check_new_alert(a, limits_)) throw alert_rejected(std::move(*e));
+    return a;
 }
 
 std::future<publish_result> hub::send_anomaly_alert(std::string user_id, std::string stream_id,

@@ -12,6 +12,7 @@
 // Alerts sent here follow the same path as HTTP publishes: stored durably,
 // then delivered, replayed on reconnect until acknowledged.
 #include "alerts/alert_service.hpp"
+#include "alerts/alert_validation.hpp"
 #include "hub/connection_registry.hpp"
 #include "hub/connection_report.hpp"
 
@@ -19,19 +20,32 @@
 
 #include <future>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace vigil {
 
+// An alert the HTTP API would refuse, with the refusal it would give.
+struct alert_rejected : std::invalid_argument {
+    explicit alert_rejected(validation_error e) : std::invalid_argument(e.detail), error(std::move(e)) {}
+    validation_error error;
+};
+
 class hub {
 public:
-    hub(alert_service& alerts, connection_registry& registry) : alerts_(alerts), registry_(registry) {}
+    // `limits`: the server's (alert_limits_from(settings.limits)), so that an
+    // embedded publish is held to what an HTTP one is.
+    hub(alert_service& alerts, connection_registry& registry, alert_limits limits = {})
+        : alerts_(alerts), registry_(registry), limits_(limits) {}
 
     // Stores the alert and delivers it to the user's live connection, if any.
     // The future holds the result once the alert is durable, or a store_error.
-    // Throws std::invalid_argument at once for an alert the HTTP API would refuse
-    // (bad user id, empty stream id, detection not an object, frame not JPEG/PNG).
+    // Throws alert_rejected (a std::invalid_argument) at once for an alert the
+    // HTTP API would refuse, by the same check (check_new_alert): bad user id,
+    // stream id or idempotency key, detection not an object or over 64 KiB,
+    // frame not JPEG/PNG or over --max-frame-bytes. The detection is sent as
+    // JSON text, numbers in their shortest form (0.93).
     std::future<publish_result> send_anomaly_alert(std::string user_id, std::string stream_id,
                                                    boost::json::value const& detection,
                                                    std::optional<annotated_frame> annotated_frame = {},
@@ -54,6 +68,7 @@ private:
 
     alert_service& alerts_;
     connection_registry& registry_;
+    alert_limits limits_;
 };
 
 }  // namespace vigil

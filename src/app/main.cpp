@@ -15,6 +15,8 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -29,6 +31,7 @@ int serve(vigil::settings_loader const& loader) {
     vigil::log::set_level(*vigil::log::parse_level(s.log_level));
     try {
         vigil::server srv{s};
+        srv.set_settings_source([&loader] { return loader.resolve(); });  // SIGHUP rereads the file
         srv.start(/*handle_signals=*/true);
         std::optional<vigil::demo_publisher> demo;
         if (s.demo) {
@@ -57,13 +60,44 @@ int serve(vigil::settings_loader const& loader) {
     return 0;
 }
 
-int token(std::string const& user, std::string const& role, std::int64_t ttl) {
-    char const* secret = std::getenv("VIGIL_JWT_SECRET");
-    if (!secret || !*secret) {
-        std::cerr << "vigil token: set VIGIL_JWT_SECRET to the server's HS256 secret\n";
+struct token_args {
+    std::string user, role, config_file, issuer, audience;
+    std::int64_t ttl = 3600;
+};
+
+// The secret, issuer, audience and subject claim of the server's settings:
+// --config's file under the environment (VIGIL_JWT_SECRET...), as `vigil
+// serve` reads them; --issuer and --audience win.
+int token(token_args const& a) {
+    vigil::settings s;
+    try {
+        CLI::App app;
+        vigil::settings_loader loader{app};
+        std::vector<std::string> args = {"token"};
+        if (!a.config_file.empty()) args.insert(args.end(), {"--config", a.config_file});
+        std::vector<char const*> argv;
+        for (auto const& arg : args) argv.push_back(arg.c_str());
+        app.parse(int(argv.size()), const_cast<char**>(argv.data()));
+        s = loader.resolve();
+    } catch (vigil::config_error const& e) {
+        std::cerr << "vigil token: " << e.what() << "\n";
+        return 2;
+    } catch (CLI::ParseError const& e) {
+        std::cerr << "vigil token: " << e.what() << "\n";
         return 2;
     }
-    std::cout << vigil::auth::mint_hs256(secret, user, role, ttl, vigil::now_ms() / 1000) << "\n";
+    if (s.jwt.algorithm != "HS256") {
+        std::cerr << "vigil token: the server verifies " << s.jwt.algorithm
+                  << " tokens, signed by your identity provider; vigil token signs HS256 only\n";
+        return 2;
+    }
+    if (s.jwt.secret.empty()) {
+        std::cerr << "vigil token: set VIGIL_JWT_SECRET to the server's HS256 secret (or give --config)\n";
+        return 2;
+    }
+    vigil::auth::mint_options o{a.issuer.empty() ? s.jwt.issuer : a.issuer,
+                                a.audience.empty() ? s.jwt.audience : a.audience, s.jwt.subject_claim};
+    std::cout << vigil::auth::mint_hs256(s.jwt.secret, a.user, a.role, a.ttl, vigil::now_ms() / 1000, o) << "\n";
     return 0;
 }
 
@@ -77,12 +111,21 @@ int main(int argc, char** argv) {
     auto* serve_cmd = app.add_subcommand("serve", "run the alert server");
     vigil::settings_loader loader{*serve_cmd};
 
-    auto* token_cmd = app.add_subcommand("token", "print an HS256 token signed with VIGIL_JWT_SECRET");
-    std::string user, role;
-    std::int64_t ttl = 3600;
-    token_cmd->add_option("--user", user, "the token's subject (user id)")->required();
-    token_cmd->add_option("--role", role, "admin or publisher")->check(CLI::IsMember({"admin", "publisher"}));
-    token_cmd->add_option("--ttl", ttl, "lifetime in seconds")->capture_default_str()->check(CLI::PositiveNumber);
+    auto* token_cmd = app.add_subcommand(
+        "token", "print an HS256 token signed with the server's secret (VIGIL_JWT_SECRET, or --config's)");
+    token_args t;
+    token_cmd->add_option("--user", t.user, "the token's subject (user id)")->required();
+    token_cmd->add_option("--role", t.role, "admin or publisher")->check(CLI::IsMember({"admin", "publisher"}));
+    token_cmd->add_option("--ttl", t.ttl, "lifetime in seconds")->capture_default_str()->check(CLI::PositiveNumber);
+    token_cmd->add_option("-c,--config", t.config_file,
+                          "the server's TOML file: its jwt.secret, jwt.issuer, jwt.audience, jwt.subject_claim")
+        ->envname("VIGIL_CONFIG")
+        ->check(CLI::ExistingFile);
+    token_cmd->add_option("--issuer", t.issuer, "the `iss` claim (default: the server's jwt.issuer)");
+    token_cmd->add_option("--audience", t.audience, "the `aud` claim (default: the server's jwt.audience)");
+
+    auto* example_cmd = app.add_subcommand(
+        "example-config", "print an annotated TOML file with every setting at its default (vigil.example.toml)");
 
     auto const listen = vigil::cli::add_listen(app);
     auto const publish = vigil::cli::add_publish(app);
@@ -91,7 +134,11 @@ int main(int argc, char** argv) {
 
     CLI11_PARSE(app, argc, argv);
     if (*serve_cmd) return serve(loader);
-    if (*token_cmd) return token(user, role, ttl);
+    if (*token_cmd) return token(t);
+    if (*example_cmd) {
+        std::cout << vigil::example_toml();
+        return 0;
+    }
     try {
         for (auto const& command : {listen, publish, new_epoch, doctor})
             if (int const rc = command(); rc >= 0) return rc;

@@ -137,7 +137,7 @@ struct server::impl {
     connection_registry registry;
     std::unique_ptr<alert_bus> bus;
     alert_service alerts;
-    vigil::hub hub{alerts, registry};
+    vigil::hub hub{alerts, registry, alert_limits_from(config.limits)};
     net::static_files web;
     net::connection_limits limits{config.limits};
     net::ws_tickets tickets;
@@ -158,6 +158,8 @@ struct server::impl {
     asio::steady_timer sweep_timer;
     asio::signal_set signals;
     std::vector<std::thread> threads;
+
+    std::function<settings()> reread;  // set_settings_source
 
     std::mutex stop_mutex;
     std::condition_variable stop_cv;
@@ -202,7 +204,7 @@ struct server::impl {
             if (ec) return;
             log::info("server.signal", {{"signal", sig}});
             if (sig != SIGHUP) return owner.request_stop();
-            owner.reload_tls();
+            owner.reload();
             wait_for_signal(owner);
         });
     }
@@ -368,6 +370,25 @@ void server::reload_tls() {
     } catch (net::tls_error const& e) {
         log::error("tls.reload_failed", {{"error", e.what()}, {"action", "keeping the previous certificate"}});
     }
+}
+
+void server::set_settings_source(std::function<settings()> reread) { impl_->reread = std::move(reread); }
+
+void server::reload() {
+    auto& m = *impl_;
+    if (m.reread) {
+        try {
+            auto const fresh = m.reread();
+            m.context.api_keys.replace(fresh.admin_api_keys, fresh.publisher_api_keys);
+            log::set_level(*log::parse_level(fresh.log_level));
+            log::info("config.reloaded", {{"admin_api_keys", fresh.admin_api_keys.size()},
+                                          {"publisher_api_keys", fresh.publisher_api_keys.size()},
+                                          {"log_level", fresh.log_level}});
+        } catch (std::exception const& e) {
+            log::error("config.reload_failed", {{"error", e.what()}, {"action", "keeping the current settings"}});
+        }
+    }
+    reload_tls();
 }
 
 std::uint16_t server::port() const { return impl_->listener ? impl_->listener->port() : 0; }

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,7 +17,7 @@ namespace vigil {
 class server {
 public:
     // Opens the store and binds the port. Throws (config_error, store_error,
-    // boost::system::system_error) when it cannot.
+    // net::listen_error naming the port) when it cannot.
     explicit server(settings s);
     ~server();  // request_stop() + wait()
     server(server const&) = delete;
@@ -34,8 +35,17 @@ public:
     void wait();
 
     // Loads the TLS certificate and key again for new connections; on failure
-    // logs and keeps the current ones. Thread-safe. (SIGHUP with handle_signals.)
+    // logs and keeps the current ones. Thread-safe.
     void reload_tls();
+
+    // Where reload() reads the settings again (vigil serve: the same flags,
+    // environment and file, reread). Call before start().
+    void set_settings_source(std::function<settings()> reread);
+
+    // What SIGHUP does (with handle_signals): reads the settings again and
+    // applies the API keys and the log level, then reload_tls(). Settings that
+    // do not load are logged (config.reload_failed) and the current ones kept.
+    void reload();
 
     std::uint16_t port() const;      // the plain listener's; 0 with tls.only
     std::uint16_t tls_port() const;  // 0 without TLS

@@ -21,6 +21,7 @@ enum class auth_error {
     missing_subject,    /// the subject claim is absent
     wrong_user,         /// the subject is another user than the one asked for
     forbidden,          /// valid credential without the role the action needs
+    unknown_api_key,    /// an X-API-Key that is not a configured key
 };
 
 boost::system::error_category const& auth_category() noexcept;
@@ -33,7 +34,8 @@ inline boost::system::error_code make_error_code(auth_error e) noexcept {
 // does not grant the action.
 int http_status(auth_error e) noexcept;
 
-// Stable code for JSON bodies: "missing_token", "invalid_token", "token_expired"...
+// Stable code for JSON bodies: "missing_token", "malformed_token", "token_expired"...
+// (docs/protocol.md lists them all).
 std::string_view error_code_name(auth_error e) noexcept;
 
 }  // namespace vigil::auth

@@ -1,5 +1,8 @@
 #include "auth/jwt_verifier.hpp"
 
+#include "common/base64.hpp"
+
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <jwt.h>
@@ -35,6 +38,20 @@ bool is_base64url(std::string_view s) {
               c == '-' || c == '_'))
             return false;
     return true;
+}
+
+// A base64url segment (unpadded, as JWTs carry them) parsed as a JSON object.
+std::optional<boost::json::object> json_segment(std::string_view segment) {
+    std::string text{segment};
+    for (char& c : text) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    if (text.size() % 4 == 1) return std::nullopt;
+    text.append((4 - text.size() % 4) % 4, '=');
+    auto const bytes = base64_decode(text);
+    if (!bytes) return std::nullopt;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(*bytes, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    return std::move(v.as_object());
 }
 
 // Claims that may be a string or a list of strings (`aud`, `roles`).
@@ -87,6 +104,7 @@ std::string_view error_code_name(auth_error e) noexcept {
         case auth_error::missing_subject: return "missing_subject";
         case auth_error::wrong_user: return "wrong_user";
         case auth_error::forbidden: return "forbidden";
+        case auth_error::unknown_api_key: return "invalid_api_key";
     }
     return "invalid_token";
 }
@@ -119,9 +137,15 @@ boost::system::result<claims> jwt_verifier::verify(std::string_view token, std::
         !is_base64url(token.substr(dot1 + 1, dot2 - dot1 - 1)) ||
         !is_base64url(token.substr(dot2 + 1)))
         return auth_error::malformed;
+    // Three base64url parts is not yet a JWT: its header and payload must be
+    // JSON objects. Only then is a failure the signature's.
+    auto const header = json_segment(token.substr(0, dot1));
+    if (!header || !json_segment(token.substr(dot1 + 1, dot2 - dot1 - 1))) return auth_error::malformed;
+    auto const* alg = header->if_contains("alg");
+    if (!alg || !alg->is_string()) return auth_error::malformed;
     // An unsigned token has an empty third segment; never hand it to the decoder
-    // with a key, whatever its header claims.
-    if (dot2 + 1 == token.size()) return auth_error::wrong_algorithm;
+    // with a key, whatever its header claims. Nor one signed with another algorithm.
+    if (dot2 + 1 == token.size() || alg->get_string() != settings_.algorithm) return auth_error::wrong_algorithm;
 
     std::string const text{token};
     jwt_t* raw = nullptr;

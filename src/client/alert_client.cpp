@@ -4,12 +4,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>  // teardown of a TLS stream
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <deque>
@@ -32,14 +37,40 @@ std::chrono::milliseconds backoff_delay(int attempt, client_options const& o, do
     return std::chrono::milliseconds{std::int64_t(std::min(d, double(o.max_reconnect_delay.count())))};
 }
 
-struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
+// What alert_client's public members need; the session over a plain or a TLS
+// socket (below) does the rest.
+struct alert_client::impl {
+    virtual ~impl() = default;
+    virtual void start() = 0;                       // on ioc: connect
+    virtual void finish(std::string why) = 0;       // on ioc: stop for good
+    virtual void queue_ack(std::string alert_id) = 0;  // on ioc
+
     client_options options;
     alert_handler on_alert;
     status_handler on_status;
-
     asio::io_context ioc{1};
+    std::atomic<std::uint64_t> last_seq{0};
+    mutable std::mutex epoch_mutex;
+    std::string epoch;  // of last_seq (epoch_mutex)
+
+    std::string current_epoch() const {
+        std::lock_guard lock{epoch_mutex};
+        return epoch;
+    }
+};
+
+namespace {
+
+using tls_socket = asio::ssl::stream<tcp::socket>;
+
+template <class Next>  // tcp::socket (ws://) or tls_socket (wss://)
+struct session final : alert_client::impl, std::enable_shared_from_this<session<Next>> {
+    using std::enable_shared_from_this<session<Next>>::shared_from_this;
+    static constexpr bool tls = std::is_same_v<Next, tls_socket>;
+
+    std::optional<asio::ssl::context> tls_context;  // wss:// only
     tcp::resolver resolver{ioc};
-    std::optional<websocket::stream<tcp::socket>> ws;
+    std::optional<websocket::stream<Next>> ws;
     beast::flat_buffer buffer;
     asio::steady_timer retry_timer{ioc};
     asio::steady_timer heartbeat_timer{ioc};
@@ -51,17 +82,9 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
     int generation = 0;  // ignores handlers of a socket already given up on
     std::chrono::steady_clock::time_point last_heard;
     std::chrono::steady_clock::time_point opened_at;
-    std::atomic<std::uint64_t> last_seq{0};
-    mutable std::mutex epoch_mutex;
-    std::string epoch;  // of last_seq (epoch_mutex)
     std::set<std::string> seen;  // recent alert ids
     std::deque<std::string> seen_order;
     std::mt19937 rng{std::random_device{}()};
-
-    std::string current_epoch() const {
-        std::lock_guard lock{epoch_mutex};
-        return epoch;
-    }
 
     void status(client_status s, std::string detail) {
         if (on_status) on_status({s, std::move(detail), attempt});
@@ -75,14 +98,36 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
                                [self = shared_from_this(), gen](beast::error_code ec, tcp::resolver::results_type r) {
                                    if (gen != self->generation) return;
                                    if (ec) return self->retry("resolve: " + ec.message());
-                                   self->ws.emplace(self->ioc);
-                                   asio::async_connect(self->ws->next_layer(), r,
+                                   if constexpr (tls)
+                                       self->ws.emplace(self->ioc, *self->tls_context);
+                                   else
+                                       self->ws.emplace(self->ioc);
+                                   asio::async_connect(beast::get_lowest_layer(*self->ws), r,
                                                        [self, gen](beast::error_code ec, tcp::endpoint) {
                                                            if (gen != self->generation) return;
                                                            if (ec) return self->retry("connect: " + ec.message());
-                                                           self->handshake(gen);
+                                                           self->tls_handshake(gen);
                                                        });
                                });
+    }
+
+    void tls_handshake(int gen) {
+        if constexpr (!tls) {
+            handshake(gen);
+        } else {
+            prepare_tls(ws->next_layer(), options.host, options.tls);
+            ws->next_layer().async_handshake(asio::ssl::stream_base::client,
+                                             [self = shared_from_this(), gen](beast::error_code ec) {
+                                                 if (gen != self->generation) return;
+                                                 if (!ec) return self->handshake(gen);
+                                                 // An untrusted certificate does not heal by retrying.
+                                                 bool const untrusted =
+                                                     ec.category() == asio::error::get_ssl_category() &&
+                                                     ERR_GET_REASON(ec.value()) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+                                                 if (untrusted) return self->finish(tls_failure(ec));
+                                                 self->retry(tls_failure(ec));
+                                             });
+        }
     }
 
     void handshake(int gen) {
@@ -171,7 +216,7 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
             seen_order.pop_front();
         }
         last_seq = s;
-        if (on_alert) on_alert(o);
+        if (on_alert) on_alert(o, text);
         if (options.auto_ack) send(json::serialize(json::object{{"type", "ack"}, {"alert_id", alert_id}}), gen);
     }
 
@@ -212,7 +257,7 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
         std::erase_if(outbox, [](std::string const& m) { return m.find(R"("ack")") == std::string::npos; });
         if (ws) {
             beast::error_code ignored;
-            ws->next_layer().close(ignored);
+            beast::get_lowest_layer(*ws).close(ignored);
         }
         buffer.clear();
     }
@@ -229,16 +274,30 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
         });
     }
 
-    void finish(std::string why) {
+    void finish(std::string why) override {
         drop_socket();
         stopped = true;
         retry_timer.cancel();
         status(client_status::stopped, std::move(why));
     }
+
+    void start() override { connect(); }
+    void queue_ack(std::string alert_id) override {
+        send(json::serialize(json::object{{"type", "ack"}, {"alert_id", alert_id}}), generation);
+    }
 };
 
+std::shared_ptr<alert_client::impl> make_session(client_options const& o) {
+    if (!o.tls.enabled) return std::make_shared<session<tcp::socket>>();
+    auto s = std::make_shared<session<tls_socket>>();
+    s->tls_context.emplace(make_tls_context(o.tls));  // throws for an unreadable ca_file
+    return s;
+}
+
+}  // namespace
+
 alert_client::alert_client(client_options options, alert_handler on_alert, status_handler on_status)
-    : impl_(std::make_shared<impl>()) {
+    : impl_(make_session(options)) {
     impl_->options = std::move(options);
     impl_->epoch = impl_->options.since_epoch;
     impl_->on_alert = std::move(on_alert);
@@ -249,7 +308,7 @@ alert_client::~alert_client() = default;
 
 void alert_client::run() {
     impl_->ioc.restart();
-    asio::post(impl_->ioc, [self = impl_] { self->connect(); });
+    asio::post(impl_->ioc, [self = impl_] { self->start(); });
     impl_->ioc.run();
 }
 
@@ -258,9 +317,7 @@ void alert_client::stop() {
 }
 
 void alert_client::ack(std::string const& alert_id) {
-    asio::post(impl_->ioc, [self = impl_, alert_id] {
-        self->send(json::serialize(json::object{{"type", "ack"}, {"alert_id", alert_id}}), self->generation);
-    });
+    asio::post(impl_->ioc, [self = impl_, alert_id] { self->queue_ack(alert_id); });
 }
 
 std::uint64_t alert_client::last_seq() const { return impl_->last_seq.load(); }

@@ -9,6 +9,8 @@
 //
 //   vigil::client::alert_client c{options, [](boost::json::object const& alert) { ... }};
 //   c.run();  // blocks until c.stop() or a terminal refusal
+#include "client/client_tls.hpp"
+
 #include <boost/json/object.hpp>
 
 #include <chrono>
@@ -18,12 +20,14 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 
 namespace vigil::client {
 
 struct client_options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8000;
+    tls_options tls;  // wss://: verified against the system's CAs or tls.ca_file
     std::string user_id;
     std::function<std::string()> get_token;  // called before every connect
     std::optional<std::uint64_t> since;      // first connect; later ones resume from the last seq
@@ -50,10 +54,17 @@ struct status_event {
 
 class alert_client {
 public:
-    using alert_handler = std::function<void(boost::json::object const& alert)>;
+    // The alert parsed, and its message as the server sent it (the detection's
+    // numbers as the producer wrote them, which a re-serialised object would change).
+    using alert_handler = std::function<void(boost::json::object const& alert, std::string_view text)>;
     using status_handler = std::function<void(status_event const&)>;
 
     alert_client(client_options options, alert_handler on_alert, status_handler on_status = {});
+    alert_client(client_options options, std::function<void(boost::json::object const& alert)> on_alert,
+                 status_handler on_status = {})
+        : alert_client(std::move(options),
+                       alert_handler{[f = std::move(on_alert)](boost::json::object const& a, std::string_view) { f(a); }},
+                       std::move(on_status)) {}
     ~alert_client();
 
     // Runs the connection until stop(), a 4001, or a 401/403 refusal.
@@ -63,8 +74,9 @@ public:
     std::uint64_t last_seq() const;       // thread-safe
     std::string last_epoch() const;       // thread-safe; the epoch of last_seq
 
+    struct impl;  // opaque: the session over ws:// or wss:// (alert_client.cpp)
+
 private:
-    struct impl;
     std::shared_ptr<impl> impl_;
 };
 

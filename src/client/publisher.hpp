@@ -1,7 +1,7 @@
 #pragma once
 // Publishes alerts over HTTP (POST /api/v1/alerts), for `vigil publish` and
 // other C++ producers that run outside the server process.
-#include <boost/json/value.hpp>
+#include "client/client_tls.hpp"
 
 #include <cstdint>
 #include <string>
@@ -13,9 +13,10 @@ struct http_answer {
     std::string body;
 };
 
-// One blocking request on a fresh connection. Throws boost::system::system_error
-// when the server cannot be reached.
-http_answer post_alerts(std::string const& host, std::uint16_t port, std::string const& token,
-                        boost::json::value const& body);
+// One blocking request on a fresh connection (https:// with tls.enabled);
+// `body` is the JSON text, sent as it is. Throws std::runtime_error when the
+// server cannot be reached or the TLS handshake fails (tls_failure's words).
+http_answer post_alerts(std::string const& host, std::uint16_t port, std::string const& token, std::string body,
+                        tls_options const& tls = {});
 
 }  // namespace vigil::client

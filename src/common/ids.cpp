@@ -79,6 +79,16 @@ std::string new_alert_id(std::int64_t ms) {
 
 std::uint64_t random_below(std::uint64_t bound) { return std::uniform_int_distribution<std::uint64_t>{0, bound - 1}(rng()); }
 
+bool is_alert_id(std::string_view id) {
+    if (id.size() != 36) return false;
+    for (std::size_t i = 0; i < id.size(); ++i) {
+        char const c = id[i];
+        bool const dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+
 std::string new_epoch() {
     std::random_device rd;
     std::string out;

@@ -1,12 +1,17 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace vigil {
 
 // A new alert id: a UUIDv7 (RFC 9562), so ids sort by creation time and are
 // unique across nodes without coordination. Thread-safe.
 std::string new_alert_id();
+
+// Whether `id` has the shape of an alert id: a UUID, 8-4-4-4-12 lowercase hex
+// digits (the history cursor `before` must be one).
+bool is_alert_id(std::string_view id);
 
 // An alert id whose time is `ms` (ms since 1970, clamped to 0..2^48-1) rather
 // than the clock's: for an engine whose partitions and retention follow the

@@ -1,7 +1,15 @@
 #include "common/metrics.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <vector>
 
 namespace vigil::metrics {
 
@@ -39,6 +47,49 @@ void sample(std::string& out, std::string_view name, double v) {
     out += name;
     out += buf;
 }
+
+// CPU seconds, resident bytes, open and allowed descriptors, from /proc: the
+// process collector's standard names, so dashboards built for them work.
+void render_process(std::string& out) {
+    auto simple = [&](std::string_view name, std::string_view type, std::string_view help, double v) {
+        header(out, name, type, help);
+        sample(out, name, v);
+    };
+    if (std::ifstream stat{"/proc/self/stat"}; stat) {
+        std::string text{std::istreambuf_iterator<char>{stat}, {}};
+        // Fields after the command name (which may hold spaces), from its closing parenthesis.
+        std::istringstream fields{text.substr(text.rfind(')') + 2)};
+        std::vector<std::string> f{std::istream_iterator<std::string>{fields}, {}};
+        if (f.size() > 12) {
+            double const ticks = double(sysconf(_SC_CLK_TCK));
+            simple("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.",
+                   (std::stod(f[11]) + std::stod(f[12])) / ticks);  // utime, stime (fields 14, 15)
+        }
+    }
+    if (std::ifstream statm{"/proc/self/statm"}; statm) {
+        long pages = 0, resident = 0;
+        if (statm >> pages >> resident)
+            simple("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                   double(resident) * double(sysconf(_SC_PAGESIZE)));
+    }
+    std::error_code ec;
+    std::size_t fds = 0;
+    for (auto it = std::filesystem::directory_iterator{"/proc/self/fd", ec};
+         !ec && it != std::filesystem::directory_iterator{}; it.increment(ec))
+        ++fds;
+    if (!ec) simple("process_open_fds", "gauge", "Open file descriptors.", double(fds > 0 ? fds - 1 : 0));  // not the iterator's own
+    if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0)
+        simple("process_max_fds", "gauge", "Maximum number of open file descriptors.", double(lim.rlim_cur));
+}
+
+#ifndef VIGIL_VERSION
+#define VIGIL_VERSION "unknown"
+#endif
+#if defined(BOOST_ASIO_HAS_IO_URING) && defined(BOOST_ASIO_DISABLE_EPOLL)
+constexpr char const* io_backend = "io_uring";
+#else
+constexpr char const* io_backend = "epoll";
+#endif
 
 }  // namespace
 
@@ -112,6 +163,15 @@ std::string registry::render(std::size_t connections) const {
     outbox_wait.render(out, "vigil_outbox_wait_seconds", "Time from queueing a message to writing it to the socket.");
     publish_to_delivery.render(out, "vigil_publish_to_delivery_seconds",
                                "Time from an alert's commit to its write on a live connection.");
+    header(out, "vigil_build_info", "gauge", "The running build: version and I/O backend.");
+    out += "vigil_build_info{version=\"" VIGIL_VERSION "\",io=\"";
+    out += io_backend;
+    out += "\"} 1\n";
+    if (auto const not_after = tls_not_after_seconds.value(); not_after != 0)
+        simple("vigil_tls_certificate_expiry_seconds", "gauge",
+               "When the TLS certificate in use expires (notAfter), Unix time; it changes on a SIGHUP reload.",
+               double(not_after));
+    render_process(out);
     return out;
 }
 

@@ -25,6 +25,7 @@ private:
 class gauge {
 public:
     void add(std::int64_t n) noexcept { v_.fetch_add(n, std::memory_order_relaxed); }
+    void set(std::int64_t n) noexcept { v_.store(n, std::memory_order_relaxed); }
     std::int64_t value() const noexcept { return v_.load(std::memory_order_relaxed); }
 
 private:
@@ -71,8 +72,10 @@ struct registry {
     histogram store_commit;  // one store transaction
     histogram outbox_wait;   // queued -> written to the socket
     histogram publish_to_delivery;  // commit -> written to the socket, live alerts
+    gauge tls_not_after_seconds;  // the TLS certificate in use: its notAfter, Unix time (0: no TLS)
 
     // `connections` is the registry's current count, supplied by the caller.
+    // Also renders build info and the process's CPU, memory and descriptors.
     std::string render(std::size_t connections) const;
 };
 

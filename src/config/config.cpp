@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace vigil {
@@ -19,6 +21,7 @@ struct settings_loader::binding {
     std::function<void(settings& dst, settings const& src)> copy;
     // Returns false when the file's value has the wrong type or range.
     std::function<bool(settings& dst, toml::node const& value)> from_toml;
+    std::function<std::string(settings const& s)> to_toml;  // the value as TOML text
 };
 
 namespace {
@@ -60,35 +63,163 @@ bool read_toml(toml::node const& node, T& out) {
     return true;
 }
 
+std::string toml_string(std::string_view s) {
+    std::ostringstream out;
+    out << toml::value<std::string>{std::string{s}};
+    return out.str();
+}
+
+// A value as TOML text.
+template <class T>
+std::string write_toml(T const& v) {
+    if constexpr (std::is_same_v<T, std::string>) {
+        return toml_string(v);
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return v ? "true" : "false";
+    } else if constexpr (std::is_same_v<T, double>) {
+        char buf[32];
+        auto const r = std::to_chars(buf, buf + sizeof buf, v);
+        return {buf, r.ptr};
+    } else if constexpr (std::is_integral_v<T>) {
+        return std::to_string(v);
+    } else {
+        std::string out = "[";
+        for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + toml_string(v[i]);
+        return out + "]";
+    }
+}
+
+// A value for people (--help, the README): off/on, — for none.
+template <class T>
+std::string write_text(T const& v) {
+    if constexpr (std::is_same_v<T, std::string>) {
+        return v.empty() ? "—" : v;
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return v ? "on" : "off";
+    } else if constexpr (std::is_arithmetic_v<T>) {
+        return write_toml(v);
+    } else {
+        std::string out;
+        for (auto const& item : v) out += (out.empty() ? "" : ", ") + item;
+        return out.empty() ? "—" : out;
+    }
+}
+
 void collect_paths(toml::table const& table, std::string const& prefix,
-                   std::vector<std::string>& out) {
+                   std::vector<std::pair<std::string, toml::source_region>>& out) {
     for (auto const& [key, node] : table) {
         std::string path = prefix.empty() ? std::string{key.str()} : prefix + "." + std::string{key.str()};
         if (auto const* sub = node.as_table())
             collect_paths(*sub, path, out);
         else
-            out.push_back(std::move(path));
+            out.emplace_back(std::move(path), node.source());
     }
 }
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t const above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string_view last_segment(std::string_view path) {
+    auto const dot = path.rfind('.');
+    return dot == std::string_view::npos ? path : path.substr(dot + 1);
+}
+
+// The valid keys near an unknown one, closest first: the same words with '_'
+// for '-', the same last segment in another table (`secret` -> `jwt.secret`),
+// its start (`tls.cert` -> `tls.cert_file`), or a typo away. Failing those,
+// the keys of the table it was written in, or the tables.
+std::string near_keys(std::string const& unknown, std::vector<setting_info> const& table) {
+    std::string wanted = unknown;
+    std::replace(wanted.begin(), wanted.end(), '-', '_');
+    auto const want_last = last_segment(wanted);
+    std::vector<std::pair<std::size_t, std::string>> near;  // (distance, key)
+    for (auto const& s : table) {
+        auto const last = last_segment(s.key);
+        std::size_t d = std::min(edit_distance(s.key, wanted), edit_distance(last, want_last) + 1);
+        if (s.key == wanted || last == want_last) d = 0;
+        bool const prefix = want_last.size() >= 3 && (last.starts_with(want_last) || want_last.starts_with(last));
+        if (prefix) d = std::min<std::size_t>(d, 1);
+        if (d <= 2) near.emplace_back(d, s.key);
+    }
+    if (!near.empty()) {
+        std::stable_sort(near.begin(), near.end(), [](auto const& a, auto const& b) { return a.first < b.first; });
+        std::string out = "; did you mean ";
+        std::size_t shown = 0;
+        for (auto const& [d, key] : near) {
+            if (d > near.front().first || shown == 3) break;
+            out += (shown++ == 0 ? "'" : " or '") + key + "'";
+        }
+        return out + "?";
+    }
+    auto const dot = wanted.rfind('.');
+    std::string const section = dot == std::string::npos ? "" : wanted.substr(0, dot + 1);
+    std::string listed;
+    std::set<std::string> tables;
+    for (auto const& s : table) {
+        auto const key_dot = s.key.rfind('.');
+        if (!section.empty() && s.key.starts_with(section)) listed += (listed.empty() ? "" : ", ") + s.key;
+        if (key_dot != std::string::npos) tables.insert("[" + s.key.substr(0, key_dot) + "]");
+    }
+    if (!listed.empty()) return "; the keys of [" + section.substr(0, section.size() - 1) + "] are " + listed;
+    std::string all;
+    for (auto const& t : tables) all += (all.empty() ? "" : ", ") + t;
+    return "; valid keys are the top-level ones and those of " + all + " (vigil example-config lists them all)";
+}
+
+// --help shows a boolean as `--tls-only, --no-tls-only =off`, not CLI11's `{false}`.
+struct settings_formatter final : CLI::Formatter {
+    std::string make_option_name(CLI::Option const* opt, bool positional) const override {
+        if (positional || opt->get_fnames().empty()) return CLI::Formatter::make_option_name(opt, positional);
+        std::string out;
+        for (auto const& name : opt->get_lnames()) out += (out.empty() ? "--" : ", --") + name;
+        return out;
+    }
+};
 
 }  // namespace
 
 settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<settings>()) {
-    app.add_option("-c,--config", config_file_, "TOML configuration file")
+    app.formatter(std::make_shared<settings_formatter>());
+    app.add_option("-c,--config", config_file_, "TOML configuration file (vigil example-config prints one)")
         ->envname("VIGIL_CONFIG");
 
+    // The one table: flag (and so the environment variable), TOML key, help,
+    // field and --help section. The default is the field's in `settings`.
     auto add = [&]<class T>(std::string const& flag, std::string toml_path, std::string desc,
                             T& (*field)(settings&), std::string const& group) {
         T& target = field(*from_cli_);
-        CLI::Option* opt = app.add_option(flag, target, desc);
-        opt->envname(env_name(flag))->capture_default_str()->group(group);
+        setting_info info{flag, env_name(flag), toml_path, group, desc, write_toml(target), write_text(target),
+                          std::is_same_v<T, bool>};
+        CLI::Option* opt = nullptr;
+        if constexpr (std::is_same_v<T, bool>) {
+            // A bare flag, --no-... for off, and still `--flag true|false` for scripts.
+            opt = app.add_flag(flag + ",!--no-" + flag.substr(2), target, desc)->expected(0, 1);
+            opt->option_text("=" + info.default_text + " (Env:" + info.env + ")");
+        } else {
+            opt = app.add_option(flag, target, desc)->capture_default_str();
+        }
+        opt->envname(info.env)->group(group);
         if constexpr (std::is_same_v<T, std::vector<std::string>>) opt->delimiter(',');
+        table_.push_back(std::move(info));
         bindings_.push_back(binding{
             opt, std::move(toml_path),
             [field](settings& dst, settings const& src) {
                 field(dst) = field(const_cast<settings&>(src));
             },
-            [field](settings& dst, toml::node const& node) { return read_toml(node, field(dst)); }});
+            [field](settings& dst, toml::node const& node) { return read_toml(node, field(dst)); },
+            [field](settings const& s) { return write_toml(field(const_cast<settings&>(s))); }});
     };
 #define VIGIL_FIELD(expr) +[](settings& s) -> decltype(auto) { return (s.expr); }
     std::string const server = "Server", auth = "Authentication", limits = "Limits",
@@ -99,7 +230,10 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     add("--data-dir", "data_dir", "where the SQLite store lives", VIGIL_FIELD(data_dir), server);
     add("--web-root", "web_root", "folder of the dashboard served at / (default: found beside the binary)",
         VIGIL_FIELD(web_root), server);
-    add("--log-level", "log_level", "debug, info, warn, error or off", VIGIL_FIELD(log_level), server);
+    add("--log-level", "log_level", "debug, info, warn, error or off (SIGHUP rereads it)", VIGIL_FIELD(log_level),
+        server);
+    add("--access-log", "access_log",
+        "HTTP access log (http.request lines): errors (status >= 400), all or off", VIGIL_FIELD(access_log), server);
     add("--ping-interval", "ping_interval", "seconds between server pings",
         VIGIL_FIELD(ping_interval), server);
     add("--heartbeat-timeout", "heartbeat_timeout",
@@ -108,6 +242,10 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     add("--inline-frames", "inline_frames",
         "send annotated frames as base64 in the message instead of a URL",
         VIGIL_FIELD(inline_frames), server);
+    add("--dev", "dev", "development mode: monitoring open on loopback, random secret if none", VIGIL_FIELD(dev),
+        server);
+    add("--demo", "demo", "publish synthetic alerts to the user \"demo\" and print the dashboard link",
+        VIGIL_FIELD(demo), server);
 
     std::string const tls = "TLS";
     add("--tls-cert", "tls.cert_file", "PEM certificate chain: serve https:// and wss:// on --tls-port",
@@ -132,10 +270,13 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     add("--close-on-token-expiry", "jwt.close_on_expiry",
         "close live connections (4003) whose token expires without a refresh",
         VIGIL_FIELD(jwt.close_on_expiry), auth);
-    add("--admin-api-keys", "auth.admin_api_keys", "API keys with admin rights (comma-separated)",
-        VIGIL_FIELD(admin_api_keys), auth);
+    add("--admin-api-keys", "auth.admin_api_keys",
+        "API keys with admin rights (comma-separated; SIGHUP rereads them)", VIGIL_FIELD(admin_api_keys), auth);
     add("--publisher-api-keys", "auth.publisher_api_keys",
-        "API keys that may publish (comma-separated)", VIGIL_FIELD(publisher_api_keys), auth);
+        "API keys that may publish (comma-separated; SIGHUP rereads them)", VIGIL_FIELD(publisher_api_keys), auth);
+    add("--allowed-origins", "allowed_origins",
+        "browser Origins allowed to open WebSockets, comma-separated (empty: any; ignored in --dev)",
+        VIGIL_FIELD(allowed_origins), auth);
 
     add("--max-message-bytes", "limits.max_message_bytes",
         "largest client WebSocket message; close 1009 beyond", VIGIL_FIELD(limits.max_message_bytes), limits);
@@ -155,7 +296,6 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         "client message burst; a client beyond it is closed with 1008", VIGIL_FIELD(limits.message_burst), limits);
     add("--http-timeout", "limits.http_timeout",
         "seconds for an HTTP request to arrive whole", VIGIL_FIELD(limits.http_timeout_seconds), limits);
-
     add("--max-connections", "limits.max_connections", "WebSocket connections on this node (0 = no limit)",
         VIGIL_FIELD(limits.max_connections), limits);
     add("--max-connections-per-address", "limits.max_connections_per_address",
@@ -167,9 +307,6 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         VIGIL_FIELD(limits.handshake_burst), limits);
     add("--exempt-loopback", "limits.exempt_loopback",
         "per-address limits skip loopback sources (a local reverse proxy)", VIGIL_FIELD(limits.exempt_loopback), limits);
-    add("--allowed-origins", "allowed_origins",
-        "browser Origins allowed to open WebSockets, comma-separated (empty: any; ignored in --dev)",
-        VIGIL_FIELD(allowed_origins), auth);
 
     add("--store", "store.engine", "sqlite (durable) or memory (lost on exit)",
         VIGIL_FIELD(store.engine), store);
@@ -185,17 +322,6 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         "alerts per replay query; the next batch is read once the client has taken this one",
         VIGIL_FIELD(store.replay_batch), store);
 #undef VIGIL_FIELD
-
-    auto* dev = app.add_flag("--dev", from_cli_->dev,
-                             "development mode: monitoring open on loopback, random secret if none");
-    dev->envname("VIGIL_DEV")->group(server);
-    bindings_.push_back(binding{dev, "dev", [](settings& d, settings const& s) { d.dev = s.dev; },
-                                [](settings& d, toml::node const& n) { return read_toml(n, d.dev); }});
-    auto* demo = app.add_flag("--demo", from_cli_->demo,
-                              "publish synthetic alerts to the user \"demo\" and print the dashboard link");
-    demo->group(server);
-    bindings_.push_back(binding{demo, "demo", [](settings& d, settings const& s) { d.demo = s.demo; },
-                                [](settings& d, toml::node const& n) { return read_toml(n, d.demo); }});
 }
 
 settings_loader::~settings_loader() = default;
@@ -207,16 +333,20 @@ settings settings_loader::resolve() const {
         try {
             file = toml::parse_file(config_file_);
         } catch (toml::parse_error const& e) {
-            throw config_error("cannot read " + config_file_ + ": " + std::string{e.description()});
+            auto const& at = e.source().begin;
+            throw config_error("cannot read " + config_file_ + ":" + std::to_string(at.line) + ":" +
+                               std::to_string(at.column) + ": " + std::string{e.description()});
         }
-        std::vector<std::string> paths;
+        std::vector<std::pair<std::string, toml::source_region>> paths;
         collect_paths(file, "", paths);
-        for (auto const& path : paths) {
+        for (auto const& [path, where] : paths) {
+            auto const at = config_file_ + ":" + std::to_string(where.begin.line) + ": ";
             auto const it = std::find_if(bindings_.begin(), bindings_.end(),
                                          [&](binding const& b) { return b.toml_path == path; });
-            if (it == bindings_.end()) throw config_error(config_file_ + ": unknown setting '" + path + "'");
+            if (it == bindings_.end()) throw config_error(at + "unknown setting '" + path + "'" + near_keys(path, table_));
             if (!it->from_toml(s, *file.at_path(path).node()))
-                throw config_error(config_file_ + ": setting '" + path + "' has the wrong type or range");
+                throw config_error(at + "setting '" + path + "' has the wrong type or range (default: " +
+                                   table_[std::size_t(it - bindings_.begin())].default_toml + ")");
         }
     }
     // CLI11 filled from_cli_ from flags or, failing those, the environment.
@@ -230,6 +360,50 @@ settings settings_loader::resolve() const {
         throw config_error(all);
     }
     return s;
+}
+
+std::string settings_loader::to_toml(settings const& s) const {
+    // Top-level keys first (TOML puts everything after a [table] header in
+    // it), then each table, in the order their first key appears.
+    std::string top;
+    std::vector<std::pair<std::string, std::string>> tables;
+    for (std::size_t i = 0; i < table_.size(); ++i) {
+        auto const& info = table_[i];
+        auto const dot = info.key.find('.');
+        std::string entry = "# " + info.help + "\n# " + info.flag +
+                            (info.is_flag ? " / --no-" + info.flag.substr(2) : "") + ", " + info.env + "\n" +
+                            (dot == std::string::npos ? info.key : info.key.substr(dot + 1)) + " = " +
+                            bindings_[i].to_toml(s) + "\n\n";
+        if (dot == std::string::npos) {
+            top += entry;
+            continue;
+        }
+        auto const name = info.key.substr(0, dot);
+        auto it = std::find_if(tables.begin(), tables.end(), [&](auto const& t) { return t.first == name; });
+        if (it == tables.end()) it = tables.insert(tables.end(), {name, "[" + name + "]\n\n"});
+        it->second += entry;
+    }
+    std::string out =
+        "# vigil configuration: every setting at its default (`vigil example-config` writes this file).\n"
+        "# Use it with `vigil serve --config vigil.toml`. Flags beat VIGIL_* environment\n"
+        "# variables, which beat this file, which beats the defaults. SIGHUP rereads the\n"
+        "# API keys, the log level and the TLS certificate and key.\n\n" +
+        top;
+    for (auto const& [name, text] : tables) out += text;
+    out.pop_back();  // one newline at the end
+    return out;
+}
+
+std::vector<setting_info> settings_table() {
+    CLI::App app;
+    settings_loader loader{app};
+    return loader.table();
+}
+
+std::string example_toml() {
+    CLI::App app;
+    settings_loader loader{app};
+    return loader.to_toml(settings{});
 }
 
 std::vector<std::string> validate(settings const& s) {
@@ -273,6 +447,8 @@ std::vector<std::string> validate(settings const& s) {
     if (s.store.retention_days < 0) out.push_back("store.retention_days must not be negative");
     if (s.store.replay_batch == 0) out.push_back("store.replay_batch must be positive");
     if (!log::parse_level(s.log_level)) out.push_back("log_level must be debug, info, warn, error or off");
+    if (s.access_log != "errors" && s.access_log != "all" && s.access_log != "off")
+        out.push_back("access_log must be errors, all or off");
     return out;
 }
 

@@ -3,7 +3,10 @@
 // variables, which beat the TOML file (--config), which beats these defaults.
 // Every setting has all three spellings: --ping-interval, VIGIL_PING_INTERVAL,
 // ping_interval (top level of the file; grouped ones like jwt.secret go in a
-// [jwt] table). `vigil serve --help` lists them all.
+// [jwt] table). One table in config.cpp names them all, and `vigil serve
+// --help`, `vigil example-config` (vigil.example.toml) and the README's table
+// are held to it. Boolean settings are bare flags (--tls-only) that --no-...
+// turns off (--no-tls-only); `--tls-only true|false` is accepted too.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -75,6 +78,7 @@ struct settings {
     bool dev = false;    // monitoring open to loopback without credentials; random secret
     bool demo = false;   // publish synthetic alerts for the "demo" user
     std::string log_level = "info";
+    std::string access_log = "errors";  // http.request lines: "errors" (status >= 400), "all" or "off"
     std::string web_root;  // the dashboard's files; empty: found next to the binary
 
     int ping_interval = 30;      // seconds between server pings
@@ -98,6 +102,18 @@ struct config_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// One setting in every spelling, from the one table.
+struct setting_info {
+    std::string flag;          // "--tls-only"
+    std::string env;           // "VIGIL_TLS_ONLY"
+    std::string key;           // TOML: "tls.only" ([tls] table, key `only`)
+    std::string group;         // --help's section: "TLS"
+    std::string help;
+    std::string default_toml;  // the default as a TOML value: 8443, "sqlite", false, []
+    std::string default_text;  // the default for people: 8443, sqlite, off, — (none)
+    bool is_flag = false;      // boolean: --flag sets it, --no-flag clears it
+};
+
 // Registers every setting as a flag (with its VIGIL_* environment name) on a
 // CLI11 command, and resolves the final settings once the command is parsed.
 class settings_loader {
@@ -110,12 +126,26 @@ public:
     // Defaults < file < environment < flags; then validated. Throws config_error.
     settings resolve() const;
 
+    // Every setting, in --help's order.
+    std::vector<setting_info> const& table() const { return table_; }
+
+    // An annotated TOML file setting every key to its value in `s`, each with
+    // its help, flag and environment variable.
+    std::string to_toml(settings const& s) const;
+
 private:
     struct binding;
     std::unique_ptr<settings> from_cli_;
     std::string config_file_;
     std::vector<binding> bindings_;
+    std::vector<setting_info> table_;
 };
+
+// The table without a command line (documentation, tests).
+std::vector<setting_info> settings_table();
+
+// vigil.example.toml: every key at its default.
+std::string example_toml();
 
 // Problems that make the settings unusable (empty when fine).
 // An HS256 secret shorter than this is refused outside --dev (RFC 7518 §3.2).

@@ -1,6 +1,8 @@
 #pragma once
 // A live user connection as the hub sees it. Implemented by net::ws_session;
 // the hub never knows about sockets. Every member is thread-safe.
+#include "proto/close_codes.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -8,18 +10,6 @@
 #include <vector>
 
 namespace vigil {
-
-// Close codes (docs/protocol.md).
-namespace close_code {
-inline constexpr std::uint16_t going_away = 1001;
-inline constexpr std::uint16_t unsupported_data = 1003;
-inline constexpr std::uint16_t policy_violation = 1008;
-inline constexpr std::uint16_t too_big = 1009;
-inline constexpr std::uint16_t heartbeat_timeout = 4000;
-inline constexpr std::uint16_t replaced = 4001;
-inline constexpr std::uint16_t token_expired = 4003;
-inline constexpr std::uint16_t slow_consumer = 4008;
-}  // namespace close_code
 
 struct connection_stats {
     std::string user_id;

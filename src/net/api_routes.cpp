@@ -2,14 +2,17 @@
 
 #include "alerts/alert_validation.hpp"
 #include "common/clock.hpp"
+#include "common/ids.hpp"
 #include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
 #include "net/api_description.hpp"
 #include "net/request_auth.hpp"
+#include "net/request_log.hpp"
 #include "net/request_target.hpp"
 #include "proto/messages.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -21,6 +24,7 @@
 namespace vigil::net {
 
 namespace json = boost::json;
+namespace beast = boost::beast;
 
 namespace {
 
@@ -138,15 +142,16 @@ http_response method_not_allowed(http_request const& req, std::string_view allow
     return res;
 }
 
-json::object alert_json(stored_alert const& a) {
+// The alert as history and GET /api/v1/alerts/{id} show it. The detection is
+// spliced in as stored, the producer's text: through a json::value its numbers
+// would be written in Boost.JSON's spelling (0.93 as 9.3E-1).
+std::string alert_json(stored_alert const& a) {
     json::object o;
     o["alert_id"] = a.alert_id;
     o["seq"] = a.seq;
     o["user_id"] = a.user_id;
     o["stream_id"] = a.stream_id;
     o["timestamp"] = a.timestamp;
-    boost::system::error_code ec;
-    o["detection"] = json::parse(a.detection_json, ec);
     if (a.has_frame())
         o["frame"] = json::object{{"url", "/api/v1/alerts/" + a.alert_id + "/frame"},
                                   {"content_type", a.frame_content_type}};
@@ -157,7 +162,12 @@ json::object alert_json(stored_alert const& a) {
     o["first_delivered_at"] =
         a.first_delivered_ms ? json::value(iso8601(*a.first_delivered_ms)) : json::value(nullptr);
     o["delivery_count"] = a.delivery_count;
-    return o;
+    std::string out = json::serialize(o);
+    out.pop_back();  // the closing brace
+    out += R"(,"detection":)";
+    out += a.detection_json;
+    out.push_back('}');
+    return out;
 }
 
 // ---------------------------------------------------------------- handlers
@@ -200,6 +210,22 @@ http_response health(server_context& ctx, http_request const& req) {
     o["uptime_seconds"] = (now_ms() - ctx.started_ms) / 1000;
     bool const serving = !ctx.shutting_down && store.up;
     return json_response(serving ? http::status::ok : http::status::service_unavailable, json::serialize(o), req);
+}
+
+// Whether a publish body may be read as JSON: declared so (application/json,
+// application/*+json), or declared as nothing in particular: no type,
+// text/plain (what fetch() sends with a string) or
+// application/x-www-form-urlencoded (what curl -d sends). An XML document or
+// a form upload says it is something else, and is refused as such (415).
+bool json_compatible(std::string_view content_type) {
+    auto type = content_type.substr(0, content_type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+    while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+    auto is = [&](std::string_view expected) { return beast::iequals(type, expected); };
+    bool const json_suffix = type.size() > 5 && beast::iequals(type.substr(type.size() - 5), "+json") &&
+                             beast::iequals(type.substr(0, 12), "application/");
+    return type.empty() || is("application/json") || json_suffix || is("text/json") || is("text/plain") ||
+           is("application/x-www-form-urlencoded");
 }
 
 // What an answer given later (after a commit) needs of its request: version
@@ -280,10 +306,11 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
     auto const who = authenticate(ctx, req);
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
     if (!who->can_publish()) return respond(auth_failure(auth::auth_error::forbidden, req));
+    if (!json_compatible(req[http::field::content_type]))
+        return respond(json_error(http::status::unsupported_media_type, "unsupported_media_type",
+                                  "alerts are JSON: send Content-Type: application/json", req));
 
-    alert_limits limits;
-    limits.max_frame_bytes = ctx.config.limits.max_frame_bytes;
-    auto parsed = parse_publish_body(req.body(), limits, iso8601(now_ms()));
+    auto parsed = parse_publish_body(req.body(), alert_limits_from(ctx.config.limits), iso8601(now_ms()));
     if (auto const* e = std::get_if<validation_error>(&parsed)) {
         json::object o{{"error", e->code}, {"detail", e->detail}};
         if (e->index) o["index"] = *e->index;
@@ -346,14 +373,20 @@ void history(server_context& ctx, http_request&& req, target const& t, responder
         q.limit = *n;
     }
     q.before = t.param("before").value_or("");
+    if (!q.before.empty() && !is_alert_id(q.before))
+        return respond(json_error(http::status::bad_request, "bad_request",
+                                  "before must be an alert id (next_before of a page)", req));
     read_store(ctx, req, std::move(respond), [&ctx, q = std::move(q)](http_request const& head) {
         auto const rows = ctx.alerts.store().history(q);
-        json::array alerts;
-        for (auto const& a : rows) alerts.push_back(alert_json(a));
-        json::object o;
-        o["alerts"] = std::move(alerts);
-        o["next_before"] = rows.size() == q.limit ? json::value(rows.back().alert_id) : json::value(nullptr);
-        return json_response(http::status::ok, json::serialize(o), head);
+        std::string body = R"({"alerts":[)";
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            if (i > 0) body.push_back(',');
+            body += alert_json(rows[i]);
+        }
+        body += R"(],"next_before":)";
+        body += rows.size() == q.limit ? proto::quoted(rows.back().alert_id) : "null";
+        body.push_back('}');
+        return json_response(http::status::ok, std::move(body), head);
     });
 }
 
@@ -366,7 +399,7 @@ void one_alert(server_context& ctx, http_request&& req, target const& t, bool fr
         auto const a = ctx.alerts.store().get(id);
         // Someone else's alert answers like a missing one: ids are not an oracle.
         if (!a || !may_read(who, *a)) return json_error(http::status::not_found, "not_found", "no such alert", head);
-        if (!frame) return json_response(http::status::ok, json::serialize(alert_json(*a)), head);
+        if (!frame) return json_response(http::status::ok, alert_json(*a), head);
         auto f = ctx.alerts.store().frame(id);
         if (!f) return json_error(http::status::not_found, "not_found", "this alert has no frame", head);
         http_response res{http::status::ok, head.version()};
@@ -399,17 +432,41 @@ void acknowledge(server_context& ctx, http_request&& req, std::string const& id,
         });
 }
 
-// A single-use ticket for the caller's own WebSocket (see ws_tickets.hpp).
-http_response issue_ticket(server_context& ctx, http_request const& req) {
+// A single-use ticket for one user's WebSocket (see ws_tickets.hpp): the
+// caller's own, or, for an admin, the user named by `user_id` (in the query or
+// a JSON body). An API key is no user: it must name one.
+http_response issue_ticket(server_context& ctx, http_request const& req, target const& t) {
     auto const who = authenticate(ctx, req);
     if (!who) return auth_failure(auth::auth_error(who.error().value()), req);
-    auto const ticket = ctx.tickets.issue(*who, now_ms());
+    std::string named = t.param("user_id").value_or("");
+    if (named.empty() && !req.body().empty()) {
+        boost::system::error_code ec;
+        auto const body = json::parse(req.body(), ec);
+        if (ec || !body.is_object())
+            return json_error(http::status::bad_request, "invalid_json", "body must be a JSON object", req);
+        if (auto const* u = body.as_object().if_contains("user_id")) {
+            if (!u->is_string()) return json_error(http::status::bad_request, "invalid_user_id", "user_id must be a string", req);
+            named = std::string{u->get_string()};
+        }
+    }
+    if (named.empty() && who->api_key)
+        return json_error(http::status::bad_request, "missing_user_id",
+                          "an API key is no user: name the user the ticket is for (user_id)", req);
+    std::string const user = named.empty() ? who->subject : named;
+    if (!valid_user_id(user))
+        return json_error(http::status::bad_request, "invalid_user_id",
+                          "user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]", req);
+    bool const own = !who->api_key && user == who->subject;
+    if (!own && !who->is_admin()) return auth_failure(auth::auth_error::forbidden, req);
+    // A ticket for someone else carries none of the issuer's roles.
+    auth::claims const claims = own ? *who : auth::claims{user, who->expires_at, {}};
+    auto const ticket = ctx.tickets.issue(claims, now_ms());
     if (ticket.empty())
         return json_error(http::status::service_unavailable, "busy", "too many outstanding tickets", req);
     json::object o{{"ticket", ticket},
-                   {"user_id", who->subject},
+                   {"user_id", user},
                    {"expires_in", ws_tickets::lifetime_ms / 1000},
-                   {"url", "/ws/alerts/" + who->subject + "?ticket=" + ticket}};
+                   {"url", "/ws/alerts/" + user + "?ticket=" + ticket}};
     return json_response(http::status::created, json::serialize(o), req);
 }
 
@@ -424,10 +481,17 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     bool const post = method == http::verb::post;
 
     if (is_path(*t, {"health"})) {
-        if (!get) return respond(method_not_allowed(req, "GET"));
-        return respond(health(ctx, req));
+        note_route(route::health);
+        if (get) return respond(health(ctx, req));
+        if (method == http::verb::head) {  // uptime checkers: GET's status and head, no body
+            auto res = health(ctx, req);
+            res.body().clear();  // Content-Length stays GET's (RFC 9110 9.3.2)
+            return respond(std::move(res));
+        }
+        return respond(method_not_allowed(req, "GET, HEAD"));
     }
     if (is_path(*t, {"ws", "connections"}) || is_path(*t, {"ws", "connections", ""})) {
+        note_route(t->path.size() == 2 ? route::connections : route::connection);
         if (!get) return respond(method_not_allowed(req, "GET"));
         auto const who = authenticate_monitoring(ctx, req, remote);
         if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
@@ -435,10 +499,12 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         return user_connection(ctx, req, t->path[2], std::move(respond));
     }
     if (is_path(*t, {"api", "v1", "ws-ticket"})) {
+        note_route(route::ws_ticket);
         if (!post) return respond(method_not_allowed(req, "POST"));
-        return respond(issue_ticket(ctx, req));
+        return respond(issue_ticket(ctx, req, *t));
     }
     if (is_path(*t, {"metrics"})) {
+        note_route(route::metrics);
         if (!get) return respond(method_not_allowed(req, "GET"));
         auto const who = authenticate_monitoring(ctx, req, remote);
         if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
@@ -447,33 +513,40 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
         res.keep_alive(req.keep_alive());
         res.body() = metrics::global().render(ctx.registry.size());
+        render_request_counters(res.body());
         res.prepare_payload();
         return respond(std::move(res));
     }
     if (is_path(*t, {"ws", "alerts", ""})) {
+        note_route(route::websocket);
         auto res = json_error(http::status::upgrade_required, "upgrade_required",
                               "this endpoint speaks WebSocket only", req);
         res.set(http::field::upgrade, "websocket");  // a 426 MUST name the protocol (RFC 9110 15.5.22)
         return respond(std::move(res));
     }
     if (is_path(*t, {"api", "v1", "alerts"})) {
+        note_route(route::alerts);
         if (post) return publish(ctx, std::move(req), std::move(respond));
         if (get) return history(ctx, std::move(req), *t, std::move(respond));
         return respond(method_not_allowed(req, "GET, POST"));
     }
     if (is_path(*t, {"api", "v1", "alerts", ""})) {
+        note_route(route::alert);
         if (!get) return respond(method_not_allowed(req, "GET"));
         return one_alert(ctx, std::move(req), *t, false, std::move(respond));
     }
     if (is_path(*t, {"api", "v1", "alerts", "", "frame"})) {
+        note_route(route::alert_frame);
         if (!get) return respond(method_not_allowed(req, "GET"));
         return one_alert(ctx, std::move(req), *t, true, std::move(respond));
     }
     if (is_path(*t, {"api", "v1", "alerts", "", "ack"})) {
+        note_route(route::alert_ack);
         if (!post) return respond(method_not_allowed(req, "POST"));
         return acknowledge(ctx, std::move(req), t->path[3], std::move(respond));
     }
     if (is_path(*t, {"api", "v1", "openapi.json"}) || is_path(*t, {"api", "v1", "asyncapi.json"})) {
+        note_route(t->path[2] == "openapi.json" ? route::openapi : route::asyncapi);
         if (!get) return respond(method_not_allowed(req, "GET"));
         auto res = json_response(http::status::ok,
                                  std::string{t->path[2] == "openapi.json" ? openapi_json() : asyncapi_json()}, req);
@@ -482,7 +555,10 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     }
     if (get && t->path.size() <= 1) {
         auto const* file = ctx.web.find(t->path.empty() ? std::string_view{} : std::string_view{t->path[0]});
-        if (file) return respond(static_response(*file, req));
+        if (file) {
+            note_route(route::dashboard);
+            return respond(static_response(*file, req));
+        }
     }
     respond(json_error(http::status::not_found, "not_found", "no such endpoint", req));
 }

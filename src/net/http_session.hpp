@@ -3,6 +3,7 @@
 // bodies and time, answers them through api_routes, and hands admitted
 // WebSocket upgrades to a ws_session. Keep-alive; one request at a time.
 #include "net/http_types.hpp"
+#include "net/request_log.hpp"
 #include "net/server_context.hpp"
 #include "net/transport.hpp"
 
@@ -44,6 +45,8 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     boost::asio::ip::address remote_;
     std::size_t drained_ = 0;
+    request_record record_;  // the request being answered (one at a time), for the access log
+    bool upgrading_ = false;  // record_ is an upgrade: ws.refused is its log line
 
     // One lazy timer per connection instead of tcp_stream's per-operation
     // timeouts, which scheduled and cancelled a timer for every read and

@@ -82,6 +82,8 @@ template <class Stream>
 void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
     if (timed_out_) return;  // slow or idle: dropped quietly, the socket is closed
     if (ec == http::error::end_of_stream || ec == asio::error::connection_reset) return do_close();
+    record_ = request_record{};
+    upgrading_ = false;
     if (ec) {
         // Whatever the parser refused, the reply is JSON and the connection ends.
         http_request req;
@@ -100,11 +102,13 @@ void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
         return send(std::move(res));
     }
     http_request req = parser_->release();
+    record_.method = req.method();
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
 
     // The responder keeps the session alive until the answer is written; it may
     // run on the alert service's worker or another I/O thread, so it comes back
-    // to ours to write.
+    // to ours to write. The dispatch notes route and caller in record_.
+    recording_scope recording{record_};
     handle_http_request(ctx_, std::move(req), remote_, [self = this->shared_from_this()](http_response&& res) {
         asio::post(self->stream_.get_executor(), [self, r = std::move(res)]() mutable { self->send(std::move(r)); });
     });
@@ -112,14 +116,18 @@ void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
 
 template <class Stream>
 void http_session<Stream>::upgrade(http_request&& req) {
+    upgrading_ = true;
+    record_.matched = route::websocket;
     auto admitted = admit_websocket(ctx_, req, remote_);
     if (auto* refusal = std::get_if<http_response>(&admitted)) {
-        log::info("ws.refused", {{"status", refusal->result_int()}, {"target", log::redact_target(req.target())},
-                                 {"remote", remote_.to_string()}});
+        log::info("ws.refused", {{"status", refusal->result_int()}, {"error", error_code_of(*refusal)},
+                                 {"target", log::redact_target(req.target())}, {"remote", remote_.to_string()}});
         refusal->keep_alive(false);
         return send(std::move(*refusal));
     }
     auto& a = std::get<ws_admission>(admitted);
+    record_.caller = a.claims.subject;
+    finish_request(record_, 101, {}, access_log_mode::off, remote_);
     // The WebSocket has its own timeouts and heartbeat.
     deadline_ = std::chrono::steady_clock::time_point::max();
     timer_.cancel();
@@ -137,6 +145,8 @@ void http_session<Stream>::upgrade(http_request&& req) {
 
 template <class Stream>
 void http_session<Stream>::send(http_response&& res) {
+    finish_request(record_, res.result_int(), res.result_int() >= 400 ? error_code_of(res) : std::string_view{},
+                   upgrading_ ? access_log_mode::off : parse_access_log_mode(ctx_.config.access_log), remote_);
     bool const keep_alive = res.keep_alive() && !ctx_.shutting_down;
     res.keep_alive(keep_alive);
     auto wire = std::make_shared<std::string const>(to_wire(res));

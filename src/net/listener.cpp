@@ -13,10 +13,18 @@ using tcp = asio::ip::tcp;
 listener::listener(asio::io_context& ioc, context_picker next_context, tcp::endpoint endpoint, server_context& ctx,
                    tls_identity const* tls)
     : acceptor_(ioc), backoff_(ioc), next_context_(std::move(next_context)), ctx_(ctx), tls_(tls) {
-    acceptor_.open(endpoint.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(endpoint);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
+    // Errors name the address and port, not the Boost source line that threw.
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        auto const address = endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]"
+                                                        : endpoint.address().to_string();
+        throw listen_error("cannot listen on " + address + ":" + std::to_string(endpoint.port()) + " (" +
+                           (tls ? "--tls-port" : "--port") + "): " + ec.message());
+    }
 }
 
 void listener::run() { do_accept(); }

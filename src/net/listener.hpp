@@ -13,14 +13,20 @@
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
 
 namespace vigil::net {
+
+// Why a listener could not start, naming the address and port.
+struct listen_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 class listener : public std::enable_shared_from_this<listener> {
 public:
     using context_picker = std::function<boost::asio::io_context&()>;
 
-    // Binds and listens; throws boost::system::system_error when it cannot.
+    // Binds and listens; throws listen_error when it cannot.
     // `tls` (may be null: plain) must outlive the listener.
     listener(boost::asio::io_context& ioc, context_picker next_context, boost::asio::ip::tcp::endpoint endpoint,
              server_context& ctx, tls_identity const* tls = nullptr);

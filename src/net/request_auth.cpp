@@ -1,33 +1,31 @@
 #include "net/request_auth.hpp"
 
 #include "common/clock.hpp"
-
-#include <openssl/crypto.h>
+#include "net/request_log.hpp"
 
 namespace vigil::net {
 
 namespace {
 
-bool same_secret(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-bool listed(std::vector<std::string> const& keys, std::string_view key) {
-    bool found = false;
-    for (auto const& k : keys) found |= same_secret(k, key);  // no early exit: constant time
-    return found;
-}
-
 std::string_view detail_for(auth::auth_error e) {
     using auth::auth_error;
     switch (e) {
         case auth_error::missing_token: return "credentials required: Authorization: Bearer <token>";
+        case auth_error::malformed:
+            return "not a JWT (three base64url parts, the first two JSON objects) nor a configured API key";
+        case auth_error::bad_signature: return "token signature does not verify with the configured key";
+        case auth_error::wrong_algorithm: return "token algorithm is not the configured one";
         case auth_error::expired: return "token expired";
+        case auth_error::missing_exp: return "token has no exp claim";
+        case auth_error::not_yet_valid: return "token is not valid yet (nbf)";
+        case auth_error::wrong_issuer: return "token issuer (iss) is not the configured one";
+        case auth_error::wrong_audience: return "token audience (aud) does not include the configured one";
+        case auth_error::missing_subject: return "token has no subject claim";
         case auth_error::wrong_user: return "token subject does not match user_id";
         case auth_error::forbidden: return "credentials lack the role this needs";
-        case auth_error::wrong_algorithm: return "token algorithm is not the configured one";
-        default: return "token is malformed, badly signed or has invalid claims";
+        case auth_error::unknown_api_key: return "X-API-Key is not a configured API key";
     }
+    return "credentials refused";
 }
 
 }  // namespace
@@ -46,27 +44,43 @@ std::string_view bearer_token(http_request const& req) {
 boost::system::result<auth::claims> authenticate(server_context& ctx, http_request const& req,
                                                  std::string_view query_token) {
     std::string_view credential = bearer_token(req);
+    bool api_key_header = false;
     if (credential.empty())
-        if (auto const it = req.find("X-API-Key"); it != req.end()) credential = it->value();
+        if (auto const it = req.find("X-API-Key"); it != req.end()) {
+            credential = it->value();
+            api_key_header = true;
+        }
     if (credential.empty()) credential = query_token;
     if (credential.empty()) return auth::auth_error::missing_token;
 
-    auto const& cfg = ctx.config;
-    if (listed(cfg.admin_api_keys, credential)) return auth::claims{"api-key", 0, {"admin"}};
-    if (listed(cfg.publisher_api_keys, credential)) return auth::claims{"api-key", 0, {"publisher"}};
+    auto accepted = [](auth::claims c) {
+        note_caller(c);  // for the access log (request_log.hpp)
+        return c;
+    };
+    switch (ctx.api_keys.find(credential)) {
+        case auth::api_keys::role::admin: return accepted(auth::claims{"api-key", 0, {"admin"}, true});
+        case auth::api_keys::role::publisher: return accepted(auth::claims{"api-key", 0, {"publisher"}, true});
+        case auth::api_keys::role::none: break;
+    }
+    // X-API-Key carries keys only: a wrong one is not a malformed token.
+    if (api_key_header) return auth::auth_error::unknown_api_key;
     auto const now = now_ms() / 1000;
-    if (auto known = ctx.api_tokens.find(credential, now)) return *known;
+    if (auto known = ctx.api_tokens.find(credential, now)) return accepted(std::move(*known));
     auto claims = ctx.verifier.verify(credential, now);
-    if (claims && claims->expires_at > 0) ctx.api_tokens.remember(credential, *claims);
-    return claims;
+    if (!claims) return claims;
+    if (claims->expires_at > 0) ctx.api_tokens.remember(credential, *claims);
+    return accepted(std::move(*claims));
 }
 
 boost::system::result<auth::claims> authenticate_monitoring(server_context& ctx, http_request const& req,
                                                             boost::asio::ip::address const& remote) {
     bool const presents_credentials =
         req.find(http::field::authorization) != req.end() || req.find("X-API-Key") != req.end();
-    if (ctx.config.dev && remote.is_loopback() && !presents_credentials)
-        return auth::claims{"dev-loopback", 0, {"admin"}};
+    if (ctx.config.dev && remote.is_loopback() && !presents_credentials) {
+        auth::claims dev{"dev-loopback", 0, {"admin"}};
+        note_caller(dev);
+        return dev;
+    }
     auto claims = authenticate(ctx, req);
     if (!claims) return claims;
     if (!claims->is_admin()) return auth::auth_error::forbidden;

@@ -2,6 +2,7 @@
 // What every session needs from the server, by reference. Owned by app::server,
 // which outlives all sessions (it joins the I/O threads before destruction).
 #include "alerts/alert_service.hpp"
+#include "auth/api_keys.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "auth/verified_tokens.hpp"
 #include "config/config.hpp"
@@ -34,6 +35,9 @@ struct server_context {
     std::int64_t started_ms = 0;
     std::atomic<bool> shutting_down{false};
     std::atomic<std::size_t> live_sessions{0};  // ws_sessions not yet destroyed
+    // The API keys in force: config's at start, replaced by a SIGHUP reload
+    // (authenticate() reads these, not config).
+    auth::api_keys api_keys{config.admin_api_keys, config.publisher_api_keys};
 };
 
 }  // namespace vigil::net

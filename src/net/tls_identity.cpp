@@ -1,10 +1,14 @@
 #include "net/tls_identity.hpp"
 
+#include "common/metrics.hpp"
+
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include <ctime>
 
 namespace vigil::net {
 
@@ -28,6 +32,13 @@ std::string subject_of(X509* cert) {
     return buf;
 }
 
+// notAfter as Unix time (0 when unreadable), for /metrics.
+std::int64_t not_after_seconds(X509* cert) {
+    std::tm tm{};
+    if (!cert || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return 0;
+    return std::int64_t(timegm(&tm));
+}
+
 std::string not_after_of(X509* cert) {
     if (!cert) return {};
     std::unique_ptr<BIO, decltype(&BIO_free)> bio{BIO_new(BIO_s_mem()), BIO_free};
@@ -42,6 +53,7 @@ std::string not_after_of(X509* cert) {
 tls_identity::tls_identity(std::string cert_file, std::string key_file)
     : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {
     current_ = load(subject_, not_after_);
+    metrics::global().tls_not_after_seconds.set(not_after_seconds(SSL_CTX_get0_certificate(current_->native_handle())));
 }
 
 std::shared_ptr<ssl::context> tls_identity::current() const {
@@ -56,6 +68,7 @@ void tls_identity::reload() {
     current_ = std::move(fresh);
     subject_ = std::move(subject);
     not_after_ = std::move(not_after);
+    metrics::global().tls_not_after_seconds.set(not_after_seconds(SSL_CTX_get0_certificate(current_->native_handle())));
 }
 
 std::shared_ptr<ssl::context> tls_identity::load(std::string& subject, std::string& not_after) const {

@@ -93,7 +93,7 @@ std::string anomaly_message(stored_alert const& a, bool replayed, std::string_vi
     out += R"(,"timestamp":)";
     out += quoted(a.timestamp);
     out += R"(,"detection":)";
-    out += a.detection_json;  // validated and re-serialized at publish
+    out += a.detection_json;  // as the producer wrote it, validated at publish (json_text)
     if (a.has_frame()) {
         out += R"(,"frame":{"content_type":)";
         out += quoted(a.frame_content_type);

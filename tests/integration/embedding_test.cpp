@@ -68,6 +68,63 @@ TEST(EmbeddingApi, SendAnomalyAlertAndConnectionStats) {
     server.wait();
 }
 
+// An embedded publish goes through the HTTP API's check, with the server's
+// configured limits: each limit refuses it before anything is stored.
+TEST(EmbeddingApi, SendAnomalyAlertHoldsToTheLimitsOfAnHttpPublish) {
+    auto settings = embedded_settings();
+    settings.limits.max_frame_bytes = 1024;
+    vigil::server server{settings};
+    server.start();
+    auto& hub = server.hub();
+    boost::json::value const detection = {{"type", "intrusion"}, {"confidence", 0.93}};
+    std::string const png = std::string{"\x89PNG\r\n\x1A\n", 8} + "rest-of-image";
+
+    auto refusal = [&](auto&& send) -> std::string {
+        try {
+            send();
+        } catch (vigil::alert_rejected const& e) {
+            return e.error.code;
+        }
+        return "accepted";
+    };
+    EXPECT_EQ(refusal([&] { hub.send_anomaly_alert("u", "s", detection, {}, std::string(257, 'k')).get(); }),
+              "invalid_alert");
+    boost::json::value const huge = {{"blob", std::string(64 * 1024, 'x')}};
+    EXPECT_EQ(refusal([&] { hub.send_anomaly_alert("u", "s", huge).get(); }), "detection_too_large");
+    EXPECT_EQ(refusal([&] {
+                  hub.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"", png + std::string(1024, 'x')})
+                      .get();
+              }),
+              "frame_too_large");
+    EXPECT_EQ(refusal([&] { hub.send_anomaly_alert("u", std::string(257, 's'), detection).get(); }), "invalid_alert");
+    EXPECT_EQ(refusal([&] {
+                  hub.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"image/jpeg", png}).get();
+              }),
+              "unsupported_media_type");
+    EXPECT_EQ(refusal([&] {
+                  hub.send_anomaly_alert_async("u", "s", detection, vigil::annotated_frame{"", "not an image"},
+                                               [](vigil::publish_outcome) {});
+              }),
+              "unsupported_media_type");
+    EXPECT_TRUE(server.hub().get_all_connection_stats().empty());
+
+    // Within the limits it is stored, and its numbers read as written in C++.
+    auto client = ws_client::connect_user(server.port(), "u");
+    auto const ok = hub.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"image/png", png},
+                                           std::string(256, 'k')).get();
+    EXPECT_EQ(ok.seq, 1u);
+    for (;;) {
+        auto const e = client->read();
+        ASSERT_EQ(e.kind, ws_event::text);
+        if (e.data == R"({"type":"ping"})") continue;
+        EXPECT_NE(e.data.find(R"("detection":{"type":"intrusion","confidence":0.93})"), std::string::npos) << e.data;
+        break;
+    }
+    client->close();
+    server.request_stop();
+    server.wait();
+}
+
 TEST(Cli, TokenCommandMintsAVerifiableToken) {
     std::string const cmd = std::string{"VIGIL_JWT_SECRET="} + test_secret + " " + VIGIL_BINARY_FOR_TESTS +
                             " token --user cli_user --role publisher --ttl 120";

@@ -307,7 +307,7 @@ TEST_F(ServerTest, BadHttpGetsJson4xx) {
 
     auto const wrong_method = http_request(port(), "DELETE", "/health");
     EXPECT_EQ(wrong_method.status, 405);
-    EXPECT_EQ(wrong_method.header("Allow"), "GET");
+    EXPECT_EQ(wrong_method.header("Allow"), "GET, HEAD");
 
     auto const no_upgrade = http_request(port(), "GET", "/ws/alerts/alice");
     EXPECT_EQ(no_upgrade.status, 426);
@@ -411,10 +411,10 @@ TEST_F(ServerTest, MetricsInPrometheusFormatForAdmins) {
                              "vigil_store_commit_seconds_bucket{le=\"+Inf\"} ",
                              "vigil_publish_to_delivery_seconds_count "})
         EXPECT_NE(r.body.find(name), std::string::npos) << name;
-    // Every sample line is "name[{labels}] value".
+    // Every sample line is "name[{label="value",...}] value".
     std::istringstream lines{r.body};
     std::string line;
-    std::regex const sample{R"(^[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9.e+-]+$)"};
+    std::regex const sample{R"(^[a-z_]+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? [0-9.e+-]+$)"};
     while (std::getline(lines, line)) {
         if (!line.empty() && line[0] != '#') {
             EXPECT_TRUE(std::regex_match(line, sample)) << line;

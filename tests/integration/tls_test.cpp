@@ -7,7 +7,11 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -131,6 +135,33 @@ TEST(Tls, SighupReloadsTheCertificateWithoutDroppingConnections) {
     EXPECT_EQ(before->read_json().at("stream_id"), "cam_tls");
     ASSERT_EQ(publish(server.port(), alert_for("reload_user2")).status, 201);
     EXPECT_EQ(after->read_json().at("stream_id"), "cam_tls");
+}
+
+// notAfter of a PEM certificate, Unix time.
+std::int64_t not_after(std::string const& pem_file) {
+    std::unique_ptr<FILE, decltype(&fclose)> f{fopen(pem_file.c_str(), "r"), &fclose};
+    std::unique_ptr<X509, decltype(&X509_free)> cert{PEM_read_X509(f.get(), nullptr, nullptr, nullptr), &X509_free};
+    std::tm tm{};
+    ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm);
+    return timegm(&tm);
+}
+
+TEST(Tls, MetricsShowTheExpiryOfTheCertificateInUse) {
+    cert_files files;
+    auto flags = files.flags();
+    flags.insert(flags.end(), {"--admin-api-keys", "admin-key-1"});
+    server_process server(flags);
+    auto expiry = [&] {
+        auto const m = http_request(server.port(), "GET", "/metrics", {}, {{"X-API-Key", "admin-key-1"}}).body;
+        auto const at = m.find("\nvigil_tls_certificate_expiry_seconds ");
+        return at == std::string::npos ? std::int64_t{-1} : std::int64_t(std::stod(m.substr(m.find(' ', at + 1))));
+    };
+    EXPECT_EQ(expiry(), not_after(ca("a")));
+    files.use("c");
+    ::kill(server.pid(), SIGHUP);
+    ASSERT_TRUE(wait_for_log(server, "\"event\":\"tls.reloaded\"")) << server.log();
+    EXPECT_EQ(expiry(), not_after(ca("c")));
+    EXPECT_NE(not_after(ca("a")), not_after(ca("c")));
 }
 
 TEST(Tls, AReloadThatFailsKeepsTheCurrentCertificate) {

@@ -24,7 +24,7 @@ TEST(AlertValidation, AcceptsOneAlertOrAList) {
     EXPECT_EQ(r.alerts[0].detection_json, R"({"a":1})");
 
     auto list = parse_publish_body(
-        R"([{"user_id":"u1","stream_id":12,"detection":{},"timestamp":"2024-12-03T10:30:00","idempotency_key":"k"}])",
+        R"([{"user_id":"u1","stream_id":"12","detection":{},"timestamp":"2024-12-03T10:30:00","idempotency_key":"k"}])",
         {}, now);
     ASSERT_TRUE(std::holds_alternative<publish_request>(list));
     auto const& l = std::get<publish_request>(list);
@@ -78,9 +78,75 @@ TEST(AlertValidation, UserIds) {
 
 TEST(AlertValidation, FramesMustBeStrictBase64) {
     // Unpadded input once made the decoder write past its buffer (fuzzer find).
-    EXPECT_EQ(refused(R"({"user_id":"u1","stream_id":7,"detection":{},"frame":"iVUhEw0KGgoAAA"})").code, "invalid_alert");
+    EXPECT_EQ(refused(R"({"user_id":"u1","stream_id":"7","detection":{},"frame":"iVUhEw0KGgoAAA"})").code, "invalid_alert");
     EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBO Rw0K"})").code, "invalid_alert");
     auto ok = parse_publish_body(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBORw0KGgo="})", {}, now);
     ASSERT_TRUE(std::holds_alternative<publish_request>(ok));
     EXPECT_EQ(std::get<publish_request>(ok).alerts[0].frame->bytes, std::string("\x89PNG\r\n\x1A\n", 8));
+}
+
+TEST(AlertValidation, KeepsTheDetectionAsPublished) {
+    // Each alert of a batch keeps its own text; only whitespace between tokens goes.
+    auto r = parse_publish_body(
+        R"([{"user_id":"u","stream_id":"s","detection":{ "confidence" : 0.93, "big": 123456789012345678901234,
+             "t":"a  b", "e":1E+2 }},
+            {"detection":{"confidence":1.0},"user_id":"u","stream_id":"s"}])",
+        {}, now);
+    ASSERT_TRUE(std::holds_alternative<publish_request>(r));
+    auto const& alerts = std::get<publish_request>(r).alerts;
+    ASSERT_EQ(alerts.size(), 2u);
+    EXPECT_EQ(alerts[0].detection_json, R"({"confidence":0.93,"big":123456789012345678901234,"t":"a  b","e":1E+2})");
+    EXPECT_EQ(alerts[1].detection_json, R"({"confidence":1.0})");
+}
+
+TEST(AlertValidation, StreamIdMustBeAString) {
+    auto const e = refused(R"({"user_id":"u","stream_id":42,"detection":{}})");
+    EXPECT_EQ(e.status, 400);
+    EXPECT_EQ(e.code, "invalid_alert");
+    EXPECT_NE(e.detail.find("stream_id"), std::string::npos) << e.detail;
+    EXPECT_EQ(refused(R"({"user_id":"u","stream_id":1.5,"detection":{}})").code, "invalid_alert");
+}
+
+TEST(AlertValidation, DetectionLimitCountsTheStoredText) {
+    alert_limits small;
+    small.max_detection_bytes = 16;
+    // 16 bytes once compacted, whatever the whitespace around them.
+    auto ok = parse_publish_body(R"({"user_id":"u","stream_id":"s","detection":{ "abcdefghij" : 1 }})", small, now);
+    ASSERT_TRUE(std::holds_alternative<publish_request>(ok));
+    auto const big = refused(R"({"user_id":"u","stream_id":"s","detection":{"abcdefghijk":1}})", small);
+    EXPECT_EQ(big.status, 413);
+    EXPECT_EQ(big.code, "detection_too_large");
+}
+
+// check_new_alert is the one check for both ways in; the embedding API calls
+// it directly with a new_alert (tests/integration/embedding_test.cpp).
+TEST(AlertValidation, CheckNewAlertEnforcesEveryLimit) {
+    auto const png = std::string{"\x89PNG\r\n\x1A\n", 8} + "rest";
+    auto fresh = [&] { return new_alert{"u", "s", R"({"a":1})", annotated_frame{"", png}, now, "key"}; };
+    alert_limits limits;
+    limits.max_frame_bytes = 64;
+    limits.max_detection_bytes = 32;
+    {
+        auto a = fresh();
+        EXPECT_FALSE(check_new_alert(a, limits));
+        EXPECT_EQ(a.frame->content_type, "image/png");  // sniffed
+    }
+    auto refusal = [&](auto change) {
+        auto a = fresh();
+        change(a);
+        auto e = check_new_alert(a, limits);
+        return e ? *e : validation_error{0, "accepted", "", std::nullopt};
+    };
+    EXPECT_EQ(refusal([](new_alert& a) { a.user_id = "a b"; }).code, "invalid_alert");
+    EXPECT_EQ(refusal([](new_alert& a) { a.stream_id = ""; }).code, "invalid_alert");
+    EXPECT_EQ(refusal([](new_alert& a) { a.stream_id = std::string(257, 's'); }).code, "invalid_alert");
+    EXPECT_EQ(refusal([](new_alert& a) { a.detection_json = "[1]"; }).code, "invalid_alert");
+    EXPECT_EQ(refusal([](new_alert& a) { a.detection_json = R"({"x":")" + std::string(40, 'x') + R"("})"; }).code,
+              "detection_too_large");
+    EXPECT_EQ(refusal([](new_alert& a) { a.timestamp = "soon"; }).code, "invalid_alert");
+    EXPECT_EQ(refusal([](new_alert& a) { a.idempotency_key = std::string(257, 'k'); }).code, "invalid_alert");
+    EXPECT_EQ(refusal([](new_alert& a) { a.idempotency_key = std::string(256, 'k'); }).code, "accepted");
+    EXPECT_EQ(refusal([&](new_alert& a) { a.frame->bytes = png + std::string(64, 'x'); }).code, "frame_too_large");
+    EXPECT_EQ(refusal([](new_alert& a) { a.frame->bytes = "GIF89a"; }).code, "unsupported_media_type");
+    EXPECT_EQ(refusal([](new_alert& a) { a.frame->content_type = "image/jpeg"; }).code, "unsupported_media_type");
 }

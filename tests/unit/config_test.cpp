@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
 
 using namespace vigil;
 
@@ -65,6 +68,161 @@ TEST(Config, RefusesMistakes) {
     EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--ping-interval", "0"}), config_error);
     EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--store", "postgres"}), config_error);
     EXPECT_THROW(resolve({"--jwt-algorithm", "RS256"}), config_error);  // no key file
+}
+
+// ------------------------------------------------- one table, every spelling
+
+namespace {
+
+std::string source_file(std::string const& path) {
+    std::ifstream in{std::string{VIGIL_SOURCE_DIR} + "/" + path};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string config_error_of(std::string const& toml_text) {
+    auto const file = std::filesystem::temp_directory_path() / "vigil-config-message.toml";
+    std::ofstream{file} << toml_text;
+    try {
+        resolve({"--config", file.string(), "--jwt-secret", long_secret});
+    } catch (config_error const& e) {
+        std::filesystem::remove(file);
+        return e.what();
+    }
+    std::filesystem::remove(file);
+    return "accepted";
+}
+
+std::vector<std::string> split_cell(std::string cell) {
+    std::vector<std::string> out;
+    std::erase(cell, '`');
+    std::size_t start = 0;
+    for (;;) {
+        auto const comma = cell.find(", ", start);
+        auto item = cell.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        out.push_back(item);
+        if (comma == std::string::npos) return out;
+        start = comma + 2;
+    }
+}
+
+}  // namespace
+
+TEST(ConfigTable, ExampleFileIsGeneratedFromTheTable) {
+    EXPECT_EQ(source_file("vigil.example.toml"), example_toml())
+        << "vigil.example.toml is stale: regenerate it with `build/vigil example-config > vigil.example.toml`";
+}
+
+TEST(ConfigTable, ExampleFileLoadsWithEveryKeySetToItsDefault) {
+    auto const path = std::string{VIGIL_SOURCE_DIR} + "/vigil.example.toml";
+    auto const file = toml::parse_file(path);
+    std::set<std::string> keys;
+    file.for_each([&](toml::key const& k, auto const& node) {
+        if constexpr (toml::is_table<decltype(node)>)
+            for (auto const& [sub, value] : node) keys.insert(std::string{k.str()} + "." + std::string{sub.str()});
+        else
+            keys.insert(std::string{k.str()});
+    });
+    std::set<std::string> expected;
+    for (auto const& s : settings_table()) expected.insert(s.key);
+    EXPECT_EQ(keys, expected);
+
+    CLI::App app;
+    settings_loader loader{app};
+    std::vector<char const*> argv = {"serve", "--config", path.c_str(), "--jwt-secret", long_secret};
+    app.parse(static_cast<int>(argv.size()), const_cast<char**>(argv.data()));
+    auto loaded = loader.resolve();
+    loaded.threads = 0;  // resolve() turns 0 into the core count
+    loaded.jwt.secret.clear();
+    EXPECT_EQ(loader.to_toml(loaded), example_toml());
+}
+
+TEST(ConfigTable, HelpShowsEveryFlagWithItsEnvironmentVariable) {
+    CLI::App app;
+    settings_loader loader{app};
+    auto const help = app.help();
+    for (auto const& s : loader.table()) {
+        auto const shown = s.is_flag ? s.flag + ", --no-" + s.flag.substr(2) + " =" + s.default_text
+                                     : s.flag + " ";
+        EXPECT_NE(help.find(shown), std::string::npos) << shown;
+        EXPECT_NE(help.find("(Env:" + s.env + ")"), std::string::npos) << s.env;
+        EXPECT_NE(help.find(s.help), std::string::npos) << s.help;
+    }
+}
+
+// The README's table: a subset, but each row's flags, environment variables,
+// TOML keys and defaults as the table has them.
+TEST(ConfigTable, ReadmeTableAgreesWithTheTable) {
+    auto const readme = source_file("README.md");
+    auto const header = readme.find("| flag | environment | TOML key | default | meaning |");
+    ASSERT_NE(header, std::string::npos) << "README.md has no settings table";
+    auto const table = settings_table();
+    std::istringstream lines{readme.substr(header)};
+    std::string line;
+    std::getline(lines, line);  // header
+    std::getline(lines, line);  // |---|
+    int rows = 0;
+    while (std::getline(lines, line) && line.starts_with("|")) {
+        std::vector<std::string> cells;
+        std::size_t start = 1;
+        for (auto bar = line.find(" | ", start); cells.size() < 4 && bar != std::string::npos;
+             start = bar + 3, bar = line.find(" | ", start))
+            cells.push_back(line.substr(start, bar - start));
+        ASSERT_EQ(cells.size(), 4u) << line;
+        auto const flags = split_cell(cells[0]), envs = split_cell(cells[1]), keys = split_cell(cells[2]),
+                   defaults = split_cell(cells[3]);
+        ASSERT_EQ(envs.size(), flags.size()) << line;
+        ASSERT_EQ(keys.size(), flags.size()) << line;
+        ASSERT_EQ(defaults.size(), flags.size()) << line;
+        for (std::size_t i = 0; i < flags.size(); ++i) {
+            auto const it = std::find_if(table.begin(), table.end(), [&](auto const& s) { return s.flag == flags[i]; });
+            ASSERT_NE(it, table.end()) << flags[i] << " is not a setting";
+            EXPECT_EQ(envs[i], it->env) << flags[i];
+            EXPECT_EQ(keys[i], it->key) << flags[i];
+            EXPECT_EQ(defaults[i], it->default_text) << flags[i];
+        }
+        ++rows;
+    }
+    EXPECT_GE(rows, 10);
+}
+
+TEST(ConfigTable, BooleansAreBareFlagsWithANoForm) {
+    setenv("VIGIL_JWT_SECRET", long_secret, 1);
+    EXPECT_FALSE(resolve({}).inline_frames);
+    EXPECT_TRUE(resolve({"--inline-frames"}).inline_frames);
+    EXPECT_FALSE(resolve({"--inline-frames", "--no-inline-frames"}).inline_frames);
+    EXPECT_TRUE(resolve({}).store.group_commit);
+    EXPECT_FALSE(resolve({"--no-group-commit"}).store.group_commit);
+    EXPECT_FALSE(resolve({"--no-exempt-loopback", "--port", "9"}).limits.exempt_loopback);
+    // The older spelling, for scripts.
+    EXPECT_TRUE(resolve({"--inline-frames", "true", "--port", "9"}).inline_frames);
+    EXPECT_FALSE(resolve({"--group-commit", "false"}).store.group_commit);
+    EXPECT_FALSE(resolve({"--group-commit=false"}).store.group_commit);
+    setenv("VIGIL_INLINE_FRAMES", "true", 1);
+    EXPECT_TRUE(resolve({}).inline_frames);
+    EXPECT_FALSE(resolve({"--no-inline-frames"}).inline_frames);  // the flag beats the environment
+    unsetenv("VIGIL_INLINE_FRAMES");
+    unsetenv("VIGIL_JWT_SECRET");
+}
+
+TEST(ConfigTable, UnknownKeysNameTheNearOnesAndErrorsTheirLine) {
+    auto contains = [](std::string const& text, std::string const& part) {
+        return text.find(part) != std::string::npos ? ::testing::AssertionSuccess()
+                                                    : ::testing::AssertionFailure() << text;
+    };
+    EXPECT_TRUE(contains(config_error_of("port = 9000\ndata-dir = \"/x\"\n"),
+                         ".toml:2: unknown setting 'data-dir'; did you mean 'data_dir'?"));
+    EXPECT_TRUE(contains(config_error_of("data_dir = \"/x\"\n"), "accepted"));
+    EXPECT_TRUE(contains(config_error_of("secret = \"x\"\n"), "did you mean 'jwt.secret'?"));
+    EXPECT_TRUE(contains(config_error_of("engine = \"memory\"\n"), "did you mean 'store.engine'?"));
+    EXPECT_TRUE(contains(config_error_of("[tls]\ncert = \"c.pem\"\n"), ":2: unknown setting 'tls.cert'; did you mean 'tls.cert_file'?"));
+    EXPECT_TRUE(contains(config_error_of("[store]\nfoo = 1\n"), "the keys of [store] are store.engine, "));
+    EXPECT_TRUE(contains(config_error_of("zzzz = 1\n"), "[limits]"));
+    EXPECT_TRUE(contains(config_error_of("\n\nport = \"x\"\n"), ".toml:3: setting 'port' has the wrong type or range"));
+    EXPECT_TRUE(contains(config_error_of("port = 1\nhost =\n"), ".toml:2:"));  // not TOML at all
 }
 
 TEST(Config, RefusesAnHs256SecretShorterThanTheHashOutsideDev) {

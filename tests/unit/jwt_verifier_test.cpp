@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
+#include <sstream>
 
 using namespace vigil;
 using auth::auth_error;
@@ -114,6 +116,56 @@ TEST(JwtVerifier, RefusesWhatItMust) {
     EXPECT_EQ(code(good.substr(0, first_dot) + forged.substr(forged.find('.'), forged.rfind('.') - forged.find('.')) +
                    good.substr(good.rfind('.'))),
               auth_error::bad_signature);
+}
+
+// "Not a JWT" and "a JWT whose signature fails" are told apart: three
+// base64url parts are a JWT only when the first two are JSON objects.
+TEST(JwtVerifier, WellFormedGarbageIsMalformedNotBadlySigned) {
+    auth::jwt_verifier v{hs256()};
+    auto code = [&](std::string const& token) {
+        auto r = v.verify(token, now);
+        return r ? auth_error{} : auth_error(r.error().value());
+    };
+    auto b64url = [](std::string const& json) {
+        std::string out;
+        static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        std::size_t i = 0;
+        for (; i + 2 < json.size(); i += 3) {
+            auto const n = (unsigned(uint8_t(json[i])) << 16) | (unsigned(uint8_t(json[i + 1])) << 8) | uint8_t(json[i + 2]);
+            for (int k = 18; k >= 0; k -= 6) out.push_back(alphabet[(n >> k) & 63]);
+        }
+        if (json.size() - i == 1) {
+            auto const n = unsigned(uint8_t(json[i])) << 16;
+            out += {alphabet[(n >> 18) & 63], alphabet[(n >> 12) & 63]};
+        } else if (json.size() - i == 2) {
+            auto const n = (unsigned(uint8_t(json[i])) << 16) | (unsigned(uint8_t(json[i + 1])) << 8);
+            out += {alphabet[(n >> 18) & 63], alphabet[(n >> 12) & 63], alphabet[(n >> 6) & 63]};
+        }
+        return out;
+    };
+    std::string const header = b64url(R"({"alg":"HS256","typ":"JWT"})");
+    std::string const payload = b64url(claims("u", now + 60));
+    EXPECT_EQ(code("aaa.bbb.ccc"), auth_error::malformed);
+    EXPECT_EQ(code("eyJhbGciOiJIUzI1NiJ9.bbb.ccc"), auth_error::malformed);  // header fine, payload not JSON
+    EXPECT_EQ(code(b64url("[1]") + "." + payload + ".c2ln"), auth_error::malformed);
+    EXPECT_EQ(code(b64url(R"({"typ":"JWT"})") + "." + payload + ".c2ln"), auth_error::malformed);  // no alg
+    EXPECT_EQ(code(header + "." + b64url("\"not an object\"") + ".c2ln"), auth_error::malformed);
+    EXPECT_EQ(code(header + "." + payload + ".c2ln"), auth_error::bad_signature);  // a JWT, wrongly signed
+    EXPECT_EQ(code(b64url(R"({"alg":"HS512"})") + "." + payload + ".c2ln"), auth_error::wrong_algorithm);
+}
+
+// Every refusal code is documented, and each has its own.
+TEST(JwtVerifier, EveryCredentialErrorCodeIsDistinctAndDocumented) {
+    std::ifstream in{std::string{VIGIL_SOURCE_DIR} + "/docs/protocol.md"};
+    std::stringstream doc;
+    doc << in.rdbuf();
+    std::set<std::string_view> seen;
+    for (int e = int(auth_error::missing_token); e <= int(auth_error::unknown_api_key); ++e) {
+        auto const name = auth::error_code_name(auth_error(e));
+        EXPECT_TRUE(seen.insert(name).second) << name << " is used twice";
+        EXPECT_NE(doc.str().find("`" + std::string{name} + "`"), std::string::npos)
+            << name << " is not in docs/protocol.md";
+    }
 }
 
 TEST(JwtVerifier, ChecksIssuerAudienceAndLeewayWhenConfigured) {

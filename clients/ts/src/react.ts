@@ -52,6 +52,13 @@ export function useAnomalyAlerts(options: UseAnomalyAlertsOptions = {}): UseAnom
     latest.current = merged;
   });
 
+  // A hook with nothing to connect with, and not told to wait, is a mistake
+  // (usually a missing provider): say so once, rather than stay closed in silence.
+  const unconfigured = merged.enabled !== false && !enabled;
+  useEffect(() => {
+    if (unconfigured) warnUnconfigured();
+  }, [unconfigured]);
+
   const [client, setClient] = useState<AlertClient | null>(null);
   useEffect(() => {
     if (!enabled || !userId) return;
@@ -106,6 +113,18 @@ export function useAnomalyAlerts(options: UseAnomalyAlertsOptions = {}): UseAnom
     nextRetryAt: state.nextRetryAt,
     reconnect,
   };
+}
+
+let warnedUnconfigured = false;
+
+function warnUnconfigured(): void {
+  if (warnedUnconfigured) return;
+  warnedUnconfigured = true;
+  console.warn(
+    'useAnomalyAlerts: no userId and token (or getToken), so it stays disconnected. Give them with ' +
+      '<AnomalyAlertsContext.Provider value={{ userId, getToken }}> around your components, or as the ' +
+      "hook's options; pass { enabled: false } to stay idle on purpose (e.g. before sign-in).",
+  );
 }
 
 /**

@@ -11,7 +11,7 @@ export interface Alert {
    */
   epoch?: string;
   user_id: string;
-  stream_id: string | number;
+  stream_id: string;
   /** ISO-8601 */
   timestamp: string;
   /** Free-form detector output (type, confidence, boxes…). */

@@ -83,20 +83,66 @@ test(`useAnomalyAlerts: connects, shares one socket, updates, and cleans up on u
   assert.equal(rec.sockets.length, 1, 'no socket opened after unmount');
 });
 
-test('useAnomalyAlerts without a user stays idle and opens nothing', async () => {
+/** console.warn's calls during `f`. */
+async function warningsDuring(f: () => Promise<void>): Promise<string[]> {
+  const calls: string[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => void calls.push(args.map(String).join(' '));
+  try {
+    await f();
+  } finally {
+    console.warn = original;
+  }
+  return calls;
+}
+
+test('useAnomalyAlerts with enabled: false stays idle without a warning', async () => {
   const rec = recordingWebSocket();
   const results: Record<string, Result> = {};
-  const container = document.createElement('div');
-  const root = createRoot(container as unknown as Element);
-  root.render(
-    createElement(AnomalyAlertsContext.Provider, { value: { WebSocket: rec.WebSocket } }, createElement(Panel, { name: 'idle', results })),
-  );
-  await waitFor(() => results.idle !== undefined, 'rendered');
-  assert.equal(results.idle.status, 'closed');
-  assert.equal(results.idle.connected, false);
-  await assert.rejects(results.idle.ack('x'), /not connected/);
-  root.unmount();
+  const warnings = await warningsDuring(async () => {
+    const root = createRoot(document.createElement('div') as unknown as Element);
+    root.render(
+      createElement(
+        AnomalyAlertsContext.Provider,
+        { value: { WebSocket: rec.WebSocket, enabled: false } },
+        createElement(Panel, { name: 'waiting', results }),
+      ),
+    );
+    await waitFor(() => results.waiting !== undefined, 'rendered');
+    root.unmount();
+  });
+  assert.equal(results.waiting.status, 'closed');
+  assert.deepEqual(warnings, []);
   assert.equal(rec.sockets.length, 0);
+});
+
+test('useAnomalyAlerts without a user stays idle, opens nothing, and warns once', async () => {
+  const rec = recordingWebSocket();
+  const results: Record<string, Result> = {};
+  const warnings = await warningsDuring(async () => {
+    const container = document.createElement('div');
+    const root = createRoot(container as unknown as Element);
+    // Two components, rendered twice: still one warning.
+    const tree = () =>
+      createElement(
+        AnomalyAlertsContext.Provider,
+        { value: { WebSocket: rec.WebSocket } },
+        createElement(Panel, { name: 'idle', results }),
+        createElement(Panel, { name: 'idle2', results }),
+      );
+    root.render(tree());
+    await waitFor(() => results.idle !== undefined && results.idle2 !== undefined, 'rendered');
+    root.render(tree());
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(results.idle.status, 'closed');
+    assert.equal(results.idle.connected, false);
+    await assert.rejects(results.idle.ack('x'), /not connected/);
+    root.unmount();
+  });
+  assert.equal(rec.sockets.length, 0);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /useAnomalyAlerts: no userId and token/);
+  assert.match(warnings[0], /AnomalyAlertsContext\.Provider/);
 });
 
 function activeTimers(): number {

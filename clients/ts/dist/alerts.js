@@ -1,0 +1,39 @@
+/**
+ * Merge incoming alerts into a list that is already unique and in seq order.
+ *
+ * Delivery is at-least-once: the same alert can arrive live and again in a replay,
+ * and a replay can interleave with live alerts, so identity is the alert_id
+ * (first copy wins) and order is re-established by seq rather than by arrival.
+ * Ties on seq (which a correct server never sends) keep arrival order.
+ */
+export function mergeAlerts(current, incoming, maxAlerts = Infinity) {
+    const known = new Set(current.map((a) => a.alert_id));
+    const added = [];
+    for (const alert of incoming) {
+        if (known.has(alert.alert_id))
+            continue;
+        known.add(alert.alert_id);
+        added.push(alert);
+    }
+    if (added.length === 0)
+        return { alerts: current.slice(), added };
+    const alerts = current.concat(added);
+    // Array.prototype.sort is stable, so equal seqs keep arrival order.
+    const inOrder = alerts.every((a, i) => i === 0 || alerts[i - 1].seq <= a.seq);
+    if (!inOrder)
+        alerts.sort((a, b) => a.seq - b.seq);
+    const overflow = alerts.length - Math.max(0, maxAlerts);
+    return { alerts: overflow > 0 ? alerts.slice(overflow) : alerts, added };
+}
+/** True when `value` looks like an anomaly_detected message we can keep. */
+export function isAlert(value) {
+    if (value === null || typeof value !== 'object')
+        return false;
+    const v = value;
+    return (v.type === 'anomaly_detected' &&
+        typeof v.alert_id === 'string' &&
+        v.alert_id !== '' &&
+        typeof v.seq === 'number' &&
+        Number.isFinite(v.seq));
+}
+//# sourceMappingURL=alerts.js.map

@@ -1,0 +1,474 @@
+import { isAlert, mergeAlerts } from './alerts.js';
+import { computeBackoff } from './backoff.js';
+import { decideOnClose, decideOnFailedHandshake, decideOnHandshake } from './decisions.js';
+import { decodeJwtExp } from './jwt.js';
+import { AlertClientError, } from './types.js';
+import { buildSocketUrl } from './url.js';
+const OPEN = 1;
+const noop = () => { };
+export function createAlertClient(options) {
+    const cfg = {
+        initialReconnectDelay: 1000,
+        maxReconnectDelay: 30000,
+        jitter: 0.5,
+        stableAfter: 10000,
+        heartbeatInterval: 30000,
+        heartbeatTimeout: 60000,
+        refreshBefore: 60000,
+        ackTimeout: 10000,
+        maxAlerts: 1000,
+        ...definedOnly(options),
+    };
+    const WebSocketImpl = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof WebSocketImpl !== 'function') {
+        throw new TypeError('no WebSocket implementation: pass options.WebSocket (e.g. the `ws` package in Node 20)');
+    }
+    if (!cfg.userId)
+        throw new TypeError('userId is required');
+    if (options.getToken === undefined && options.token === undefined)
+        throw new TypeError('token or getToken is required');
+    const getToken = options.getToken ?? (() => options.token);
+    let state = {
+        status: 'connecting',
+        attempt: 0,
+        nextRetryAt: null,
+        lastError: null,
+        stale: false,
+        alerts: [],
+        lastSeq: 0,
+        epoch: null,
+    };
+    const listeners = new Set();
+    const alertListeners = new Set();
+    if (options.onAlert)
+        alertListeners.add(options.onAlert);
+    /** Ids already delivered, so a replay does not bring back alerts the user cleared. Bounded. */
+    const seenIds = new Set();
+    const pendingAcks = new Map();
+    // All timers live in one map, so close() provably cancels every one of them.
+    const timers = new Map();
+    function later(name, ms, fn) {
+        cancel(name);
+        timers.set(name, setTimeout(() => { timers.delete(name); fn(); }, Math.max(0, ms)));
+    }
+    function cancel(name) {
+        const t = timers.get(name);
+        if (t !== undefined)
+            clearTimeout(t);
+        timers.delete(name);
+    }
+    let disposed = false;
+    /** Bumped whenever the current attempt is abandoned, so late async results of an old attempt are ignored. */
+    let generation = 0;
+    let socket = null;
+    let socketOpened = false;
+    let lastHeardAt = 0;
+    /** `exp` of the token the server currently holds for us (seconds), if it is a JWT. */
+    let tokenExp = null;
+    /** `exp` of the token sent in a `refresh` that the server has not confirmed yet. */
+    let refreshingExp = null;
+    function setState(patch) {
+        state = { ...state, ...patch };
+        for (const listener of Array.from(listeners))
+            guarded(listener);
+    }
+    // ------------------------------------------------------------ connecting
+    function connect() {
+        const gen = ++generation;
+        cancel('retry');
+        setState({ status: state.attempt === 0 ? 'connecting' : 'reconnecting', nextRetryAt: null });
+        // Always asynchronous, even with a fixed token: a client created and closed in
+        // the same tick (React StrictMode mounts, unmounts, mounts) never opens a socket.
+        Promise.resolve()
+            .then(getToken)
+            .then((token) => {
+            if (gen !== generation)
+                return;
+            if (typeof token !== 'string' || token === '') {
+                fail({ action: 'retry', error: new AlertClientError('token_error', 'getToken() returned no token') });
+            }
+            else {
+                openSocket(token);
+            }
+        }, (err) => {
+            if (gen !== generation)
+                return;
+            fail({ action: 'retry', error: new AlertClientError('token_error', `getToken() failed: ${messageOf(err)}`) });
+        });
+    }
+    function openSocket(token) {
+        tokenExp = decodeJwtExp(token);
+        // Resume after the last alert seen, in its epoch; the server replays everything
+        // after it (or, from another epoch, every unacknowledged alert).
+        const since = state.lastSeq > 0 ? state.lastSeq : undefined;
+        let ws;
+        try {
+            ws = new WebSocketImpl(buildSocketUrl(cfg.url, cfg.userId, token, since, state.epoch));
+        }
+        catch (err) {
+            // The constructor only throws for a malformed URL: retrying cannot help.
+            fail({ action: 'stop', error: new AlertClientError('invalid_url', messageOf(err)) });
+            return;
+        }
+        socket = ws;
+        socketOpened = false;
+        heard(); // the watchdog doubles as the handshake timeout
+        let refusal = null;
+        if (typeof ws.on === 'function') {
+            // Node `ws` only: the refused handshake's HTTP status and JSON body.
+            ws.on('unexpected-response', (_request, response) => {
+                readBody(response, (body) => {
+                    refusal = decideOnHandshake(response.statusCode ?? 0, body);
+                    ws.terminate?.(); // ws leaves the handshake hanging once we listen for this
+                });
+            });
+        }
+        ws.onopen = () => {
+            if (socket === ws)
+                onOpen();
+        };
+        ws.onmessage = (event) => {
+            if (socket !== ws)
+                return;
+            heard();
+            onMessage(event.data);
+        };
+        ws.onerror = noop; // a close event always follows; the decision is made there
+        ws.onclose = (event) => {
+            if (socket !== ws)
+                return;
+            const code = event.code ?? 1006;
+            fail(refusal ?? (socketOpened ? decideOnClose(code, event.reason) : decideOnFailedHandshake(code)));
+        };
+    }
+    function onOpen() {
+        socketOpened = true;
+        setState({ status: 'open', stale: false, lastError: null, nextRetryAt: null });
+        scheduleHeartbeat();
+        later('stable', cfg.stableAfter, () => setState({ attempt: 0 }));
+        scheduleRefresh();
+    }
+    /**
+     * End the current attempt or connection; then either stop (status 'closed') or
+     * retry after a backoff delay. Every path that loses the socket comes through here.
+     */
+    function fail(decision) {
+        dropSocket(false, decision.error);
+        if (decision.action === 'stop') {
+            setState({ status: 'closed', stale: true, lastError: decision.error, nextRetryAt: null });
+            return;
+        }
+        const attempt = state.attempt + 1;
+        const delay = computeBackoff(attempt, {
+            initialDelay: cfg.initialReconnectDelay,
+            maxDelay: cfg.maxReconnectDelay,
+            jitter: cfg.jitter,
+        });
+        later('retry', delay, connect);
+        setState({ status: 'reconnecting', stale: true, attempt, lastError: decision.error, nextRetryAt: Date.now() + delay });
+    }
+    /** Detach from the current socket and cancel everything tied to it. */
+    function dropSocket(clean, reason) {
+        generation++;
+        refreshingExp = null;
+        for (const name of ['heartbeat', 'watchdog', 'stable', 'refresh'])
+            cancel(name);
+        for (const id of Array.from(pendingAcks.keys())) {
+            settleAck(id, new AlertClientError('disconnected', `connection ended before ack_ok (${reason.message})`));
+        }
+        const ws = socket;
+        socket = null;
+        if (!ws)
+            return;
+        // Its late events must not reach us; `ws` throws on an 'error' without a listener, hence noop, not null.
+        ws.onmessage = noop;
+        ws.onclose = noop;
+        ws.onerror = noop;
+        ws.onopen = () => safely(() => ws.close(1000));
+        if (clean) {
+            safely(() => ws.close(1000, 'client closed'));
+        }
+        else if (typeof ws.terminate === 'function') {
+            ws.terminate(); // Node: do not wait for a close handshake from a peer we gave up on
+        }
+        else {
+            safely(() => ws.close(4000, reason.code.slice(0, 100)));
+        }
+    }
+    // ------------------------------------------------------------ heartbeat
+    function heard() {
+        lastHeardAt = Date.now();
+        if (!timers.has('watchdog'))
+            armWatchdog();
+    }
+    // One timer re-armed lazily rather than reset on every message: cheap under a flood.
+    function armWatchdog() {
+        later('watchdog', lastHeardAt + cfg.heartbeatTimeout - Date.now(), () => {
+            if (Date.now() - lastHeardAt < cfg.heartbeatTimeout)
+                return armWatchdog();
+            const error = socketOpened
+                ? new AlertClientError('heartbeat_timeout', `nothing heard from the server for ${cfg.heartbeatTimeout} ms`)
+                : new AlertClientError('connect_timeout', `no handshake answer within ${cfg.heartbeatTimeout} ms`);
+            fail({ action: 'retry', error });
+        });
+    }
+    function scheduleHeartbeat() {
+        later('heartbeat', cfg.heartbeatInterval, () => {
+            send({ type: 'ping' });
+            scheduleHeartbeat();
+        });
+    }
+    function send(message) {
+        if (!socket || !socketOpened || socket.readyState !== OPEN)
+            return false;
+        try {
+            socket.send(JSON.stringify(message));
+            return true;
+        }
+        catch {
+            return false; // the close event that follows decides what to do
+        }
+    }
+    // ------------------------------------------------------------ messages
+    function onMessage(data) {
+        if (typeof data !== 'string')
+            return; // the server sends text only
+        let message;
+        try {
+            message = JSON.parse(data);
+        }
+        catch {
+            return;
+        }
+        if (message === null || typeof message !== 'object')
+            return;
+        switch (message.type) {
+            case 'ping':
+                // Answered here, not from a timer: hidden browser tabs throttle timers to
+                // as rarely as once a minute, but still deliver messages promptly.
+                send({ type: 'pong' });
+                break;
+            case 'anomaly_detected':
+                if (isAlert(message))
+                    receiveAlert(message);
+                break;
+            case 'ack_ok':
+                if (typeof message.alert_id === 'string')
+                    settleAck(message.alert_id, null);
+                break;
+            case 'refresh_ok':
+                // Prefer the server's word; else the exp of the token we sent. Never keep the
+                // old exp: rescheduling against it would refresh in a tightening loop.
+                tokenExp = typeof message.exp === 'number' ? message.exp : (refreshingExp ?? tokenExp);
+                refreshingExp = null;
+                scheduleRefresh();
+                break;
+            case 'error':
+                onServerError(message);
+                break;
+            default:
+                break; // 'pong' and unknown types only count as "heard"
+        }
+    }
+    function receiveAlert(alert) {
+        const epoch = typeof alert.epoch === 'string' ? alert.epoch : state.epoch;
+        let held = state.alerts;
+        let lastSeq = state.lastSeq;
+        if (state.epoch !== null && epoch !== state.epoch) {
+            // Numbering started again on the server: its seqs say nothing about ours, and
+            // the alerts held so far are from a store it no longer has. Start over.
+            held = [];
+            lastSeq = 0;
+            seenIds.clear();
+        }
+        if (seenIds.has(alert.alert_id))
+            return;
+        rememberId(alert.alert_id);
+        const { alerts, added } = mergeAlerts(held, [alert], cfg.maxAlerts);
+        setState({ alerts, lastSeq: Math.max(lastSeq, alert.seq), epoch });
+        for (const a of added)
+            for (const listener of Array.from(alertListeners))
+                guarded(() => listener(a));
+    }
+    function rememberId(id) {
+        seenIds.add(id);
+        // A Set iterates in insertion order: drop the oldest.
+        if (seenIds.size > cfg.maxAlerts * 4)
+            seenIds.delete(seenIds.values().next().value);
+    }
+    function onServerError(message) {
+        const code = typeof message.error === 'string' ? message.error : 'server_error';
+        const detail = typeof message.detail === 'string' ? message.detail : code;
+        const error = new AlertClientError(code, detail);
+        if (typeof message.alert_id === 'string' && pendingAcks.has(message.alert_id)) {
+            settleAck(message.alert_id, error);
+        }
+        else {
+            setState({ lastError: error });
+        }
+    }
+    // ------------------------------------------------------------ acks
+    function ack(alertId) {
+        const pending = pendingAcks.get(alertId);
+        if (pending)
+            return pending.promise; // one request on the wire per alert
+        if (disposed)
+            return Promise.reject(new AlertClientError('closed', 'the client is closed'));
+        if (state.status !== 'open')
+            return Promise.reject(new AlertClientError('not_connected', 'not connected'));
+        let resolve;
+        let reject;
+        const promise = new Promise((res, rej) => {
+            resolve = res;
+            reject = rej;
+        });
+        pendingAcks.set(alertId, { promise, resolve, reject });
+        later(`ack:${alertId}`, cfg.ackTimeout, () => settleAck(alertId, new AlertClientError('ack_timeout', `no ack_ok for ${alertId} within ${cfg.ackTimeout} ms`)));
+        if (!send({ type: 'ack', alert_id: alertId })) {
+            settleAck(alertId, new AlertClientError('not_connected', 'not connected'));
+        }
+        return promise;
+    }
+    function settleAck(alertId, error) {
+        const pending = pendingAcks.get(alertId);
+        pendingAcks.delete(alertId);
+        cancel(`ack:${alertId}`);
+        if (error) {
+            pending?.reject(error);
+            return;
+        }
+        pending?.resolve();
+        if (state.alerts.some((a) => a.alert_id === alertId && !a.acknowledged)) {
+            setState({ alerts: state.alerts.map((a) => (a.alert_id === alertId ? { ...a, acknowledged: true } : a)) });
+        }
+    }
+    // ------------------------------------------------------------ token refresh
+    function scheduleRefresh() {
+        cancel('refresh');
+        if (tokenExp === null)
+            return;
+        const remaining = tokenExp * 1000 - Date.now();
+        // At most half the remaining life early: a token shorter-lived than
+        // refreshBefore would otherwise be refreshed in a tight loop.
+        later('refresh', remaining - Math.min(cfg.refreshBefore, remaining / 2), refresh);
+    }
+    function refresh() {
+        const gen = generation;
+        Promise.resolve()
+            .then(getToken)
+            .then((token) => {
+            if (gen !== generation)
+                return;
+            const exp = typeof token === 'string' ? decodeJwtExp(token) : null;
+            if (exp !== null && (tokenExp === null || exp > tokenExp)) {
+                refreshingExp = exp;
+                send({ type: 'refresh', token }); // tokenExp moves on refresh_ok
+            }
+            else {
+                retryRefreshLater(); // the token source has nothing newer yet
+            }
+        }, (err) => {
+            if (gen !== generation)
+                return;
+            setState({ lastError: new AlertClientError('token_error', `getToken() failed: ${messageOf(err)}`) });
+            retryRefreshLater();
+        });
+    }
+    // Until the token expires; past that the server closes with 4003 and the reconnect gets a token.
+    function retryRefreshLater() {
+        const remaining = (tokenExp ?? 0) * 1000 - Date.now();
+        if (remaining > 1000)
+            later('refresh', Math.min(remaining / 2, 30000), refresh);
+    }
+    // ------------------------------------------------------------ browser niceties
+    // Back online after a network change: try now rather than at the end of a long backoff.
+    const target = globalThis;
+    const onOnline = () => {
+        if (!disposed && state.status === 'reconnecting' && timers.has('retry'))
+            connect();
+    };
+    if (typeof target.addEventListener === 'function')
+        target.addEventListener('online', onOnline);
+    // ------------------------------------------------------------ public API
+    connect();
+    return {
+        getState: () => state,
+        subscribe(listener) {
+            listeners.add(listener);
+            return () => void listeners.delete(listener);
+        },
+        onAlert(listener) {
+            alertListeners.add(listener);
+            return () => void alertListeners.delete(listener);
+        },
+        ack,
+        clearAlerts() {
+            if (state.alerts.length > 0)
+                setState({ alerts: [] });
+        },
+        reconnect() {
+            if (disposed)
+                return;
+            dropSocket(true, new AlertClientError('reconnect', 'reconnect requested'));
+            state = { ...state, attempt: 0 };
+            connect();
+        },
+        close() {
+            if (disposed)
+                return;
+            disposed = true;
+            dropSocket(true, new AlertClientError('closed', 'the client was closed'));
+            for (const name of Array.from(timers.keys()))
+                cancel(name);
+            if (typeof target.removeEventListener === 'function')
+                target.removeEventListener('online', onOnline);
+            alertListeners.clear();
+            setState({ status: 'closed', stale: false, nextRetryAt: null });
+        },
+    };
+}
+function definedOnly(o) {
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+function messageOf(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+function safely(fn) {
+    try {
+        fn();
+    }
+    catch {
+        // closing a socket that is already closing or closed
+    }
+}
+/** A listener that throws must not break the client: rethrow it outside our call stack. */
+function guarded(fn) {
+    try {
+        fn();
+    }
+    catch (err) {
+        setTimeout(() => {
+            throw err;
+        }, 0);
+    }
+}
+/** Read up to 4 KiB of an HTTP response body, then call `done` once. */
+function readBody(response, done) {
+    let body = '';
+    let finished = false;
+    const finish = () => {
+        if (finished)
+            return;
+        finished = true;
+        done(body);
+    };
+    response.setEncoding?.('utf8');
+    response.on('data', (chunk) => {
+        if (body.length < 4096)
+            body += String(chunk);
+    });
+    response.on('end', finish);
+    response.on('error', finish);
+    response.on('close', finish);
+}
+//# sourceMappingURL=client.js.map

@@ -1,0 +1,61 @@
+import { type Alert } from './types.js';
+/**
+ * The server's HTTP base for a client base URL: `ws://` → `http://`, `wss://` →
+ * `https://`, trailing slashes dropped; a path (a reverse-proxy prefix) is kept.
+ */
+export declare function httpBaseUrl(base: string): string;
+/**
+ * An alert's annotated frame as an image URL, or null when it has none. A
+ * frame the server sends by URL becomes absolute on `base`; with `token` it
+ * carries `?token=` (an `<img>` cannot send an Authorization header). With
+ * `--inline-frames` it is a `data:` URL.
+ */
+export declare function alertFrameUrl(base: string, alert: Pick<Alert, 'frame'>, token?: string): string | null;
+/** An alert as history shows it: the live message's fields and its delivery record. */
+export interface HistoryAlert {
+    alert_id: string;
+    seq: number;
+    user_id: string;
+    stream_id: string;
+    /** ISO-8601, the producer's (or the server's when it gave none). */
+    timestamp: string;
+    detection: Record<string, unknown>;
+    frame?: {
+        url: string;
+        content_type: string;
+    };
+    created_at: string;
+    status: 'acked' | 'unacked';
+    acked_at: string | null;
+    acked_by: string | null;
+    first_delivered_at: string | null;
+    delivery_count: number;
+}
+export interface HistoryPage {
+    /** Newest first. */
+    alerts: HistoryAlert[];
+    /** Pass as `before` for the next (older) page; null on the last one. */
+    next_before: string | null;
+}
+export interface HistoryOptions {
+    /** The server's base URL, as for the client (`ws://…` or `http://…`). */
+    url: string;
+    /** The user's token (its own alerts), or an admin's (any user's). */
+    token: string;
+    /** Whose alerts; default: the token's user (an admin without it: every user's). */
+    userId?: string;
+    status?: 'unacked' | 'acked' | 'all';
+    /** 1..1000 (the server's default: 100). */
+    limit?: number;
+    /** `next_before` of the previous page. */
+    before?: string;
+    /** A fetch implementation; default: the global one (browsers, Node ≥ 18). */
+    fetch?: typeof fetch;
+    signal?: AbortSignal;
+}
+/**
+ * One page of `GET /api/v1/alerts`. Rejects with an AlertClientError whose
+ * `code` is the server's error code (`bad_request`, `forbidden`…) and whose
+ * `httpStatus` is the answer's.
+ */
+export declare function fetchHistory(options: HistoryOptions): Promise<HistoryPage>;

@@ -1,0 +1,82 @@
+/** An alert as delivered by the server (`type: "anomaly_detected"`). */
+export interface Alert {
+    type: 'anomaly_detected';
+    alert_id: string;
+    /** Per-user sequence number; only grows within an epoch. Used for ordering and `?since=` resume. */
+    seq: number;
+    /**
+     * The server's numbering that `seq` belongs to: it changes when numbering starts
+     * again (a server on a memory store restarted, a database replaced). Absent from
+     * servers that predate epochs.
+     */
+    epoch?: string;
+    user_id: string;
+    stream_id: string;
+    /** ISO-8601 */
+    timestamp: string;
+    /** Free-form detector output (type, confidence, boxes…). */
+    detection: Record<string, unknown>;
+    /** Annotated frame: a URL to fetch (owner or admin token), or inline data when the server is configured so. */
+    frame?: {
+        url?: string;
+        content_type?: string; /** base64, with --inline-frames */
+        data?: string;
+        [key: string]: unknown;
+    };
+    /** Set by the server on alerts replayed at (re)connect. */
+    replayed?: boolean;
+    /** Set by the server on a replayed alert that was already acknowledged (possible with `since`). */
+    acked?: boolean;
+    /** Set by this client once the server confirmed our ack (`ack_ok`). */
+    acknowledged?: boolean;
+    [key: string]: unknown;
+}
+export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** Everything a UI needs to render; replaced (never mutated) on every change. */
+export interface AlertClientState {
+    status: ConnectionStatus;
+    /** Consecutive failed attempts since the last stable connection (0 once stable). */
+    attempt: number;
+    /** Epoch ms of the next scheduled connection attempt, or null. */
+    nextRetryAt: number | null;
+    /** Why the last connection ended or failed; cleared when a connection opens. */
+    lastError: AlertClientError | null;
+    /** True while alerts may be missing: the client wants a connection and has none. */
+    stale: boolean;
+    /** Received alerts, deduplicated by alert_id, in seq order (oldest first). */
+    alerts: readonly Alert[];
+    /** Highest seq seen; sent as `?since=` on reconnect. 0 before the first alert. */
+    lastSeq: number;
+    /**
+     * The epoch of `lastSeq`, sent as `&epoch=` on reconnect, or null before the first
+     * alert. When alerts arrive in a new epoch the client starts over: the alerts it
+     * held, and its seq, belonged to a numbering the server no longer has.
+     */
+    epoch: string | null;
+}
+/** Error with a stable machine-readable `code` (see README for the list). */
+export declare class AlertClientError extends Error {
+    readonly code: string;
+    /** WebSocket close code, when the error comes from a close. */
+    readonly closeCode?: number;
+    /** HTTP status of a refused handshake, when the runtime lets us see it (Node `ws`). */
+    readonly httpStatus?: number;
+    constructor(code: string, message: string, extra?: {
+        closeCode?: number;
+        httpStatus?: number;
+    });
+}
+/**
+ * The part of the WebSocket API the client uses. Browsers' WebSocket, Node 22's
+ * global WebSocket and the `ws` package all fit.
+ */
+export interface WebSocketLike {
+    readonly readyState: number;
+    send(data: string): void;
+    close(code?: number, reason?: string): void;
+    onopen: ((event: any) => void) | null;
+    onmessage: ((event: any) => void) | null;
+    onclose: ((event: any) => void) | null;
+    onerror: ((event: any) => void) | null;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;

@@ -1,0 +1,109 @@
+// The HTTP side of a vigil server, from the same base URL the client connects
+// to: an alert's frame and the user's history, without joining URLs or turning
+// ws:// into http:// by hand.
+
+import { AlertClientError, type Alert } from './types.js';
+
+/**
+ * The server's HTTP base for a client base URL: `ws://` → `http://`, `wss://` →
+ * `https://`, trailing slashes dropped; a path (a reverse-proxy prefix) is kept.
+ */
+export function httpBaseUrl(base: string): string {
+  return base.replace(/^ws(s?):\/\//i, (_, s: string) => (s ? 'https://' : 'http://')).replace(/\/+$/, '');
+}
+
+/**
+ * An alert's annotated frame as an image URL, or null when it has none. A
+ * frame the server sends by URL becomes absolute on `base`; with `token` it
+ * carries `?token=` (an `<img>` cannot send an Authorization header). With
+ * `--inline-frames` it is a `data:` URL.
+ */
+export function alertFrameUrl(base: string, alert: Pick<Alert, 'frame'>, token?: string): string | null {
+  const frame = alert.frame;
+  if (!frame) return null;
+  if (typeof frame.url === 'string' && frame.url !== '') {
+    const url = new URL(frame.url.replace(/^\/+/, ''), `${httpBaseUrl(base)}/`);
+    if (token !== undefined) url.searchParams.set('token', token);
+    return url.toString();
+  }
+  if (typeof frame.data === 'string' && frame.data !== '') {
+    const type = typeof frame.content_type === 'string' && frame.content_type !== '' ? frame.content_type : 'image/jpeg';
+    return `data:${type};base64,${frame.data}`;
+  }
+  return null;
+}
+
+/** An alert as history shows it: the live message's fields and its delivery record. */
+export interface HistoryAlert {
+  alert_id: string;
+  seq: number;
+  user_id: string;
+  stream_id: string;
+  /** ISO-8601, the producer's (or the server's when it gave none). */
+  timestamp: string;
+  detection: Record<string, unknown>;
+  frame?: { url: string; content_type: string };
+  created_at: string;
+  status: 'acked' | 'unacked';
+  acked_at: string | null;
+  acked_by: string | null;
+  first_delivered_at: string | null;
+  delivery_count: number;
+}
+
+export interface HistoryPage {
+  /** Newest first. */
+  alerts: HistoryAlert[];
+  /** Pass as `before` for the next (older) page; null on the last one. */
+  next_before: string | null;
+}
+
+export interface HistoryOptions {
+  /** The server's base URL, as for the client (`ws://…` or `http://…`). */
+  url: string;
+  /** The user's token (its own alerts), or an admin's (any user's). */
+  token: string;
+  /** Whose alerts; default: the token's user (an admin without it: every user's). */
+  userId?: string;
+  status?: 'unacked' | 'acked' | 'all';
+  /** 1..1000 (the server's default: 100). */
+  limit?: number;
+  /** `next_before` of the previous page. */
+  before?: string;
+  /** A fetch implementation; default: the global one (browsers, Node ≥ 18). */
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+/**
+ * One page of `GET /api/v1/alerts`. Rejects with an AlertClientError whose
+ * `code` is the server's error code (`bad_request`, `forbidden`…) and whose
+ * `httpStatus` is the answer's.
+ */
+export async function fetchHistory(options: HistoryOptions): Promise<HistoryPage> {
+  const url = new URL(`${httpBaseUrl(options.url)}/api/v1/alerts`);
+  if (options.userId !== undefined) url.searchParams.set('user_id', options.userId);
+  if (options.status !== undefined) url.searchParams.set('status', options.status);
+  if (options.limit !== undefined) url.searchParams.set('limit', String(options.limit));
+  if (options.before !== undefined) url.searchParams.set('before', options.before);
+  const doFetch = options.fetch ?? globalThis.fetch;
+  if (typeof doFetch !== 'function') throw new TypeError('no fetch implementation: pass options.fetch');
+  const res = await doFetch(url.toString(), {
+    headers: { Authorization: `Bearer ${options.token}` },
+    signal: options.signal,
+  });
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: a proxy's page, say
+  }
+  if (!res.ok) {
+    const e = (body ?? {}) as { error?: unknown; detail?: unknown };
+    const code = typeof e.error === 'string' ? e.error : 'http_error';
+    const detail = typeof e.detail === 'string' ? e.detail : `HTTP ${res.status}`;
+    throw new AlertClientError(code, `history: ${detail}`, { httpStatus: res.status });
+  }
+  return body as HistoryPage;
+}
