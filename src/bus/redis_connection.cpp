@@ -74,6 +74,9 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     redisAsyncContext* ctx_ = nullptr;
     std::shared_ptr<impl> self_;
     redis_endpoint endpoint_;
+    std::vector<std::string> addresses_;  // resolved, tried in order
+    std::size_t next_address_ = 0;
+    std::string address_;  // the one connected to
     bool want_read_ = false, want_write_ = false;
     bool read_waiting_ = false, write_waiting_ = false;
     bool reply_timer_armed_ = false;
@@ -109,18 +112,41 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         if (ec || results.empty())
             return connect_failed_early(redis_errc::connect_failed,
                                         "cannot resolve " + endpoint_.host + ": " + ec.message());
-        std::string const address = results.begin()->endpoint().address().to_string();
-        // Non-blocking connect(2) on a numeric address: hiredis does not block here.
-        ctx_ = redisAsyncConnect(address.c_str(), endpoint_.port);
-        if (!ctx_) return connect_failed_early(redis_errc::connect_failed, "out of memory");
-        if (ctx_->err) {
-            std::string detail = ctx_->errstr;
-            redisAsyncFree(ctx_);  // no hooks attached yet: freed at once, nothing calls back
-            ctx_ = nullptr;
-            return connect_failed_early(redis_errc::connect_failed, detail);
+        for (auto const& r : results) addresses_.push_back(r.endpoint().address().to_string());
+        try_next_address();
+    }
+
+    // Each resolved address in turn ("localhost" may give ::1 first to a
+    // server listening on 127.0.0.1 only), within the one connect deadline.
+    void try_next_address() {
+        std::string detail = "no address";
+        while (next_address_ < addresses_.size()) {
+            auto const& address = addresses_[next_address_++];
+            // Non-blocking connect(2) on a numeric address: hiredis does not block here.
+            ctx_ = redisAsyncConnect(address.c_str(), endpoint_.port);
+            if (!ctx_) {
+                detail = "out of memory";
+                continue;
+            }
+            if (ctx_->err) {
+                detail = address + ": " + ctx_->errstr;
+                redisAsyncFree(ctx_);  // no hooks attached yet: freed at once, nothing calls back
+                ctx_ = nullptr;
+                continue;
+            }
+            attach(address);
+            return;
         }
+        connect_failed_early(redis_errc::connect_failed, detail);
+    }
+
+    void attach(std::string const& address) {
         self_ = shared_from_this();
         state_ = state::connecting;
+        failing_ = false;
+        fail_ec_ = {};
+        fail_detail_.clear();
+        address_ = address;
         ctx_->data = this;
         ctx_->ev.data = this;
         ctx_->ev.addRead = &impl::hook_add_read;
@@ -160,7 +186,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
             // hiredis frees the context right after this returns; the cleanup hook reports it.
             self->failing_ = true;
             self->fail_ec_ = redis_errc::connect_failed;
-            self->fail_detail_ = ac->c.errstr;
+            self->fail_detail_ = self->address_ + ": " + ac->c.errstr;
             return;
         }
         self->in_connect_callback_ = true;
@@ -361,9 +387,11 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     }
 
     void on_gone() {
-        connect_timer_.cancel();
         reply_timer_.cancel();
         auto const was = state_;
+        if (was == state::connecting && fail_ec_ == redis_errc::connect_failed && next_address_ < addresses_.size())
+            return try_next_address();  // TCP failed on this address; the connect deadline still runs
+        connect_timer_.cancel();
         auto pending = std::move(pending_);
         pending_.clear();
         if (was == state::closed) return drop_handlers();

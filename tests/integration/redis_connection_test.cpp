@@ -152,6 +152,20 @@ TEST(RedisConnection, ConnectsAndAnswersCommands) {
     EXPECT_EQ(c.call({"NOSUCHCOMMAND"}).substr(0, 3), "ERR");  // an error reply reaches the handler
 }
 
+TEST(RedisConnection, ResolvesAHostName) {
+    redis_process server;
+    loop l;
+    client c{l, parse_redis_url("redis://localhost:" + std::to_string(server.port()))};
+    auto const ready = c.ready.wait();
+    ASSERT_TRUE(ready);
+    ASSERT_FALSE(ready->ec) << ready->detail;
+    EXPECT_EQ(c.call({"PING"}), "PONG");
+    client nowhere{l, parse_redis_url("redis://no-such-host.invalid:6379")};
+    auto const failed = nowhere.ready.wait();
+    ASSERT_TRUE(failed);
+    EXPECT_TRUE(failed->ec == redis_errc::connect_failed || failed->ec == redis_errc::connect_timeout) << failed->detail;
+}
+
 TEST(RedisConnection, LogsInAndSelectsTheDatabase) {
     redis_process server{{"--requirepass", "s3cret"}};
     loop l;
