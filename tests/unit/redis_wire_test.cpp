@@ -16,7 +16,8 @@ bus_alert sample_alert() {
     a.alert_id = "0190a0b0-0000-7000-8000-000000000001";
     a.origin_node = "node-a:8000";
     a.delivery_recorded = true;
-    a.text = std::make_shared<std::string const>(std::string("{\"type\":\"anomaly_detected\",\"x\":\"\0\r\n5:\"}", 42));
+    static constexpr char text[] = "{\"type\":\"anomaly_detected\",\"x\":\"\0\r\n5:\"}";  // a NUL, CR LF, a length
+    a.text = std::make_shared<std::string const>(text, sizeof text - 1);
     return a;
 }
 
