@@ -21,19 +21,21 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Short intervals, so that outages heal within a test's patience.
+// Short intervals, so that outages heal within a test's patience; timeouts
+// generous enough for a loaded machine, where a false alarm would show as an
+// extra link change.
 redis_bus_options quick(std::string url, std::string node) {
     redis_bus_options o;
     o.url = std::move(url);
     o.node_id = std::move(node);
-    o.command_timeout = 1000ms;
+    o.command_timeout = 1500ms;
     o.reconnect_min = 50ms;
     o.reconnect_max = 300ms;
     o.presence_interval = 300ms;
     o.presence_ttl = 2000ms;
     o.heartbeat_refresh = 1000ms;
     o.probe_interval = 300ms;
-    o.probe_timeout = 1000ms;
+    o.probe_timeout = 1500ms;
     return o;
 }
 
@@ -279,7 +281,7 @@ TEST(RedisAlertBus, StopsPromptlyWhileRedisIsDownOrFrozen) {
         server.pause();  // the withdrawal will get no answer
         auto const t0 = std::chrono::steady_clock::now();
         a.stop();
-        EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);  // command_timeout (1 s) and a margin
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);  // command_timeout (1.5 s) and a margin
         server.resume();
     }
     {
