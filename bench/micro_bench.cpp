@@ -42,9 +42,9 @@ public:
         bytes.fetch_add(m.text->size(), std::memory_order_relaxed);
         return true;
     }
-    void replay_batch(std::vector<vigil::sequenced_message>, bool) override {}
+    void replay(vigil::replay_delivery) override {}
     void close(std::uint16_t, std::string_view) override {}
-    vigil::connection_stats stats() const override { return {user_, 0, 0}; }
+    vigil::connection_stats stats() const override { return {user_, 0, 0, {}}; }
     bool tick_due(std::int64_t) const noexcept override { return false; }
     void on_tick(std::int64_t) override {}
     std::atomic<std::size_t> bytes{0};
@@ -109,7 +109,7 @@ void BM_AnomalyMessage(benchmark::State& state) {
     a.detection_json = detection;
     a.timestamp = vigil::iso8601(vigil::now_ms());
     for (auto _ : state) {
-        auto m = vigil::proto::anomaly_message(a, false);
+        auto m = vigil::proto::anomaly_message(a, false, "3f2a9c01d4e5b6a7");
         benchmark::DoNotOptimize(m);
     }
     state.SetItemsProcessed(state.iterations());
@@ -154,13 +154,14 @@ void service_publish(benchmark::State& state, Store& store) {
     auto const batch = std::size_t(state.range(0));
     std::size_t const users = 1000;
     vigil::connection_registry registry;
-    vigil::local_alert_bus bus{registry};
+    vigil::local_alert_bus bus;
     std::vector<std::shared_ptr<counting_subscriber>> subs;
     for (std::size_t i = 0; i < users; ++i) {
         subs.push_back(std::make_shared<counting_subscriber>(user(i)));
         registry.attach(subs.back());
     }
     vigil::alert_service service{store, bus, registry, vigil::alert_service_options{}};
+    bus.start(service.bus_receiver());
     std::mutex m;
     std::condition_variable cv;
     std::size_t outstanding = 0;
@@ -182,8 +183,12 @@ void service_publish(benchmark::State& state, Store& store) {
             cv.notify_all();
         });
     }
-    std::unique_lock lock{m};
-    cv.wait(lock, [&] { return outstanding == 0; });
+    {
+        std::unique_lock lock{m};
+        cv.wait(lock, [&] { return outstanding == 0; });
+    }
+    service.stop();
+    bus.stop();
     state.SetItemsProcessed(state.iterations() * std::int64_t(batch));
 }
 

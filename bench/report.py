@@ -129,7 +129,7 @@ w("")
 w("```sh")
 w("scripts/bench.sh                      # everything (~27 min here): builds, runs, rewrites this file")
 w("VIGIL_BENCH_QUICK=1 scripts/bench.sh  # the quick version (one run each, small sizes)")
-w("scripts/bench.sh fanout               # one scenario: idle heartbeat fanout embedded durable latency latency19k storm slow micro")
+w("scripts/bench.sh fanout               # one scenario: idle heartbeat fanout embedded durable latency latency19k storm slow python micro")
 w("build/vigil_load --help               # the load generator alone, against any server URL or command")
 w("ctest --test-dir build -L bench       # the CI smoke run: 200 clients, a few hundred alerts, 0 lost / 0 duplicates")
 w("```")
@@ -151,6 +151,7 @@ lat = grouped(load("latency"))
 lat19 = grouped(load("latency19k"))
 storm = grouped(load("storm"))
 slow = grouped(load("slow"))
+python_pub = grouped(load("python"))
 
 
 def idle_at(server, n, metric):
@@ -396,6 +397,35 @@ publish_table(slow, "Slow consumers mixed with fast ones",
                ("slow p99 ms", "latency_slow_p99_ms", 0, None), ("slow max ms", "latency_slow_max_ms", 0, None),
                ("4008 closes", "close_4008", 0, None), ("reconnects", "reconnects", 0, None),
                ("lost", "lost", 0, None), ("dup", "duplicates", 0, None), ("errors", "errors", 0, None)])
+
+# ---------------------------------------------------------------- python client
+PY_VARIANTS = ["python-single", "python-batch100", "python-background", "cli-publish"]
+PY_NAMES = {
+    "python-single": "Python `VigilClient.publish`, 1 alert per request",
+    "python-batch100": "Python `VigilClient.publish_many`, 100 per request",
+    "python-background": "Python `BackgroundSender.submit`, batches as they queue",
+    "cli-publish": "`vigil publish`, one process per alert",
+}
+if python_pub:
+    w("## Publishing from one Python process")
+    w("")
+    w("`bench/python_publish.py`: one Python process (Debian's python3, clients/python) publishes alerts one "
+      "after the other to a fresh server, closed loop, no user connected (publishing alone, not fan-out), "
+      "each alert a small detection without a frame; `vigil publish` runs as one process per alert beside "
+      "it. CPU per 1,000 alerts comes from `/proc` (the client's includes the `vigil publish` processes). "
+      "With SQLite each request waits for its commit (`synchronous=FULL`), so one request at a time is "
+      "bounded by the disk's sync; batches and the background sender share a commit among many alerts.")
+    w("")
+    w("| server | client | runs | alerts/s | client CPU ms / 1,000 alerts | server CPU ms / 1,000 alerts |")
+    w("|---|---|---|---|---|---|")
+    for srv in ORDER:
+        for variant in PY_VARIANTS:
+            runs = python_pub.get((srv, variant))
+            if not runs:
+                continue
+            w(f"| {name(srv)} | {PY_NAMES[variant]} | {len(runs)} | {f(field(runs, 'alerts_per_s'))} | "
+              f"{f(field(runs, 'client_cpu_ms_per_1000'))} | {f(field(runs, 'server_cpu_ms_per_1000'))} |")
+    w("")
 
 # ---------------------------------------------------------------- plot (optional)
 def make_plot():

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks vigil against the two reference peers and writes BENCHMARKS.md (issue #5).
 #
-#   scripts/bench.sh [all|idle|fanout|embedded|durable|latency|latency19k|storm|slow|micro|report]
+#   scripts/bench.sh [all|idle|fanout|embedded|durable|latency|latency19k|storm|slow|python|micro|report]
 #
 #   VIGIL_BENCH_QUICK=1    the ~2-3 minute version: one run each, small sizes
 #   VIGIL_BENCH_RUNS=N     runs per configuration (default 3, quick 1); figures are medians
@@ -184,6 +184,7 @@ if [ "$quick" = 1 ]; then
   DUR_ALERTS=15000; LAT_SECONDS=2; L19_CONNS=19000; L19_SECONDS=3
   STORM_CONNS=1000; STORM_SECONDS=3; STORM_AT=1; SLOW_CONNS=200; SLOW_SECONDS=2; MICRO_TIME=0.02
   HB_CONNS=2000; HB_PING=2; HB_HOLD=6
+  PY_ALERTS=1000; PY_BATCH_ALERTS=10000; PY_CLI_ALERTS=100
   FAN10K=0; STALL_SECONDS=3
 else
   export VIGIL_PING_INTERVAL=5 VIGIL_HEARTBEAT_TIMEOUT=20
@@ -192,6 +193,7 @@ else
   DUR_ALERTS=60000; LAT_SECONDS=6; L19_CONNS=19000; L19_SECONDS=10
   STORM_CONNS=5000; STORM_SECONDS=8; STORM_AT=3; SLOW_CONNS=500; SLOW_SECONDS=8; MICRO_TIME=0.3
   HB_CONNS=19000; HB_PING=30; HB_HOLD=120
+  PY_ALERTS=5000; PY_BATCH_ALERTS=50000; PY_CLI_ALERTS=300
   FAN10K=1; STALL_SECONDS=20
 fi
 slow_runs=1  # the FastAPI peer's 19k ramp alone takes minutes: one run
@@ -300,6 +302,33 @@ s_slow() {
   done
 }
 
+# Alerts per second from one Python process (clients/python): single publishes,
+# batches of 100, the background sender, and `vigil publish` (a process per
+# alert) beside them. bench/python_publish.py starts its own server per run.
+s_python() {
+  has vigil || return 0
+  say "== publishing from one Python process (clients/python) and from vigil publish"
+  fresh python
+  for store in sqlite memory; do
+    local label=vigil; [ "$store" = memory ] && label=vigil-mem
+    for i in $(seq 1 "$runs"); do
+      local lines
+      lines=$(timeout 900 /usr/bin/python3 "$root/bench/python_publish.py" --vigil "$bin/vigil" --store "$store" \
+                --alerts "$PY_ALERTS" --batch-alerts "$PY_BATCH_ALERTS" --cli-alerts "$PY_CLI_ALERTS" \
+                --label-prefix "$label" --run "$i" 2>>"$log" | tee -a "$log" | grep '^{"scenario"') || true
+      if [ -n "$lines" ]; then
+        echo "$lines" >>"$results/python.jsonl"
+        say "  python $label run $i: $(echo "$lines" | /usr/bin/python3 -c '
+import json, sys
+print("; ".join("%s %s alerts/s" % (r["label"].split("/")[1], r["alerts_per_s"]) for r in map(json.loads, sys.stdin)))')"
+      else
+        say "  python $label run $i: no result (see $log)"
+      fi
+    done
+  done
+  echo "bench/python_publish.py --vigil build/vigil --store sqlite|memory --alerts $PY_ALERTS --batch-alerts $PY_BATCH_ALERTS --cli-alerts $PY_CLI_ALERTS" >>"$results/commands.txt"
+}
+
 s_micro() {
   say "== micro-benchmarks"
   "$bin/vigil_micro_bench" --benchmark_min_time="$MICRO_TIME" --benchmark_format=json \
@@ -319,10 +348,10 @@ if [ "$what" != report ]; then
 fi
 started=$(date +%s)
 case "$what" in
-  all) s_idle; s_heartbeat; s_fanout; s_embedded; s_durable; s_latency; s_latency19k; s_storm; s_slow; s_micro ;;
-  idle|heartbeat|fanout|embedded|durable|latency|latency19k|storm|slow|micro) "s_$what" ;;
+  all) s_idle; s_heartbeat; s_fanout; s_embedded; s_durable; s_latency; s_latency19k; s_storm; s_slow; s_python; s_micro ;;
+  idle|heartbeat|fanout|embedded|durable|latency|latency19k|storm|slow|python|micro) "s_$what" ;;
   report) ;;
-  *) say "usage: scripts/bench.sh [all|idle|heartbeat|fanout|embedded|durable|latency|latency19k|storm|slow|micro|report]"; exit 2 ;;
+  *) say "usage: scripts/bench.sh [all|idle|heartbeat|fanout|embedded|durable|latency|latency19k|storm|slow|python|micro|report]"; exit 2 ;;
 esac
 say "== done in $(( $(date +%s) - started )) s"
 report

@@ -15,6 +15,9 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libbenchmark-dev python3 python3-websockets redis-server chromium fonts-liberation
+  # the Python client's tests (clients/python): pytest, a venv for the offline
+  # install, numpy frames encoded with Pillow, the FastAPI example app, mypy
+  python3-pytest python3-venv python3-numpy python3-pil python3-fastapi python3-httpx mypy
   nodejs npm
 )
 

@@ -14,6 +14,13 @@ constexpr std::size_t max_pending_deliveries = 4096;
 constexpr std::size_t prune_chunk = 1000;
 
 thread_local work_site* this_thread_site = nullptr;
+
+// Whether a connection here, opened at `here_ms`, gives way to one `other`
+// opened at `other_ms`: the newer wins; at the same millisecond, the node
+// whose id sorts first, so that both nodes decide alike.
+bool gives_way(std::int64_t here_ms, std::int64_t other_ms, std::string const& self, std::string const& other) {
+    return here_ms < other_ms || (here_ms == other_ms && other < self);
+}
 }  // namespace
 
 void alert_service::set_work_site(work_site* site) noexcept { this_thread_site = site; }
@@ -65,16 +72,23 @@ void alert_service::publish(std::vector<new_alert> alerts, std::function<void(pu
     enqueue(publish_job{std::move(alerts), std::move(done)});
 }
 
-void alert_service::open(std::shared_ptr<subscriber> connection, std::optional<std::uint64_t> since) {
+void alert_service::open(std::shared_ptr<subscriber> connection, std::optional<stream_position> since) {
     // Here rather than in the drain: a second attach there, behind other
     // jobs, could come after a newer connection's and replace it (4001 to the
     // newer one). Before the job is queued, so before its replay query.
     registry_.attach(connection);
-    enqueue(open_job{connection, since.value_or(0), !since.has_value()});
+    auto const stats = connection->stats();
+    bus_.publish_control({bus_control::kind::connection_replaced, stats.user_id, bus_.node_id(),
+                          stats.connection_id, stats.connected_at_ms});
+    bool const resumes = since && (since->epoch.empty() || since->epoch == store_.epoch());
+    if (since && !resumes)
+        log::info("ws.resume_new_epoch", {{"conn", stats.connection_id}, {"user_id", stats.user_id},
+                                          {"since", since->seq}, {"epoch", since->epoch}, {"current", store_.epoch()}});
+    enqueue(open_job{connection, resumes ? since->seq : 0, !resumes, resumes});
 }
 
-void alert_service::replay_more(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only) {
-    enqueue(open_job{std::move(connection), after_seq, unacked_only});
+void alert_service::fetch(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only) {
+    enqueue(open_job{std::move(connection), after_seq, unacked_only, false});
 }
 
 void alert_service::acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done) {
@@ -178,7 +192,12 @@ void alert_service::run_round(std::deque<job>& jobs) {
     }
     commit(publishes, acks);
     jobs.clear();
-    if (delivered_.size() >= max_pending_deliveries) flush_deliveries();
+    bool full = false;
+    {
+        std::lock_guard lock{delivered_mutex_};
+        full = delivered_.size() >= max_pending_deliveries;
+    }
+    if (full) flush_deliveries();
 }
 
 void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks) {
@@ -190,7 +209,10 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
             batch.alerts.push_back(std::move(a));
         }
     for (auto* a : acks) batch.acks.push_back(a->request);
-    batch.delivered.swap(delivered_);
+    {
+        std::lock_guard lock{delivered_mutex_};
+        batch.delivered.swap(delivered_);
+    }
 
     write_result result;
     auto& m = metrics::global();
@@ -207,11 +229,11 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
         return;
     }
 
-    auto const committed = metrics::now_ns();
-    m.store_commit.observe_ns(committed - started);
+    m.store_commit.observe_ns(metrics::now_ns() - started);
 
     // Publish in commit order, then answer: the producer's 201 means "stored",
-    // and `delivered` says whether it also reached a live connection.
+    // and `delivered` says whether a live connection was there to take it, as
+    // far as this node knows (its own, or one the bus knows of elsewhere).
     std::size_t i = 0;
     for (auto* p : publishes) {
         std::vector<publish_result> out;
@@ -222,16 +244,15 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
             if (!appended.duplicate) {
                 if (options_.inline_frames && batch.alerts[i].frame)
                     appended.alert.frame_bytes = std::move(batch.alerts[i].frame->bytes);
-                sequenced_message const message{
-                    std::make_shared<std::string const>(proto::anomaly_message(appended.alert, false)),
-                    appended.alert.seq, committed};
-                r.delivered = bus_.publish(appended.alert.user_id, message);
-                m.alerts_published.inc();
-                if (r.delivered) m.alerts_delivered.inc();
-                // Recorded at insert when a connection was there; a connection
-                // that arrived meanwhile is recorded with the next commit. (One
+                bool const here = batch.alerts[i].delivered_on_commit;
+                // The insert counted one delivery when a connection was here;
+                // one that arrives meanwhile is counted by the receiver. (One
                 // that closed in that instant leaves a count one too high.)
-                if (r.delivered && !batch.alerts[i].delivered_on_commit) delivered_.push_back(appended.alert.alert_id);
+                bus_.publish({appended.alert.user_id, appended.alert.seq, appended.alert.alert_id, bus_.node_id(),
+                              here, std::make_shared<std::string const>(
+                                        proto::anomaly_message(appended.alert, false, store_.epoch()))});
+                r.delivered = here || bus_.connected_elsewhere(appended.alert.user_id);
+                m.alerts_published.inc();
             } else {
                 m.alerts_duplicate.inc();
             }
@@ -250,35 +271,98 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
 void alert_service::replay(open_job& j) {
     auto const connection = j.target.lock();
     if (!connection) return;  // gone before its turn
-    std::vector<stored_alert> alerts;
+    replay_page page;
     try {
-        alerts = store_.after(connection->user_id(), j.after_seq, j.unacked_only, options_.replay_batch,
-                              options_.inline_frames);
+        auto const& user = connection->user_id();
+        page = store_.after(user, j.after_seq, j.unacked_only, options_.replay_batch, options_.inline_frames);
+        if (j.from_client && j.after_seq > page.head) {
+            // Beyond the user's last seq: the client's numbering is from a
+            // store that no longer exists (given without its epoch). Start over.
+            log::info("ws.resume_beyond_head", {{"user_id", user}, {"since", j.after_seq}, {"head", page.head}});
+            j.after_seq = 0;
+            j.unacked_only = true;
+            page = store_.after(user, 0, true, options_.replay_batch, options_.inline_frames);
+        }
     } catch (std::exception const& e) {
         log::error("store.replay_failed", {{"user_id", connection->user_id()}, {"error", e.what()}});
         connection->close(close_code::going_away, "alert store unavailable, reconnect later");
         return;
     }
-    std::vector<sequenced_message> batch;
-    batch.reserve(alerts.size());
-    for (auto const& a : alerts) {
-        batch.push_back({std::make_shared<std::string const>(proto::anomaly_message(a, true)), a.seq, 0});
-        delivered_.push_back(a.alert_id);
+    replay_delivery out;
+    out.after = j.after_seq;
+    out.head = page.head;
+    out.unacked_only = j.unacked_only;
+    out.more = page.alerts.size() == options_.replay_batch;
+    out.alerts.reserve(page.alerts.size());
+    for (auto const& a : page.alerts)
+        out.alerts.push_back(
+            {std::make_shared<std::string const>(proto::anomaly_message(a, true, store_.epoch())), a.seq, 0});
+    {
+        std::lock_guard lock{delivered_mutex_};
+        for (auto& a : page.alerts) delivered_.push_back(std::move(a.alert_id));
     }
-    metrics::global().alerts_replayed.inc(alerts.size());
-    bool const more = alerts.size() == options_.replay_batch;
-    connection->replay_batch(std::move(batch), more);
+    metrics::global().alerts_replayed.inc(page.alerts.size());
+    connection->replay(std::move(out));
+}
+
+void alert_service::record_delivery(std::string alert_id) {
+    std::lock_guard lock{delivered_mutex_};
+    delivered_.push_back(std::move(alert_id));
 }
 
 void alert_service::flush_deliveries() {
-    if (delivered_.empty()) return;
     write_batch batch;
-    batch.delivered.swap(delivered_);
+    {
+        std::lock_guard lock{delivered_mutex_};
+        batch.delivered.swap(delivered_);
+    }
+    if (batch.delivered.empty()) return;
     try {
         store_.write(batch, now_ms());
     } catch (std::exception const& e) {
         log::warn("store.delivery_count_failed", {{"error", e.what()}});
     }
+}
+
+// ---------------------------------------------------------------- bus
+
+void alert_service::receiver::on_alert(bus_alert const& alert) {
+    if (!s_.registry_.deliver(alert.user_id, {alert.text, alert.seq, metrics::now_ns()})) return;
+    metrics::global().alerts_delivered.inc();
+    if (!alert.delivery_recorded || alert.origin_node != s_.bus_.node_id()) s_.record_delivery(alert.alert_id);
+}
+
+// A newer connection of the user opened on another node: the one here goes,
+// unless it is the newer of the two (both opened at about the same time).
+void alert_service::receiver::on_control(bus_control const& message) {
+    if (message.what != bus_control::kind::connection_replaced || message.node == s_.bus_.node_id()) return;
+    s_.registry_.close_if(message.user_id, close_code::replaced, "replaced by a newer connection on another node",
+                          [&](connection_stats const& here) {
+                              return gives_way(here.connected_at_ms, message.connected_at_ms, s_.bus_.node_id(),
+                                               message.node);
+                          });
+}
+
+void alert_service::receiver::on_link_changed(bool up) {
+    if (up)
+        log::info("bus.link_up", {{"node", s_.bus_.node_id()}});
+    else
+        log::warn("bus.link_down", {{"node", s_.bus_.node_id()}, {"detail", s_.bus_.status().detail}});
+}
+
+std::vector<connection_stats> alert_service::receiver::local_connections() const { return s_.registry_.all_stats(); }
+
+void alert_service::check_ownership() {
+    bus_.remote_connections([this](std::vector<node_connection> remote) {
+        auto const& self = bus_.node_id();
+        for (auto const& r : remote) {
+            if (r.node == self) continue;
+            registry_.close_if(r.stats.user_id, close_code::replaced, "replaced by a newer connection on another node",
+                               [&](connection_stats const& here) {
+                                   return gives_way(here.connected_at_ms, r.stats.connected_at_ms, self, r.node);
+                               });
+        }
+    });
 }
 
 void alert_service::prune_if_due(std::int64_t now) {

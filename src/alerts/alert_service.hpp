@@ -1,15 +1,18 @@
 #pragma once
 // The business rules between producers, the store and live connections:
-// accept -> commit -> publish, and attach -> replay -> live.
+// accept -> commit -> publish on the bus, and attach -> replay -> live.
 //
-// Every store write and every replay query goes through one queue, drained by
-// one thread at a time. A connection is attached before its first replay
-// query, so an alert is either committed before that query (and replayed) or
-// published after the attach (and delivered live): never neither. The
-// connection holds live alerts back until its replay is done and sends each
-// seq once, so the client sees no gap, no duplicate and no reordering.
-// Concurrent publishes queued together are committed in one transaction
-// (group commit) and published in commit order, which is per-user seq order.
+// Every store write and every replay read goes through one queue, drained by
+// one thread at a time; publishes queued together commit in one transaction
+// (group commit). Once committed, each alert goes on the bus, which hands it
+// to every node, this one included (bus/alert_bus.hpp); the node that holds
+// the user's connection delivers it and records the delivery. Order does not
+// rest on any of this: alerts committed by several writers (threads, or other
+// nodes sharing the store) may reach a connection in any order, and each
+// connection's delivery_sequencer sends every seq once, in order, reading from
+// the store whatever the bus did not bring. A connection is attached before
+// its first replay read, so an alert committed after that read reaches it
+// live: never neither.
 //
 // Who drains the queue: the service's worker thread; or, with
 // drain_on_work_sites (a store that commits in memory), the I/O thread where
@@ -17,8 +20,7 @@
 // turn read commits together). An alert is then committed and delivered on
 // the thread that read it, without waking another: on these machines a
 // hand-off between threads costs more than a memory-store commit
-// (bench/profile_notes.md, session 11). The worker also prunes, and finishes
-// the queue at stop.
+// (docs/decisions). The worker also prunes, and finishes the queue at stop.
 #include "alerts/alert.hpp"
 #include "bus/alert_bus.hpp"
 #include "hub/connection_registry.hpp"
@@ -52,6 +54,13 @@ struct alert_service_options {
     bool drain_on_work_sites = false;
 };
 
+// Where a client says it stands: its last seq and the epoch it was numbered in
+// (empty: not given, as by clients older than epochs).
+struct stream_position {
+    std::uint64_t seq = 0;
+    std::string epoch;
+};
+
 // Either the results, or why the store refused (the publish was not applied).
 using publish_outcome = std::variant<std::vector<publish_result>, std::string>;
 using ack_outcome_or_error = std::variant<ack_result, std::string>;
@@ -72,6 +81,9 @@ public:
                   alert_service_options options);
     ~alert_service();  // stop()s
 
+    // What the bus hands this node (start the bus with it once the service exists).
+    bus_handler& bus_receiver() noexcept { return receiver_; }
+
     // Makes `site` the calling thread's work site (nullptr: none); work
     // submitted from this thread is then drained there.
     static void set_work_site(work_site* site) noexcept;
@@ -82,17 +94,25 @@ public:
     void publish(std::vector<new_alert> alerts, std::function<void(publish_outcome)> done);
 
     // Attaches the connection at once, on the caller's thread (replacing the
-    // user's previous one: connections opened one after the other replace each
-    // other in that order), then queues to it every retained alert after
-    // `since`, or every unacknowledged one when there is no `since`, before
-    // any live alert.
-    void open(std::shared_ptr<subscriber> connection, std::optional<std::uint64_t> since);
+    // user's previous one, here and, through the bus, on other nodes:
+    // connections opened one after the other replace each other in that
+    // order), then reads its first page: every retained alert after `since`,
+    // or every unacknowledged one when there is no `since`, when it comes from
+    // another epoch, or when it lies beyond the user's last seq (numbering
+    // started again: an old position must not skip new alerts).
+    void open(std::shared_ptr<subscriber> connection, std::optional<stream_position> since);
 
-    // The next replay batch for a connection: alerts after `after_seq` (only
-    // unacknowledged ones when the connection came without `since`).
-    void replay_more(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only);
+    // Reads a page for a connection (its delivery_sequencer asked): alerts
+    // after `after_seq`, only unacknowledged ones when asked.
+    void fetch(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only);
 
     void acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done);
+
+    // One connection per user across nodes, when a "replaced" message was
+    // lost: every connection here whose user the bus shows connected on
+    // another node more recently is closed with 4001 (the newest wins; equal
+    // times go to the node whose id sorts first). Run now and then.
+    void check_ownership();
 
     // Finishes queued work (waiting for a drain in progress on a work site),
     // records pending delivery counts, joins the worker.
@@ -101,6 +121,19 @@ public:
     alert_store& store() noexcept { return store_; }
 
 private:
+    // The bus's receive side: delivers to this node's connections.
+    class receiver final : public bus_handler {
+    public:
+        explicit receiver(alert_service& s) : s_(s) {}
+        void on_alert(bus_alert const& alert) override;
+        void on_control(bus_control const& message) override;
+        void on_link_changed(bool up) override;
+        std::vector<connection_stats> local_connections() const override;
+
+    private:
+        alert_service& s_;
+    };
+
     struct publish_job {
         std::vector<new_alert> alerts;
         std::function<void(publish_outcome)> done;
@@ -109,6 +142,7 @@ private:
         std::weak_ptr<subscriber> target;
         std::uint64_t after_seq = 0;
         bool unacked_only = false;
+        bool from_client = false;  // after_seq is the client's `since`: check it against the head
     };
     struct ack_job {
         ack_request request;
@@ -124,12 +158,14 @@ private:
     void commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks);
     void replay(open_job& j);
     void flush_deliveries();
+    void record_delivery(std::string alert_id);
     void prune_if_due(std::int64_t now);
 
     alert_store& store_;
     alert_bus& bus_;
     connection_registry& registry_;
     alert_service_options options_;
+    receiver receiver_{*this};
 
     std::mutex mutex_;
     std::condition_variable wake_;
@@ -140,8 +176,12 @@ private:
     bool stopped_ = false;           // the worker is gone: new work is refused
     bool worker_waiting_ = false;    // only then does a hand-over need to wake it
 
+    // Deliveries to record with the next commit: from the drain (replays) and
+    // from whichever thread the bus hands live alerts on.
+    std::mutex delivered_mutex_;
+    std::vector<std::string> delivered_;
+
     // Owned by whoever holds the drain.
-    std::vector<std::string> delivered_;  // recorded with the next commit
     std::int64_t next_prune_ms_ = 0;
     std::thread worker_;
 };

@@ -6,12 +6,14 @@
 #include "client/publisher.hpp"
 #include "common/base64.hpp"
 #include "common/clock.hpp"
+#include "store/sqlite_alert_store.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -52,6 +54,7 @@ std::function<int()> add_listen(CLI::App& app) {
     struct args {
         std::string url = "ws://localhost:8000", user, token;
         std::optional<std::uint64_t> since;
+        std::string epoch;
         bool ack = false;
     };
     auto a = std::make_shared<args>();
@@ -60,6 +63,9 @@ std::function<int()> add_listen(CLI::App& app) {
     cmd->add_option("--user", a->user, "user id")->required();
     cmd->add_option("--token", a->token, "JWT (default: VIGIL_TOKEN, or minted from VIGIL_JWT_SECRET)");
     cmd->add_option("--since", a->since, "replay every alert after this seq first");
+    cmd->add_option("--epoch", a->epoch,
+                    "the epoch --since was numbered in (as printed with each alert); from another epoch, "
+                    "the server replays every unacknowledged alert instead");
     cmd->add_flag("--ack", a->ack, "acknowledge each alert as it is printed");
     return [cmd, a]() -> int {
         if (!*cmd) return -1;
@@ -69,6 +75,7 @@ std::function<int()> add_listen(CLI::App& app) {
         o.port = ep.port;
         o.user_id = a->user;
         o.since = a->since;
+        o.since_epoch = a->epoch;
         o.auto_ack = a->ack;
         o.get_token = [a] { return token_for(a->token, a->user, ""); };
         int exit_code = 0;
@@ -129,6 +136,26 @@ std::function<int()> add_publish(CLI::App& app) {
             return answer.status == 201 ? 0 : 1;
         } catch (std::exception const& e) {
             std::cerr << "vigil publish: " << e.what() << "\n";
+            return 1;
+        }
+    };
+}
+
+std::function<int()> add_new_epoch(CLI::App& app) {
+    auto dir = std::make_shared<std::string>("./vigil-data");
+    auto* cmd = app.add_subcommand(
+        "new-epoch",
+        "start a new stream epoch in the SQLite store, after restoring it from a backup (server stopped)");
+    cmd->add_option("--data-dir", *dir, "the server's data directory")->capture_default_str();
+    return [cmd, dir]() -> int {
+        if (!*cmd) return -1;
+        try {
+            auto const path = (std::filesystem::path{*dir} / "vigil.db").string();
+            std::cout << "new epoch " << sqlite_alert_store::begin_new_epoch(path)
+                      << ": clients resuming from an older position will get every unacknowledged alert\n";
+            return 0;
+        } catch (store_error const& e) {
+            std::cerr << "vigil new-epoch: " << e.what() << "\n";
             return 1;
         }
     };

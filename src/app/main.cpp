@@ -84,12 +84,13 @@ int main(int argc, char** argv) {
 
     auto const listen = vigil::cli::add_listen(app);
     auto const publish = vigil::cli::add_publish(app);
+    auto const new_epoch = vigil::cli::add_new_epoch(app);
 
     CLI11_PARSE(app, argc, argv);
     if (*serve_cmd) return serve(loader);
     if (*token_cmd) return token(user, role, ttl);
     try {
-        for (auto const& command : {listen, publish})
+        for (auto const& command : {listen, publish, new_epoch})
             if (int const rc = command(); rc >= 0) return rc;
     } catch (CLI::Error const& e) {
         return app.exit(e);

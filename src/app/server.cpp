@@ -18,9 +18,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <openssl/rand.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 #include <vector>
@@ -64,6 +68,14 @@ std::unique_ptr<net::tls_identity> make_tls(settings const& s) {
     } catch (net::tls_error const& e) {
         throw config_error(e.what());
     }
+}
+
+// The single-node bus names its node after the host: what a cluster node
+// would be called, and what logs and monitoring show.
+std::unique_ptr<alert_bus> make_bus(settings const&) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || !*host) std::strcpy(host, "local");
+    return std::make_unique<local_alert_bus>(host);
 }
 
 alert_service_options service_options(settings const& s) {
@@ -119,12 +131,13 @@ struct server::impl {
     auth::verified_tokens api_tokens;
     std::unique_ptr<alert_store> store;
     connection_registry registry;
-    local_alert_bus bus{registry};
+    std::unique_ptr<alert_bus> bus;
     alert_service alerts;
     vigil::hub hub{alerts, registry};
     net::static_files web;
     net::connection_limits limits{config.limits};
     net::ws_tickets tickets;
+    asio::thread_pool store_reads{2};
     net::server_context context;
     std::unique_ptr<net::tls_identity> tls;
 
@@ -133,6 +146,7 @@ struct server::impl {
     std::vector<std::unique_ptr<io_work_site>> sites;  // one per context
     std::atomic<std::size_t> next_context{0};
     std::int64_t next_limits_prune_ms = 0;
+    std::int64_t next_ownership_check_ms = 0;
     std::size_t sweep_shard = 0;
     std::uint64_t published_at_last_tick = 0;  // alerts_published, read by the sweep
     std::shared_ptr<net::listener> listener;      // plain; null with tls.only
@@ -150,8 +164,10 @@ struct server::impl {
         : config(prepared(std::move(s))),
           verifier(config.jwt),
           store(make_store(config)),
-          alerts(*store, bus, registry, service_options(config)),
-          context{config, verifier, api_tokens, alerts, registry, load_web(web, config), limits, tickets, now_ms()},
+          bus(make_bus(config)),
+          alerts(*store, *bus, registry, service_options(config)),
+          context{config, verifier, api_tokens, alerts,      registry, *bus,
+                  load_web(web, config), limits, tickets, store_reads, now_ms()},
           tls(make_tls(config)),
           contexts(make_contexts(config.threads)),
           sweep_timer(*contexts[0]),
@@ -249,6 +265,10 @@ struct server::impl {
                 limits.prune(now);
                 next_limits_prune_ms = now + 60'000;
             }
+            if (bus->status().engine != "local" && now >= next_ownership_check_ms) {
+                alerts.check_ownership();  // catches a lost "replaced" message
+                next_ownership_check_ms = now + 5'000;
+            }
             schedule_sweep();
         });
     }
@@ -269,6 +289,7 @@ void server::start(bool handle_signals) {
         m.signals.add(SIGHUP);
         m.wait_for_signal(*this);
     }
+    m.bus->start(m.alerts.bus_receiver());
     m.for_each_listener([](net::listener& l) { l.run(); });
     m.schedule_sweep();
     for (std::size_t i = 0; i < m.contexts.size(); ++i)
@@ -282,6 +303,8 @@ void server::start(bool handle_signals) {
                                    {"threads", m.contexts.size()},
                                    {"io", impl::io_backend},
                                    {"store", m.config.store.engine},
+                                   {"epoch", m.store->epoch()},
+                                   {"node", m.bus->node_id()},
                                    {"data_dir", m.config.data_dir},
                                    {"ping_interval", m.config.ping_interval},
                                    {"heartbeat_timeout", m.config.heartbeat_timeout},
@@ -321,11 +344,13 @@ void server::wait() {
     while (m.context.live_sessions > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds{20});
     m.alerts.stop();  // commits what is queued, records delivery counts (I/O threads still run its drains)
+    m.bus->stop();
     std::this_thread::sleep_for(std::chrono::milliseconds{50});  // let those answers be written
     m.guards.clear();
     for (auto& c : m.contexts) c->stop();
     for (auto& t : m.threads)
         if (t.joinable()) t.join();
+    m.store_reads.join();  // reads under way finish before the store goes
     log::info("server.stopped");
 }
 

@@ -109,7 +109,7 @@ public:
     // (from the engine's latest presence, without asking anyone).
     virtual bool connected_elsewhere(std::string_view user_id) const = 0;
     // The connections other nodes hold, as the engine knows them now. `done`
-    // may run at once or on another thread.
+    // may run at once or on another thread, never after stop() returns.
     virtual void remote_connections(std::function<void(std::vector<node_connection>)> done) const = 0;
 
     virtual bus_status status() const = 0;

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <deque>
+#include <mutex>
 #include <set>
 
 namespace vigil::client {
@@ -51,9 +52,16 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
     std::chrono::steady_clock::time_point last_heard;
     std::chrono::steady_clock::time_point opened_at;
     std::atomic<std::uint64_t> last_seq{0};
+    mutable std::mutex epoch_mutex;
+    std::string epoch;  // of last_seq (epoch_mutex)
     std::set<std::string> seen;  // recent alert ids
     std::deque<std::string> seen_order;
     std::mt19937 rng{std::random_device{}()};
+
+    std::string current_epoch() const {
+        std::lock_guard lock{epoch_mutex};
+        return epoch;
+    }
 
     void status(client_status s, std::string detail) {
         if (on_status) on_status({s, std::move(detail), attempt});
@@ -80,10 +88,12 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
     void handshake(int gen) {
         std::string target = "/ws/alerts/" + options.user_id + "?token=" + options.get_token();
         std::uint64_t const since = last_seq.load();
+        auto const epoch = current_epoch();
         if (since > 0)
             target += "&since=" + std::to_string(since);
         else if (options.since)
             target += "&since=" + std::to_string(*options.since);
+        if ((since > 0 || options.since) && !epoch.empty()) target += "&epoch=" + epoch;
         auto response = std::make_shared<websocket::response_type>();
         ws->async_handshake(*response, options.host + ":" + std::to_string(options.port), target,
                             [self = shared_from_this(), gen, response](beast::error_code ec) {
@@ -144,6 +154,15 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
         if (!id || !id->is_string() || !seq || !seq->is_number()) return;
         std::string const alert_id{id->get_string()};
         auto const s = seq->to_number<std::uint64_t>();
+        if (auto const* e = o.if_contains("epoch"); e && e->is_string() && e->get_string() != current_epoch()) {
+            // Numbering started again (or this is the first alert): what was
+            // seen before says nothing about these seqs.
+            std::lock_guard lock{epoch_mutex};
+            epoch = std::string{e->get_string()};
+            last_seq = 0;
+            seen.clear();
+            seen_order.clear();
+        }
         if (seen.count(alert_id) || s <= last_seq.load()) return;  // duplicate
         seen.insert(alert_id);
         seen_order.push_back(alert_id);
@@ -221,6 +240,7 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
 alert_client::alert_client(client_options options, alert_handler on_alert, status_handler on_status)
     : impl_(std::make_shared<impl>()) {
     impl_->options = std::move(options);
+    impl_->epoch = impl_->options.since_epoch;
     impl_->on_alert = std::move(on_alert);
     impl_->on_status = std::move(on_status);
 }
@@ -244,5 +264,6 @@ void alert_client::ack(std::string const& alert_id) {
 }
 
 std::uint64_t alert_client::last_seq() const { return impl_->last_seq.load(); }
+std::string alert_client::last_epoch() const { return impl_->current_epoch(); }
 
 }  // namespace vigil::client

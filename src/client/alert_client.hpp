@@ -2,8 +2,10 @@
 // A C++ client for vigil with the browser client's behaviour: reconnects with
 // exponential backoff and jitter (1 s -> 30 s), heartbeats (JSON ping every
 // 30 s, gives up on a socket silent for 60 s), answers server pings, resumes
-// with ?since= the last seq seen, drops duplicates, and stops rather than
-// fighting a newer connection (4001) or retrying refused credentials (401/403).
+// with ?since= the last seq seen and &epoch= its numbering, drops duplicates,
+// starts over when the server's numbering changed (a new epoch: its seqs are
+// new, even those below the last one seen), and stops rather than fighting a
+// newer connection (4001) or retrying refused credentials (401/403).
 //
 //   vigil::client::alert_client c{options, [](boost::json::object const& alert) { ... }};
 //   c.run();  // blocks until c.stop() or a terminal refusal
@@ -25,6 +27,7 @@ struct client_options {
     std::string user_id;
     std::function<std::string()> get_token;  // called before every connect
     std::optional<std::uint64_t> since;      // first connect; later ones resume from the last seq
+    std::string since_epoch;                 // the epoch `since` was numbered in (empty: unknown)
     bool auto_ack = false;                   // ack every alert as it arrives
     std::chrono::milliseconds initial_reconnect_delay{1000};
     std::chrono::milliseconds max_reconnect_delay{30000};
@@ -58,6 +61,7 @@ public:
     void stop();                          // thread-safe
     void ack(std::string const& alert_id);  // thread-safe; sent when connected
     std::uint64_t last_seq() const;       // thread-safe
+    std::string last_epoch() const;       // thread-safe; the epoch of last_seq
 
 private:
     struct impl;

@@ -60,6 +60,14 @@ std::string new_alert_id() {
 
 std::uint64_t random_below(std::uint64_t bound) { return std::uniform_int_distribution<std::uint64_t>{0, bound - 1}(rng()); }
 
+std::string new_epoch() {
+    std::random_device rd;
+    std::string out;
+    out.reserve(16);
+    put_hex(out, (std::uint64_t{rd()} << 32) | rd(), 16);
+    return out;
+}
+
 std::string new_connection_id() {
     std::string out;
     out.reserve(16);

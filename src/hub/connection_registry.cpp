@@ -39,6 +39,18 @@ bool connection_registry::deliver(std::string const& user_id, sequenced_message 
     return target && target->deliver(message);
 }
 
+void connection_registry::close_if(std::string const& user_id, std::uint16_t code, std::string_view reason,
+                                   std::function<bool(connection_stats const&)> const& should) {
+    std::shared_ptr<subscriber> target;
+    {
+        auto& sh = shard_for(user_id);
+        std::lock_guard lock{sh.mutex};
+        auto it = sh.users.find(user_id);
+        if (it != sh.users.end()) target = it->second.weak.lock();
+    }
+    if (target && should(target->stats())) target->close(code, reason);
+}
+
 std::optional<connection_stats> connection_registry::stats(std::string const& user_id) const {
     std::shared_ptr<subscriber> target;
     {

@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -27,6 +28,11 @@ public:
     // Forgets `s` if it is still the user's connection (a replaced one is not).
     // A subscriber's destructor must call this first (see tick_shard).
     void detach(subscriber const* s);
+
+    // Closes the user's connection here with `code` when `should(its stats)`
+    // (checked outside the registry's lock). Thread-safe.
+    void close_if(std::string const& user_id, std::uint16_t code, std::string_view reason,
+                  std::function<bool(connection_stats const&)> const& should);
 
     // Queues the message to the user's connection; false when none is live here.
     bool deliver(std::string const& user_id, sequenced_message const& message);

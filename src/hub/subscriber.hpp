@@ -25,17 +25,28 @@ struct connection_stats {
     std::string user_id;
     std::int64_t connected_at_ms = 0;
     std::int64_t last_heartbeat_ms = 0;
+    std::string connection_id;  // for logs and the bus; unique per connection
 };
 
 using shared_message = std::shared_ptr<std::string const>;
 
 // A message for one connection. For an anomaly_detected message: its per-user
-// seq, for ordering and dedupe, and when it was committed (steady-clock ns,
-// for the delivery-latency metric). Other messages have seq 0.
+// seq, for ordering and dedupe, and when this node received it (steady-clock
+// ns, for the delivery-latency metric; 0 for replayed ones). Other messages
+// have seq 0.
 struct sequenced_message {
     shared_message text;
     std::uint64_t seq = 0;
-    std::int64_t committed_ns = 0;
+    std::int64_t received_ns = 0;
+};
+
+// One read of a user's alerts from the store, for one connection.
+struct replay_delivery {
+    std::vector<sequenced_message> alerts;  // seq > after, oldest first
+    std::uint64_t after = 0;   // where the read started: the client's position from here on
+    std::uint64_t head = 0;    // replay_page::head
+    bool more = false;         // the page was full: more may follow
+    bool unacked_only = false;  // only unacknowledged alerts were read
 };
 
 class subscriber {
@@ -49,12 +60,10 @@ public:
     // A message is serialised once and shared by every connection it goes to.
     virtual bool deliver(sequenced_message message) = 0;
 
-    // One batch of stored alerts, oldest first. `more`: another batch may
-    // follow, which the connection asks for (alert_service::replay_more) once
-    // its client has taken this one. Live alerts wait until the replay is done,
-    // so the client sees seqs in order; an alert both replayed and live is
-    // sent once.
-    virtual void replay_batch(std::vector<sequenced_message> batch, bool more) = 0;
+    // A page of stored alerts: the answer to the connection's opening, or to
+    // a read it asked for (alert_service::fetch). The connection's
+    // delivery_sequencer merges pages and live alerts into one ordered stream.
+    virtual void replay(replay_delivery page) = 0;
 
     // Starts the closing handshake with this code; idempotent.
     virtual void close(std::uint16_t code, std::string_view reason) = 0;

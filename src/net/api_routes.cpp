@@ -8,6 +8,7 @@
 #include "net/request_target.hpp"
 #include "proto/messages.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -65,6 +66,13 @@ http_response json_error(http::status status, std::string_view code, std::string
 namespace {
 
 using target = request_target;
+
+// Empty (not given), or what a store could have named its epoch.
+bool valid_epoch(std::string_view e) {
+    return e.size() <= 64 && std::all_of(e.begin(), e.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+           });
+}
 
 bool is_path(target const& t, std::initializer_list<std::string_view> expected) {
     if (t.path.size() != expected.size()) return false;
@@ -126,46 +134,25 @@ http_response static_response(static_file const& f, http_request const& req) {
     return res;
 }
 
+// `ok`; `degraded` while the bus has lost the other nodes (delivery goes on
+// through the store); 503 while the store is unreachable or the server stops.
 http_response health(server_context& ctx, http_request const& req) {
+    auto const store = ctx.alerts.store().status();
+    auto const bus = ctx.bus.status();
+    auto const part = [](std::string_view engine, bool up, std::string const& detail) {
+        json::object p{{"engine", engine}, {"state", up ? "ok" : "down"}};
+        if (!up) p["detail"] = detail;
+        return p;
+    };
     json::object o;
-    o["status"] = ctx.shutting_down ? "shutting_down" : "ok";
+    o["status"] = ctx.shutting_down ? "shutting_down" : !store.up || !bus.up ? "degraded" : "ok";
+    o["store"] = part(ctx.config.store.engine, store.up, store.detail);
+    o["bus"] = part(bus.engine, bus.up, bus.detail);
+    o["node"] = ctx.bus.node_id();
     o["connections"] = ctx.registry.size();
     o["uptime_seconds"] = (now_ms() - ctx.started_ms) / 1000;
-    o["store"] = ctx.config.store.engine;
-    return json_response(ctx.shutting_down ? http::status::service_unavailable : http::status::ok,
-                         json::serialize(o), req);
-}
-
-http_response list_connections(server_context& ctx, http_request const& req) {
-    auto const now = now_ms();
-    json::array rows;
-    for (auto const& s : ctx.registry.all_stats()) {
-        auto const r = make_report(s, now);
-        rows.push_back(json::object{{"user_id", r.user_id},
-                                    {"connected", r.connected},
-                                    {"uptime_seconds", r.uptime_seconds},
-                                    {"seconds_since_heartbeat", r.seconds_since_heartbeat}});
-    }
-    json::object o;
-    o["total_connections"] = rows.size();
-    o["connections"] = std::move(rows);
-    return json_response(http::status::ok, json::serialize(o), req);
-}
-
-http_response user_connection(server_context& ctx, http_request const& req, std::string const& user_id) {
-    json::object o;
-    if (auto const s = ctx.registry.stats(user_id)) {
-        auto const r = make_report(*s, now_ms());
-        o = {{"user_id", r.user_id},
-             {"connected", r.connected},
-             {"connected_at", r.connected_at},
-             {"uptime_seconds", r.uptime_seconds},
-             {"last_heartbeat", r.last_heartbeat},
-             {"seconds_since_heartbeat", r.seconds_since_heartbeat}};
-    } else {
-        o = {{"user_id", user_id}, {"connected", false}};
-    }
-    return json_response(http::status::ok, json::serialize(o), req);
+    bool const serving = !ctx.shutting_down && store.up;
+    return json_response(serving ? http::status::ok : http::status::service_unavailable, json::serialize(o), req);
 }
 
 // What an answer given later (after a commit) needs of its request: version
@@ -175,6 +162,72 @@ http_request reply_head(http_request const& req) {
     head.keep_alive(req.keep_alive());
     return head;
 }
+
+// A connection row as the quick reference shows it; in a cluster, with the
+// node that holds it.
+json::object connection_row(connection_report const& r, std::string const* node) {
+    json::object o{{"user_id", r.user_id},
+                   {"connected", r.connected},
+                   {"uptime_seconds", r.uptime_seconds},
+                   {"seconds_since_heartbeat", r.seconds_since_heartbeat}};
+    if (node) o["node"] = *node;
+    return o;
+}
+
+json::object user_row(connection_report const& r, std::string const* node) {
+    json::object o{{"user_id", r.user_id},
+                   {"connected", r.connected},
+                   {"connected_at", r.connected_at},
+                   {"uptime_seconds", r.uptime_seconds},
+                   {"last_heartbeat", r.last_heartbeat},
+                   {"seconds_since_heartbeat", r.seconds_since_heartbeat}};
+    if (node) o["node"] = *node;
+    return o;
+}
+
+// A single node shows exactly the quick reference's fields; nodes of a cluster
+// name themselves in each row.
+bool in_cluster(server_context const& ctx) { return ctx.bus.status().engine != "local"; }
+
+// This node's connections, then those the bus knows other nodes hold.
+void list_connections(server_context& ctx, http_request const& req, responder respond) {
+    auto const now = now_ms();
+    bool const cluster = in_cluster(ctx);
+    json::array rows;
+    for (auto const& s : ctx.registry.all_stats())
+        rows.push_back(connection_row(make_report(s, now), cluster ? &ctx.bus.node_id() : nullptr));
+    ctx.bus.remote_connections([rows = std::move(rows), now, cluster, head = reply_head(req),
+                                respond = std::move(respond)](std::vector<node_connection> remote) mutable {
+        for (auto const& c : remote) rows.push_back(connection_row(make_report(c.stats, now), cluster ? &c.node : nullptr));
+        json::object o;
+        o["total_connections"] = rows.size();
+        o["connections"] = std::move(rows);
+        respond(json_response(http::status::ok, json::serialize(o), head));
+    });
+}
+
+void user_connection(server_context& ctx, http_request const& req, std::string const& user_id, responder respond) {
+    auto const now = now_ms();
+    bool const cluster = in_cluster(ctx);
+    if (auto const s = ctx.registry.stats(user_id))
+        return respond(json_response(http::status::ok,
+                                     json::serialize(user_row(make_report(*s, now), cluster ? &ctx.bus.node_id() : nullptr)),
+                                     req));
+    auto const not_connected = [&] {
+        return json::serialize(json::object{{"user_id", user_id}, {"connected", false}});
+    };
+    if (!ctx.bus.connected_elsewhere(user_id)) return respond(json_response(http::status::ok, not_connected(), req));
+    ctx.bus.remote_connections([user_id, now, cluster, none = not_connected(), head = reply_head(req),
+                                respond = std::move(respond)](std::vector<node_connection> remote) {
+        for (auto const& c : remote)
+            if (c.stats.user_id == user_id)
+                return respond(json_response(
+                    http::status::ok, json::serialize(user_row(make_report(c.stats, now), cluster ? &c.node : nullptr)),
+                    head));
+        respond(json_response(http::status::ok, none, head));
+    });
+}
+
 
 void publish(server_context& ctx, http_request&& req, responder respond) {
     auto const who = authenticate(ctx, req);
@@ -210,65 +263,75 @@ bool may_read(auth::claims const& who, stored_alert const& a) {
     return who.is_admin() || who.subject == a.user_id;
 }
 
-http_response history(server_context& ctx, http_request const& req, target const& t) {
+// Runs `read` (which returns the answer) on the store's reader threads and
+// answers with it; a store that fails answers 503.
+template <class Read>
+void read_store(server_context& ctx, http_request const& req, responder respond, Read read) {
+    boost::asio::post(ctx.store_reads, [head = reply_head(req), respond = std::move(respond),
+                                        read = std::move(read)]() mutable {
+        http_response res;
+        try {
+            res = read(head);
+        } catch (std::exception const& e) {
+            res = json_error(http::status::service_unavailable, "store_unavailable", e.what(), head);
+        }
+        respond(std::move(res));
+    });
+}
+
+void history(server_context& ctx, http_request&& req, target const& t, responder respond) {
     auto const who = authenticate(ctx, req);
-    if (!who) return auth_failure(auth::auth_error(who.error().value()), req);
+    if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
     history_query q;
     q.user_id = t.param("user_id").value_or(who->is_admin() ? "" : who->subject);
-    if (!who->is_admin() && q.user_id != who->subject) return auth_failure(auth::auth_error::forbidden, req);
+    if (!who->is_admin() && q.user_id != who->subject) return respond(auth_failure(auth::auth_error::forbidden, req));
     auto const status = t.param("status").value_or("all");
     if (status == "unacked")
         q.status = ack_filter::unacked;
     else if (status == "acked")
         q.status = ack_filter::acked;
     else if (status != "all")
-        return json_error(http::status::bad_request, "bad_request", "status must be unacked, acked or all", req);
+        return respond(json_error(http::status::bad_request, "bad_request", "status must be unacked, acked or all", req));
     if (auto const limit = t.param("limit")) {
         auto const n = parse_uint(*limit);
         if (!n || *n == 0 || *n > 1000)
-            return json_error(http::status::bad_request, "bad_request", "limit must be 1-1000", req);
+            return respond(json_error(http::status::bad_request, "bad_request", "limit must be 1-1000", req));
         q.limit = *n;
     }
     q.before = t.param("before").value_or("");
-    std::vector<stored_alert> rows;
-    try {
-        rows = ctx.alerts.store().history(q);
-    } catch (std::exception const& e) {
-        return json_error(http::status::service_unavailable, "store_unavailable", e.what(), req);
-    }
-    json::array alerts;
-    for (auto const& a : rows) alerts.push_back(alert_json(a));
-    json::object o;
-    o["alerts"] = std::move(alerts);
-    o["next_before"] = rows.size() == q.limit ? json::value(rows.back().alert_id) : json::value(nullptr);
-    return json_response(http::status::ok, json::serialize(o), req);
+    read_store(ctx, req, std::move(respond), [&ctx, q = std::move(q)](http_request const& head) {
+        auto const rows = ctx.alerts.store().history(q);
+        json::array alerts;
+        for (auto const& a : rows) alerts.push_back(alert_json(a));
+        json::object o;
+        o["alerts"] = std::move(alerts);
+        o["next_before"] = rows.size() == q.limit ? json::value(rows.back().alert_id) : json::value(nullptr);
+        return json_response(http::status::ok, json::serialize(o), head);
+    });
 }
 
-http_response one_alert(server_context& ctx, http_request const& req, target const& t, bool frame) {
+void one_alert(server_context& ctx, http_request&& req, target const& t, bool frame, responder respond) {
     auto const& id = t.path[3];
     auto const query_token = frame ? t.param("token").value_or("") : std::string{};
     auto const who = authenticate(ctx, req, query_token);
-    if (!who) return auth_failure(auth::auth_error(who.error().value()), req);
-    try {
+    if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
+    read_store(ctx, req, std::move(respond), [&ctx, id, frame, who = *who](http_request const& head) {
         auto const a = ctx.alerts.store().get(id);
         // Someone else's alert answers like a missing one: ids are not an oracle.
-        if (!a || !may_read(*who, *a))
-            return json_error(http::status::not_found, "not_found", "no such alert", req);
-        if (!frame) return json_response(http::status::ok, json::serialize(alert_json(*a)), req);
+        if (!a || !may_read(who, *a)) return json_error(http::status::not_found, "not_found", "no such alert", head);
+        if (!frame) return json_response(http::status::ok, json::serialize(alert_json(*a)), head);
         auto f = ctx.alerts.store().frame(id);
-        if (!f) return json_error(http::status::not_found, "not_found", "this alert has no frame", req);
-        http_response res{http::status::ok, req.version()};
+        if (!f) return json_error(http::status::not_found, "not_found", "this alert has no frame", head);
+        http_response res{http::status::ok, head.version()};
         res.set(http::field::server, "vigil");
         res.set(http::field::content_type, f->content_type);
         res.set(http::field::cache_control, "private, max-age=86400, immutable");
         res.set("X-Content-Type-Options", "nosniff");
-        res.keep_alive(req.keep_alive());
+        res.keep_alive(head.keep_alive());
         res.body() = std::move(f->bytes);
         res.prepare_payload();
         return res;
-    } catch (std::exception const& e) {
-        return json_error(http::status::service_unavailable, "store_unavailable", e.what(), req);
-    }
+    });
 }
 
 void acknowledge(server_context& ctx, http_request&& req, std::string const& id, responder respond) {
@@ -321,8 +384,8 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         if (!get) return respond(method_not_allowed(req, "GET"));
         auto const who = authenticate_monitoring(ctx, req, remote);
         if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
-        if (t->path.size() == 2) return respond(list_connections(ctx, req));
-        return respond(user_connection(ctx, req, t->path[2]));
+        if (t->path.size() == 2) return list_connections(ctx, req, std::move(respond));
+        return user_connection(ctx, req, t->path[2], std::move(respond));
     }
     if (is_path(*t, {"api", "v1", "ws-ticket"})) {
         if (!post) return respond(method_not_allowed(req, "POST"));
@@ -348,16 +411,16 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     }
     if (is_path(*t, {"api", "v1", "alerts"})) {
         if (post) return publish(ctx, std::move(req), std::move(respond));
-        if (get) return respond(history(ctx, req, *t));
+        if (get) return history(ctx, std::move(req), *t, std::move(respond));
         return respond(method_not_allowed(req, "GET, POST"));
     }
     if (is_path(*t, {"api", "v1", "alerts", ""})) {
         if (!get) return respond(method_not_allowed(req, "GET"));
-        return respond(one_alert(ctx, req, *t, false));
+        return one_alert(ctx, std::move(req), *t, false, std::move(respond));
     }
     if (is_path(*t, {"api", "v1", "alerts", "", "frame"})) {
         if (!get) return respond(method_not_allowed(req, "GET"));
-        return respond(one_alert(ctx, req, *t, true));
+        return one_alert(ctx, std::move(req), *t, true, std::move(respond));
     }
     if (is_path(*t, {"api", "v1", "alerts", "", "ack"})) {
         if (!post) return respond(method_not_allowed(req, "POST"));
@@ -442,9 +505,14 @@ std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, h
     }
     if (a.claims.subject != a.user_id) return auth_refusal(auth::auth_error::wrong_user);
     if (auto const since = t->param("since")) {
-        a.since = parse_uint(*since);
-        if (!a.since)
+        auto const seq = parse_uint(*since);
+        if (!seq)
             return refuse(json_error(http::status::bad_request, "bad_request", "since must be a sequence number", req),
+                          "bad_request");
+        a.since = stream_position{*seq, t->param("epoch").value_or("")};
+        if (!valid_epoch(a.since->epoch))
+            return refuse(json_error(http::status::bad_request, "bad_request",
+                                     "epoch must be the one the server sent (1-64 characters of [A-Za-z0-9_-])", req),
                           "bad_request");
     }
     if (auto const v = ctx.limits.reserve(remote); v != connection_limits::verdict::admitted) {

@@ -28,11 +28,11 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
 struct ws_admission {
     std::string user_id;
     auth::claims claims;
-    std::optional<std::uint64_t> since;
+    std::optional<stream_position> since;  // ?since=SEQ[&epoch=E]
 };
 
 // Checks an upgrade request before the handshake: the route, the user id, the
-// token (?token=, ?ticket= or Authorization: Bearer) and `since`. Refusals are HTTP
+// token (?token=, ?ticket= or Authorization: Bearer), `since` and `epoch`. Refusals are HTTP
 // errors (401, 403, 400, 404) with a JSON body.
 // Admission also checks the Origin allow-list, the handshake rate of the
 // source address, and takes a connection slot (ctx.limits) that the caller

@@ -130,9 +130,9 @@ void http_session<Stream>::upgrade(http_request&& req) {
         else
             return lingering_socket{stream_.release_socket()};
     };
-    std::make_shared<ws_session<ws_layer_t<Stream>>>(layer(), ctx_, remote_, std::move(a.user_id), a.claims, a.since,
+    std::make_shared<ws_session<ws_layer_t<Stream>>>(layer(), ctx_, remote_, std::move(a.user_id), a.claims,
                                                      std::move(tls_))
-        ->run(std::move(req));
+        ->run(std::move(req), std::move(a.since));
 }
 
 template <class Stream>

@@ -10,6 +10,8 @@
 #include "net/static_files.hpp"
 #include "net/ws_tickets.hpp"
 
+#include <boost/asio/thread_pool.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -22,9 +24,13 @@ struct server_context {
     auth::verified_tokens& api_tokens;  // HTTP API bearer tokens already verified
     alert_service& alerts;
     connection_registry& registry;
+    alert_bus& bus;  // other nodes' connections, for monitoring
     static_files const& web;  // the dashboard
     connection_limits& limits;
     ws_tickets& tickets;
+    // Where HTTP requests read the store (history, one alert, frames): reads
+    // may wait for the disk or the network, which no I/O thread may do.
+    boost::asio::thread_pool& store_reads;
     std::int64_t started_ms = 0;
     std::atomic<bool> shutting_down{false};
     std::atomic<std::size_t> live_sessions{0};  // ws_sessions not yet destroyed

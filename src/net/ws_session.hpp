@@ -6,9 +6,11 @@
 // need no lock; the few fields other threads read (heartbeat times, token
 // expiry, closing) are atomics. Lives as long as its pending operations: the
 // registry only holds a weak_ptr.
+#include "alerts/alert_service.hpp"
+#include "alerts/delivery_sequencer.hpp"
 #include "auth/claims.hpp"
+#include "common/fifo.hpp"
 #include "hub/subscriber.hpp"
-#include "net/fifo.hpp"
 #include "net/http_types.hpp"
 #include "net/raw_websocket.hpp"
 #include "net/server_context.hpp"
@@ -42,15 +44,16 @@ public:
 
     // Takes over the connection slot reserved for `remote` (connection_limits).
     ws_session(Layer&& layer, server_context& ctx, boost::asio::ip::address remote, std::string user_id,
-               auth::claims const& claims, std::optional<std::uint64_t> since, tls_context_ref tls = {});
+               auth::claims const& claims, tls_context_ref tls = {});
     ~ws_session() override;
 
-    // Completes the handshake for this (already admitted) upgrade request.
-    void run(http_request req);
+    // Completes the handshake for this (already admitted) upgrade request;
+    // then the alert service replays from `since` (see alert_service::open).
+    void run(http_request req, std::optional<stream_position> since);
 
     std::string const& user_id() const noexcept override { return user_id_; }
     bool deliver(sequenced_message message) override;
-    void replay_batch(std::vector<sequenced_message> batch, bool more) override;
+    void replay(replay_delivery page) override;
     void close(std::uint16_t code, std::string_view reason) override;
     connection_stats stats() const override;
     bool tick_due(std::int64_t now_ms) const noexcept override;
@@ -60,22 +63,22 @@ private:
     struct outgoing {
         shared_message text;  // null: a WebSocket ping frame
         std::int64_t queued_ns = 0;
-        std::int64_t committed_ns = 0;  // live alerts: when committed (latency metric)
+        std::int64_t received_ns = 0;  // live alerts: when the bus handed them to this node (latency metric)
     };
 
     enum class tick_action : std::uint8_t { none, heartbeat_timeout, token_expired, ping };
     tick_action due_action(std::int64_t now_ms) const noexcept;
 
-    void on_accept(boost::system::error_code ec);
+    void on_accept(boost::system::error_code ec, std::optional<stream_position> const& since);
     void do_read();
     void on_read(boost::system::error_code ec, std::size_t bytes);
     void handle_message(std::string_view text);
     bool within_rate(std::int64_t now_ms);
     void on_live(sequenced_message message);
-    void on_replay_batch(std::vector<sequenced_message>& batch, bool more);
-    void pump_replay();
-    void send(shared_message message, std::int64_t committed_ns = 0);
-    void push(shared_message message, std::int64_t committed_ns = 0);
+    void on_replay(replay_delivery& page);
+    void pump();
+    void send(shared_message message, std::int64_t received_ns = 0);
+    void push(shared_message message, std::int64_t received_ns = 0);
     void send_ping();
     void do_write();
     void on_write(boost::system::error_code ec, std::size_t bytes);
@@ -92,7 +95,6 @@ private:
     boost::asio::ip::address const remote_;
     std::string const user_id_;
     std::string const conn_id_;
-    bool const unacked_only_;  // connected without ?since=
     std::int64_t const connected_at_ms_;
 
     // Read by the heartbeat sweep and the monitoring endpoints.
@@ -104,15 +106,8 @@ private:
     // Owned by the session's thread.
     fifo<outgoing> outbox_;
     std::size_t outbox_bytes_ = 0;
-    // Replay: fetched batches wait in replay_queue_ until the outbox has room;
-    // live alerts wait in held_ until the replay is done.
-    fifo<sequenced_message> replay_queue_;
-    fifo<sequenced_message> held_;
-    std::size_t held_bytes_ = 0;
-    bool replaying_ = true;
-    bool replay_more_ = false;
-    bool batch_requested_ = true;  // open() asks for the first batch
-    std::uint64_t last_alert_seq_;  // highest seq queued to the client
+    // Which alerts go out, in what order, and when to read the store.
+    delivery_sequencer sequencer_;
     bool writing_ = false;
     std::uint8_t in_flight_messages_ = 0;  // outbox entries the write in flight sends
     bool answers_json_pings_ = false;  // then protocol pings are not needed

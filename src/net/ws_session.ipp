@@ -31,14 +31,13 @@ constexpr std::size_t max_gather_bytes = 64 * 1024;
 
 template <class Layer>
 ws_session<Layer>::ws_session(Layer&& layer, server_context& ctx, asio::ip::address remote, std::string user_id,
-                              auth::claims const& claims, std::optional<std::uint64_t> since, tls_context_ref tls)
+                              auth::claims const& claims, tls_context_ref tls)
     : tls_(std::move(tls)),
       ws_(std::move(layer)),
       ctx_(ctx),
       remote_(remote),
       user_id_(std::move(user_id)),
       conn_id_(new_connection_id()),
-      unacked_only_(!since.has_value()),
       connected_at_ms_(now_ms()),
       last_heartbeat_ms_(connected_at_ms_),
       // A random phase: connections opened together (a reconnect storm) are
@@ -46,7 +45,9 @@ ws_session<Layer>::ws_session(Layer&& layer, server_context& ctx, asio::ip::addr
       // thousands of pings ahead of alerts.
       last_ping_ms_(connected_at_ms_ - std::int64_t(random_below(std::uint64_t(ctx.config.ping_interval) * 1000))),
       token_expires_s_(claims.expires_at),
-      last_alert_seq_(since.value_or(0)),
+      // Live alerts held back (waiting for a page, or for a gap to be read)
+      // are bounded like the outbox.
+      sequencer_({ctx.config.limits.outbox_max_messages, ctx.config.limits.outbox_max_bytes}),
       rate_tokens_(ctx.config.limits.message_burst),
       rate_refilled_ms_(connected_at_ms_) {
     ++ctx_.live_sessions;
@@ -60,7 +61,7 @@ ws_session<Layer>::~ws_session() {
 }
 
 template <class Layer>
-void ws_session<Layer>::run(http_request req) {
+void ws_session<Layer>::run(http_request req, std::optional<stream_position> since) {
     auto const& cfg = ctx_.config;
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds{10};  // also bounds the closing handshake
@@ -79,11 +80,13 @@ void ws_session<Layer>::run(http_request req) {
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
         if (kind == websocket::frame_type::pong) last_heartbeat_ms_.store(now_ms(), std::memory_order_relaxed);
     });
-    ws_.async_accept(req, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+    ws_.async_accept(req, [self = this->shared_from_this(), since = std::move(since)](beast::error_code ec) {
+        self->on_accept(ec, since);
+    });
 }
 
 template <class Layer>
-void ws_session<Layer>::on_accept(beast::error_code ec) {
+void ws_session<Layer>::on_accept(beast::error_code ec, std::optional<stream_position> const& since) {
     if (ec) return finish("handshake failed");
     open_ = true;
     metrics::global().connections_opened.inc();
@@ -93,9 +96,9 @@ void ws_session<Layer>::on_accept(beast::error_code ec) {
     }
     log::info("ws.open", {{"conn", conn_id_}, {"user_id", user_id_}});
     // open() attaches at once, so monitoring and replacement see the connection
-    // as soon as its handshake is done; live alerts wait in held_ until the
-    // replay, which the alert service runs in its own order, is over.
-    ctx_.alerts.open(this->shared_from_this(), unacked_only_ ? std::nullopt : std::optional{last_alert_seq_});
+    // as soon as its handshake is done; the sequencer holds live alerts back
+    // until the first page, which the alert service reads in its own order.
+    ctx_.alerts.open(this->shared_from_this(), since);
     do_read();
 }
 
@@ -212,7 +215,8 @@ bool ws_session<Layer>::deliver(sequenced_message message) {
     // At once when the commit runs on this session's own thread (a drain on
     // its work site): a post from there would wait in the thread's private
     // queue until the drain returns, behind alerts the worker may post
-    // meanwhile, and arrive out of seq order.
+    // meanwhile, and arrive out of seq order, which the sequencer would
+    // repair with a needless store read.
     asio::dispatch(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message)]() mutable {
         self->on_live(std::move(m));
     });
@@ -220,9 +224,9 @@ bool ws_session<Layer>::deliver(sequenced_message message) {
 }
 
 template <class Layer>
-void ws_session<Layer>::replay_batch(std::vector<sequenced_message> batch, bool more) {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this(), b = std::move(batch), more]() mutable {
-        self->on_replay_batch(b, more);
+void ws_session<Layer>::replay(replay_delivery page) {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), p = std::move(page)]() mutable {
+        self->on_replay(p);
     });
 }
 
@@ -230,61 +234,51 @@ template <class Layer>
 void ws_session<Layer>::on_live(sequenced_message message) {
     if (closing_.load(std::memory_order_relaxed) || finished_) return;
     if (message.seq == 0) return send(std::move(message.text));
-    if (replaying_) {
-        held_bytes_ += message.text->size();
-        held_.push_back(std::move(message));
-        auto const& l = ctx_.config.limits;
-        if (held_.size() > l.outbox_max_messages || held_bytes_ > l.outbox_max_bytes) {
-            log::warn("ws.slow_consumer", {{"conn", conn_id_}, {"user_id", user_id_}, {"held", held_.size()}});
-            start_close(close_code::slow_consumer, "slow consumer: alerts arrive faster than the replay drains");
-        }
-        return;
-    }
-    if (message.seq <= last_alert_seq_) return;  // already sent by the replay
-    last_alert_seq_ = message.seq;
-    send(std::move(message.text), message.committed_ns);
+    sequencer_.on_live(std::move(message));
+    pump();
 }
 
 template <class Layer>
-void ws_session<Layer>::on_replay_batch(std::vector<sequenced_message>& batch, bool more) {
+void ws_session<Layer>::on_replay(replay_delivery& page) {
     if (closing_.load(std::memory_order_relaxed) || finished_) return;
-    batch_requested_ = false;
-    replay_more_ = more;
-    for (auto& m : batch) replay_queue_.push_back(std::move(m));
-    pump_replay();
+    sequencer_.on_page(std::move(page));
+    pump();
 }
 
-// Moves replayed alerts into the outbox while it is at most half full, asks
-// for the next batch when these are taken, and releases the held live alerts
-// once the store has nothing older left.
+// Carries out the sequencer's steps: live alerts go to the outbox (whose cap
+// makes a client that cannot keep up a slow consumer), replayed ones only
+// while it is at most half full, so that a backlog of any length is pulled
+// from the store page by page as the client takes it.
 template <class Layer>
-void ws_session<Layer>::pump_replay() {
-    if (!replaying_ || closing_.load(std::memory_order_relaxed)) return;
+void ws_session<Layer>::pump() {
     auto const& l = ctx_.config.limits;
-    while (!replay_queue_.empty() && outbox_.size() < l.outbox_max_messages / 2 &&
-           outbox_bytes_ < l.outbox_max_bytes / 2) {
-        auto m = std::move(replay_queue_.front());
-        replay_queue_.pop_front();
-        if (m.seq <= last_alert_seq_) continue;
-        last_alert_seq_ = m.seq;
-        push(std::move(m.text));
-    }
-    if (replay_queue_.empty()) {
-        if (replay_more_ && !batch_requested_) {
-            batch_requested_ = true;
-            ctx_.alerts.replay_more(this->weak_from_this(), last_alert_seq_, unacked_only_);
-        } else if (!replay_more_ && !batch_requested_) {
-            replaying_ = false;
-            auto held = std::move(held_);
-            held_bytes_ = 0;
-            for (auto& m : held) on_live(std::move(m));
+    for (;;) {
+        if (closing_.load(std::memory_order_relaxed) || finished_) return;
+        bool const room = outbox_.size() < l.outbox_max_messages / 2 && outbox_bytes_ < l.outbox_max_bytes / 2;
+        auto step = sequencer_.next(room);
+        switch (step.kind) {
+            case delivery_sequencer::step_kind::idle:
+                if (!writing_ && open_ && !outbox_.empty()) do_write();
+                return;
+            case delivery_sequencer::step_kind::send:
+                if (step.replayed)
+                    push(std::move(step.message.text));
+                else
+                    send(std::move(step.message.text), step.message.received_ns);
+                break;
+            case delivery_sequencer::step_kind::fetch:
+                ctx_.alerts.fetch(this->weak_from_this(), step.after, step.unacked_only);
+                break;
+            case delivery_sequencer::step_kind::overflow:
+                log::warn("ws.slow_consumer", {{"conn", conn_id_}, {"user_id", user_id_}, {"held", sequencer_.held()}});
+                return start_close(close_code::slow_consumer,
+                                   "slow consumer: alerts arrive faster than the replay drains");
         }
     }
-    if (!writing_ && open_ && !outbox_.empty()) do_write();
 }
 
 template <class Layer>
-void ws_session<Layer>::send(shared_message message, std::int64_t committed_ns) {
+void ws_session<Layer>::send(shared_message message, std::int64_t received_ns) {
     if (closing_.load(std::memory_order_relaxed) || finished_) return;
     auto const& l = ctx_.config.limits;
     std::size_t const size = message ? message->size() : 0;
@@ -293,14 +287,14 @@ void ws_session<Layer>::send(shared_message message, std::int64_t committed_ns) 
                                        {"queued", outbox_.size()}, {"queued_bytes", outbox_bytes_}});
         return start_close(close_code::slow_consumer, "slow consumer: outgoing queue full");
     }
-    push(std::move(message), committed_ns);
+    push(std::move(message), received_ns);
     if (!writing_ && open_) do_write();
 }
 
 template <class Layer>
-void ws_session<Layer>::push(shared_message message, std::int64_t committed_ns) {
+void ws_session<Layer>::push(shared_message message, std::int64_t received_ns) {
     outbox_bytes_ += message ? message->size() : 0;
-    outbox_.push_back({std::move(message), metrics::now_ns(), committed_ns});
+    outbox_.push_back({std::move(message), metrics::now_ns(), received_ns});
     metrics::global().outbox_messages.add(1);
 }
 
@@ -351,15 +345,14 @@ void ws_session<Layer>::on_write(beast::error_code ec, std::size_t) {
     for (; in_flight_messages_ > 0 && !outbox_.empty(); --in_flight_messages_) {
         auto const& sent = outbox_.front();
         m.outbox_wait.observe_ns(now - sent.queued_ns);
-        if (sent.committed_ns) m.publish_to_delivery.observe_ns(now - sent.committed_ns);
+        if (sent.received_ns) m.publish_to_delivery.observe_ns(now - sent.received_ns);
         outbox_bytes_ -= sent.text ? sent.text->size() : 0;
         outbox_.pop_front();
         m.outbox_messages.add(-1);
     }
     in_flight_messages_ = 0;
     if (pending_close_) return do_close();
-    if (replaying_) pump_replay();
-    if (!outbox_.empty() && !writing_) do_write();
+    pump();  // replayed alerts waiting for room, and the next page
 }
 
 template <class Layer>
@@ -378,9 +371,7 @@ void ws_session<Layer>::drop_queued() {
     outbox_.keep_first(keep);
     outbox_bytes_ = 0;
     for (auto const& o : outbox_) outbox_bytes_ += o.text ? o.text->size() : 0;
-    replay_queue_.clear();
-    held_.clear();
-    held_bytes_ = 0;
+    sequencer_ = delivery_sequencer{{}};  // frees what it holds
 }
 
 template <class Layer>
@@ -437,7 +428,7 @@ void ws_session<Layer>::finish(std::string_view why) {
 
 template <class Layer>
 connection_stats ws_session<Layer>::stats() const {
-    return {user_id_, connected_at_ms_, last_heartbeat_ms_.load(std::memory_order_relaxed)};
+    return {user_id_, connected_at_ms_, last_heartbeat_ms_.load(std::memory_order_relaxed), conn_id_};
 }
 
 // What the heartbeat sweep has to do for this connection now, in order of

@@ -77,13 +77,15 @@ std::string refresh_ok_message(std::int64_t expires_at) {
     return R"({"type":"refresh_ok","exp":)" + std::to_string(expires_at) + "}";
 }
 
-std::string anomaly_message(stored_alert const& a, bool replayed) {
+std::string anomaly_message(stored_alert const& a, bool replayed, std::string_view epoch) {
     std::string out;
-    out.reserve(160 + a.detection_json.size() + a.user_id.size() + a.stream_id.size());
+    out.reserve(180 + a.detection_json.size() + a.user_id.size() + a.stream_id.size());
     out += R"({"type":"anomaly_detected","alert_id":")";
     out += a.alert_id;  // UUID: nothing to escape
     out += R"(","seq":)";
     out += std::to_string(a.seq);
+    out += R"(,"epoch":)";
+    out += quoted(epoch);
     out += R"(,"user_id":)";
     out += quoted(a.user_id);
     out += R"(,"stream_id":)";

@@ -41,9 +41,9 @@ std::string refresh_ok_message(std::int64_t expires_at);
 inline constexpr std::string_view ping_message = R"({"type":"ping"})";
 inline constexpr std::string_view pong_message = R"({"type":"pong"})";
 
-// The anomaly_detected message. The frame travels as a URL, or inline as
-// base64 when `a.frame_bytes` holds it.
-std::string anomaly_message(stored_alert const& a, bool replayed);
+// The anomaly_detected message, with the store's epoch beside the seq. The
+// frame travels as a URL, or inline as base64 when `a.frame_bytes` holds it.
+std::string anomaly_message(stored_alert const& a, bool replayed, std::string_view epoch);
 
 // A JSON string literal for `s`, quotes included.
 std::string quoted(std::string_view s);

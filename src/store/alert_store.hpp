@@ -6,11 +6,19 @@
 //   returns (for the durable engines); on failure nothing of it is applied and
 //   it throws store_error.
 // - Alerts get a unique time-ordered id and the next per-user seq, in the order
-//   given. Seqs only grow, even across retention pruning and restarts.
+//   given. The engine assigns seqs atomically, so several writers at once
+//   (threads, or processes and nodes sharing one database) never give a seq
+//   twice nor leave a gap, and each user's alerts become visible in seq order:
+//   a reader that sees seq n sees every retained seq below it. Seqs only grow,
+//   even across retention pruning and restarts, within one epoch.
+// - epoch() names the numbering: it changes whenever numbering starts again (a
+//   new memory store, a new or replaced database), so that a client's position
+//   from before can be recognised as meaningless. Constant for the store's life.
 // - A publish whose idempotency key the user already has is not stored again:
 //   its result is the earlier alert, flagged duplicate.
-// - Readers see only committed writes. Engines are safe to call from any thread;
-//   callers serialise writes (alert_service) to keep commit order = seq order.
+// - Readers see only committed writes. Engines are safe to call from any thread.
+//   Reads may block (disk, network): callers keep them off the I/O threads.
+// - prune_expired() is safe while other processes write and prune the same store.
 #include "alerts/alert.hpp"
 
 #include <cstddef>
@@ -67,23 +75,45 @@ struct history_query {
     std::string before;  // alert id cursor: only older alerts; empty: newest
 };
 
+// A page of one user's alerts, read for a replay.
+struct replay_page {
+    std::vector<stored_alert> alerts;  // seq > the asked position, oldest first, at most the limit
+    // The user's last seq when the read began (read before the alerts): every
+    // alert up to it is either in `alerts`, beyond the page's limit, or left
+    // out on purpose (acknowledged, when only unacknowledged ones were asked
+    // for; pruned). A reader whose page was not full is therefore caught up to it.
+    std::uint64_t head = 0;
+};
+
 struct retention_policy {
     std::int64_t max_age_ms = 0;   // 0: keep regardless of age
     std::size_t per_user = 0;      // 0: no count limit
+};
+
+// Whether the engine can reach its data now (a networked engine can lose its
+// server; the embedded ones cannot), for /health.
+struct store_status {
+    bool up = true;
+    std::string detail;  // why not, when not
 };
 
 class alert_store {
 public:
     virtual ~alert_store() = default;
 
+    // Cheap: what the engine last saw, without a round trip.
+    virtual store_status status() const { return {}; }
+
+    // The numbering's name (see above): a short opaque string.
+    virtual std::string const& epoch() const noexcept = 0;
+
     virtual write_result write(write_batch const& batch, std::int64_t now_ms) = 0;
 
     // The user's alerts with seq > after_seq, oldest first, at most `limit`;
     // only unacknowledged ones when asked. Frame bytes are loaded when asked
     // (inline frames).
-    virtual std::vector<stored_alert> after(std::string_view user_id, std::uint64_t after_seq,
-                                            bool unacked_only, std::size_t limit,
-                                            bool with_frames) = 0;
+    virtual replay_page after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only,
+                              std::size_t limit, bool with_frames) = 0;
 
     virtual std::optional<stored_alert> get(std::string_view alert_id) = 0;
     virtual std::optional<annotated_frame> frame(std::string_view alert_id) = 0;

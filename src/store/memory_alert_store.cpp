@@ -18,6 +18,7 @@ constexpr std::size_t largest_pooled_block = std::size_t{1} << 20;
 
 memory_alert_store::memory_alert_store(retention_policy retention)
     : retention_(retention),
+      epoch_(new_epoch()),
       pool_(std::pmr::pool_options{0, largest_pooled_block}, &arena_),
       alerts_(&pool_),
       users_(&pool_) {
@@ -120,17 +121,17 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
     return out;
 }
 
-std::vector<stored_alert> memory_alert_store::after(std::string_view user_id, std::uint64_t after_seq,
-                                                    bool unacked_only, std::size_t limit,
-                                                    bool with_frames) {
+replay_page memory_alert_store::after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only,
+                                      std::size_t limit, bool with_frames) {
     std::lock_guard lock{mutex_};
-    std::vector<stored_alert> out;
+    replay_page out;
     auto u = users_.find(user_id);
     if (u == users_.end()) return out;
-    for (auto it = u->second.by_seq.upper_bound(after_seq); it != u->second.by_seq.end() && out.size() < limit;
+    out.head = u->second.last_seq;
+    for (auto it = u->second.by_seq.upper_bound(after_seq); it != u->second.by_seq.end() && out.alerts.size() < limit;
          ++it) {
         if (unacked_only && it->second->second.acked_ms) continue;
-        out.push_back(to_stored(*it->second, with_frames));
+        out.alerts.push_back(to_stored(*it->second, with_frames));
     }
     return out;
 }

@@ -1,7 +1,8 @@
 #pragma once
 // The volatile engine: everything in process memory, lost on exit. For tests,
 // benchmarks of the delivery path, and deployments that accept losing
-// unacknowledged alerts on restart. Single node only.
+// unacknowledged alerts on restart. Single node only; every instance starts a
+// new epoch, so clients that resume after a restart start over.
 #include "common/huge_page_resource.hpp"
 #include "store/alert_store.hpp"
 
@@ -17,9 +18,10 @@ class memory_alert_store final : public alert_store {
 public:
     explicit memory_alert_store(retention_policy retention = {});
 
+    std::string const& epoch() const noexcept override { return epoch_; }
     write_result write(write_batch const& batch, std::int64_t now_ms) override;
-    std::vector<stored_alert> after(std::string_view user_id, std::uint64_t after_seq,
-                                    bool unacked_only, std::size_t limit, bool with_frames) override;
+    replay_page after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only, std::size_t limit,
+                      bool with_frames) override;
     std::optional<stored_alert> get(std::string_view alert_id) override;
     std::optional<annotated_frame> frame(std::string_view alert_id) override;
     std::vector<stored_alert> history(history_query const& q) override;
@@ -59,6 +61,7 @@ private:
     void erase_locked(alert_map::iterator it);
 
     retention_policy retention_;
+    std::string const epoch_;
     std::mutex mutex_;
     // Everything below allocates from the arena (huge pages, blocks reused by the pool).
     huge_page_resource arena_;

@@ -55,6 +55,16 @@ constexpr char const* migrations[] = {
     R"sql(
     DROP INDEX alerts_created;
     )sql",
+    // v3: the database's stream epoch (alert_store::epoch). A database
+    // created anew, or upgraded from v2, numbers from a new epoch, so clients
+    // holding a seq from another database start over.
+    R"sql(
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO meta (key, value) VALUES ('epoch', lower(hex(randomblob(8))));
+    )sql",
 };
 static_assert(std::size(migrations) == sqlite_alert_store::schema_version);
 
@@ -273,20 +283,29 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
     writer_->exec("PRAGMA journal_mode=WAL");
     char const* const synchronous = options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
     writer_->exec(synchronous);
-    int version = 0;
-    {
-        auto s = writer_->prepare("PRAGMA user_version");
-        if (s.step()) version = static_cast<int>(s.integer(0));
-    }
-    if (version > schema_version)
-        throw store_error(options_.path + " has schema " + std::to_string(version) +
-                          ", newer than this build's " + std::to_string(schema_version));
-    for (int v = version; v < schema_version; ++v) {
+    // One migration per transaction, the version read under the write lock:
+    // processes opening the same new database at once migrate it once.
+    for (;;) {
         transaction tx{*writer_};
-        writer_->exec(migrations[v]);
-        writer_->exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+        int version = 0;
+        {
+            auto s = writer_->prepare("PRAGMA user_version");
+            if (s.step()) version = static_cast<int>(s.integer(0));
+        }
+        if (version > schema_version)
+            throw store_error(options_.path + " has schema " + std::to_string(version) +
+                              ", newer than this build's " + std::to_string(schema_version));
+        if (version == schema_version) break;  // the transaction rolls back: nothing written
+        writer_->exec(migrations[version]);
+        writer_->exec(("PRAGMA user_version=" + std::to_string(version + 1)).c_str());
         tx.commit();
     }
+    {
+        auto s = writer_->prepare("SELECT value FROM meta WHERE key = 'epoch'");
+        if (!s.step()) throw store_error(options_.path + " has no epoch in its meta table");
+        epoch_ = s.text(0);
+    }
+    data_version_ = read_data_version();
     reader_ = std::make_unique<sqlite_connection>(options_.path, vfs);
     // Open the WAL and shared-memory files now: a first read that needs new
     // descriptors could fail later, when the process is short of them.
@@ -304,6 +323,29 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
 }
 
 sqlite_alert_store::~sqlite_alert_store() = default;
+
+std::string sqlite_alert_store::begin_new_epoch(std::string const& path) {
+    if (!std::filesystem::exists(path)) throw store_error("no database at " + path);
+    sqlite_alert_store s{sqlite_options{path, true, {}}};
+    std::lock_guard lock{s.write_mutex_};
+    transaction tx{*s.writer_};
+    std::string epoch;
+    {
+        auto u = s.writer_->prepare(
+            "UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = 'epoch' RETURNING value");
+        if (!u.step()) throw store_error(path + " has no epoch in its meta table");
+        epoch = u.text(0);
+        while (u.step()) {
+        }
+    }
+    tx.commit();
+    return epoch;
+}
+
+std::int64_t sqlite_alert_store::read_data_version() {
+    auto s = writer_->prepare("PRAGMA data_version");
+    return s.step() ? s.integer(0) : 0;
+}
 
 std::uint64_t sqlite_alert_store::next_seq_locked(std::string const& user_id) {
     auto it = seq_cache_.find(user_id);
@@ -325,6 +367,13 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
     std::vector<std::pair<std::string const*, std::uint64_t>> taken;
     try {
         transaction tx{*writer_};
+        // Another process sharing the database may have committed since this
+        // writer last did: its alerts took seqs the cache does not know. (The
+        // write lock is held from here on, so nobody else commits meanwhile.)
+        if (auto const v = read_data_version(); v != data_version_) {
+            seq_cache_.clear();
+            data_version_ = v;
+        }
         for (auto const& in : batch.alerts) {
             if (!in.idempotency_key.empty()) {
                 auto s = writer_->prepare_built(select_alerts("WHERE user_id = ?1 AND idempotency_key = ?2"));
@@ -417,11 +466,17 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
     return out;
 }
 
-std::vector<stored_alert> sqlite_alert_store::after(std::string_view user_id, std::uint64_t after_seq,
-                                                    bool unacked_only, std::size_t limit,
-                                                    bool with_frames) {
+replay_page sqlite_alert_store::after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only,
+                                      std::size_t limit, bool with_frames) {
     std::lock_guard lock{read_mutex_};
-    std::vector<stored_alert> out;
+    replay_page page;
+    {
+        // First: what a later read leaves out up to this head was left out on purpose.
+        auto h = reader_->prepare(last_seq_sql);
+        h.bind(1, user_id);
+        page.head = h.step() ? static_cast<std::uint64_t>(h.integer(0)) : 0;
+    }
+    auto& out = page.alerts;
     auto s = reader_->prepare_built(
         unacked_only
             ? select_alerts("WHERE user_id = ?1 AND seq > ?2 AND acked_ms IS NULL ORDER BY seq LIMIT ?3")
@@ -436,7 +491,7 @@ std::vector<stored_alert> sqlite_alert_store::after(std::string_view user_id, st
             if (f.step()) a.frame_bytes = f.blob(0);
         }
     }
-    return out;
+    return page;
 }
 
 std::optional<stored_alert> sqlite_alert_store::get(std::string_view alert_id) {

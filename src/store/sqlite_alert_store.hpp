@@ -1,8 +1,11 @@
 #pragma once
 // The embedded durable engine: SQLite in WAL mode, one file in the data
-// directory. One writer connection (write() is called from one thread at a
-// time, by alert_service's group commit) and one reader connection for
-// replays, history and frames, which WAL lets run beside the writer.
+// directory. One writer connection (writes from several threads take turns)
+// and one reader connection for replays, history and frames, which WAL lets
+// run beside the writer. Several processes may share the file: SQLite's write
+// lock orders their commits, and a writer notices the others' commits
+// (PRAGMA data_version) before it numbers alerts from its cache of last seqs.
+// The epoch is kept in the database: one per database file.
 #include "store/alert_store.hpp"
 
 #include <memory>
@@ -32,22 +35,33 @@ public:
     explicit sqlite_alert_store(sqlite_options options);
     ~sqlite_alert_store() override;
 
+    std::string const& epoch() const noexcept override { return epoch_; }
     write_result write(write_batch const& batch, std::int64_t now_ms) override;
-    std::vector<stored_alert> after(std::string_view user_id, std::uint64_t after_seq,
-                                    bool unacked_only, std::size_t limit, bool with_frames) override;
+    replay_page after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only, std::size_t limit,
+                      bool with_frames) override;
     std::optional<stored_alert> get(std::string_view alert_id) override;
     std::optional<annotated_frame> frame(std::string_view alert_id) override;
     std::vector<stored_alert> history(history_query const& q) override;
     std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
     std::uint64_t last_seq(std::string_view user_id) override;
 
+    // Gives the existing database at `path` a new epoch and returns it: after
+    // a restore from a backup, seqs handed out since the backup was taken will
+    // be handed out again, and clients holding them must start over. Run it
+    // with the server stopped (a running one keeps its epoch until restarted).
+    // Throws store_error, also when there is no database at `path`.
+    static std::string begin_new_epoch(std::string const& path);
+
     // The schema version this build writes (PRAGMA user_version).
-    static constexpr int schema_version = 2;
+    static constexpr int schema_version = 3;
 
 private:
     std::uint64_t next_seq_locked(std::string const& user_id);
+    std::int64_t read_data_version();
 
     sqlite_options options_;
+    std::string epoch_;
+    std::int64_t data_version_ = 0;  // the writer's, when it last looked (write_mutex_)
     std::mutex write_mutex_;
     std::unique_ptr<detail::sqlite_connection> writer_;
     std::unordered_map<std::string, std::uint64_t> seq_cache_;  // user -> last seq (writer)

@@ -48,7 +48,7 @@ TEST_P(AlertBusContract, StatusIsUpOnceStarted) {
 TEST_P(AlertBusContract, ASingleNodeKnowsNoOtherConnections) {
     auto a = node("a");
     recording_handler h;
-    h.set_connections({{"u1", 1000, 2000}});
+    h.set_connections({{"u1", 1000, 2000, "c1"}});
     a->start(h);
     EXPECT_FALSE(a->connected_elsewhere("u1"));  // its own connection is not "elsewhere"
     std::vector<node_connection> seen{{"x", {}}};
@@ -110,7 +110,7 @@ TEST_P(AlertBusContract, PresenceShowsOtherNodesConnections) {
     if (!has_nodes(2)) GTEST_SKIP() << GetParam().name << " is a single node";
     auto a = node("a"), b = node("b");
     recording_handler ha, hb;
-    ha.set_connections({{"alice", 1'700'000'000'000, 1'700'000'005'000}});
+    ha.set_connections({{"alice", 1'700'000'000'000, 1'700'000'005'000, "c-alice"}});
     a->start(ha), b->start(hb);
     auto listed_by_b = [&] {
         std::vector<node_connection> out;
@@ -137,7 +137,7 @@ TEST_P(AlertBusContract, PresenceShowsOtherNodesConnections) {
 
     ha.set_connections({});  // alice left a
     EXPECT_TRUE(eventually([&] { return !b->connected_elsewhere("alice"); }, std::chrono::seconds{6}));
-    ha.set_connections({{"bob", 1'700'000'000'000, 1'700'000'000'000}});
+    ha.set_connections({{"bob", 1'700'000'000'000, 1'700'000'000'000, "c-bob"}});
     ASSERT_TRUE(eventually([&] { return b->connected_elsewhere("bob"); }, std::chrono::seconds{6}));
     a->stop();  // a node that goes away takes its entries with it
     EXPECT_TRUE(eventually([&] { return !b->connected_elsewhere("bob") && listed_by_b().empty(); },

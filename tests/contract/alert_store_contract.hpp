@@ -14,7 +14,11 @@ using store_factory = std::function<std::unique_ptr<alert_store>(retention_polic
 
 struct named_factory {
     std::string name;
-    store_factory make;
+    store_factory make;  // a new, empty store
+    // Another store on the data of the last one `make` created, as a second
+    // process or node would open it; empty for an engine one process owns
+    // alone (its writers are then threads sharing one instance).
+    store_factory reopen = {};
 };
 
 inline std::ostream& operator<<(std::ostream& os, named_factory const& f) { return os << f.name; }
@@ -22,6 +26,14 @@ inline std::ostream& operator<<(std::ostream& os, named_factory const& f) { retu
 class AlertStoreContract : public ::testing::TestWithParam<named_factory> {
 protected:
     std::unique_ptr<alert_store> make(retention_policy r = {}) { return GetParam().make(r); }
+    // A second writer on `first`'s data: its own handle where the engine has
+    // one, else `first` itself.
+    alert_store& second_writer(alert_store& first, retention_policy r = {}) {
+        if (!GetParam().reopen) return first;
+        seconds_.push_back(GetParam().reopen(r));
+        return *seconds_.back();
+    }
+    void TearDown() override { seconds_.clear(); }
 
     static new_alert alert(std::string user, std::string key = {}) {
         new_alert a;
@@ -37,6 +49,9 @@ protected:
         b.alerts = std::move(v);
         return b;
     }
+
+private:
+    std::vector<std::unique_ptr<alert_store>> seconds_;
 };
 
 }  // namespace vigil::test

@@ -20,7 +20,7 @@ namespace {
 // Runs an alert_client on its own thread and records what it hands over.
 class recorded_client {
 public:
-    recorded_client(std::uint16_t port, std::string user) {
+    recorded_client(std::uint16_t port, std::string user) : user_(user) {
         vigil::client::client_options o;
         o.port = port;
         o.user_id = user;
@@ -60,9 +60,11 @@ public:
         return seqs_;
     }
     std::vector<std::int64_t> const& seqs_locked() const { return seqs_; }
+    std::string last_epoch() const { return client_->last_epoch(); }
     std::vector<vigil::client::status_event> const& statuses_locked() const { return statuses_; }
 
 private:
+    std::string user_;
     std::mutex mutex_;
     std::condition_variable changed_;
     std::vector<std::int64_t> seqs_;
@@ -109,6 +111,28 @@ TEST(Client, ReceivesAndResumesAcrossARestartWithoutGapOrDuplicate) {
     EXPECT_EQ(c.seqs(), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6}));
     server.reset();
     std::filesystem::remove_all(dir);
+}
+
+// A memory store restarted numbers from 1 again, in a new epoch: the client
+// resumes with its old seq and epoch, and the server's new alerts reach it.
+TEST(Client, StartsOverWhenTheServersNumberingDoes) {
+    auto server = std::make_unique<server_process>(std::vector<std::string>{"--store", "memory"});
+    auto const port = server->port();
+    recorded_client c{port, "cpp_epoch"};
+    ASSERT_TRUE(c.wait_open());
+    for (int i = 1; i <= 3; ++i) ASSERT_EQ(publish(port, alert_for("cpp_epoch", i)).status, 201);
+    ASSERT_TRUE(c.wait_for([&] { return c.seqs_locked().size() == 3; }));
+    auto const old_epoch = c.last_epoch();
+    EXPECT_FALSE(old_epoch.empty());
+
+    server->stop();
+    server = std::make_unique<server_process>(std::vector<std::string>{"--store", "memory"}, std::string{},
+                                              std::vector<std::string>{}, port);
+    for (int i = 1; i <= 2; ++i) ASSERT_EQ(publish(port, alert_for("cpp_epoch", 10 + i)).status, 201);
+    ASSERT_TRUE(c.wait_for([&] { return c.seqs_locked().size() >= 5; }));
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(c.seqs(), (std::vector<std::int64_t>{1, 2, 3, 1, 2}));
+    EXPECT_NE(c.last_epoch(), old_epoch);
 }
 
 TEST(Client, StopsWhenReplacedByANewerConnection) {

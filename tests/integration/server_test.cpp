@@ -48,6 +48,12 @@ TEST_F(ServerTest, HealthAnswers) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.json().at("status"), "ok");
     EXPECT_EQ(r.header("Content-Type"), "application/json");
+    auto const body = r.json();
+    auto const& o = body.as_object();
+    EXPECT_EQ(o.at("store").at("state"), "ok");
+    EXPECT_EQ(o.at("bus").at("engine"), "local");
+    EXPECT_EQ(o.at("bus").at("state"), "ok");
+    EXPECT_FALSE(o.at("node").as_string().empty());
 }
 
 TEST_F(ServerTest, QuickReferencePingGetsPong) {

@@ -42,9 +42,10 @@ TEST(ServerMessages, AreValidJsonWithEscapedText) {
     a.timestamp = "2024-12-03T10:30:00Z";
     a.detection_json = R"({"type":"fire","confidence":0.9})";
     a.frame_content_type = "image/jpeg";
-    auto const v = boost::json::parse(proto::anomaly_message(a, true)).as_object();
+    auto const v = boost::json::parse(proto::anomaly_message(a, true, "3f2a9c01d4e5b6a7")).as_object();
     EXPECT_EQ(v.at("type"), "anomaly_detected");
     EXPECT_EQ(v.at("seq"), 7);
+    EXPECT_EQ(v.at("epoch"), "3f2a9c01d4e5b6a7");
     EXPECT_EQ(v.at("user_id"), "u\"1");
     EXPECT_EQ(v.at("stream_id"), "cam\n2");
     EXPECT_EQ(v.at("detection").at("type"), "fire");
@@ -52,7 +53,7 @@ TEST(ServerMessages, AreValidJsonWithEscapedText) {
     EXPECT_EQ(v.at("replayed"), true);
 
     a.frame_bytes = std::string{"\xFF\xD8\xFF\x00", 4};
-    auto const inline_frame = boost::json::parse(proto::anomaly_message(a, false)).as_object();
+    auto const inline_frame = boost::json::parse(proto::anomaly_message(a, false, "e")).as_object();
     EXPECT_EQ(inline_frame.at("frame").at("data"), "/9j/AA==");
     EXPECT_FALSE(inline_frame.contains("replayed"));
 

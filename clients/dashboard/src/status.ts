@@ -106,7 +106,8 @@ export function describeStatus(
       attempt: state.status !== 'open' && state.attempt > 0 ? String(state.attempt) : '—',
       error: history.lastProblem ? `${errorText(history.lastProblem.error)} at ${at(history.lastProblem.at)}` : 'none',
       errorCode: history.lastProblem?.error.code ?? '',
-      seq: state.lastSeq > 0 ? String(state.lastSeq) : '—',
+      // The epoch names the server's numbering: a resume sends both.
+      seq: state.lastSeq > 0 ? (state.epoch ? `${state.lastSeq} (epoch ${state.epoch})` : String(state.lastSeq)) : '—',
       token:
         tokenExp === null
           ? 'unknown'

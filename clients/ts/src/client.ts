@@ -108,6 +108,7 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
     stale: false,
     alerts: [],
     lastSeq: 0,
+    epoch: null,
   };
   const listeners = new Set<() => void>();
   const alertListeners = new Set<(alert: Alert) => void>();
@@ -172,11 +173,12 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
 
   function openSocket(token: string): void {
     tokenExp = decodeJwtExp(token);
-    // Resume after the last alert seen; the server replays everything after it.
+    // Resume after the last alert seen, in its epoch; the server replays everything
+    // after it (or, from another epoch, every unacknowledged alert).
     const since = state.lastSeq > 0 ? state.lastSeq : undefined;
     let ws: Socket;
     try {
-      ws = new WebSocketImpl!(buildSocketUrl(cfg.url, cfg.userId, token, since));
+      ws = new WebSocketImpl!(buildSocketUrl(cfg.url, cfg.userId, token, since, state.epoch));
     } catch (err) {
       // The constructor only throws for a malformed URL: retrying cannot help.
       fail({ action: 'stop', error: new AlertClientError('invalid_url', messageOf(err)) });
@@ -339,10 +341,20 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
   }
 
   function receiveAlert(alert: Alert): void {
+    const epoch = typeof alert.epoch === 'string' ? alert.epoch : state.epoch;
+    let held = state.alerts;
+    let lastSeq = state.lastSeq;
+    if (state.epoch !== null && epoch !== state.epoch) {
+      // Numbering started again on the server: its seqs say nothing about ours, and
+      // the alerts held so far are from a store it no longer has. Start over.
+      held = [];
+      lastSeq = 0;
+      seenIds.clear();
+    }
     if (seenIds.has(alert.alert_id)) return;
     rememberId(alert.alert_id);
-    const { alerts, added } = mergeAlerts(state.alerts, [alert], cfg.maxAlerts);
-    setState({ alerts, lastSeq: Math.max(state.lastSeq, alert.seq) });
+    const { alerts, added } = mergeAlerts(held, [alert], cfg.maxAlerts);
+    setState({ alerts, lastSeq: Math.max(lastSeq, alert.seq), epoch });
     for (const a of added) for (const listener of Array.from(alertListeners)) guarded(() => listener(a));
   }
 

@@ -130,6 +130,7 @@ const IDLE_CONNECTING: AlertClientState = Object.freeze({
   stale: false,
   alerts: Object.freeze([]) as readonly Alert[],
   lastSeq: 0,
+  epoch: null,
 });
 const IDLE_OFF: AlertClientState = Object.freeze({ ...IDLE_CONNECTING, status: 'closed' });
 

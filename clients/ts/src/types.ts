@@ -2,8 +2,14 @@
 export interface Alert {
   type: 'anomaly_detected';
   alert_id: string;
-  /** Per-user sequence number; only grows. Used for ordering and `?since=` resume. */
+  /** Per-user sequence number; only grows within an epoch. Used for ordering and `?since=` resume. */
   seq: number;
+  /**
+   * The server's numbering that `seq` belongs to: it changes when numbering starts
+   * again (a server on a memory store restarted, a database replaced). Absent from
+   * servers that predate epochs.
+   */
+  epoch?: string;
   user_id: string;
   stream_id: string | number;
   /** ISO-8601 */
@@ -38,6 +44,12 @@ export interface AlertClientState {
   alerts: readonly Alert[];
   /** Highest seq seen; sent as `?since=` on reconnect. 0 before the first alert. */
   lastSeq: number;
+  /**
+   * The epoch of `lastSeq`, sent as `&epoch=` on reconnect, or null before the first
+   * alert. When alerts arrive in a new epoch the client starts over: the alerts it
+   * held, and its seq, belonged to a numbering the server no longer has.
+   */
+  epoch: string | null;
 }
 
 /** Error with a stable machine-readable `code` (see README for the list). */

@@ -56,3 +56,49 @@ test('resumes across a server restart without gap or duplicate', { skip }, async
     await server.stop();
   }
 });
+
+test('starts over when the server numbers from a new epoch (a memory store restarted)', {
+  skip: serverKind() === 'node-peer' ? 'the Node peer sends no epoch; set VIGIL_BIN to run this against vigil' : false,
+}, async () => {
+  const server = await startServer({ extraArgs: ['--store', 'memory'] });
+  const rec = recordingWebSocket();
+  let gate: Promise<void> | null = null;
+  const id = 'epoch-user';
+  const client = createAlertClient({
+    url: server.wsUrl,
+    userId: id,
+    getToken: async () => {
+      if (gate) await gate;
+      return server.token(id);
+    },
+    WebSocket: rec.WebSocket,
+    initialReconnectDelay: 100,
+    maxReconnectDelay: 500,
+  });
+  try {
+    await waitFor(() => client.getState().status === 'open', 'open');
+    for (let i = 0; i < 3; i++) await server.publish(id);
+    await waitFor(() => client.getState().lastSeq === 3, 'three alerts');
+    const oldEpoch = client.getState().epoch;
+    assert.ok(oldEpoch, 'alerts carry their epoch');
+
+    let release!: () => void;
+    gate = new Promise((r) => (release = r));
+    await server.restart(); // a new memory store: seqs start again at 1
+    await waitFor(() => client.getState().status !== 'open', 'client saw the restart');
+    const n1 = await server.publish(id);
+    const n2 = await server.publish(id);
+    assert.equal(n1.seq, 1);
+    release();
+    await waitFor(() => client.getState().alerts.length === 2 && client.getState().epoch !== oldEpoch,
+      'the new epoch\'s alerts', 15000);
+    const n3 = await server.publish(id);
+    await waitFor(() => client.getState().lastSeq === 3, 'live alert in the new epoch');
+    const state = client.getState();
+    assert.deepEqual(state.alerts.map((a) => a.alert_id), [n1, n2, n3].map((p) => p.alert_id));
+    assert.match(rec.sockets[rec.sockets.length - 1].url, new RegExp(`[?&]since=3&epoch=${oldEpoch}(&|$)`));
+  } finally {
+    client.close();
+    await server.stop();
+  }
+});

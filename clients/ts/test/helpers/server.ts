@@ -43,6 +43,8 @@ export interface TestServer {
 }
 
 export interface ServerOptions {
+  /** More arguments for vigil (e.g. ['--store', 'memory']); ignored by the Node peer. */
+  extraArgs?: string[];
   /** Seconds between server pings (default 1). */
   pingInterval?: number;
   /** Seconds of client silence before the server closes with 4000 (default 3). */
@@ -69,7 +71,8 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     if (kind === 'vigil') {
       const bin = resolve(process.env.VIGIL_BIN as string);
       const args = ['serve', '--port', String(port), '--data-dir', dataDir,
-        '--ping-interval', String(pingInterval), '--heartbeat-timeout', String(heartbeatTimeout)];
+        '--ping-interval', String(pingInterval), '--heartbeat-timeout', String(heartbeatTimeout),
+        ...(options.extraArgs ?? [])];
       return spawn(bin, args, { env: { ...process.env, VIGIL_JWT_SECRET: secret }, stdio: ['ignore', 'pipe', 'pipe'] });
     }
     return spawn(process.execPath, ['server.js', '--port', String(port), '--host', '127.0.0.1'], {

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace vigil::net {
+namespace vigil {
 
 template <class T>
 class fifo {
@@ -47,4 +47,4 @@ private:
     std::size_t head_ = 0;
 };
 
-}  // namespace vigil::net
+}  // namespace vigil
