@@ -200,7 +200,8 @@ int presence(std::string const& url, int n_nodes, std::size_t connections, int s
         handlers.push_back(std::make_unique<handler>(0));
         std::vector<connection_stats> c;
         for (std::size_t k = 0; k < connections; ++k)
-            c.push_back({"node" + std::to_string(i) + "-user-" + std::to_string(k), now, now});
+            c.push_back({"node" + std::to_string(i) + "-user-" + std::to_string(k), now, now,
+                         "c" + std::to_string(i) + "-" + std::to_string(k)});
         handlers.back()->set_connections(std::move(c));
     }
     auto const start = steady::now();

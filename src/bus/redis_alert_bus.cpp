@@ -81,23 +81,28 @@ void validate_node_id(std::string const& id) {
         if (c <= 0x20 || c == 0x7f) throw std::invalid_argument("node id: no spaces or control characters");
 }
 
-// One entry per user (the newest connection, should a node briefly hold two),
-// sorted by user id.
+// One entry per connection (per user, for a connection without an id),
+// sorted by its presence field.
 std::vector<connection_stats> normalised(std::vector<connection_stats> in) {
     std::erase_if(in, [](connection_stats const& s) {
-        return s.user_id.empty() || s.user_id.size() > redis_wire::max_field_bytes;
+        return s.user_id.empty() || s.user_id.size() > redis_wire::max_field_bytes ||
+               s.connection_id.size() > redis_wire::max_field_bytes;
     });
     std::sort(in.begin(), in.end(), [](auto const& a, auto const& b) {
-        return a.user_id != b.user_id ? a.user_id < b.user_id : a.connected_at_ms > b.connected_at_ms;
+        auto const fa = redis_wire::presence_field(a), fb = redis_wire::presence_field(b);
+        return fa != fb ? fa < fb : a.connected_at_ms > b.connected_at_ms;
     });
-    in.erase(std::unique(in.begin(), in.end(), [](auto const& a, auto const& b) { return a.user_id == b.user_id; }),
+    in.erase(std::unique(in.begin(), in.end(),
+                         [](auto const& a, auto const& b) {
+                             return redis_wire::presence_field(a) == redis_wire::presence_field(b);
+                         }),
              in.end());
     return in;
 }
 
 bool same_members(std::vector<connection_stats> const& a, std::vector<connection_stats> const& b) {
     return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](auto const& x, auto const& y) {
-        return x.user_id == y.user_id && x.connected_at_ms == y.connected_at_ms;
+        return x.user_id == y.user_id && x.connection_id == y.connection_id && x.connected_at_ms == y.connected_at_ms;
     });
 }
 
@@ -675,7 +680,7 @@ struct redis_alert_bus::engine {
             args.assign({"HSET", key});
             for (std::size_t i = begin; i < end; ++i) values.push_back(redis_wire::encode_presence(entries[i]));
             for (std::size_t i = begin; i < end; ++i) {
-                args.push_back(entries[i].user_id);
+                args.push_back(redis_wire::presence_field(entries[i]));
                 args.push_back(values[i - begin]);
             }
             if (begin == 0) {
@@ -780,7 +785,7 @@ struct redis_alert_bus::engine {
                         metrics::global().bus_errors.inc("decode");
                         continue;
                     }
-                    (*collected)[s->user_id] = std::move(*s);
+                    (*collected)[std::string(text_of(field))] = std::move(*s);
                     if (collected->size() > pointer.count) return scan_done(*round);  // not the snapshot announced
                 }
                 auto const next = text_of(r->element[0]);

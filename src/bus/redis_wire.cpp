@@ -172,8 +172,12 @@ std::optional<message> decode(std::string_view payload, std::string_view& error)
     return m;
 }
 
+std::string_view presence_field(connection_stats const& s) noexcept {
+    return s.connection_id.empty() ? std::string_view{s.user_id} : std::string_view{s.connection_id};
+}
+
 std::string encode_presence(connection_stats const& s) {
-    return std::to_string(s.connected_at_ms) + ' ' + std::to_string(s.last_heartbeat_ms);
+    return std::to_string(s.connected_at_ms) + ' ' + std::to_string(s.last_heartbeat_ms) + ' ' + s.user_id;
 }
 
 namespace {
@@ -188,15 +192,20 @@ bool parse_whole(std::string_view text, I& out) {
 
 }  // namespace
 
-std::optional<connection_stats> decode_presence(std::string_view user_id, std::string_view value) {
-    if (user_id.empty() || user_id.size() > max_field_bytes) return std::nullopt;
-    auto const space = value.find(' ');
-    if (space == std::string_view::npos) return std::nullopt;
+std::optional<connection_stats> decode_presence(std::string_view field, std::string_view value) {
+    if (field.empty() || field.size() > max_field_bytes) return std::nullopt;
+    auto const first = value.find(' ');
+    if (first == std::string_view::npos) return std::nullopt;
+    auto const second = value.find(' ', first + 1);
+    if (second == std::string_view::npos) return std::nullopt;
     connection_stats s;
-    if (!parse_whole(value.substr(0, space), s.connected_at_ms) ||
-        !parse_whole(value.substr(space + 1), s.last_heartbeat_ms))
+    if (!parse_whole(value.substr(0, first), s.connected_at_ms) ||
+        !parse_whole(value.substr(first + 1, second - first - 1), s.last_heartbeat_ms))
         return std::nullopt;
-    s.user_id = user_id;
+    auto const user = value.substr(second + 1);
+    if (user.empty() || user.size() > max_field_bytes) return std::nullopt;
+    s.user_id = user;
+    if (field != user) s.connection_id = field;
     return s;
 }
 

@@ -50,7 +50,7 @@ public:
     std::string const& nodes_key() const noexcept { return nodes_; }
     // String "<generation> <count>": which snapshot holds the node's connections now.
     std::string presence_key(std::string_view node) const;  // prefix:presence:{node}
-    // Hash user_id -> "<connected_at_ms> <last_heartbeat_ms>", written once, never changed.
+    // Hash of the node's connections (encode_presence), written once, never changed.
     // Generations contain no ':', so node ids with ':' cannot make two names meet.
     std::string snapshot_key(std::string_view generation, std::string_view node) const;
 
@@ -81,9 +81,12 @@ std::string encode_probe(std::string_view sender, std::string_view nonce);
 // to a short fixed reason (for logs and metrics).
 std::optional<message> decode(std::string_view payload, std::string_view& error);
 
-// A presence hash value: "<connected_at_ms> <last_heartbeat_ms>".
+// One connection in a presence snapshot: the hash field is its connection id
+// (its user id when it has none), the value "<connected_at_ms>
+// <last_heartbeat_ms> <user_id>" (the user id runs to the end).
+std::string_view presence_field(connection_stats const& stats) noexcept;
 std::string encode_presence(connection_stats const& stats);
-std::optional<connection_stats> decode_presence(std::string_view user_id, std::string_view value);
+std::optional<connection_stats> decode_presence(std::string_view field, std::string_view value);
 
 // A presence key's value: "<generation> <count>". A generation is 1-64 bytes of
 // [0-9a-z-]; count 0 means the node holds no connection (and has no snapshot).

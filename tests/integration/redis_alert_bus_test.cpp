@@ -84,7 +84,7 @@ TEST(RedisAlertBus, ComesBackAfterRedisIsKilledAndRestarted) {
     redis_process server;
     redis_alert_bus a{quick(server.url(), "a")}, b{quick(server.url(), "b")};
     recording_handler ha, hb;
-    ha.set_connections({{"alice", 1'700'000'000'000, 1'700'000'000'000}});
+    ha.set_connections({{"alice", 1'700'000'000'000, 1'700'000'000'000, "c-alice"}});
     a.start(ha), b.start(hb);
     ASSERT_TRUE(eventually([&] { return a.status().up && b.status().up && b.connected_elsewhere("alice"); }));
     auto const reconnects = metrics::global().bus_reconnects.value();
@@ -171,8 +171,8 @@ TEST(RedisAlertBus, ANodeCutOffDisappearsFromTheOthersWithin15Seconds) {
     ob.url = server.url(), ob.node_id = "b";
     redis_alert_bus a{oa}, b{ob};
     recording_handler ha, hb;
-    ha.set_connections({{"alice", 1'700'000'000'000, 1'700'000'000'000}});
-    hb.set_connections({{"bob", 1'700'000'000'000, 1'700'000'000'000}});
+    ha.set_connections({{"alice", 1'700'000'000'000, 1'700'000'000'000, "c-alice"}});
+    hb.set_connections({{"bob", 1'700'000'000'000, 1'700'000'000'000, "c-bob"}});
     a.start(ha), b.start(hb);
     ASSERT_TRUE(eventually([&] { return b.connected_elsewhere("alice") && a.connected_elsewhere("bob"); }));
 
@@ -196,7 +196,7 @@ TEST(RedisAlertBus, ACleanStopWithdrawsAtOnce) {
     oa.node_id = "a", ob.node_id = "b";
     redis_alert_bus a{oa}, b{ob};
     recording_handler ha, hb;
-    ha.set_connections({{"alice", 1'700'000'000'000, 1'700'000'000'000}});
+    ha.set_connections({{"alice", 1'700'000'000'000, 1'700'000'000'000, "c-alice"}});
     a.start(ha), b.start(hb);
     ASSERT_TRUE(eventually([&] { return b.connected_elsewhere("alice"); }));
     a.stop();
@@ -209,13 +209,37 @@ TEST(RedisAlertBus, ACleanStopWithdrawsAtOnce) {
     b.stop();
 }
 
+TEST(RedisAlertBus, EveryConnectionIsListedWithItsId) {
+    redis_process server;
+    redis_alert_bus a{quick(server.url(), "a")}, b{quick(server.url(), "b")};
+    recording_handler ha, hb;
+    // For a moment a node may hold two connections of one user (the older is closing).
+    ha.set_connections({{"alice", 1'700'000'000'000, 1'700'000'000'500, "c-old"},
+                        {"alice", 1'700'000'001'000, 1'700'000'001'000, "c-new"},
+                        {"bob", 1'700'000'002'000, 1'700'000'002'000, "c-bob"}});
+    a.start(ha), b.start(hb);
+    ASSERT_TRUE(eventually([&] { return listed(b).size() == 3; }));
+    std::map<std::string, connection_stats> by_id;
+    for (auto const& c : listed(b)) by_id[c.stats.connection_id] = c.stats;
+    EXPECT_EQ(by_id["c-old"].user_id, "alice");
+    EXPECT_EQ(by_id["c-old"].last_heartbeat_ms, 1'700'000'000'500);
+    EXPECT_EQ(by_id["c-new"].connected_at_ms, 1'700'000'001'000);
+    EXPECT_EQ(by_id["c-bob"].user_id, "bob");
+    ha.set_connections({{"alice", 1'700'000'001'000, 1'700'000'001'000, "c-new"}});
+    EXPECT_TRUE(eventually([&] { return listed(b).size() == 1 && listed(b)[0].stats.connection_id == "c-new"; }));
+    EXPECT_TRUE(b.connected_elsewhere("alice"));
+    EXPECT_FALSE(b.connected_elsewhere("bob"));
+    a.stop(), b.stop();
+}
+
 TEST(RedisAlertBus, NineteenThousandConnectionsGoInChunks) {
     redis_process server;
     redis_alert_bus a{quick(server.url(), "a")}, b{quick(server.url(), "b")};
     recording_handler ha, hb;
     std::vector<connection_stats> many;
     for (int i = 0; i < 19'000; ++i)
-        many.push_back({"user-" + std::to_string(i), 1'700'000'000'000 + i, 1'700'000'100'000 + i});
+        many.push_back({"user-" + std::to_string(i), 1'700'000'000'000 + i, 1'700'000'100'000 + i,
+                        "conn-" + std::to_string(i)});
     ha.set_connections(many);
     a.start(ha), b.start(hb);
     ASSERT_TRUE(eventually([&] { return listed(b).size() == 19'000; }, 20s)) << listed(b).size();
@@ -228,6 +252,7 @@ TEST(RedisAlertBus, NineteenThousandConnectionsGoInChunks) {
     ASSERT_EQ(by_user.size(), 19'000u);
     EXPECT_EQ(by_user["user-18999"].connected_at_ms, 1'700'000'018'999);
     EXPECT_EQ(by_user["user-18999"].last_heartbeat_ms, 1'700'000'118'999);
+    EXPECT_EQ(by_user["user-18999"].connection_id, "conn-18999");
     EXPECT_TRUE(b.connected_elsewhere("user-0"));
     // Written in bounded commands: 500 fields per HSET.
     auto const stats = server.command({"INFO", "commandstats"});
@@ -236,7 +261,7 @@ TEST(RedisAlertBus, NineteenThousandConnectionsGoInChunks) {
     EXPECT_GE(std::stoi(m[1]), 38);
 
     many.erase(many.begin());
-    many.push_back({"newcomer", 1'700'000'200'000, 1'700'000'200'000});
+    many.push_back({"newcomer", 1'700'000'200'000, 1'700'000'200'000, "conn-new"});
     ha.set_connections(many);
     EXPECT_TRUE(eventually([&] { return b.connected_elsewhere("newcomer") && !b.connected_elsewhere("user-0"); }));
     EXPECT_EQ(listed(b).size(), 19'000u);

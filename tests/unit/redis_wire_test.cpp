@@ -137,14 +137,25 @@ TEST(RedisWire, NamesUnderAPrefix) {
 }
 
 TEST(RedisWire, PresenceValuesAndPointers) {
-    auto const s = wire::decode_presence("alice", wire::encode_presence({"alice", 1'700'000'000'000, 1'700'000'005'000}));
+    connection_stats const sent{"alice smith", 1'700'000'000'000, 1'700'000'005'000, "0123456789abcdef"};
+    EXPECT_EQ(wire::presence_field(sent), "0123456789abcdef");
+    auto const s = wire::decode_presence(wire::presence_field(sent), wire::encode_presence(sent));
     ASSERT_TRUE(s);
-    EXPECT_EQ(s->user_id, "alice");
+    EXPECT_EQ(s->user_id, "alice smith");  // a user id may hold spaces: it runs to the end
+    EXPECT_EQ(s->connection_id, "0123456789abcdef");
     EXPECT_EQ(s->connected_at_ms, 1'700'000'000'000);
     EXPECT_EQ(s->last_heartbeat_ms, 1'700'000'005'000);
-    for (char const* bad : {"", "1", "1 ", " 1", "1 2 3", "x 2", "1 2x", "99999999999999999999 1"})
-        EXPECT_FALSE(wire::decode_presence("alice", bad)) << bad;
-    EXPECT_FALSE(wire::decode_presence("", "1 2"));
+    // Without a connection id, the user id is the field, and no id comes back.
+    connection_stats const anonymous{"bob", 1, 2, {}};
+    EXPECT_EQ(wire::presence_field(anonymous), "bob");
+    auto const b = wire::decode_presence("bob", wire::encode_presence(anonymous));
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->user_id, "bob");
+    EXPECT_TRUE(b->connection_id.empty());
+    for (char const* bad : {"", "1", "1 2", "1 2 ", " 1 2 u", "1  2 u", "x 2 u", "1 2x u", "99999999999999999999 1 u"})
+        EXPECT_FALSE(wire::decode_presence("c", bad)) << bad;
+    EXPECT_FALSE(wire::decode_presence("", "1 2 u"));
+    EXPECT_FALSE(wire::decode_presence(std::string(wire::max_field_bytes + 1, 'c'), "1 2 u"));
 
     auto const p = wire::decode_pointer(wire::encode_pointer({"0a1b-17", 19000}));
     ASSERT_TRUE(p);
