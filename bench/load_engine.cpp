@@ -222,6 +222,7 @@ struct engine::impl {
     std::unique_ptr<FILE, int (*)(FILE*)> latency_log{nullptr, &std::fclose};
     int ep = -1;
     sockaddr_in server{};
+    sockaddr_in publish_server{};
     std::vector<std::string> users;
     std::vector<std::string> tokens;
     std::string publisher_token;
@@ -253,6 +254,8 @@ struct engine::impl {
         server.sin_family = AF_INET;
         server.sin_port = htons(cfg.port);
         inet_pton(AF_INET, cfg.host.c_str(), &server.sin_addr);
+        publish_server = server;
+        if (cfg.publish_port) publish_server.sin_port = htons(cfg.publish_port);
         auto const now = std::int64_t(std::time(nullptr));
         users.reserve(cfg.users);
         tokens.reserve(cfg.users);
@@ -287,7 +290,7 @@ struct engine::impl {
 
     // ---------------------------------------------------------- sockets
 
-    int new_socket(std::uint32_t spread, bool small_rcvbuf) {
+    int new_socket(std::uint32_t spread, bool small_rcvbuf, bool publisher = false) {
         int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) return -1;
         int one = 1;
@@ -303,7 +306,8 @@ struct engine::impl {
             int sz = 4096;
             ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
         }
-        int const r = ::connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server);
+        auto const& to = publisher ? publish_server : server;
+        int const r = ::connect(fd, reinterpret_cast<sockaddr const*>(&to), sizeof to);
         if (r < 0 && errno != EINPROGRESS) {
             ::close(fd);
             return -1;
@@ -684,7 +688,7 @@ struct engine::impl {
 
     void http_connect(std::uint32_t k) {
         auto& h = http[k];
-        h.fd = new_socket(0x10000 + k, false);
+        h.fd = new_socket(0x10000 + k, false, true);
         if (h.fd < 0) {
             ++st.pub_conn_errors;
             return;

@@ -96,7 +96,8 @@ struct phase_stats {
 
 struct engine_config {
     std::string host = "127.0.0.1";
-    std::uint16_t port = 0;
+    std::uint16_t port = 0;          // the WebSocket clients'
+    std::uint16_t publish_port = 0;  // the publishers' (another node of a cluster); 0: `port`
     std::string secret;       // HS256; tokens are minted for every user
     std::string user_prefix;  // user i is user_prefix + i
     std::uint32_t first_user = 0;

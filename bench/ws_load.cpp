@@ -70,9 +70,11 @@ scenarios (defaults in brackets):
             duplicate or error (CI; judges no speed)
 
 options:
-  --url ws://127.0.0.1:PORT   the server (loopback only) [ws://127.0.0.1:8000]
+  --url ws://127.0.0.1:PORT   the server (loopback only) [ws://127.0.0.1:8000]; for a cluster, its
+                              nodes, comma-separated: worker k holds its clients on node k mod N and
+                              publishes through node k+1 mod N (never the receivers' node)
   --secret S                  HS256 secret [$VIGIL_JWT_SECRET]
-  --server-pid PID            the server process to measure (/proc); implied with `-- command`
+  --server-pid PID[,PID...]   the server process(es) to measure (/proc, summed); implied with `-- command`
   --connections N --ramp a,b,c --hold S --alerts M --rate R --batch B --publishers K
   --settle S                  idle: hold S seconds unmeasured before each measured hold [0]
   --duration S (publishing bound) --drain S (wait for the last deliveries) [5]
@@ -94,8 +96,10 @@ struct options {
     std::string scenario;
     std::string host = "127.0.0.1";
     std::uint16_t port = 8000;
+    std::vector<std::uint16_t> cluster_ports;  // more than one: the nodes of a cluster
     std::string secret;
     int server_pid = 0;
+    std::vector<int> more_server_pids;  // a cluster's other nodes
     std::uint32_t connections = 0;
     std::vector<std::uint32_t> ramp;
     double hold = -1;
@@ -150,18 +154,31 @@ options parse(int argc, char** argv) {
         std::string const v = argv[++i];
         try {
             if (a == "--url") {
-                auto rest = v;
-                if (rest.rfind("ws://", 0) == 0) rest = rest.substr(5);
-                else if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-                auto const slash = rest.find('/');
-                if (slash != std::string::npos) rest = rest.substr(0, slash);
-                auto const colon = rest.rfind(':');
-                if (colon == std::string::npos) die("--url needs a port");
-                o.host = rest.substr(0, colon);
-                o.port = std::uint16_t(std::stoul(rest.substr(colon + 1)));
-                if (o.host == "localhost") o.host = "127.0.0.1";
+                std::stringstream urls{v};
+                for (std::string rest; std::getline(urls, rest, ',');) {
+                    if (rest.rfind("ws://", 0) == 0) rest = rest.substr(5);
+                    else if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+                    auto const slash = rest.find('/');
+                    if (slash != std::string::npos) rest = rest.substr(0, slash);
+                    auto const colon = rest.rfind(':');
+                    if (colon == std::string::npos) die("--url needs a port");
+                    auto host = rest.substr(0, colon);
+                    if (host == "localhost") host = "127.0.0.1";
+                    if (!o.cluster_ports.empty() && host != o.host) die("the nodes of a cluster must share one host");
+                    o.host = host;
+                    o.cluster_ports.push_back(std::uint16_t(std::stoul(rest.substr(colon + 1))));
+                }
+                if (o.cluster_ports.empty()) die("--url needs a port");
+                o.port = o.cluster_ports[0];
+                if (o.cluster_ports.size() == 1) o.cluster_ports.clear();
             } else if (a == "--secret") o.secret = v;
-            else if (a == "--server-pid") o.server_pid = std::stoi(v);
+            else if (a == "--server-pid") {
+                std::stringstream pids{v};
+                for (std::string p; std::getline(pids, p, ',');) {
+                    if (o.server_pid == 0) o.server_pid = std::stoi(p);
+                    else o.more_server_pids.push_back(std::stoi(p));
+                }
+            }
             else if (a == "--connections") o.connections = std::uint32_t(std::stoul(v));
             else if (a == "--ramp") o.ramp = parse_list(v);
             else if (a == "--hold") o.hold = std::stod(v);
@@ -258,7 +275,7 @@ struct proc_sample {
     bool ok = false;
 };
 
-proc_sample sample(int pid) {
+proc_sample sample_one(int pid) {
     proc_sample s;
     if (pid <= 0) return s;
     std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
@@ -278,6 +295,20 @@ proc_sample sample(int pid) {
     while (std::getline(status, line))
         if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::stoll(line.substr(6));
     s.ok = true;
+    return s;
+}
+
+// The server under test: one process, or every node of a cluster, summed.
+std::vector<int> const* cluster_pids = nullptr;
+proc_sample sample(int pid) {
+    auto s = sample_one(pid);
+    if (cluster_pids && pid != 0)
+        for (int other : *cluster_pids) {
+            auto const o = sample_one(other);
+            s.cpu_s += o.cpu_s;
+            s.rss_kib += o.rss_kib;
+            s.ok = s.ok && o.ok;
+        }
     return s;
 }
 
@@ -357,6 +388,9 @@ struct coordinator {
         int procs = o.procs;
         if (procs <= 0) procs = int((max_users + std::uint32_t(o.scenario == "idle" ? 0 : o.publishers) + 19499) / 19500);
         procs = std::max(1, std::min<int>(procs, 16));
+        // A cluster: at least one worker per node, a whole number of workers each.
+        if (auto const nodes = int(o.cluster_ports.size()); nodes > 1)
+            procs = std::min(16, (std::max(procs, nodes) + nodes - 1) / nodes * nodes);
         std::uint32_t first = 0;
         for (int w = 0; w < procs; ++w) {
             std::uint32_t const share = max_users / std::uint32_t(procs) + (std::uint32_t(w) < max_users % std::uint32_t(procs));
@@ -365,6 +399,10 @@ struct coordinator {
             vbench::engine_config cfg;
             cfg.host = o.host;
             cfg.port = o.port;
+            if (auto const nodes = o.cluster_ports.size(); nodes > 1) {
+                cfg.port = o.cluster_ports[std::size_t(w) % nodes];
+                cfg.publish_port = o.cluster_ports[(std::size_t(w) + 1) % nodes];
+            }
             cfg.secret = o.secret;
             cfg.user_prefix = prefix;
             cfg.first_user = first;
@@ -689,6 +727,8 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     spawned_server spawned;
     if (!o.spawn.empty()) spawned.start(o);
+    if (!o.spawn.empty() && !o.cluster_ports.empty()) die("a cluster is started outside vigil_load: give its --url list");
+    cluster_pids = &o.more_server_pids;
 
     std::uint32_t const max_users = *std::max_element(o.ramp.begin(), o.ramp.end());
     coordinator co{o};
@@ -699,6 +739,7 @@ int main(int argc, char** argv) {
     j.str("scenario", o.scenario);
     if (!o.label.empty()) j.str("label", o.label);
     j.integer("procs", co.workers.size());
+    j.integer("nodes", std::max<std::size_t>(1, o.cluster_ports.size()));
     bool failed = false;
     std::printf("vigil_load %s against %s:%u (server pid %d, %zu worker process%s)\n", o.scenario.c_str(),
                 o.host.c_str(), o.port, o.server_pid, co.workers.size(), co.workers.size() == 1 ? "" : "es");

@@ -13,6 +13,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libjwt-dev libsqlite3-dev libhiredis-dev libpng-dev libjemalloc-dev liburing-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  # the system's trust store, against which push services' certificates are verified
+  ca-certificates
   # tests and benchmarks
   libgtest-dev libbenchmark-dev python3 python3-websockets redis-server chromium fonts-liberation
   # the Python client's tests (clients/python): pytest, a venv for the offline

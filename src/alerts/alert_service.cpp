@@ -1,5 +1,8 @@
 #include "alerts/alert_service.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
@@ -115,6 +118,7 @@ void alert_service::drain_on(work_site& site) {
         std::lock_guard lock{mutex_};
         jobs.swap(queue_);
     }
+    take_due_retries(jobs, now_ms());
     run_round(jobs);
     {
         std::lock_guard lock{mutex_};
@@ -149,11 +153,13 @@ void alert_service::run_worker() {
         for (;;) {
             jobs.swap(queue_);
             lock.unlock();
+            take_due_retries(jobs, now_ms());
             if (jobs.empty())
                 flush_deliveries();
             else
                 run_round(jobs);  // empties jobs
             prune_if_due(now_ms());
+            follow_feed_if_due(now_ms());
             lock.lock();
             if (queue_.empty()) break;
         }
@@ -284,8 +290,15 @@ void alert_service::replay(open_job& j) {
             page = store_.after(user, 0, true, options_.replay_batch, options_.inline_frames);
         }
     } catch (std::exception const& e) {
-        log::error("store.replay_failed", {{"user_id", connection->user_id()}, {"error", e.what()}});
-        connection->close(close_code::going_away, "alert store unavailable, reconnect later");
+        // Read again later, backing off to 16 s; the connection stays. Logged
+        // once per page, not per attempt: a store that is down for a while
+        // would otherwise log every connection every few seconds.
+        if (j.failures == 0)
+            log::warn("store.replay_failed", {{"user_id", connection->user_id()}, {"error", e.what()},
+                                              {"action", "retrying until the store answers"}});
+        auto const delay = std::int64_t{1000} << std::min(j.failures, 4);
+        ++j.failures;
+        retries_.push_back({std::move(j), now_ms() + delay});
         return;
     }
     replay_delivery out;
@@ -303,6 +316,14 @@ void alert_service::replay(open_job& j) {
     }
     metrics::global().alerts_replayed.inc(page.alerts.size());
     connection->replay(std::move(out));
+}
+
+void alert_service::take_due_retries(std::deque<job>& jobs, std::int64_t now) {
+    if (retries_.empty()) return;
+    auto const due = std::partition(retries_.begin(), retries_.end(), [&](retry const& r) { return r.due_ms > now; });
+    for (auto it = due; it != retries_.end(); ++it)
+        if (!it->read.target.expired()) jobs.push_front(std::move(it->read));
+    retries_.erase(due, retries_.end());
 }
 
 void alert_service::record_delivery(std::string alert_id) {
@@ -344,6 +365,7 @@ void alert_service::receiver::on_control(bus_control const& message) {
 }
 
 void alert_service::receiver::on_link_changed(bool up) {
+    s_.link_up_.store(up, std::memory_order_release);
     if (up)
         log::info("bus.link_up", {{"node", s_.bus_.node_id()}});
     else
@@ -363,6 +385,48 @@ void alert_service::check_ownership() {
                                });
         }
     });
+}
+
+// The worker's: while the bus cannot bring other nodes' alerts, read them from
+// the store (every user's, in commit order) and deliver those whose user is
+// connected here. The connections' sequencers drop what they already have.
+void alert_service::follow_feed_if_due(std::int64_t now) {
+    if (bus_.status().engine == "local" || now < next_feed_ms_) return;  // one node: nothing to miss
+    bool const up = link_up_.load(std::memory_order_acquire);
+    try {
+        if (up && !following_feed_) {
+            older_mark_ = std::exchange(recent_mark_, store_.feed("", 0).cursor);
+            next_feed_ms_ = now + 2000;
+            return;
+        }
+        if (!following_feed_) {
+            following_feed_ = true;
+            feed_cursor_ = older_mark_.empty() ? recent_mark_ : older_mark_;
+            log::warn("bus.following_store", {{"node", bus_.node_id()},
+                                               {"detail", "the bus lost the other nodes: reading their alerts from the store"}});
+        }
+        next_feed_ms_ = now + options_.feed_poll_interval_ms;
+        constexpr std::size_t page_size = 500, max_pages = 20;  // bounded per round
+        for (std::size_t pages = 0; pages < max_pages; ++pages) {
+            auto page = store_.feed(feed_cursor_, page_size);
+            feed_cursor_ = page.cursor;
+            for (auto& a : page.alerts) {
+                if (!registry_.connected(a.user_id)) continue;
+                bool const first = a.delivery_count == 0;
+                auto text = std::make_shared<std::string const>(proto::anomaly_message(a, false, store_.epoch()));
+                if (registry_.deliver(a.user_id, {std::move(text), a.seq, metrics::now_ns()}) && first)
+                    record_delivery(std::move(a.alert_id));
+            }
+            if (page.alerts.size() < page_size) break;
+        }
+        if (up) {  // the last read after the link came back covered the gap
+            following_feed_ = false;
+            recent_mark_ = older_mark_ = feed_cursor_;
+            log::info("bus.following_bus", {{"node", bus_.node_id()}});
+        }
+    } catch (std::exception const& e) {
+        log::warn("store.feed_failed", {{"error", e.what()}});
+    }
 }
 
 void alert_service::prune_if_due(std::int64_t now) {

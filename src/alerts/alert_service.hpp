@@ -46,6 +46,9 @@ struct alert_service_options {
     std::size_t replay_batch = 100;
     bool inline_frames = false;
     std::int64_t prune_interval_ms = 60'000;
+    // While the bus has lost the other nodes, how often the store's feed is
+    // read for the alerts they commit (SPEC section 5: delivered within 2 s).
+    std::int64_t feed_poll_interval_ms = 1000;
     // How often an idle worker records delivery counts and looks for a prune.
     std::int64_t maintenance_interval_ms = 200;
     // Drain on the work site (I/O thread) where work arrives. Only for a store
@@ -143,6 +146,14 @@ private:
         std::uint64_t after_seq = 0;
         bool unacked_only = false;
         bool from_client = false;  // after_seq is the client's `since`: check it against the head
+        int failures = 0;          // reads of this page that the store refused so far
+    };
+    // A page read the store refused, tried again once due: the connection
+    // stays open meanwhile (heartbeats, live alerts held) and catches up when
+    // the store is back.
+    struct retry {
+        open_job read;
+        std::int64_t due_ms = 0;
     };
     struct ack_job {
         ack_request request;
@@ -157,6 +168,8 @@ private:
     void run_round(std::deque<job>& jobs);
     void commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks);
     void replay(open_job& j);
+    void take_due_retries(std::deque<job>& jobs, std::int64_t now);
+    void follow_feed_if_due(std::int64_t now);
     void flush_deliveries();
     void record_delivery(std::string alert_id);
     void prune_if_due(std::int64_t now);
@@ -183,6 +196,18 @@ private:
 
     // Owned by whoever holds the drain.
     std::int64_t next_prune_ms_ = 0;
+    std::vector<retry> retries_;
+
+    // The bus-down fallback (worker only). While the link is up, a recovery
+    // point in the feed is kept, a little in the past; once it is lost, the
+    // feed is read from there and its alerts delivered here, until the link is
+    // back and one last read has covered the gap.
+    std::atomic<bool> link_up_{true};
+    bool following_feed_ = false;
+    std::string feed_cursor_;      // where the next read starts, while following
+    std::string recent_mark_;      // the feed's "now", taken every 2 s while linked
+    std::string older_mark_;       // the one before: where following starts
+    std::int64_t next_feed_ms_ = 0;
     std::thread worker_;
 };
 

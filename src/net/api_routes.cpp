@@ -65,6 +65,19 @@ http_response json_error(http::status status, std::string_view code, std::string
 
 namespace {
 
+// The store could not do it (down, or slower than its deadline): nothing was
+// applied, and the same request (a publish with its idempotency key) may be
+// retried.
+http_response store_unavailable(std::string_view why, http_request const& req) {
+    auto res = json_error(http::status::service_unavailable, "store_unavailable", why, req);
+    res.set(http::field::retry_after, "1");
+    return res;
+}
+
+}  // namespace
+
+namespace {
+
 using target = request_target;
 
 // Empty (not given), or what a store could have named its epoch.
@@ -247,7 +260,7 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
     ctx.alerts.publish(std::move(request.alerts), [batch, head = reply_head(req),
                                                    respond = std::move(respond)](publish_outcome outcome) {
         if (auto const* why = std::get_if<std::string>(&outcome))
-            return respond(json_error(http::status::service_unavailable, "store_unavailable", *why, head));
+            return respond(store_unavailable(*why, head));
         json::array out;
         for (auto const& r : std::get<std::vector<publish_result>>(outcome)) {
             json::object o{{"alert_id", r.alert_id}, {"seq", r.seq}, {"delivered", r.delivered}};
@@ -273,7 +286,7 @@ void read_store(server_context& ctx, http_request const& req, responder respond,
         try {
             res = read(head);
         } catch (std::exception const& e) {
-            res = json_error(http::status::service_unavailable, "store_unavailable", e.what(), head);
+            res = store_unavailable(e.what(), head);
         }
         respond(std::move(res));
     });
@@ -341,7 +354,7 @@ void acknowledge(server_context& ctx, http_request&& req, std::string const& id,
         ack_request{id, who->is_admin() ? "" : who->subject, who->subject},
         [id, head = reply_head(req), respond = std::move(respond)](ack_outcome_or_error r) {
             if (auto const* why = std::get_if<std::string>(&r))
-                return respond(json_error(http::status::service_unavailable, "store_unavailable", *why, head));
+                return respond(store_unavailable(*why, head));
             auto const& ack = std::get<ack_result>(r);
             if (ack.outcome == ack_outcome::not_found)
                 return respond(json_error(http::status::not_found, "not_found", "no such alert", head));

@@ -85,6 +85,13 @@ struct replay_page {
     std::uint64_t head = 0;
 };
 
+// A page of every user's alerts in commit order: what a node reads while its
+// bus has lost the other nodes, to find the alerts they commit.
+struct feed_page {
+    std::vector<stored_alert> alerts;  // oldest first, without frame bytes
+    std::string cursor;                // where the next page starts
+};
+
 struct retention_policy {
     std::int64_t max_age_ms = 0;   // 0: keep regardless of age
     std::size_t per_user = 0;      // 0: no count limit
@@ -120,6 +127,13 @@ public:
 
     // Newest first.
     virtual std::vector<stored_alert> history(history_query const& q) = 0;
+
+    // Every user's alerts committed after `cursor`, in commit order, at most
+    // `limit`. An empty cursor means "from now on": the page is empty and its
+    // cursor marks the present. Every alert committed after a cursor's
+    // position appears in a later page (an engine that cannot tell commit order
+    // exactly may repeat one); a page's cursor never goes back.
+    virtual feed_page feed(std::string const& cursor, std::size_t limit) = 0;
 
     // Removes at most max_rows alerts older than the policy's age; returns how
     // many went. (The per-user count is enforced by write() as alerts arrive.)

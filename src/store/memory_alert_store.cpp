@@ -2,6 +2,8 @@
 
 #include "common/ids.hpp"
 
+#include <algorithm>
+
 namespace vigil {
 
 namespace {
@@ -76,6 +78,7 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
         }
         record r{arena};
         r.seq = ++log.last_seq;
+        r.commit_no = ++commits_;
         r.user_id = in.user_id;
         r.stream_id = in.stream_id;
         r.detection_json = in.detection_json;
@@ -160,6 +163,29 @@ std::vector<stored_alert> memory_alert_store::history(history_query const& q) {
         if ((q.user_id.empty() || std::string_view{r.user_id} == q.user_id) && matches(r.acked_ms, q.status))
             out.push_back(to_stored(*it, false));
     }
+    return out;
+}
+
+feed_page memory_alert_store::feed(std::string const& cursor, std::size_t limit) {
+    std::lock_guard lock{mutex_};
+    feed_page out;
+    if (cursor.empty()) {
+        out.cursor = std::to_string(commits_);
+        return out;
+    }
+    std::uint64_t after = 0;
+    try {
+        after = std::stoull(cursor);
+    } catch (std::exception const&) {
+        throw store_error("not a feed cursor of this store: " + cursor);
+    }
+    std::vector<alert_map::const_iterator> found;
+    for (auto it = alerts_.cbegin(); it != alerts_.cend(); ++it)
+        if (it->second.commit_no > after) found.push_back(it);
+    std::sort(found.begin(), found.end(), [](auto a, auto b) { return a->second.commit_no < b->second.commit_no; });
+    if (found.size() > limit) found.resize(limit);
+    for (auto it : found) out.alerts.push_back(to_stored(*it, false));
+    out.cursor = std::to_string(found.empty() ? after : found.back()->second.commit_no);
     return out;
 }
 

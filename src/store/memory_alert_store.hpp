@@ -25,6 +25,9 @@ public:
     std::optional<stored_alert> get(std::string_view alert_id) override;
     std::optional<annotated_frame> frame(std::string_view alert_id) override;
     std::vector<stored_alert> history(history_query const& q) override;
+    // A scan of every retained alert: this engine serves one node, whose bus
+    // never loses other nodes, so the feed only has to be right.
+    feed_page feed(std::string const& cursor, std::size_t limit) override;
     std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
     std::uint64_t last_seq(std::string_view user_id) override;
 
@@ -44,6 +47,7 @@ private:
             : user_id(a), stream_id(a), detection_json(a), timestamp(a), idempotency_key(a), acked_by(a) {}
         std::pmr::string user_id, stream_id, detection_json, timestamp, idempotency_key, acked_by;
         std::uint64_t seq = 0;
+        std::uint64_t commit_no = 0;  // order of commits across users, for the feed
         std::int64_t created_ms = 0;
         std::optional<std::int64_t> first_delivered_ms;
         std::int64_t delivery_count = 0;
@@ -63,6 +67,7 @@ private:
     retention_policy retention_;
     std::string const epoch_;
     std::mutex mutex_;
+    std::uint64_t commits_ = 0;  // the last commit_no given
     // Everything below allocates from the arena (huge pages, blocks reused by the pool).
     huge_page_resource arena_;
     std::pmr::unsynchronized_pool_resource pool_;

@@ -225,21 +225,21 @@ using statement = sqlite_connection::statement;
 
 namespace {
 
-// Reads the columns listed in alert_columns, in that order.
-stored_alert read_alert(statement const& s) {
+// Reads the columns listed in alert_columns, in that order, from column `first` on.
+stored_alert read_alert(statement const& s, int first = 0) {
     stored_alert a;
-    a.alert_id = s.text(0);
-    a.user_id = s.text(1);
-    a.seq = static_cast<std::uint64_t>(s.integer(2));
-    a.stream_id = s.text(3);
-    a.detection_json = s.text(4);
-    a.timestamp = s.text(5);
-    a.created_ms = s.integer(6);
-    a.frame_content_type = s.text(7);
-    if (!s.is_null(8)) a.first_delivered_ms = s.integer(8);
-    a.delivery_count = s.integer(9);
-    if (!s.is_null(10)) a.acked_ms = s.integer(10);
-    a.acked_by = s.text(11);
+    a.alert_id = s.text(first + 0);
+    a.user_id = s.text(first + 1);
+    a.seq = static_cast<std::uint64_t>(s.integer(first + 2));
+    a.stream_id = s.text(first + 3);
+    a.detection_json = s.text(first + 4);
+    a.timestamp = s.text(first + 5);
+    a.created_ms = s.integer(first + 6);
+    a.frame_content_type = s.text(first + 7);
+    if (!s.is_null(first + 8)) a.first_delivered_ms = s.integer(first + 8);
+    a.delivery_count = s.integer(first + 9);
+    if (!s.is_null(first + 10)) a.acked_ms = s.integer(first + 10);
+    a.acked_by = s.text(first + 11);
     return a;
 }
 
@@ -520,6 +520,58 @@ std::vector<stored_alert> sqlite_alert_store::history(history_query const& q) {
     s.bind(1, q.user_id).bind(2, q.before).bind(3, std::int64_t(q.limit));
     std::vector<stored_alert> out;
     while (s.step()) out.push_back(read_alert(s));
+    return out;
+}
+
+// The cursor is "<rowid>:<alert id>" of the last alert handed out. Rowids grow
+// while rows remain; if pruning emptied the table, numbering starts again
+// from 1, which the cursor notices (its row holds another alert, or the
+// largest rowid is below it) and then reads from the start.
+feed_page sqlite_alert_store::feed(std::string const& cursor, std::size_t limit) {
+    std::lock_guard lock{read_mutex_};
+    feed_page out;
+    auto const max_rowid = [&] {
+        auto s = reader_->prepare("SELECT coalesce(max(rowid), 0) FROM alerts");
+        return s.step() ? s.integer(0) : std::int64_t{0};
+    };
+    if (cursor.empty()) {
+        auto const top = max_rowid();
+        std::string id;
+        if (top > 0) {
+            auto s = reader_->prepare("SELECT id FROM alerts WHERE rowid = ?1");
+            s.bind(1, top);
+            if (s.step()) id = s.text(0);
+        }
+        out.cursor = std::to_string(top) + ":" + id;
+        return out;
+    }
+    auto const colon = cursor.find(':');
+    std::int64_t after = 0;
+    try {
+        after = std::stoll(cursor.substr(0, colon));
+    } catch (std::exception const&) {
+        throw store_error("not a feed cursor of this store: " + cursor);
+    }
+    if (colon == std::string::npos) throw store_error("not a feed cursor of this store: " + cursor);
+    std::string const last_id = cursor.substr(colon + 1);
+    if (after > 0) {
+        auto s = reader_->prepare("SELECT id FROM alerts WHERE rowid = ?1");
+        s.bind(1, after);
+        bool const renumbered = s.step() ? s.text(0) != last_id : max_rowid() < after;
+        if (renumbered) after = 0;
+    }
+    auto s = reader_->prepare_built("SELECT rowid, " + std::string{alert_columns} +
+                                    " FROM alerts WHERE rowid > ?1 ORDER BY rowid LIMIT ?2");
+    s.bind(1, after).bind(2, std::int64_t(limit));
+    std::int64_t last_rowid = after;
+    std::string last = after > 0 ? last_id : std::string{};
+    while (s.step()) {
+        last_rowid = s.integer(0);
+        auto a = read_alert(s, 1);
+        last = a.alert_id;
+        out.alerts.push_back(std::move(a));
+    }
+    out.cursor = std::to_string(last_rowid) + ":" + last;
     return out;
 }
 

@@ -42,6 +42,9 @@ public:
     std::optional<stored_alert> get(std::string_view alert_id) override;
     std::optional<annotated_frame> frame(std::string_view alert_id) override;
     std::vector<stored_alert> history(history_query const& q) override;
+    // In rowid order, which is commit order: SQLite numbers each insert after
+    // the largest rowid, under the write lock that orders commits.
+    feed_page feed(std::string const& cursor, std::size_t limit) override;
     std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
     std::uint64_t last_seq(std::string_view user_id) override;
 

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <thread>
 
 using namespace vigil;
@@ -319,6 +320,61 @@ TEST_P(AlertStoreContract, PruningBesideAnotherWriterKeepsSeqsGrowing) {
     pruner.join();
     EXPECT_EQ(second.last_seq("p"), last);
     EXPECT_EQ(first->write(alerts({alert("p")}), now + 1000).appended[0].alert.seq, last + 1);
+}
+
+// The feed (what a node reads while its bus is down): from a cursor taken
+// "now", every alert committed afterwards by any writer, each user's in seq
+// order, none from before.
+TEST_P(AlertStoreContract, TheFeedHandsOutEveryLaterCommitInCommitOrder) {
+    auto first = make();
+    auto& second = second_writer(*first);
+    auto const before = first->write(alerts({alert("a")}), 1000).appended[0].alert.alert_id;
+    auto const start = first->feed("", 10);
+    EXPECT_TRUE(start.alerts.empty());
+    std::mutex m;
+    std::set<std::string> written;
+    std::atomic<int> writing{2};
+    auto writer = [&](alert_store& s, unsigned seed) {
+        std::mt19937 rng{seed};
+        for (int r = 0; r < 120; ++r) {
+            write_batch b;
+            for (int n = 1 + int(rng() % 3); n > 0; --n) b.alerts.push_back(alert(rng() % 2 ? "a" : "b"));
+            auto const out = s.write(b, 2000 + r);
+            std::lock_guard lock{m};
+            for (auto const& a : out.appended) written.insert(a.alert.alert_id);
+        }
+        --writing;
+    };
+    std::vector<stored_alert> fed;
+    std::thread reader{[&] {
+        auto cursor = start.cursor;
+        for (bool last_round = false;;) {
+            bool const done = writing == 0;
+            auto const page = second.feed(cursor, 7);
+            cursor = page.cursor;
+            fed.insert(fed.end(), page.alerts.begin(), page.alerts.end());
+            if (page.alerts.empty()) {
+                if (last_round) return;
+                last_round = done;  // one more empty page after the writers finished
+            }
+        }
+    }};
+    std::thread w{writer, std::ref(second), 2u};
+    writer(*first, 1u);
+    w.join();
+    reader.join();
+    std::set<std::string> seen;
+    std::map<std::string, std::uint64_t> last;
+    for (auto const& a : fed) {
+        EXPECT_NE(a.alert_id, before);
+        if (!seen.insert(a.alert_id).second) continue;  // an engine may repeat one
+        EXPECT_GT(a.seq, last[a.user_id]) << a.user_id;
+        last[a.user_id] = a.seq;
+    }
+    EXPECT_EQ(seen, written);
+    auto const tail = first->feed(start.cursor, 1000);
+    EXPECT_FALSE(tail.alerts.empty());
+    EXPECT_THROW(first->feed("not a cursor", 10), store_error);
 }
 
 namespace {

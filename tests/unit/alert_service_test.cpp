@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 #include <future>
 #include <thread>
 #include <unistd.h>
@@ -407,7 +408,7 @@ public:
     void send(bus_alert const& a) {
         std::lock_guard lock{mutex_};
         for (auto const& [name, h] : nodes_) {
-            if (name == a.origin_node) continue;
+            if (name == a.origin_node || cut_off_.count(name) || cut_off_.count(a.origin_node)) continue;
             if (!reliable_ && rng_() % 10 == 0) continue;             // lost
             in_flight_.push_back({name, a});
             if (!reliable_ && rng_() % 10 == 0) in_flight_.push_back({name, a});  // twice
@@ -416,6 +417,19 @@ public:
     void make_reliable() {
         std::lock_guard lock{mutex_};
         reliable_ = true;
+    }
+    // Nothing reaches or leaves `node` until it is linked again.
+    void cut(std::string const& node, bool off) {
+        bus_handler* h = nullptr;
+        {
+            std::lock_guard lock{mutex_};
+            if (off)
+                cut_off_.insert(node);
+            else
+                cut_off_.erase(node);
+            h = nodes_[node];
+        }
+        h->on_link_changed(!off);
     }
     bool idle() {
         std::lock_guard lock{mutex_};
@@ -446,6 +460,7 @@ private:
     std::mt19937 rng_;
     std::map<std::string, bus_handler*> nodes_;
     std::vector<std::pair<std::string, bus_alert>> in_flight_;
+    std::set<std::string> cut_off_;
     bool reliable_ = false;
     bool done_ = false;
     std::thread pump_;
@@ -467,7 +482,7 @@ public:
     void publish_control(bus_control const&) override {}
     bool connected_elsewhere(std::string_view) const override { return false; }
     void remote_connections(std::function<void(std::vector<node_connection>)> done) const override { done({}); }
-    bus_status status() const override { return {true, "chaos", {}}; }
+    bus_status status() const override { return {true, "chaos", {}}; }  // a bus that spans nodes
 
 private:
     chaos_network& net_;
@@ -515,6 +530,105 @@ TEST(AlertService, TwoNodesPublishingConcurrentlyKeepTheOrderGuarantee) {
         ASSERT_EQ(seqs.size(), total);
         for (std::size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], std::int64_t(i + 1));
         EXPECT_EQ(store_a.last_seq("u"), total);
+        node_a.stop(), node_b.stop();
+        bus_a.stop(), bus_b.stop();
+    }
+    std::filesystem::remove_all(dir);
+}
+
+// ---------------------------------------------------------------- store outages
+
+namespace {
+
+// The memory engine, with reads that fail while `failing` is set: a store
+// whose server went away for a while.
+class store_with_outages final : public alert_store {
+public:
+    std::atomic<bool> failing{false};
+    std::atomic<int> refused{0};
+    memory_alert_store inner;
+
+    std::string const& epoch() const noexcept override { return inner.epoch(); }
+    write_result write(write_batch const& b, std::int64_t now) override { return inner.write(b, now); }
+    replay_page after(std::string_view u, std::uint64_t a, bool unacked, std::size_t limit, bool frames) override {
+        if (failing) {
+            ++refused;
+            throw store_error("connection refused");
+        }
+        return inner.after(u, a, unacked, limit, frames);
+    }
+    std::optional<stored_alert> get(std::string_view id) override { return inner.get(id); }
+    std::optional<annotated_frame> frame(std::string_view id) override { return inner.frame(id); }
+    std::vector<stored_alert> history(history_query const& q) override { return inner.history(q); }
+    feed_page feed(std::string const& cursor, std::size_t limit) override { return inner.feed(cursor, limit); }
+    std::size_t prune_expired(std::int64_t now, std::size_t max_rows) override { return inner.prune_expired(now, max_rows); }
+    std::uint64_t last_seq(std::string_view u) override { return inner.last_seq(u); }
+};
+
+}  // namespace
+
+// A connection that opens while the store cannot be read stays open, and gets
+// its replay and the alerts that came meanwhile once the store is back.
+TEST(AlertService, AReplayTheStoreRefusedIsReadAgainWhenItIsBack) {
+    store_with_outages store;
+    connection_registry registry;
+    local_alert_bus bus;
+    alert_service_options fast;
+    fast.maintenance_interval_ms = 20;
+    alert_service svc{store, bus, registry, fast};
+    bus.start(svc.bus_receiver());
+    publish_sync(svc, {alert("u"), alert("u")});
+    store.failing = true;
+    auto sub = std::make_shared<recording_subscriber>("u", svc);
+    svc.open(sub, std::nullopt);
+    for (int i = 0; i < 500 && store.refused == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    ASSERT_GT(store.refused, 0);
+    publish_sync(svc, {alert("u")});  // live, held until the first page
+    EXPECT_TRUE(sub->seqs().empty());
+    EXPECT_EQ(sub->close_code(), 0) << "the connection stays open";
+    store.failing = false;
+    for (int i = 0; i < 1000 && sub->seqs().size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    EXPECT_EQ(sub->seqs(), (std::vector<std::int64_t>{1, 2, 3}));
+    EXPECT_EQ(sub->close_code(), 0);
+}
+
+// While the bus has lost the other nodes, their alerts still reach this
+// node's connections, read from the store within about a second; and once the
+// link is back, nothing is lost across the switch.
+TEST(AlertService, WithTheBusDownOtherNodesAlertsComeFromTheStore) {
+    auto const dir = std::filesystem::temp_directory_path() / ("vigil-feed-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auto const db = (dir / "vigil.db").string();
+    {
+        chaos_network net{7};
+        net.make_reliable();
+        sqlite_alert_store store_a{{db, false, {}}}, store_b{{db, false, {}}};
+        connection_registry registry_a, registry_b;
+        chaos_bus bus_a{net, "a"}, bus_b{net, "b"};
+        alert_service_options quick;
+        quick.maintenance_interval_ms = 20;
+        quick.feed_poll_interval_ms = 200;
+        alert_service node_a{store_a, bus_a, registry_a, quick}, node_b{store_b, bus_b, registry_b, quick};
+        bus_a.start(node_a.bus_receiver());
+        bus_b.start(node_b.bus_receiver());
+        auto const sub = std::make_shared<recording_subscriber>("u", node_a);
+        registry_a.attach(sub);  // attached as open() would, without a first read to wait for
+        sub->replay(replay_delivery{});
+        std::this_thread::sleep_for(std::chrono::milliseconds{3000});  // node a keeps a recovery point
+
+        publish_sync(node_b, {alert("u")});
+        for (int i = 0; i < 500 && sub->seqs().size() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{4});
+        net.cut("a", true);
+        for (int i = 0; i < 5; ++i) publish_sync(node_b, {alert("u")});  // the bus cannot bring these
+        auto const sent = std::chrono::steady_clock::now();
+        for (int i = 0; i < 1000 && sub->seqs().size() < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{4});
+        EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds{2});
+        EXPECT_EQ(sub->seqs(), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6}));
+        net.cut("a", false);
+        for (int i = 0; i < 3; ++i) publish_sync(node_b, {alert("u")});
+        for (int i = 0; i < 1000 && sub->seqs().size() < 9; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{4});
+        EXPECT_EQ(sub->seqs(), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
         node_a.stop(), node_b.stop();
         bus_a.stop(), bus_b.stop();
     }

@@ -1,0 +1,32 @@
+#pragma once
+// A push subscription's endpoint URL, parsed once for the two things vigil
+// does with it: connect to it, and name its origin as the VAPID audience.
+// The endpoint is a capability (whoever knows it can push to that browser),
+// so nothing here echoes it in an error, and callers log only the origin.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace vigil::push {
+
+inline constexpr std::size_t max_endpoint_size = 2048;
+
+struct push_endpoint {
+    bool tls = true;         // https://; http:// only to loopback, when allowed
+    std::string host;        // lowercase name or IP address, without IPv6 brackets
+    bool host_is_ip = false;
+    std::uint16_t port = 443;
+    std::string target;      // path and query, at least "/"
+    std::string origin;      // scheme://host[:port], lowercase, default port left out
+};
+
+// Accepts an absolute https:// URL with a host (a DNS name or an IP address),
+// an optional port, no user information and no fragment, at most
+// max_endpoint_size bytes. With `allow_insecure_loopback`, also http:// to a
+// loopback address (127.0.0.0/8 or [::1], not a name). Otherwise the answer
+// is why not, in words that do not repeat the URL.
+std::variant<push_endpoint, std::string> parse_endpoint(std::string_view url, bool allow_insecure_loopback);
+
+}  // namespace vigil::push
