@@ -193,7 +193,9 @@ struct redis_alert_bus::engine {
     net::steady_timer stop_timer_;
     bool stopping_ = false;
     bool finished_ = false;
-    bool link_reported_up_ = false;
+    bool link_reported_ = false;     // on_link_changed called at least once
+    bool link_reported_up_ = false;  // with this
+    bool connect_failed_ = false;    // a connection attempt has failed since start
     std::string down_reason_;
     std::uint64_t sub_generation_ = 0;  // changes whenever the subscriber connection does
     std::uint64_t probe_counter_ = 0;
@@ -372,6 +374,7 @@ struct redis_alert_bus::engine {
     void connection_failed(std::string_view which, net::steady_timer& timer, int& failures, void (engine::*again)(),
                            std::string_view detail) {
         metrics::global().bus_errors.inc("connect");
+        connect_failed_ = true;
         auto const delay = schedule_reconnect(timer, failures, again);
         auto const level = failures == 1 ? log::level::warn : log::level::debug;
         if (log::enabled(level))
@@ -419,7 +422,12 @@ struct redis_alert_bus::engine {
             status_.up = up;
             status_.detail = up ? std::string{} : down_reason_;
         }
-        if (up == link_reported_up_ || stopping_) return;
+        // At start the link is down without being lost: that is reported
+        // once an attempt has failed (Redis unreachable at start), not while
+        // the first connections are being made.
+        bool const changed = link_reported_ ? up != link_reported_up_ : (up || connect_failed_);
+        if (!changed || stopping_) return;
+        link_reported_ = true;
         link_reported_up_ = up;
         if (up)
             log::info("bus.link_up", {{"node", opts_.node_id}, {"redis", endpoint_.describe()}});

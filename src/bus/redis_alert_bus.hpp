@@ -34,8 +34,10 @@
 // handler call has returned.
 //
 // The link: down until both connections work and the subscriptions are
-// confirmed. on_link_changed(true) is called when it first comes up, then
-// once per change (false, true, ...); status() says why it is down.
+// confirmed; status().up is false from start() until then. on_link_changed
+// reports each change once: true when it first comes up, or false first if
+// a connection attempt fails before that (Redis unreachable at start), then
+// false, true, ... ; status() says why it is down.
 // Publishes made while the command connection is down wait (up to
 // max_queued messages / max_queued_bytes) and go out when it is back; beyond
 // that they are dropped and counted (the store has them: receivers read gaps

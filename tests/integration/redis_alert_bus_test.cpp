@@ -106,6 +106,22 @@ TEST(RedisAlertBus, ComesBackAfterRedisIsKilledAndRestarted) {
     a.stop(), b.stop();
 }
 
+TEST(RedisAlertBus, ReportsTheLinkDownWhenRedisIsUnreachableAtStart) {
+    redis_process server;
+    server.kill();  // its port, with nothing listening
+    redis_alert_bus a{quick(server.url(), "a")};
+    recording_handler ha;
+    EXPECT_FALSE(a.status().up);
+    a.start(ha);
+    ASSERT_TRUE(eventually([&] { return !ha.links().empty(); }));
+    EXPECT_EQ(ha.links(), (std::vector<bool>{false}));
+    EXPECT_NE(a.status().detail.find("connection"), std::string::npos) << a.status().detail;
+    server.start();
+    ASSERT_TRUE(eventually([&] { return a.status().up; }));
+    EXPECT_EQ(ha.links(), (std::vector<bool>{false, true}));
+    a.stop();
+}
+
 TEST(RedisAlertBus, ReplacesASubscriptionThatStoppedDelivering) {
     redis_process server;
     tcp_proxy proxy{server.port()};
