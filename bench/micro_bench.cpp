@@ -17,7 +17,9 @@
 #include "hub/connection_registry.hpp"
 #include "proto/messages.hpp"
 #include "store/memory_alert_store.hpp"
+#include "store/postgres_alert_store.hpp"
 #include "store/sqlite_alert_store.hpp"
+#include "support/postgres_process.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -235,6 +237,36 @@ void BM_SqliteDurableWrite(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * std::int64_t(batch));
 }
 BENCHMARK(BM_SqliteDurableWrite)->Arg(16)->Arg(100);
+
+// postgres_alert_store::write alone, the same batches, against a throwaway
+// PostgreSQL on this machine (support/postgres_process.hpp) with fsync and
+// synchronous_commit on: one round trip and one WAL flush per batch. Real
+// time, since most of the work is the server's (another process). Skipped
+// where PostgreSQL's binaries are not installed.
+void BM_PostgresDurableWrite(benchmark::State& state) {
+    if (!vigil::test::postgres_process::available()) {
+        state.SkipWithError("PostgreSQL's binaries not found (postgresql-15)");
+        return;
+    }
+    static vigil::test::postgres_process server{{.durable = true, .database = "vigil_bench"}};
+    auto const batch = std::size_t(state.range(0));
+    vigil::postgres_options o;
+    o.url = server.url();
+    o.schema = "bench_" + std::to_string(batch);
+    o.retention = {0, 10000};
+    vigil::postgres_alert_store store{o};
+    auto const ts = vigil::iso8601(vigil::now_ms());
+    std::size_t next = 0;
+    for (auto _ : state) {
+        vigil::write_batch b;
+        b.alerts.reserve(batch);
+        for (std::size_t k = 0; k < batch; ++k, ++next)
+            b.alerts.push_back({user(next % 1000), "cam-7", detection, std::nullopt, ts, {}, true});
+        benchmark::DoNotOptimize(store.write(b, vigil::now_ms()));
+    }
+    state.SetItemsProcessed(state.iterations() * std::int64_t(batch));
+}
+BENCHMARK(BM_PostgresDurableWrite)->Arg(16)->Arg(100)->UseRealTime();
 
 }  // namespace
 

@@ -5,7 +5,7 @@
 //   await ws_manager.send_anomaly_alert(user_id=..., stream_id=..., detection_result=..., annotated_frame=...)
 //   stats = ws_manager.get_connection_stats("user_123")
 //
-// Run:  VIGIL_JWT_SECRET=change-me ./embed_hub [port] [count]
+// Run:  VIGIL_JWT_SECRET="$(openssl rand -hex 32)" ./embed_hub [port] [count]
 // then connect:  wscat -c "ws://localhost:PORT/ws/alerts/user_123?token=$(vigil token --user user_123)"
 #include "app/server.hpp"
 

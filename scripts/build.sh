@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds vigil into build/ (or $1), Release-ish with debug info.
 # Extra arguments go to CMake, e.g. scripts/build.sh build-asan -DVIGIL_SANITIZE=ON
+# VIGIL_CONFIGURE_ONLY=1 configures without building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-build}"
@@ -9,4 +10,4 @@ dir="${1:-build}"
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 shift || true
 cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
-ninja -C "$dir" -j"$(nproc)"
+[ "${VIGIL_CONFIGURE_ONLY:-0}" = "1" ] || ninja -C "$dir" -j"$(nproc)"

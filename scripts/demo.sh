@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The build makes the dashboard served at / too (build/web, with npm).
 scripts/build.sh build -DVIGIL_BUILD_TESTS=OFF -DVIGIL_BUILD_BENCH=OFF
-# The dashboard served at / (found by the binary in clients/dashboard/dist).
-(cd clients/dashboard && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 exec build/vigil serve --dev --demo "$@"

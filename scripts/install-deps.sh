@@ -11,16 +11,18 @@ packages=(
   g++ cmake ninja-build pkg-config ccache patch clang libclang-rt-14-dev
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libjwt-dev libsqlite3-dev libhiredis-dev libpng-dev libjemalloc-dev liburing-dev
+  libssl-dev libjwt-dev libsqlite3-dev libpq-dev libhiredis-dev libpng-dev libjemalloc-dev liburing-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   # the system's trust store, against which push services' certificates are verified
   ca-certificates
   # tests and benchmarks
-  libgtest-dev libbenchmark-dev python3 python3-websockets redis-server chromium fonts-liberation
+  libgtest-dev libbenchmark-dev python3 python3-websockets redis-server postgresql-15 chromium fonts-liberation
   # the Python client's tests (clients/python): pytest, a venv for the offline
   # install, numpy frames encoded with Pillow, the FastAPI example app, mypy
   python3-pytest python3-venv python3-numpy python3-pil python3-fastapi python3-httpx mypy
   nodejs npm
+  # the Debian package and its check (dpkg-shlibdeps, systemd-analyze verify, curl)
+  dpkg-dev file systemd adduser curl
 )
 
 missing=()

@@ -1,13 +1,15 @@
 // Builds the dashboard into a flat dist/ that `vigil serve --web-root dist` serves:
 //   dist/index.html, dist/app.js (one ES2020 bundle, @vigil/client included), dist/app.css, dist/favicon.svg
 // The server serves plain file names only (no subdirectories), so nothing here may nest.
+//   node build.mjs [--watch] [--outdir DIR]   (DIR instead of dist/: the CMake build writes build/web)
 import { build, context } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(fileURLToPath(import.meta.url));
-const dist = join(root, 'dist');
+const outdirAt = process.argv.indexOf('--outdir');
+const dist = outdirAt > 0 && process.argv[outdirAt + 1] ? resolve(process.argv[outdirAt + 1]) : join(root, 'dist');
 const watch = process.argv.includes('--watch');
 
 rmSync(dist, { recursive: true, force: true });
@@ -17,7 +19,7 @@ for (const name of readdirSync(join(root, 'static'))) copyFileSync(join(root, 's
 const options = {
   absWorkingDir: root,
   entryPoints: ['src/app.ts'],
-  outfile: 'dist/app.js',
+  outfile: join(dist, 'app.js'),
   bundle: true,
   format: 'iife',
   target: 'es2020',

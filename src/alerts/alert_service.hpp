@@ -20,7 +20,8 @@
 // turn read commits together). An alert is then committed and delivered on
 // the thread that read it, without waking another: on these machines a
 // hand-off between threads costs more than a memory-store commit
-// (docs/decisions). The worker also prunes, and finishes the queue at stop.
+// (docs/decisions/0006-drains-on-io-thread.md). The worker also prunes, and
+// finishes the queue at stop.
 #include "alerts/alert.hpp"
 #include "bus/alert_bus.hpp"
 #include "hub/connection_registry.hpp"

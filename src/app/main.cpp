@@ -1,7 +1,9 @@
 // vigil: delivers anomaly alerts from video-analytics pipelines to the people
 // watching the cameras. `vigil serve` runs the server; `vigil token` mints
-// development tokens; `vigil listen` and `vigil publish` are its clients.
+// development tokens; `vigil listen` and `vigil publish` are its clients;
+// `vigil doctor` checks a running server from the outside.
 #include "app/cli_commands.hpp"
+#include "app/doctor.hpp"
 #include "app/demo.hpp"
 #include "app/server.hpp"
 #include "auth/token_minter.hpp"
@@ -85,12 +87,13 @@ int main(int argc, char** argv) {
     auto const listen = vigil::cli::add_listen(app);
     auto const publish = vigil::cli::add_publish(app);
     auto const new_epoch = vigil::cli::add_new_epoch(app);
+    auto const doctor = vigil::cli::add_doctor(app);
 
     CLI11_PARSE(app, argc, argv);
     if (*serve_cmd) return serve(loader);
     if (*token_cmd) return token(user, role, ttl);
     try {
-        for (auto const& command : {listen, publish, new_epoch})
+        for (auto const& command : {listen, publish, new_epoch, doctor})
             if (int const rc = command(); rc >= 0) return rc;
     } catch (CLI::Error const& e) {
         return app.exit(e);

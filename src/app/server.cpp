@@ -85,7 +85,7 @@ alert_service_options service_options(settings const& s) {
     o.inline_frames = s.inline_frames;
     // SQLite's commits wait for the disk (the WAL's fdatasync, or under
     // synchronous=NORMAL its writes) and stay on the service's worker: on the
-    // I/O threads they cost throughput and p99 (bench/profile_notes.md, session 11).
+    // I/O threads they cost throughput and p99 (docs/decisions/0014-sqlite-worker-and-io-threads.md).
     o.drain_on_work_sites = s.store.engine == "memory";
     return o;
 }
@@ -113,7 +113,11 @@ net::static_files& load_web(net::static_files& web, settings const& s) {
             return web;
         }
     }
-    if (!s.web_root.empty()) log::warn("web.root_empty", {{"path", s.web_root}});
+    if (!s.web_root.empty())
+        log::warn("web.root_empty", {{"path", s.web_root}});
+    else
+        log::warn("web.none", {{"detail", "no dashboard found beside the binary or in <prefix>/share/vigil/web: "
+                                          "/ answers 404; build it (npm) or pass --web-root"}});
     return web;
 }
 
@@ -233,7 +237,7 @@ struct server::impl {
     // small. A pass takes a quarter of the shorter interval, at most 5 s: with
     // the defaults a ping leaves 30-35 s after the last and a silent client is
     // closed 60-65 s after its last heartbeat (a pass visits every connection:
-    // at 19k, 2.5 s passes were ~14 % of the idle CPU, bench/profile_notes.md).
+    // at 19k, 2.5 s passes were ~14 % of the idle CPU, docs/decisions/0007-heartbeat-sweep.md).
     //
     // A pass is cut into ticks, and how finely depends on whether alerts are
     // flowing. A tick's pings (and their answers) take both cores for a few

@@ -217,7 +217,7 @@ struct alert_client::impl : std::enable_shared_from_this<alert_client::impl> {
         buffer.clear();
     }
 
-    void retry(std::string why) {
+    void retry(std::string const& why) {
         drop_socket();
         if (stopped) return;
         ++attempt;

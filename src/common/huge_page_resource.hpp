@@ -3,7 +3,8 @@
 // alerts. Blocks come from 2 MiB chunks advised MADV_HUGEPAGE, so the kernel
 // can back each with one huge page: one page fault per 2 MiB instead of 512.
 // On paravirtualised VMs a fault costs several µs, and a store gaining ~100k
-// alerts a second spent a quarter of its CPU in them (bench/profile_notes.md).
+// alerts a second spent a quarter of its CPU in them
+// (docs/decisions/0005-huge-page-arena.md).
 //
 // Small blocks are carved from the current chunk and given back only when the
 // resource is destroyed: put a std::pmr::unsynchronized_pool_resource over it,

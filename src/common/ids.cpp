@@ -2,6 +2,7 @@
 
 #include "common/clock.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <random>
@@ -24,14 +25,11 @@ void put_hex(std::string& out, std::uint64_t v, int nibbles) {
     for (int i = nibbles - 1; i >= 0; --i) out.push_back(hex[(v >> (i * 4)) & 0xf]);
 }
 
-}  // namespace
-
-std::string new_alert_id() {
-    // RFC 9562 method 1: a 12-bit counter in rand_a keeps ids made by one thread
-    // in creation order within the same millisecond (the store's writer makes them).
-    thread_local std::uint64_t last_ms = 0;
-    thread_local std::uint64_t counter = 0;
-    auto ms = static_cast<std::uint64_t>(now_ms()) & 0xffff'ffff'ffffULL;
+// RFC 9562 method 1: a 12-bit counter in rand_a keeps ids made by one thread
+// in creation order within the same millisecond. `last_ms` and `counter` are
+// the calling thread's state for one source of time.
+std::string make_alert_id(std::uint64_t ms, std::uint64_t& last_ms, std::uint64_t& counter) {
+    ms &= 0xffff'ffff'ffffULL;
     if (ms <= last_ms) {
         ms = last_ms;
         if (++counter > 0xfff) {
@@ -56,6 +54,27 @@ std::string new_alert_id() {
     out.push_back('-');
     put_hex(out, r2 & 0xffff'ffff'ffffULL, 12);
     return out;
+}
+
+}  // namespace
+
+std::string new_alert_id() {
+    // The store's writer makes them: ids of one thread follow its clock.
+    thread_local std::uint64_t last_ms = 0;
+    thread_local std::uint64_t counter = 0;
+    return make_alert_id(static_cast<std::uint64_t>(now_ms()), last_ms, counter);
+}
+
+std::string new_alert_id(std::int64_t ms) {
+    // Its own state: times given by a caller may go back, which would hold
+    // the clock's ids above back too.
+    thread_local std::uint64_t last_given = 0;
+    thread_local std::uint64_t last_ms = 0;
+    thread_local std::uint64_t counter = 0;
+    auto const t = static_cast<std::uint64_t>(std::clamp<std::int64_t>(ms, 0, 0xffff'ffff'ffffLL));
+    if (t < last_given) last_ms = 0, counter = 0;  // went back: start over at t
+    last_given = t;
+    return make_alert_id(t, last_ms, counter);
 }
 
 std::uint64_t random_below(std::uint64_t bound) { return std::uniform_int_distribution<std::uint64_t>{0, bound - 1}(rng()); }

@@ -8,6 +8,14 @@ namespace vigil {
 // unique across nodes without coordination. Thread-safe.
 std::string new_alert_id();
 
+// An alert id whose time is `ms` (ms since 1970, clamped to 0..2^48-1) rather
+// than the clock's: for an engine whose partitions and retention follow the
+// creation time it is given (store/postgres_alert_store.hpp). Ids made by one
+// thread for the same or a growing `ms` sort in the order made; when more than
+// the 12-bit counter allows share one ms, the id's time moves to the next ms
+// (never earlier than `ms`). Thread-safe.
+std::string new_alert_id(std::int64_t ms);
+
 // A random id for a connection, for logs and tracing (16 hex digits).
 std::string new_connection_id();
 

@@ -78,7 +78,7 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         ->envname("VIGIL_CONFIG");
 
     auto add = [&]<class T>(std::string const& flag, std::string toml_path, std::string desc,
-                            T& (*field)(settings&), std::string group) {
+                            T& (*field)(settings&), std::string const& group) {
         T& target = field(*from_cli_);
         CLI::Option* opt = app.add_option(flag, target, desc);
         opt->envname(env_name(flag))->capture_default_str()->group(group);
@@ -241,6 +241,12 @@ std::vector<std::string> validate(settings const& s) {
         out.push_back("jwt.algorithm must be HS256, RS256 or ES256");
     if (alg == "HS256" && s.jwt.secret.empty() && !s.dev)
         out.push_back("VIGIL_JWT_SECRET (jwt.secret) is required for HS256 outside --dev");
+    // RFC 7518 §3.2: an HS256 key at least as long as the hash (32 bytes);
+    // shorter ones fall to offline guessing from any token seen.
+    if (alg == "HS256" && !s.jwt.secret.empty() && s.jwt.secret.size() < min_hs256_secret_bytes && !s.dev)
+        out.push_back("VIGIL_JWT_SECRET (jwt.secret) has " + std::to_string(s.jwt.secret.size()) +
+                      " bytes: HS256 needs at least " + std::to_string(min_hs256_secret_bytes) +
+                      " outside --dev (RFC 7518 §3.2); `openssl rand -hex 32` makes one");
     if (alg != "HS256" && s.jwt.public_key_file.empty())
         out.push_back("jwt.public_key_file is required for " + alg);
     if (s.tls.cert_file.empty() != s.tls.key_file.empty())

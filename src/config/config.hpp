@@ -118,6 +118,9 @@ private:
 };
 
 // Problems that make the settings unusable (empty when fine).
+// An HS256 secret shorter than this is refused outside --dev (RFC 7518 §3.2).
+inline constexpr std::size_t min_hs256_secret_bytes = 32;
+
 std::vector<std::string> validate(settings const& s);
 
 }  // namespace vigil

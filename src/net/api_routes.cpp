@@ -4,6 +4,7 @@
 #include "common/clock.hpp"
 #include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
+#include "net/api_description.hpp"
 #include "net/request_auth.hpp"
 #include "net/request_target.hpp"
 #include "proto/messages.hpp"
@@ -14,14 +15,47 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 
 namespace vigil::net {
 
 namespace json = boost::json;
 
+namespace {
+
+// RFC 9110 §6.6.1: an origin server with a clock sends Date, in IMF-fixdate.
+// Clients read clock skew from it (`vigil doctor`). Formatted once a second
+// per thread.
+std::string const& http_date_now() {
+    thread_local std::time_t cached_second = -1;
+    thread_local std::string cached;
+    std::time_t const now = std::time(nullptr);
+    if (now != cached_second) {
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        static constexpr char const* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static constexpr char const* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+                      months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached = buf;
+        cached_second = now;
+    }
+    return cached;
+}
+
+}  // namespace
+
+void set_common_fields(http_response& res) {
+    res.set(http::field::server, "vigil");
+    res.set(http::field::date, http_date_now());
+}
+
 http_response json_response(http::status status, std::string body, http_request const& req) {
     http_response res{status, req.version()};
-    res.set(http::field::server, "vigil");
+    set_common_fields(res);
     res.set(http::field::content_type, "application/json");
     res.set(http::field::cache_control, "no-store");
     res.keep_alive(req.keep_alive());
@@ -132,7 +166,7 @@ json::object alert_json(stored_alert const& a) {
 // on as a Referer, and keep the page from being framed.
 http_response static_response(static_file const& f, http_request const& req) {
     http_response res{http::status::ok, req.version()};
-    res.set(http::field::server, "vigil");
+    set_common_fields(res);
     res.set(http::field::content_type, f.content_type);
     res.set(http::field::cache_control, "no-cache");
     res.set("X-Content-Type-Options", "nosniff");
@@ -336,7 +370,7 @@ void one_alert(server_context& ctx, http_request&& req, target const& t, bool fr
         auto f = ctx.alerts.store().frame(id);
         if (!f) return json_error(http::status::not_found, "not_found", "this alert has no frame", head);
         http_response res{http::status::ok, head.version()};
-        res.set(http::field::server, "vigil");
+        set_common_fields(res);
         res.set(http::field::content_type, f->content_type);
         res.set(http::field::cache_control, "private, max-age=86400, immutable");
         res.set("X-Content-Type-Options", "nosniff");
@@ -409,7 +443,7 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         auto const who = authenticate_monitoring(ctx, req, remote);
         if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
         http_response res{http::status::ok, req.version()};
-        res.set(http::field::server, "vigil");
+        set_common_fields(res);
         res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
         res.keep_alive(req.keep_alive());
         res.body() = metrics::global().render(ctx.registry.size());
@@ -438,6 +472,13 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     if (is_path(*t, {"api", "v1", "alerts", "", "ack"})) {
         if (!post) return respond(method_not_allowed(req, "POST"));
         return acknowledge(ctx, std::move(req), t->path[3], std::move(respond));
+    }
+    if (is_path(*t, {"api", "v1", "openapi.json"}) || is_path(*t, {"api", "v1", "asyncapi.json"})) {
+        if (!get) return respond(method_not_allowed(req, "GET"));
+        auto res = json_response(http::status::ok,
+                                 std::string{t->path[2] == "openapi.json" ? openapi_json() : asyncapi_json()}, req);
+        res.set(http::field::cache_control, "no-cache");
+        return respond(std::move(res));
     }
     if (get && t->path.size() <= 1) {
         auto const* file = ctx.web.find(t->path.empty() ? std::string_view{} : std::string_view{t->path[0]});

@@ -11,6 +11,9 @@ namespace http = boost::beast::http;
 using http_request = http::request<http::string_body>;
 using http_response = http::response<http::string_body>;
 
+// Server and Date (RFC 9110 §6.6.1), on every answer vigil makes.
+void set_common_fields(http_response& res);
+
 // A JSON response; Content-Length is set.
 http_response json_response(http::status status, std::string body, http_request const& req);
 
@@ -23,7 +26,7 @@ http_response json_error(http::status status, std::string_view code, std::string
 // (prepare_payload), so this is what Beast's serializer would write. One
 // contiguous buffer spares a publish's answer the serializer's walk over a
 // variant of buffer sequences and its composed write (~4 % of a single-alert
-// publish's CPU, bench/profile_notes.md).
+// publish's CPU, docs/decisions/0012-http-publish-path.md).
 std::string to_wire(http_response const& res);
 
 }  // namespace vigil::net

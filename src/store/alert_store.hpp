@@ -137,6 +137,11 @@ public:
 
     // Removes at most max_rows alerts older than the policy's age; returns how
     // many went. (The per-user count is enforced by write() as alerts arrive.)
+    // An engine that keeps alerts in time partitions (PostgreSQL) drops a
+    // partition once every alert in it is older than the age, whatever their
+    // number (a drop costs the same for one alert or a million), so it may
+    // keep an alert up to one partition's span longer and remove more than
+    // max_rows at once; see its header.
     virtual std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) = 0;
 
     // The highest seq ever given to the user (0: none).

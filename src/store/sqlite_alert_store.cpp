@@ -313,7 +313,7 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
     // Checkpoints leave the commit path. Their size still matters: at ~9k
     // alerts/s SQLite's default of 1,000 pages meant one every ~0.1 s, while
     // 10,000 pages (the WAL file reused at up to ~40 MiB) copy a page written
-    // by several commits once, not once per checkpoint (bench/profile_notes.md).
+    // by several commits once, not once per checkpoint (docs/decisions/0003-checkpoint-thread.md).
     // The checkpoint syncs the database file after copying into it as the
     // writer's own would (and under NORMAL syncs the WAL before reading it).
     checkpoint_db_ = std::make_unique<sqlite_connection>(options_.path, vfs);

@@ -1,8 +1,8 @@
+// The cases of the alert_store contract. Each engine's instantiation is in
+// a file of its own (local_store_contract_test.cpp for the engines in the
+// process, postgres_store_contract_test.cpp), linked with this one into the
+// test binary that can run that engine.
 #include "contract/alert_store_contract.hpp"
-
-#include "store/memory_alert_store.hpp"
-#include "store/sqlite_alert_store.hpp"
-
 
 #include <algorithm>
 #include <atomic>
@@ -10,7 +10,6 @@
 #include <map>
 #include <mutex>
 #include <chrono>
-#include <filesystem>
 #include <random>
 #include <set>
 #include <thread>
@@ -376,29 +375,3 @@ TEST_P(AlertStoreContract, TheFeedHandsOutEveryLaterCommitInCommitOrder) {
     EXPECT_FALSE(tail.alerts.empty());
     EXPECT_THROW(first->feed("not a cursor", 10), store_error);
 }
-
-namespace {
-
-std::filesystem::path last_sqlite_path;
-
-std::unique_ptr<alert_store> make_sqlite(retention_policy r) {
-    static int counter = 0;
-    auto const path = std::filesystem::temp_directory_path() /
-                      ("vigil-contract-" + std::to_string(getpid()) + "-" + std::to_string(counter++)) / "vigil.db";
-    std::filesystem::remove_all(path.parent_path());
-    last_sqlite_path = path;
-    return std::make_unique<sqlite_alert_store>(sqlite_options{path.string(), false, r});
-}
-
-std::unique_ptr<alert_store> reopen_sqlite(retention_policy r) {
-    return std::make_unique<sqlite_alert_store>(sqlite_options{last_sqlite_path.string(), false, r});
-}
-
-}  // namespace
-
-INSTANTIATE_TEST_SUITE_P(Engines, AlertStoreContract,
-                         ::testing::Values(named_factory{"memory", [](retention_policy r) {
-                                               return std::unique_ptr<alert_store>(std::make_unique<memory_alert_store>(r));
-                                           }},
-                                           named_factory{"sqlite", make_sqlite, reopen_sqlite}),
-                         [](auto const& info) { return info.param.name; });

@@ -1,0 +1,24 @@
+// ESLint (flat config) for the dashboard: typescript-eslint's recommended and
+// strict rules over src/, and the recommended rules over the build script and
+// the browser test. `npm run lint`; scripts/check-style.sh runs it.
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/'] },
+  js.configs.recommended,
+  ...tseslint.configs.strict,
+  {
+    files: ['src/**/*.ts'],
+    languageOptions: { globals: globals.browser },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The tests' page.evaluate callbacks run in the browser.
+    files: ['*.mjs', 'test/**/*.mjs'],
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+  },
+);

@@ -1,0 +1,885 @@
+#include "store/postgres_alert_store.hpp"
+
+#include "common/clock.hpp"
+#include "common/ids.hpp"
+#include "common/log.hpp"
+#include "store/pg_connection.hpp"
+#include "store/pg_pool.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+
+namespace vigil {
+
+namespace {
+
+using pg::clock;
+
+// Schema migrations, applied in order; migrations[i] takes schema_version i
+// to i+1. They run in the store's schema (search_path), in one transaction
+// with the version's update.
+constexpr char const* migrations[] = {
+    R"sql(
+    CREATE TABLE users (
+        user_id  text PRIMARY KEY,
+        last_seq bigint NOT NULL       -- the user's last seq: locked and moved on by each publish, kept by pruning
+    );
+    CREATE TABLE alerts (
+        id                 uuid NOT NULL,   -- UUIDv7; its first 48 bits: created_ms (or the ms after)
+        user_id            text NOT NULL,
+        seq                bigint NOT NULL, -- unique per user: given under the user's head row lock
+        stream_id          text NOT NULL,
+        detection          text NOT NULL,   -- JSON object, verbatim
+        ts                 text NOT NULL,   -- the producer's timestamp (ISO-8601)
+        created_ms         bigint NOT NULL,
+        idempotency_key    text,            -- unique per user: looked up under the head row lock
+        frame_type         text,
+        frame              bytea,
+        first_delivered_ms bigint,
+        delivery_count     bigint NOT NULL DEFAULT 0,
+        acked_ms           bigint,
+        acked_by           text,
+        xid                xid8 NOT NULL DEFAULT pg_current_xact_id(),  -- the inserting transaction: the feed's order
+        PRIMARY KEY (id)
+    ) PARTITION BY RANGE (id);
+    -- JPEG and PNG do not compress: stored out of line as they are.
+    ALTER TABLE alerts ALTER COLUMN frame SET STORAGE EXTERNAL;
+    CREATE INDEX alerts_user_seq ON alerts (user_id, seq);
+    CREATE INDEX alerts_idempotency ON alerts (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX alerts_feed ON alerts (xid, id);
+    )sql",
+};
+static_assert(std::size(migrations) == postgres_alert_store::schema_version);
+
+constexpr char alert_columns[] =
+    "id, user_id, seq, stream_id, detection, ts, created_ms, frame_type, first_delivered_ms, delivery_count, "
+    "acked_ms, acked_by";
+constexpr int alert_column_count = 12;
+
+std::string select_alerts(std::string_view rest) {
+    return std::string{"SELECT "} + alert_columns + " FROM alerts " + std::string{rest};
+}
+
+// Reads the columns listed in alert_columns, from `col` on.
+stored_alert read_alert(pg::result const& r, int row, int col = 0) {
+    stored_alert a;
+    a.alert_id = r.string(row, col);
+    a.user_id = r.string(row, col + 1);
+    a.seq = static_cast<std::uint64_t>(r.integer(row, col + 2));
+    a.stream_id = r.string(row, col + 3);
+    a.detection_json = r.string(row, col + 4);
+    a.timestamp = r.string(row, col + 5);
+    a.created_ms = r.integer(row, col + 6);
+    if (!r.is_null(row, col + 7)) a.frame_content_type = r.string(row, col + 7);
+    a.first_delivered_ms = r.optional_integer(row, col + 8);
+    a.delivery_count = r.integer(row, col + 9);
+    a.acked_ms = r.optional_integer(row, col + 10);
+    if (!r.is_null(row, col + 11)) a.acked_by = r.string(row, col + 11);
+    return a;
+}
+
+// ------------------------------------------------------------ statements
+
+// New users get a head row (a concurrent writer creating the same one
+// waits for this transaction, then finds it).
+pg::statement const add_users{
+    "vigil_add_users",
+    "INSERT INTO users (user_id, last_seq) SELECT u, 0 FROM unnest($1::text[]) AS u ORDER BY u COLLATE \"C\" "
+    "ON CONFLICT (user_id) DO NOTHING"};
+
+// Every writer locks the head rows of its batch's users in the same order
+// (no deadlock between two batches), before it reads anything else: from
+// here on this transaction is the only writer of these users, and the next
+// statement's snapshot holds every commit of the writers before it.
+pg::statement const lock_users{
+    "vigil_lock_users",
+    "SELECT user_id FROM users WHERE user_id = ANY($1::text[]) ORDER BY user_id COLLATE \"C\" FOR UPDATE"};
+
+// The batch's alerts (no two with the same user and key: the caller keeps
+// the first). Those whose key the user already has come back with that
+// alert; the others get the next seqs of their users, in batch order.
+pg::statement const insert_alerts{
+    "vigil_insert_alerts",
+    std::string{R"sql(
+WITH input AS (
+    SELECT * FROM unnest($1::int4[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::bytea[], $10::bool[])
+        AS t(ord, id, user_id, stream_id, detection, ts, idempotency_key, frame_type, frame, delivered)
+),
+earlier AS (
+    SELECT i.ord, a.id, a.user_id, a.seq, a.stream_id, a.detection, a.ts, a.created_ms, a.frame_type,
+           a.first_delivered_ms, a.delivery_count, a.acked_ms, a.acked_by
+    FROM input i JOIN alerts a ON a.user_id = i.user_id AND a.idempotency_key = i.idempotency_key
+),
+fresh AS (
+    SELECT i.*, row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord) AS n
+    FROM input i WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.ord = i.ord)
+),
+heads AS (
+    UPDATE users u SET last_seq = u.last_seq + c.n
+    FROM (SELECT user_id, count(*) AS n FROM fresh GROUP BY user_id) c
+    WHERE u.user_id = c.user_id
+    RETURNING u.user_id, u.last_seq - c.n AS base
+),
+inserted AS (
+    INSERT INTO alerts (id, user_id, seq, stream_id, detection, ts, created_ms, idempotency_key, frame_type, frame,
+                        first_delivered_ms, delivery_count)
+    SELECT f.id, f.user_id, h.base + f.n, f.stream_id, f.detection, f.ts, $11::int8, f.idempotency_key,
+           f.frame_type, f.frame, CASE WHEN f.delivered THEN $11::int8 END, CASE WHEN f.delivered THEN 1 ELSE 0 END
+    FROM fresh f JOIN heads h ON h.user_id = f.user_id
+    RETURNING id, seq
+)
+SELECT f.ord, false, NULL::uuid, NULL::text, s.seq, NULL::text, NULL::text, NULL::text, NULL::int8, NULL::text,
+       NULL::int8, NULL::int8, NULL::int8, NULL::text
+FROM inserted s JOIN fresh f ON f.id = s.id
+UNION ALL
+SELECT ord, true, id, user_id, seq, stream_id, detection, ts, created_ms, frame_type, first_delivered_ms,
+       delivery_count, acked_ms, acked_by
+FROM earlier
+)sql"}};
+
+// The per-user count: what the batch's users have beyond it goes.
+pg::statement const trim_users{
+    "vigil_trim_users",
+    "DELETE FROM alerts a USING users u WHERE u.user_id = ANY($1::text[]) AND a.user_id = u.user_id "
+    "AND a.seq <= u.last_seq - $2::int8"};
+
+// One ack: the user who acknowledged it now, or (the snapshot from before
+// the update) the alert's owner when it was acknowledged already.
+pg::statement const ack_alert{
+    "vigil_ack",
+    "WITH acked AS (UPDATE alerts SET acked_ms = $1::int8, acked_by = $2::text "
+    "WHERE id = $3::uuid AND ($4::text = '' OR user_id = $4::text) AND acked_ms IS NULL RETURNING user_id) "
+    "SELECT (SELECT user_id FROM acked), "
+    "(SELECT user_id FROM alerts WHERE id = $3::uuid AND ($4::text = '' OR user_id = $4::text))"};
+
+pg::statement const record_deliveries{
+    "vigil_delivered",
+    "UPDATE alerts a SET delivery_count = a.delivery_count + d.n, "
+    "first_delivered_ms = coalesce(a.first_delivered_ms, $2::int8) "
+    "FROM (SELECT id, count(*) AS n FROM unnest($1::uuid[]) AS id GROUP BY id) d WHERE a.id = d.id"};
+
+// A replay page and the head it is read against, in one snapshot.
+std::string after_sql(bool unacked_only, bool with_frames) {
+    return std::string{"SELECT h.head, a.* FROM "
+                       "(SELECT coalesce((SELECT last_seq FROM users WHERE user_id = $1::text), 0) AS head) h "
+                       "LEFT JOIN LATERAL (SELECT "} +
+           alert_columns + (with_frames ? ", frame" : "") +
+           " FROM alerts WHERE user_id = $1::text AND seq > $2::int8" +
+           (unacked_only ? " AND acked_ms IS NULL" : "") + " ORDER BY seq LIMIT $3::int8) a ON true ORDER BY a.seq";
+}
+pg::statement const after_statements[4] = {
+    {"vigil_after", after_sql(false, false)},
+    {"vigil_after_unacked", after_sql(true, false)},
+    {"vigil_after_frames", after_sql(false, true)},
+    {"vigil_after_unacked_frames", after_sql(true, true)},
+};
+
+pg::statement const get_alert{"vigil_get", select_alerts("WHERE id = $1::uuid")};
+
+// The feed: alerts of transactions that finished before this snapshot's
+// oldest running one (its xmin) and after the cursor, in (xid, id) order.
+// Every transaction below the xmin has ended, so a later read never finds
+// one it should have seen here: each alert comes once, in commit order of
+// its writers' head-row locks (one user's transactions end in seq order).
+pg::statement const feed_now{"vigil_feed_now", "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"};
+pg::statement const feed_page_sql{
+    "vigil_feed",
+    std::string{"SELECT h.horizon::text, a.xid::text, a.* FROM "
+                "(SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h "
+                "LEFT JOIN LATERAL (SELECT xid, "} +
+        alert_columns +
+        " FROM alerts WHERE (xid, id) > ($1::xid8, $2::uuid) AND xid < h.horizon ORDER BY xid, id LIMIT $3::int8) a "
+        "ON true ORDER BY a.xid, a.id"};
+pg::statement const get_frame{"vigil_frame",
+                              "SELECT frame_type, frame FROM alerts WHERE id = $1::uuid AND frame IS NOT NULL"};
+pg::statement const get_last_seq{"vigil_last_seq", "SELECT last_seq FROM users WHERE user_id = $1::text"};
+
+// History, by whether a user and a cursor are given and by ack status: each
+// its own plan (a user's alerts by index, everyone's in id order).
+std::string history_sql(bool user, bool cursor, ack_filter status) {
+    std::string where = "WHERE true";
+    int n = 0;
+    if (user) where += " AND user_id = $" + std::to_string(++n) + "::text";
+    if (cursor) where += " AND id < $" + std::to_string(++n) + "::uuid";
+    if (status == ack_filter::unacked) where += " AND acked_ms IS NULL";
+    if (status == ack_filter::acked) where += " AND acked_ms IS NOT NULL";
+    return select_alerts(where + " ORDER BY id DESC LIMIT $" + std::to_string(++n) + "::int8");
+}
+struct history_statements {
+    std::vector<pg::statement> all;
+    history_statements() {
+        all.reserve(12);
+        static char const* const names[12] = {
+            "vigil_history_0", "vigil_history_1", "vigil_history_2",  "vigil_history_3",
+            "vigil_history_4", "vigil_history_5", "vigil_history_6",  "vigil_history_7",
+            "vigil_history_8", "vigil_history_9", "vigil_history_10", "vigil_history_11"};
+        for (int i = 0; i < 12; ++i)
+            all.push_back({names[i], history_sql(i & 1, i & 2, static_cast<ack_filter>(i >> 2))});
+    }
+    pg::statement const& of(bool user, bool cursor, ack_filter f) const {
+        return all[std::size_t((user ? 1 : 0) | (cursor ? 2 : 0) | (static_cast<int>(f) << 2))];
+    }
+};
+history_statements const history_by_kind;
+
+pg::statement const prune_rows{
+    "vigil_prune_rows",
+    "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE id < $1::uuid ORDER BY id LIMIT $2::int8)"};
+pg::statement const try_lock{"vigil_try_lock", "SELECT pg_try_advisory_lock(hashtext($1::text))"};
+pg::statement const unlock{"vigil_unlock", "SELECT pg_advisory_unlock(hashtext($1::text))"};
+pg::statement const list_partitions_sql{
+    "vigil_partitions",
+    "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), i.inhdetachpending FROM pg_inherits i "
+    "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'alerts'::regclass"};
+pg::statement const orphan_partitions{
+    "vigil_orphans",
+    "SELECT c.relname FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = "
+    "current_schema()) AND c.relkind = 'r' "
+    "AND c.relname LIKE 'alerts\\_%' AND NOT c.relispartition"};
+
+// ------------------------------------------------------------------ ids
+
+bool hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool dash_at(std::size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
+
+// Alert ids as written: 36 characters, lowercase hex and four dashes.
+bool canonical_uuid(std::string_view s) {
+    if (s.size() != 36) return false;
+    for (std::size_t i = 0; i < 36; ++i)
+        if (dash_at(i) ? s[i] != '-' : !hex_digit(s[i])) return false;
+    return true;
+}
+
+std::string uuid_bytes(std::string_view canonical) {
+    std::string out;
+    out.reserve(16);
+    auto const v = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    for (std::size_t i = 0; i < 36;) {
+        if (dash_at(i)) {
+            ++i;
+            continue;
+        }
+        out.push_back(char(v(canonical[i]) << 4 | v(canonical[i + 1])));
+        i += 2;
+    }
+    return out;
+}
+
+// The least id of the millisecond `ms`: a partition bound.
+std::string uuid_at(std::int64_t ms) {
+    static constexpr char hex[] = "0123456789abcdef";
+    auto const t = static_cast<std::uint64_t>(std::clamp<std::int64_t>(ms, 0, 0xffff'ffff'ffffLL));
+    std::string out = "00000000-0000-0000-0000-000000000000";
+    for (int i = 0; i < 12; ++i) out[std::size_t(i < 8 ? i : i + 1)] = hex[(t >> (44 - 4 * i)) & 0xf];
+    return out;
+}
+
+std::int64_t ms_of_uuid(std::string_view u) {
+    std::int64_t v = 0;
+    for (std::size_t i = 0; i < 13; ++i) {
+        if (i == 8) continue;
+        char const c = i < u.size() ? u[i] : '0';
+        v = v << 4 | (c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    return v;
+}
+
+// The history cursor: ids are compared as text by the other engines, so a
+// cursor that is not an id means "ids below it as text". That is the same
+// as "ids below the least id (as text) not below it", which this returns;
+// none when every id is below the cursor.
+std::optional<std::string> least_id_not_below(std::string_view s) {
+    auto const next_above = [](std::size_t pos, char c) -> std::optional<char> {
+        if (dash_at(pos)) return c < '-' ? std::optional<char>{'-'} : std::nullopt;
+        if (c < '0') return '0';
+        if (c < '9') return char(c + 1);
+        if (c < 'a') return 'a';
+        if (c < 'f') return char(c + 1);
+        return std::nullopt;
+    };
+    auto const complete = [](std::string prefix) {
+        for (std::size_t i = prefix.size(); i < 36; ++i) prefix.push_back(dash_at(i) ? '-' : '0');
+        return prefix;
+    };
+    std::size_t k = 0;  // the longest prefix of s that ids can start with
+    while (k < s.size() && k < 36 && (dash_at(k) ? s[k] == '-' : hex_digit(s[k]))) ++k;
+    if (k == s.size()) return complete(std::string{s});  // s itself, or s completed with the least digits
+    // s leaves the id form at k (or runs past 36): the least id above s
+    // differs from it at k or before, by a greater character there.
+    for (std::size_t i = std::min<std::size_t>(k, 35) + 1; i-- > 0;) {
+        if (i >= s.size()) continue;
+        if (auto const c = next_above(i, s[i])) return complete(std::string{s.substr(0, i)} + *c);
+    }
+    return std::nullopt;
+}
+
+// ------------------------------------------------------------ partitions
+
+std::string quote_ident(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out.push_back('"');
+        out.push_back(c);
+    }
+    return out + "\"";
+}
+
+std::string quote_literal(std::string_view text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') out.push_back('\'');
+        out.push_back(c);
+    }
+    return out + "'";
+}
+
+std::string partition_name(std::int64_t from_ms) {
+    std::time_t const t = from_ms / 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%d_%H%M%S", &tm);
+    return std::string{"alerts_"} + buf;
+}
+
+// "FOR VALUES FROM ('lo') TO ('hi')": the two uuids' times.
+std::optional<std::pair<std::int64_t, std::int64_t>> parse_bound(std::string_view b) {
+    auto const lo = b.find('\'');
+    if (lo == std::string_view::npos) return std::nullopt;
+    auto const lo_end = b.find('\'', lo + 1);
+    if (lo_end == std::string_view::npos) return std::nullopt;
+    auto const hi = b.find('\'', lo_end + 1);
+    if (hi == std::string_view::npos) return std::nullopt;
+    auto const hi_end = b.find('\'', hi + 1);
+    if (hi_end == std::string_view::npos) return std::nullopt;
+    return std::pair{ms_of_uuid(b.substr(lo + 1, lo_end - lo - 1)), ms_of_uuid(b.substr(hi + 1, hi_end - hi - 1))};
+}
+
+bool valid_schema_name(std::string_view s) {
+    if (s.empty() || s.size() > 63 || !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+    });
+}
+
+struct partition_row {
+    alert_partition range;
+    bool detach_pending = false;
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------ store
+
+template <class F>
+auto postgres_alert_store::with_connection(bool retry_if_applied, F&& f) {
+    auto const deadline = clock::now() + options_.timeout + std::chrono::milliseconds{500};
+    for (int attempt = 0;; ++attempt) {
+        auto c = pool_->acquire(deadline);
+        try {
+            return f(*c, deadline);
+        } catch (pg::error const& e) {
+            if (e.connection_lost) c.discard();
+            // Once, on a new connection, when it cannot have been applied: the
+            // server restarted, or the connection broke under the call.
+            if (attempt == 0 && e.connection_lost && (retry_if_applied || !e.maybe_applied) &&
+                clock::now() < deadline) {
+                log::warn("store.postgres_retry", {{"error", e.what()}});
+                continue;
+            }
+            throw;
+        }
+    }
+}
+
+postgres_alert_store::postgres_alert_store(postgres_options options) : options_(std::move(options)) {
+    if (!valid_schema_name(options_.schema))
+        throw store_error("postgres: schema name must be 1-63 characters of [a-z0-9_], not starting with a digit");
+    if (options_.partition_ms < 1000 || options_.partition_ms % 1000)
+        throw store_error("postgres: partition_ms must be a whole number of seconds");
+    if (options_.timeout.count() <= 0) throw store_error("postgres: the timeout must be positive");
+    pg::pool_options po;
+    po.conninfo = options_.url;
+    po.size = options_.pool_size;
+    po.session = {{"statement_timeout", std::to_string(options_.timeout.count())},
+                  {"search_path", options_.schema},
+                  {"client_encoding", "UTF8"},
+                  {"bytea_output", "hex"},
+                  {"client_min_messages", "warning"},
+                  // Every statement is written for a generic plan (equalities
+                  // on indexed columns, partitions pruned at run time). The
+                  // custom plans PostgreSQL tries first cost ~90 ms each to
+                  // plan against 31 partitions, against ~1 ms to run.
+                  {"plan_cache_mode", "force_generic_plan"}};
+    pool_ = std::make_unique<pg::pool>(std::move(po));
+    migrate();
+    auto const now = now_ms();
+    with_connection(true, [&](pg::connection& c, clock::time_point) {
+        ensure_partitions(c, now, now / options_.partition_ms * options_.partition_ms +
+                                      (options_.partitions_ahead + 1) * options_.partition_ms);
+        return 0;
+    });
+    log::info("store.postgres_open", {{"url", pool_->redacted_conninfo()},
+                                      {"schema", options_.schema},
+                                      {"epoch", epoch_},
+                                      {"pool", options_.pool_size}});
+}
+
+postgres_alert_store::~postgres_alert_store() = default;
+
+void postgres_alert_store::migrate() {
+    auto const deadline = clock::now() + options_.migrate_timeout;
+    auto c = pool_->acquire(deadline);
+    try {
+        if (auto const enc = c->exec("SHOW server_encoding", deadline).string(0, 0); enc != "UTF8" && enc != "SQL_ASCII")
+            throw store_error("postgres: the database's encoding is " + enc + "; vigil needs UTF8");
+        c->exec("BEGIN", deadline);
+        // Waiting for another node's migration is bounded by migrate_timeout.
+        c->exec("SET LOCAL statement_timeout = " + std::to_string(options_.migrate_timeout.count()), deadline);
+        c->exec("SELECT pg_advisory_xact_lock(hashtext(" + quote_literal("vigil.migrate." + options_.schema) + "))",
+                deadline);
+        c->exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(options_.schema), deadline);
+        c->exec("SET LOCAL search_path = " + quote_ident(options_.schema), deadline);
+        c->exec("CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)", deadline);
+        int version = 0;
+        if (auto const r = c->exec("SELECT value FROM meta WHERE key = 'schema_version'", deadline); r.rows())
+            version = int(r.integer(0, 0));
+        if (version > schema_version)
+            throw store_error("postgres: schema " + options_.schema + " has version " + std::to_string(version) +
+                              ", newer than this build's " + std::to_string(schema_version));
+        for (int v = version; v < schema_version; ++v) c->exec(migrations[v], deadline);
+        if (version < schema_version) {
+            c->exec("INSERT INTO meta (key, value) VALUES ('schema_version', '" + std::to_string(schema_version) +
+                        "') ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    deadline);
+            // A new database numbers from a new epoch.
+            c->exec("INSERT INTO meta (key, value) VALUES ('epoch', '" + new_epoch() + "') ON CONFLICT (key) DO NOTHING",
+                    deadline);
+            log::info("store.postgres_migrated",
+                      {{"schema", options_.schema}, {"from", version}, {"to", schema_version}});
+        }
+        epoch_ = c->exec("SELECT value FROM meta WHERE key = 'epoch'", deadline).string(0, 0);
+        c->exec("COMMIT", deadline);
+    } catch (...) {
+        c.discard();  // in a transaction that failed: closing it rolls back
+        throw;
+    }
+    if (epoch_.empty()) throw store_error("postgres: schema " + options_.schema + " has no epoch in its meta table");
+}
+
+std::vector<alert_partition> postgres_alert_store::list_partitions(pg::connection& c, bool with_pending,
+                                                                   clock::time_point deadline) {
+    auto const r = c.run(list_partitions_sql, {}, deadline);
+    std::vector<alert_partition> out;
+    for (int i = 0; i < r.rows(); ++i) {
+        if (!with_pending && r.boolean(i, 2)) continue;
+        auto const bound = parse_bound(r.text(i, 1));
+        if (!bound) continue;
+        out.push_back({r.string(i, 0), bound->first, bound->second});
+    }
+    std::sort(out.begin(), out.end(), [](auto const& a, auto const& b) { return a.from_ms < b.from_ms; });
+    return out;
+}
+
+std::vector<alert_partition> postgres_alert_store::partitions() {
+    return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
+        return list_partitions(c, false, deadline);
+    });
+}
+
+// Creates the partitions that cover [from_ms, to_ms), each one
+// partition_ms wide on a multiple of it, or narrower where partitions made
+// with another width already cover part of it. One transaction, under an
+// advisory lock: nodes doing it at once create each partition once.
+void postgres_alert_store::ensure_partitions(pg::connection& c, std::int64_t from_ms, std::int64_t to_ms) {
+    auto const deadline = clock::now() + options_.timeout + std::chrono::milliseconds{500};
+    auto const w = options_.partition_ms;
+    from_ms = std::max<std::int64_t>(from_ms, 0) / w * w;
+    // Without the lock, a quick look: usually all are there.
+    auto existing = list_partitions(c, true, deadline);
+    auto const gaps = [&] {
+        std::vector<std::pair<std::int64_t, std::int64_t>> out;
+        for (auto t = from_ms; t < to_ms; t += w) {
+            auto lo = t;
+            auto const hi = t + w;
+            for (auto const& p : existing) {  // sorted by from_ms
+                if (p.to_ms <= lo || p.from_ms >= hi) continue;
+                if (p.from_ms > lo) out.emplace_back(lo, p.from_ms);
+                lo = std::max(lo, p.to_ms);
+            }
+            if (lo < hi) out.emplace_back(lo, hi);
+        }
+        return out;
+    };
+    if (gaps().empty()) return;
+    c.exec("BEGIN", deadline);
+    try {
+        c.exec("SELECT pg_advisory_xact_lock(hashtext(" + quote_literal("vigil.partitions." + options_.schema) + "))",
+               deadline);
+        existing = list_partitions(c, true, deadline);
+        for (auto const& [lo, hi] : gaps()) {
+            auto const name = quote_ident(partition_name(lo));
+            // A table of that name that is no partition is what a prune
+            // detached and did not get to drop.
+            c.exec("DROP TABLE IF EXISTS " + name, deadline);
+            c.exec("CREATE TABLE " + name + " (LIKE alerts INCLUDING DEFAULTS INCLUDING STORAGE)", deadline);
+            // ATTACH, unlike CREATE ... PARTITION OF, leaves the table's
+            // readers and writers running (SHARE UPDATE EXCLUSIVE).
+            c.exec("ALTER TABLE alerts ATTACH PARTITION " + name + " FOR VALUES FROM ('" + uuid_at(lo) + "') TO ('" +
+                       uuid_at(hi) + "')",
+                   deadline);
+            log::info("store.partition_created", {{"schema", options_.schema}, {"partition", partition_name(lo)}});
+        }
+        c.exec("COMMIT", deadline);
+    } catch (...) {
+        try {
+            c.exec("ROLLBACK", deadline);
+        } catch (...) {
+            // The connection is marked broken: the pool closes it.
+        }
+        throw;
+    }
+}
+
+write_result postgres_alert_store::write(write_batch const& batch, std::int64_t now_ms) {
+    if (batch.empty()) return {};
+    std::vector<std::string> ids;
+    ids.reserve(batch.alerts.size());
+    for (std::size_t i = 0; i < batch.alerts.size(); ++i) ids.push_back(new_alert_id(now_ms));
+    return with_connection(false, [&](pg::connection& c, clock::time_point deadline) {
+        bool partitions_made = false;
+        for (int attempt = 0;; ++attempt) {
+            try {
+                return write_once(c, batch, now_ms, ids, deadline);
+            } catch (pg::error const& e) {
+                if (e.connection_lost) throw;
+                if (e.sqlstate == pg::sqlstate::check_violation && !partitions_made && !ids.empty()) {
+                    // No partition for these ids yet (a clock far from the
+                    // partitions made ahead): make them and write again.
+                    auto const [lo, hi] = std::minmax_element(ids.begin(), ids.end());
+                    ensure_partitions(c, ms_of_uuid(*lo), ms_of_uuid(*hi) + 1);
+                    partitions_made = true;
+                    continue;
+                }
+                if ((e.sqlstate == pg::sqlstate::deadlock || e.sqlstate == pg::sqlstate::serialization) &&
+                    attempt < 3 && clock::now() < deadline)
+                    continue;  // rolled back: nothing of it applied
+                throw;
+            }
+        }
+    });
+}
+
+write_result postgres_alert_store::write_once(pg::connection& c, write_batch const& batch, std::int64_t now_ms,
+                                              std::vector<std::string> const& ids, clock::time_point deadline) {
+    auto const& in = batch.alerts;
+    std::vector<pg::step> steps;
+    int insert_step = -1;
+    // An alert whose user and key an earlier one of the batch has is that
+    // one's duplicate: sent once.
+    std::vector<int> same_as(in.size(), -1);
+    if (!in.empty()) {
+        std::vector<std::string_view> users;
+        std::map<std::pair<std::string_view, std::string_view>, int> keys;
+        pg::array ord{pg::array::type::int4}, id{pg::array::type::uuid}, user{pg::array::type::text},
+            stream{pg::array::type::text}, detection{pg::array::type::text}, ts{pg::array::type::text},
+            key{pg::array::type::text}, frame_type{pg::array::type::text}, frame{pg::array::type::bytea},
+            delivered{pg::array::type::boolean};
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            auto const& a = in[i];
+            if (!a.idempotency_key.empty()) {
+                auto const [it, added] = keys.try_emplace({a.user_id, a.idempotency_key}, int(i));
+                if (!added) {
+                    same_as[i] = it->second;
+                    continue;
+                }
+            }
+            users.push_back(a.user_id);
+            ord.add(std::int32_t(i));
+            id.add(uuid_bytes(ids[i]));
+            user.add(a.user_id);
+            stream.add(a.stream_id);
+            detection.add(a.detection_json);
+            ts.add(a.timestamp);
+            if (a.idempotency_key.empty())
+                key.add_null();
+            else
+                key.add(a.idempotency_key);
+            if (a.frame) {
+                frame_type.add(a.frame->content_type);
+                frame.add(a.frame->bytes);
+            } else {
+                frame_type.add_null();
+                frame.add_null();
+            }
+            delivered.add(a.delivered_on_commit);
+        }
+        std::sort(users.begin(), users.end());
+        users.erase(std::unique(users.begin(), users.end()), users.end());
+        auto user_list = [&] {
+            pg::array a{pg::array::type::text};
+            for (auto u : users) a.add(u);
+            return std::move(a).finish();
+        };
+        steps.push_back({&add_users, pg::params{}.binary(user_list())});
+        steps.push_back({&lock_users, pg::params{}.binary(user_list())});
+        insert_step = int(steps.size());
+        pg::params p;
+        p.binary(std::move(ord)).binary(std::move(id)).binary(std::move(user)).binary(std::move(stream));
+        p.binary(std::move(detection)).binary(std::move(ts)).binary(std::move(key)).binary(std::move(frame_type));
+        p.binary(std::move(frame)).binary(std::move(delivered)).integer(now_ms);
+        steps.push_back({&insert_alerts, std::move(p)});
+        if (auto const keep = options_.retention.per_user)
+            steps.push_back({&trim_users, pg::params{}.binary(user_list()).integer(std::int64_t(keep))});
+    }
+    // Acks: one statement each, in order (the same alert twice: acked, then
+    // already acked). An id that is no alert id is not found.
+    std::vector<int> ack_step(batch.acks.size(), -1);
+    for (std::size_t i = 0; i < batch.acks.size(); ++i) {
+        auto const& a = batch.acks[i];
+        if (!canonical_uuid(a.alert_id)) continue;
+        ack_step[i] = int(steps.size());
+        steps.push_back({&ack_alert, pg::params{}.integer(now_ms).text(a.acked_by).text(a.alert_id).text(a.owner)});
+    }
+    {
+        pg::array delivered{pg::array::type::uuid};
+        for (auto const& d : batch.delivered)
+            if (canonical_uuid(d)) delivered.add(uuid_bytes(d));
+        if (delivered.size()) steps.push_back({&record_deliveries, pg::params{}.binary(std::move(delivered)).integer(now_ms)});
+    }
+
+    write_result out;
+    if (steps.empty()) {
+        out.acks.resize(batch.acks.size());  // none is an alert id: not found
+        return out;
+    }
+    auto const results = c.run(steps, deadline);
+
+    out.appended.resize(in.size());
+    if (insert_step >= 0) {
+        auto const& r = results[std::size_t(insert_step)];
+        std::vector<bool> answered(in.size(), false);
+        for (int row = 0; row < r.rows(); ++row) {
+            auto const i = std::size_t(r.integer(row, 0));
+            if (i >= in.size()) throw store_error("postgres: an answer for an alert the batch does not have");
+            answered[i] = true;
+            auto& slot = out.appended[i];
+            if (r.boolean(row, 1)) {
+                slot.alert = read_alert(r, row, 2);
+                slot.duplicate = true;
+                continue;
+            }
+            auto const& a = in[i];
+            auto& s = slot.alert;
+            s.alert_id = ids[i];
+            s.seq = static_cast<std::uint64_t>(r.integer(row, 4));
+            s.user_id = a.user_id;
+            s.stream_id = a.stream_id;
+            s.detection_json = a.detection_json;
+            s.timestamp = a.timestamp;
+            s.created_ms = now_ms;
+            if (a.frame) s.frame_content_type = a.frame->content_type;
+            if (a.delivered_on_commit) {
+                s.first_delivered_ms = now_ms;
+                s.delivery_count = 1;
+            }
+        }
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            if (same_as[i] >= 0) {
+                out.appended[i] = out.appended[std::size_t(same_as[i])];
+                out.appended[i].duplicate = true;
+            } else if (!answered[i]) {
+                throw store_error("postgres: the store did not answer for every alert of the batch");
+            }
+        }
+    }
+    out.acks.resize(batch.acks.size());
+    for (std::size_t i = 0; i < batch.acks.size(); ++i) {
+        if (ack_step[i] < 0) continue;
+        auto const& r = results[std::size_t(ack_step[i])];
+        if (r.rows() != 1) continue;
+        if (!r.is_null(0, 0))
+            out.acks[i] = {ack_outcome::acked, r.string(0, 0)};
+        else if (!r.is_null(0, 1))
+            out.acks[i] = {ack_outcome::already_acked, r.string(0, 1)};
+    }
+    return out;
+}
+
+replay_page postgres_alert_store::after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only,
+                                        std::size_t limit, bool with_frames) {
+    auto const& s = after_statements[(unacked_only ? 1 : 0) | (with_frames ? 2 : 0)];
+    return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
+        auto const r = c.run(s,
+                             pg::params{}.text(user_id).integer(std::int64_t(after_seq)).integer(
+                                 std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
+                             deadline);
+        replay_page page;
+        for (int row = 0; row < r.rows(); ++row) {
+            if (row == 0) page.head = static_cast<std::uint64_t>(r.integer(0, 0));
+            if (r.is_null(row, 1)) continue;  // no alert: the head alone
+            auto a = read_alert(r, row, 1);
+            if (with_frames && !r.is_null(row, 1 + alert_column_count)) a.frame_bytes = r.bytea(row, 1 + alert_column_count);
+            page.alerts.push_back(std::move(a));
+        }
+        return page;
+    });
+}
+
+std::optional<stored_alert> postgres_alert_store::get(std::string_view alert_id) {
+    if (!canonical_uuid(alert_id)) return std::nullopt;
+    return with_connection(true, [&](pg::connection& c, clock::time_point deadline) -> std::optional<stored_alert> {
+        auto const r = c.run(get_alert, pg::params{}.text(alert_id), deadline);
+        if (!r.rows()) return std::nullopt;
+        return read_alert(r, 0);
+    });
+}
+
+std::optional<annotated_frame> postgres_alert_store::frame(std::string_view alert_id) {
+    if (!canonical_uuid(alert_id)) return std::nullopt;
+    return with_connection(true, [&](pg::connection& c, clock::time_point deadline) -> std::optional<annotated_frame> {
+        auto const r = c.run(get_frame, pg::params{}.text(alert_id), deadline);
+        if (!r.rows()) return std::nullopt;
+        return annotated_frame{r.string(0, 0), r.bytea(0, 1)};
+    });
+}
+
+std::vector<stored_alert> postgres_alert_store::history(history_query const& q) {
+    std::optional<std::string> cursor;
+    if (!q.before.empty()) {
+        cursor = least_id_not_below(q.before);
+        // Every id is below such a cursor: as if none was given.
+    }
+    auto const& s = history_by_kind.of(!q.user_id.empty(), cursor.has_value(), q.status);
+    return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
+        pg::params p;
+        if (!q.user_id.empty()) p.text(q.user_id);
+        if (cursor) p.text(*cursor);
+        p.integer(std::int64_t(std::min<std::size_t>(q.limit, INT64_MAX)));
+        auto const r = c.run(s, std::move(p), deadline);
+        std::vector<stored_alert> out;
+        out.reserve(std::size_t(r.rows()));
+        for (int row = 0; row < r.rows(); ++row) out.push_back(read_alert(r, row));
+        return out;
+    });
+}
+
+// The cursor is "<xid>:<alert id>": the last alert handed out, or the
+// horizon with the nil id once a page came back short.
+feed_page postgres_alert_store::feed(std::string const& cursor, std::size_t limit) {
+    static constexpr char nil_id[] = "00000000-0000-0000-0000-000000000000";
+    return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
+        feed_page out;
+        if (cursor.empty()) {
+            out.cursor = c.run(feed_now, {}, deadline).string(0, 0) + ":" + nil_id;
+            return out;
+        }
+        auto const colon = cursor.find(':');
+        auto const xid = cursor.substr(0, colon == std::string::npos ? 0 : colon);
+        auto const id = colon == std::string::npos ? std::string{} : cursor.substr(colon + 1);
+        if (xid.empty() || !std::all_of(xid.begin(), xid.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
+            !canonical_uuid(id))
+            throw store_error("not a feed cursor of this store: " + cursor);
+        auto const r = c.run(feed_page_sql,
+                             pg::params{}.text(xid).text(id).integer(std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
+                             deadline);
+        std::string last_xid, last_id;
+        for (int row = 0; row < r.rows(); ++row) {
+            if (r.is_null(row, 1)) continue;  // no alert: the horizon alone
+            last_xid = r.string(row, 1);
+            out.alerts.push_back(read_alert(r, row, 3));
+            last_id = out.alerts.back().alert_id;
+        }
+        // A short page read everything below the horizon: the next starts there.
+        // (The horizon only grows: a transaction running now got its id after
+        // every one that had ended, so the cursor never goes back.)
+        out.cursor = out.alerts.size() < limit ? r.string(0, 0) + ":" + nil_id : last_xid + ":" + last_id;
+        return out;
+    });
+}
+
+std::uint64_t postgres_alert_store::last_seq(std::string_view user_id) {
+    return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
+        auto const r = c.run(get_last_seq, pg::params{}.text(user_id), deadline);
+        return r.rows() ? static_cast<std::uint64_t>(r.integer(0, 0)) : std::uint64_t{0};
+    });
+}
+
+std::size_t postgres_alert_store::prune_expired(std::int64_t now_ms, std::size_t max_rows) {
+    auto const w = options_.partition_ms;
+    auto const max_age = options_.retention.max_age_ms;
+    return with_connection(true, [&](pg::connection& c, clock::time_point deadline) -> std::size_t {
+        // Pruning is the store's periodic chore: partitions ahead come first.
+        ensure_partitions(c, now_ms, now_ms / w * w + (options_.partitions_ahead + 1) * w);
+        if (max_age <= 0) return 0;
+        auto const key = "vigil.prune." + options_.schema;
+        // A session lock: DETACH ... CONCURRENTLY runs outside transactions.
+        if (!c.run(try_lock, pg::params{}.text(key), deadline).boolean(0, 0)) return 0;  // another node prunes
+        std::size_t removed = 0;
+        try {
+            auto const cutoff = now_ms - max_age;
+            auto const count_rows = [&](std::string const& name) {
+                // The planner's count when it has one (autovacuum keeps it):
+                // counting a day's partition could take longer than a call may.
+                auto const est = c.exec("SELECT reltuples::int8 FROM pg_class WHERE oid = " +
+                                            quote_literal(quote_ident(name)) + "::regclass",
+                                        deadline);
+                if (est.rows() && est.integer(0, 0) >= 0) return std::size_t(est.integer(0, 0));
+                return std::size_t(c.exec("SELECT count(*) FROM " + quote_ident(name), deadline).integer(0, 0));
+            };
+            // What an earlier prune left half done.
+            auto const r = c.run(list_partitions_sql, {}, deadline);
+            for (int i = 0; i < r.rows(); ++i) {
+                if (!r.boolean(i, 2)) continue;
+                auto const name = r.string(i, 0);
+                c.exec("ALTER TABLE alerts DETACH PARTITION " + quote_ident(name) + " FINALIZE", deadline);
+            }
+            auto const orphans = c.run(orphan_partitions, {}, deadline);
+            for (int i = 0; i < orphans.rows(); ++i) {
+                auto const name = orphans.string(i, 0);
+                removed += count_rows(name);
+                c.exec("DROP TABLE " + quote_ident(name), deadline);
+            }
+            // Whole partitions: every alert in them expired.
+            for (auto const& p : list_partitions(c, false, deadline)) {
+                if (p.to_ms > cutoff) break;
+                removed += count_rows(p.name);
+                // Concurrently: readers and writers of the table go on meanwhile.
+                c.exec("ALTER TABLE alerts DETACH PARTITION " + quote_ident(p.name) + " CONCURRENTLY", deadline);
+                c.exec("DROP TABLE " + quote_ident(p.name), deadline);
+                log::info("store.partition_dropped", {{"schema", options_.schema}, {"partition", p.name}});
+            }
+            // An age shorter than a partition: row by row, oldest first.
+            if (max_age < w && max_rows > 0)
+                removed += std::size_t(
+                    c.run(prune_rows, pg::params{}.text(uuid_at(cutoff)).integer(std::int64_t(max_rows)), deadline)
+                        .affected());
+        } catch (...) {
+            try {
+                c.run(unlock, pg::params{}.text(key), deadline);
+            } catch (...) {
+                // The connection goes (the caller sees the first error), and
+                // with it the session's lock.
+            }
+            throw;
+        }
+        c.run(unlock, pg::params{}.text(key), deadline);
+        return removed;
+    });
+}
+
+std::string postgres_alert_store::begin_new_epoch(postgres_options options) {
+    postgres_alert_store s{std::move(options)};
+    static pg::statement const renumber{"vigil_new_epoch",
+                                        "UPDATE meta SET value = $1::text WHERE key = 'epoch' RETURNING value"};
+    auto const epoch = new_epoch();
+    return s.with_connection(false, [&](pg::connection& c, clock::time_point deadline) {
+        auto const r = c.run(renumber, pg::params{}.text(epoch), deadline);
+        if (!r.rows()) throw store_error("postgres: schema " + s.options_.schema + " has no epoch in its meta table");
+        return r.string(0, 0);
+    });
+}
+
+}  // namespace vigil

@@ -1,0 +1,126 @@
+#pragma once
+// The shared engine: PostgreSQL, the store of record of several nodes at once
+// (docs/decisions/0024-postgres-store.md). Every call blocks its calling
+// thread on the network, at most about `timeout`: keep it off I/O threads.
+// Thread-safe: calls share a pool of connections (store/pg_pool.hpp).
+//
+// - Seqs: a per-user head row (users.last_seq) is locked by the publishing
+//   transaction before anything else and moved on in it, so writers of one
+//   user take turns, commit in seq order and never share nor skip a seq.
+// - Idempotency keys are looked up under that lock, so a retried publish
+//   racing its first attempt on another node finds it committed.
+// - Alerts are partitioned by their id (UUIDv7, whose first 48 bits are the
+//   creation time given to write()), one partition per `partition_ms`
+//   (a day by default), created ahead of time. Retention by age drops whole
+//   partitions once every alert in them is older than the retention age, so
+//   an alert is kept between max_age and max_age + partition_ms; a retention
+//   age shorter than one partition is enforced row by row instead. The
+//   per-user count is enforced row by row as alerts arrive. Head rows stay,
+//   so a user's seqs keep growing.
+// - One epoch per database (schema), kept in the meta table.
+// - The schema is created, and migrated, when a store opens, under an
+//   advisory lock: nodes starting together migrate once.
+// - Failures throw store_error with PostgreSQL's message (never the
+//   password). A connection found broken is replaced, and a call that cannot
+//   have been applied is retried once on a new connection; a write whose
+//   commit went unanswered is not retried (store_error: its caller answers
+//   503, and a retry with the same idempotency key gives one alert).
+#include "store/alert_store.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vigil {
+
+namespace pg {
+class pool;
+class connection;
+}  // namespace pg
+
+struct postgres_options {
+    // postgresql://user:password@host:port/dbname?sslmode=... (or a libpq
+    // key=value string). The database must exist and be UTF8.
+    std::string url;
+    // The schema that holds vigil's tables; created if absent. Each schema
+    // is its own store, with its own epoch.
+    std::string schema = "vigil";
+    retention_policy retention;
+    // A statement slower than this is cancelled by the server
+    // (statement_timeout) and the call throws store_error; a call gives up
+    // waiting for the server at timeout + 500 ms.
+    std::chrono::milliseconds timeout{2000};
+    // Connections at most: the writer, the readers and the pruner share them.
+    std::size_t pool_size = 4;
+    // Width of one partition of alerts, in ms of creation time (>= 1 s, a
+    // whole number of seconds).
+    std::int64_t partition_ms = 86'400'000;
+    // Partitions created beyond the current one, at start and at each prune.
+    int partitions_ahead = 2;
+    // How long opening may wait for the schema migration (another node's too).
+    std::chrono::milliseconds migrate_timeout{60'000};
+};
+
+// One partition of the alerts table, [from_ms, to_ms) of creation time.
+struct alert_partition {
+    std::string name;
+    std::int64_t from_ms = 0;
+    std::int64_t to_ms = 0;
+};
+
+class postgres_alert_store final : public alert_store {
+public:
+    // Connects, creates or migrates the schema, creates the current and next
+    // partitions. Throws store_error.
+    explicit postgres_alert_store(postgres_options options);
+    ~postgres_alert_store() override;
+
+    std::string const& epoch() const noexcept override { return epoch_; }
+    write_result write(write_batch const& batch, std::int64_t now_ms) override;
+    replay_page after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only, std::size_t limit,
+                      bool with_frames) override;
+    std::optional<stored_alert> get(std::string_view alert_id) override;
+    std::optional<annotated_frame> frame(std::string_view alert_id) override;
+    std::vector<stored_alert> history(history_query const& q) override;
+    // Drops the partitions wholly older than the retention age (each drop
+    // counts its rows, and is not bounded by max_rows: it costs the same
+    // whatever their number), then, for an age shorter than one partition,
+    // deletes at most max_rows expired alerts. While another node prunes the
+    // same store, returns 0 at once.
+    std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
+    std::uint64_t last_seq(std::string_view user_id) override;
+    // Exact, in commit order: each alert records its transaction's id (xid8),
+    // and a page reads only transactions older than every running one. A
+    // long transaction anywhere in the PostgreSQL cluster holds the feed back
+    // until it ends.
+    feed_page feed(std::string const& cursor, std::size_t limit) override;
+
+    // The alerts table's partitions, oldest first.
+    std::vector<alert_partition> partitions();
+
+    // Gives the store a new epoch and returns it (after a restore from a
+    // backup: see sqlite_alert_store::begin_new_epoch). Throws store_error.
+    static std::string begin_new_epoch(postgres_options options);
+
+    // The schema version this build writes (meta.schema_version).
+    static constexpr int schema_version = 1;
+
+private:
+    class call;
+    template <class F>
+    auto with_connection(bool retry_if_applied, F&& f);
+
+    void migrate();
+    void ensure_partitions(pg::connection& c, std::int64_t from_ms, std::int64_t to_ms);
+    std::vector<alert_partition> list_partitions(pg::connection& c, bool with_pending, std::chrono::steady_clock::time_point deadline);
+    write_result write_once(pg::connection& c, write_batch const& batch, std::int64_t now_ms,
+                            std::vector<std::string> const& ids, std::chrono::steady_clock::time_point deadline);
+
+    postgres_options options_;
+    std::unique_ptr<pg::pool> pool_;
+    std::string epoch_;
+};
+
+}  // namespace vigil

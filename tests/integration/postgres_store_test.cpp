@@ -1,0 +1,386 @@
+// The PostgreSQL engine beyond the shared store contract: its schema and
+// migrations, partitions and retention, several nodes at once, and how it
+// fails (server restarts, slow statements, credentials in messages). Against
+// real servers started by the test (support/postgres_process.hpp).
+#include "common/clock.hpp"
+#include "store/pg_connection.hpp"
+#include "store/postgres_alert_store.hpp"
+#include "support/postgres_process.hpp"
+
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <unistd.h>
+
+using namespace vigil;
+using namespace vigil::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::int64_t day = 86'400'000;
+
+// A plain session of its own, as an operator's psql would be.
+class session {
+public:
+    explicit session(std::string const& url) : c_(PQconnectdb(url.c_str())) {
+        if (PQstatus(c_) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(c_));
+    }
+    ~session() { PQfinish(c_); }
+    // The first column of the first row ("" when none).
+    std::string query(std::string const& sql) {
+        PGresult* r = PQexec(c_, sql.c_str());
+        auto const st = PQresultStatus(r);
+        std::string out = st == PGRES_TUPLES_OK && PQntuples(r) ? PQgetvalue(r, 0, 0) : "";
+        std::string const why = PQresultErrorMessage(r);
+        PQclear(r);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) throw std::runtime_error(sql + ": " + why);
+        return out;
+    }
+
+private:
+    PGconn* c_;
+};
+
+std::string unique_name(std::string_view prefix) {
+    static int n = 0;
+    return std::string{prefix} + "_" + std::to_string(getpid()) + "_" + std::to_string(n++);
+}
+
+postgres_options options_on(std::string url, std::string schema, retention_policy r = {}) {
+    postgres_options o;
+    o.url = std::move(url);
+    o.schema = std::move(schema);
+    o.retention = r;
+    o.timeout = 10s;
+    return o;
+}
+
+postgres_options shared_options(retention_policy r = {}) {
+    return options_on(postgres_process::shared().url(), unique_name("engine"), r);
+}
+
+new_alert alert(std::string user, std::string key = {}) {
+    new_alert a;
+    a.user_id = std::move(user);
+    a.stream_id = "cam-1";
+    a.detection_json = R"({"type":"intrusion"})";
+    a.timestamp = "2024-12-03T10:30:00Z";
+    a.idempotency_key = std::move(key);
+    return a;
+}
+
+write_batch alerts(std::vector<new_alert> v) {
+    write_batch b;
+    b.alerts = std::move(v);
+    return b;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+TEST(PostgresStore, MigratesAnEmptyDatabaseOnceWhenNodesStartTogether) {
+    auto& server = postgres_process::shared();
+    auto const db = unique_name("empty");
+    session{server.url("postgres")}.query("CREATE DATABASE " + db);
+    postgres_options o;
+    o.url = server.url(db);  // the default schema, "vigil"
+    o.timeout = 10s;
+    std::vector<std::unique_ptr<postgres_alert_store>> nodes(4);
+    std::vector<std::thread> starting;
+    std::atomic<int> failures{0};
+    for (auto& n : nodes)
+        starting.emplace_back([&] {
+            try {
+                n = std::make_unique<postgres_alert_store>(o);
+            } catch (std::exception const& e) {
+                ADD_FAILURE() << e.what();
+                ++failures;
+            }
+        });
+    for (auto& t : starting) t.join();
+    ASSERT_EQ(failures, 0);
+    for (auto& n : nodes) EXPECT_EQ(n->epoch(), nodes[0]->epoch());
+    session s{server.url(db)};
+    EXPECT_EQ(s.query("SELECT value FROM vigil.meta WHERE key = 'schema_version'"),
+              std::to_string(postgres_alert_store::schema_version));
+    EXPECT_EQ(s.query("SELECT count(*) FROM vigil.meta WHERE key = 'epoch'"), "1");
+    // Alerts written through one node are read through another.
+    auto const id = nodes[1]->write(alerts({alert("u")}), now_ms()).appended[0].alert.alert_id;
+    ASSERT_TRUE(nodes[3]->get(id));
+    // Opening again later changes nothing.
+    nodes.clear();
+    postgres_alert_store again{o};
+    EXPECT_TRUE(again.get(id));
+    EXPECT_EQ(again.last_seq("u"), 1u);
+}
+
+TEST(PostgresStore, RefusesASchemaNewerThanItsBuild) {
+    auto o = shared_options();
+    { postgres_alert_store first{o}; }
+    session{postgres_process::shared().url()}.query("UPDATE " + o.schema +
+                                                    ".meta SET value = '99' WHERE key = 'schema_version'");
+    try {
+        postgres_alert_store s{o};
+        FAIL() << "opened a schema of version 99";
+    } catch (store_error const& e) {
+        EXPECT_NE(std::string{e.what()}.find("99"), std::string::npos) << e.what();
+    }
+}
+
+TEST(PostgresStore, ANewEpochIsKeptByTheDatabase) {
+    auto o = shared_options();
+    std::string before;
+    {
+        postgres_alert_store s{o};
+        before = s.epoch();
+        s.write(alerts({alert("u")}), now_ms());
+    }
+    auto const renamed = postgres_alert_store::begin_new_epoch(o);
+    EXPECT_NE(renamed, before);
+    postgres_alert_store s{o};
+    EXPECT_EQ(s.epoch(), renamed);
+    EXPECT_EQ(s.last_seq("u"), 1u);
+}
+
+TEST(PostgresStore, PartitionsAreMadeAheadAndDroppedWholeByRetention) {
+    auto o = shared_options(retention_policy{2 * day, 0});
+    postgres_alert_store s{o};
+    // Made at start: the current day's partition and the ones after it.
+    auto const today = now_ms() / day * day;
+    {
+        auto const parts = s.partitions();
+        ASSERT_GE(parts.size(), 3u);
+        EXPECT_TRUE(std::any_of(parts.begin(), parts.end(), [&](auto const& p) { return p.from_ms == today; }));
+        EXPECT_TRUE(std::any_of(parts.begin(), parts.end(),
+                                [&](auto const& p) { return p.from_ms == today + 2 * day; }));
+        for (auto const& p : parts) EXPECT_EQ(p.to_ms - p.from_ms, day) << p.name;
+    }
+    // Alerts of days 10, 11 and 12 (of 1970: their partitions are made when
+    // first needed). "gone" has alerts on day 10 only.
+    std::int64_t const d10 = 10 * day + 3'600'000, d11 = 11 * day + 60'000, d12 = 12 * day + 1;
+    s.write(alerts({alert("gone"), alert("gone"), alert("kept")}), d10);
+    s.write(alerts({alert("kept")}), d11);
+    auto const last = s.write(alerts({alert("kept")}), d12).appended[0].alert;
+    EXPECT_EQ(last.seq, 3u);
+    auto names = [&] {
+        std::vector<std::int64_t> from;
+        for (auto const& p : s.partitions()) from.push_back(p.from_ms);
+        return from;
+    };
+    auto const before = names();
+    for (auto d : {10, 11, 12}) EXPECT_EQ(std::count(before.begin(), before.end(), d * day), 1) << "day " << d;
+
+    // Day 13, 2 h: day 10 is wholly older than two days, day 11 not yet.
+    auto const now = 13 * day + 7'200'000;
+    EXPECT_EQ(s.prune_expired(now, 1), 3u);  // a whole partition, whatever max_rows says
+    auto const after = names();
+    EXPECT_EQ(std::count(after.begin(), after.end(), 10 * day), 0);
+    EXPECT_EQ(std::count(after.begin(), after.end(), 11 * day), 1);
+    EXPECT_EQ(std::count(after.begin(), after.end(), 14 * day), 1);  // made ahead of the prune's "now"
+    EXPECT_TRUE(s.after("gone", 0, false, 100, false).alerts.empty());
+    EXPECT_EQ(s.after("kept", 0, false, 100, false).alerts.size(), 2u);
+    // Seqs live in the users' head rows: they survive their alerts.
+    EXPECT_EQ(s.last_seq("gone"), 2u);
+    EXPECT_EQ(s.write(alerts({alert("gone")}), now).appended[0].alert.seq, 3u);
+    EXPECT_EQ(s.prune_expired(now, 100), 0u);
+    // The table is gone from the database, not emptied.
+    session db{postgres_process::shared().url()};
+    EXPECT_EQ(db.query("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE n.nspname = '" + o.schema + "' AND c.relname = 'alerts_19700111_000000'"),
+              "0");
+}
+
+TEST(PostgresStore, TwoNodesPruningAtOnceDropEachPartitionOnce) {
+    auto o = shared_options(retention_policy{day, 0});
+    postgres_alert_store a{o}, b{o};
+    std::size_t written = 0;
+    for (int d = 1; d <= 8; ++d) {
+        std::vector<new_alert> v;
+        for (int i = 0; i < 5; ++i) v.push_back(alert("u" + std::to_string(i % 2)));
+        a.write(alerts(v), d * day + 1000);
+        written += v.size();
+    }
+    auto const now = 20 * day;  // every one of them expired
+    std::atomic<std::size_t> removed{0};
+    std::atomic<int> errors{0};
+    auto prune = [&](postgres_alert_store& s) {
+        for (int i = 0; i < 5; ++i) try {
+                removed += s.prune_expired(now, 1000);
+            } catch (std::exception const& e) {
+                ADD_FAILURE() << e.what();
+                ++errors;
+            }
+    };
+    std::thread t{prune, std::ref(b)};
+    prune(a);
+    t.join();
+    EXPECT_EQ(errors, 0);
+    EXPECT_EQ(removed, written);
+    for (auto const& p : a.partitions()) EXPECT_GT(p.to_ms, now - day) << p.name;
+    EXPECT_EQ(b.last_seq("u0"), 24u);  // 3 of every 5
+    EXPECT_EQ(a.write(alerts({alert("u0")}), now).appended[0].alert.seq, 25u);
+}
+
+TEST(PostgresStore, ARetentionShorterThanAPartitionDeletesRowsInChunks) {
+    postgres_alert_store s{shared_options(retention_policy{1000, 0})};
+    for (int i = 0; i < 10; ++i) s.write(alerts({alert("u")}), 5000 + i);
+    EXPECT_EQ(s.prune_expired(6005, 3), 3u);  // expired: 5000..5004
+    EXPECT_EQ(s.prune_expired(6005, 3), 2u);
+    EXPECT_EQ(s.prune_expired(6005, 3), 0u);
+    EXPECT_EQ(s.after("u", 0, false, 100, false).alerts.front().seq, 6u);
+}
+
+TEST(PostgresStore, TheSameKeyTwiceInOneBatchIsStoredOnce) {
+    postgres_alert_store s{shared_options()};
+    auto const r = s.write(alerts({alert("u", "k"), alert("v", "k"), alert("u", "k"), alert("u")}), 1000);
+    ASSERT_EQ(r.appended.size(), 4u);
+    EXPECT_FALSE(r.appended[0].duplicate);
+    EXPECT_FALSE(r.appended[1].duplicate);
+    EXPECT_TRUE(r.appended[2].duplicate);
+    EXPECT_EQ(r.appended[2].alert.alert_id, r.appended[0].alert.alert_id);
+    EXPECT_EQ(r.appended[3].alert.seq, 2u);
+    EXPECT_EQ(s.last_seq("u"), 2u);
+    // Acknowledged in the same batch as published, and twice: acked, then already.
+    write_batch b = alerts({alert("w")});
+    auto const first = s.write(b, 2000).appended[0].alert.alert_id;
+    write_batch acks;
+    acks.acks = {{first, "w", "w"}, {first, "w", "w"}};
+    auto const out = s.write(acks, 3000);
+    EXPECT_EQ(out.acks[0].outcome, ack_outcome::acked);
+    EXPECT_EQ(out.acks[1].outcome, ack_outcome::already_acked);
+    EXPECT_EQ(out.acks[1].user_id, "w");
+}
+
+TEST(PostgresStore, IdsThatAreNotAlertIdsFindNothing) {
+    postgres_alert_store s{shared_options()};
+    auto const id = s.write(alerts({alert("u")}), 1000).appended[0].alert.alert_id;
+    std::string upper = id;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    for (std::string bad : {std::string{"nope"}, std::string{}, upper, id + "0", std::string{"'; DROP TABLE alerts; --"}}) {
+        EXPECT_FALSE(s.get(bad)) << bad;
+        EXPECT_FALSE(s.frame(bad)) << bad;
+        write_batch b;
+        b.acks = {{bad, "", "admin"}};
+        b.delivered = {bad};
+        EXPECT_EQ(s.write(b, 2000).acks[0].outcome, ack_outcome::not_found) << bad;
+    }
+    EXPECT_EQ(s.get(id)->delivery_count, 0);
+}
+
+// The other engines compare the history cursor with ids as text: so does
+// this one, whatever the cursor.
+TEST(PostgresStore, AHistoryCursorThatIsNoIdPagesAsText) {
+    postgres_alert_store s{shared_options()};
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(s.write(alerts({alert("u")}), 1000 + i).appended[0].alert.alert_id);
+    std::sort(ids.begin(), ids.end());
+    auto page = [&](std::string before) {
+        history_query q;
+        q.before = std::move(before);
+        std::vector<std::string> got;
+        for (auto const& a : s.history(q)) got.push_back(a.alert_id);
+        return got;
+    };
+    auto expected = [&](std::string const& before) {
+        std::vector<std::string> want;
+        for (auto it = ids.rbegin(); it != ids.rend(); ++it)
+            if (*it < before) want.push_back(*it);
+        return want;
+    };
+    std::string upper = ids[2];
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    for (std::string const& c : {ids[2], ids[2] + "x", ids[2].substr(0, 20), upper, std::string{"~"}, std::string{"!"},
+                                 std::string{"00000000-0000-0000-0000-00000000000g"}, ids[0].substr(0, 8) + "z"})
+        EXPECT_EQ(page(c), expected(c)) << c;
+}
+
+TEST(PostgresStore, ThePoolOutlivesAServerRestart) {
+    postgres_process server;
+    auto o = options_on(server.url(), "restart");
+    o.timeout = 1s;
+    postgres_alert_store s{o};
+    EXPECT_EQ(s.write(alerts({alert("u", "k1")}), now_ms()).appended[0].alert.seq, 1u);
+    EXPECT_EQ(s.last_seq("u"), 1u);  // a second pooled connection, now idle too
+
+    server.stop();
+    auto const t0 = std::chrono::steady_clock::now();
+    EXPECT_THROW(s.write(alerts({alert("u", "k2")}), now_ms()), store_error);
+    EXPECT_THROW(s.last_seq("u"), store_error);
+    EXPECT_LT(seconds_since(t0), 5.0) << "calls while the server is down must fail promptly";
+
+    server.start();
+    // The first call after the restart succeeds: connections the server
+    // closed are replaced before use.
+    auto const r = s.write(alerts({alert("u", "k2")}), now_ms()).appended[0];
+    EXPECT_FALSE(r.duplicate);
+    EXPECT_EQ(r.alert.seq, 2u);
+    EXPECT_EQ(s.after("u", 0, false, 10, false).alerts.size(), 2u);
+    // A retry of the publish that failed finds it, once.
+    EXPECT_TRUE(s.write(alerts({alert("u", "k2")}), now_ms()).appended[0].duplicate);
+}
+
+TEST(PostgresStore, AStatementHeldUpByALockFailsWithinTheTimeout) {
+    auto o = shared_options();
+    o.timeout = 500ms;
+    postgres_alert_store s{o};
+    s.write(alerts({alert("u")}), 1000);
+    session other{postgres_process::shared().url()};
+    other.query("BEGIN");
+    other.query("SELECT last_seq FROM " + o.schema + ".users WHERE user_id = 'u' FOR UPDATE");
+    auto const t0 = std::chrono::steady_clock::now();
+    try {
+        s.write(alerts({alert("u", "held")}), 2000);
+        FAIL() << "a write waited past its timeout";
+    } catch (store_error const& e) {
+        EXPECT_NE(std::string{e.what()}.find("statement timeout"), std::string::npos) << e.what();
+    }
+    auto const took = seconds_since(t0);
+    EXPECT_GE(took, 0.4);
+    EXPECT_LT(took, 5.0);
+    // Other users are not held up meanwhile.
+    EXPECT_EQ(s.write(alerts({alert("v")}), 2000).appended[0].alert.seq, 1u);
+    other.query("ROLLBACK");
+    // Nothing of the failed write stayed: its retry is stored once, next in line.
+    auto const r = s.write(alerts({alert("u", "held")}), 3000).appended[0];
+    EXPECT_FALSE(r.duplicate);
+    EXPECT_EQ(r.alert.seq, 2u);
+}
+
+TEST(PostgresStore, MessagesNeverCarryThePassword) {
+    int const closed_port = [] {  // a port that was free a moment ago
+        int const fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+        ::close(fd);
+        return int(ntohs(a.sin_port));
+    }();
+    auto o = options_on("postgresql://vigil:s3cr3t-pw@127.0.0.1:" + std::to_string(closed_port) + "/db", "x");
+    o.timeout = 1s;
+    try {
+        postgres_alert_store s{o};
+        FAIL() << "connected to a closed port";
+    } catch (store_error const& e) {
+        std::string const m = e.what();
+        EXPECT_EQ(m.find("s3cr3t-pw"), std::string::npos) << m;
+        EXPECT_NE(m.find("REDACTED"), std::string::npos) << m;
+    }
+    EXPECT_EQ(pg::redact("postgresql://u:p%40ss@h:5432/db?sslmode=require&password=other"),
+              "postgresql://u:REDACTED@h:5432/db?sslmode=require&password=REDACTED");
+    EXPECT_EQ(pg::redact("host=h password='a b\\' c' dbname=d"), "host=h password=REDACTED dbname=d");
+    EXPECT_EQ(pg::redact("postgresql://u@h/db"), "postgresql://u@h/db");
+}
