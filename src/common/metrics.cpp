@@ -163,6 +163,16 @@ std::string registry::render(std::size_t connections) const {
     outbox_wait.render(out, "vigil_outbox_wait_seconds", "Time from queueing a message to writing it to the socket.");
     publish_to_delivery.render(out, "vigil_publish_to_delivery_seconds",
                                "Time from an alert's commit to its write on a live connection.");
+    bus_errors.render(out, "vigil_bus_errors_total", "kind",
+                      "Bus engine errors, by kind (connect, timeout, disconnect, probe, decode, command).");
+    simple("vigil_bus_reconnects_total", "counter", "Bus connections made again after a loss.",
+           double(bus_reconnects.value()));
+    simple("vigil_bus_publish_dropped_total", "counter",
+           "Publishes not sent to the other nodes (link down too long, or too large); receivers read them from the store.",
+           double(bus_publish_dropped.value()));
+    simple("vigil_bus_received_total", "counter", "Alerts and control messages received from other nodes.",
+           double(bus_received.value()));
+    bus_publish.render(out, "vigil_bus_publish_seconds", "Time from a bus publish to the bus server accepting it.");
     header(out, "vigil_build_info", "gauge", "The running build: version and I/O backend.");
     out += "vigil_build_info{version=\"" VIGIL_VERSION "\",io=\"";
     out += io_backend;

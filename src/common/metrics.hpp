@@ -73,6 +73,15 @@ struct registry {
     histogram outbox_wait;   // queued -> written to the socket
     histogram publish_to_delivery;  // commit -> written to the socket, live alerts
     gauge tls_not_after_seconds;  // the TLS certificate in use: its notAfter, Unix time (0: no TLS)
+    // The bus engine's link to the other nodes (Redis): what failed, by kind
+    // (connect, timeout, disconnect, probe, decode, command); connections made
+    // again after a loss; publishes dropped (not sent); messages received from
+    // other nodes; publish() -> Redis accepted the PUBLISH.
+    labeled_counter bus_errors;
+    counter bus_reconnects;
+    counter bus_publish_dropped;
+    counter bus_received;
+    histogram bus_publish;
 
     // `connections` is the registry's current count, supplied by the caller.
     // Also renders build info and the process's CPU, memory and descriptors.
