@@ -7,6 +7,7 @@
 #include "common/base64.hpp"
 #include "common/clock.hpp"
 #include "common/json_text.hpp"
+#include "store/postgres_alert_store.hpp"
 #include "store/sqlite_alert_store.hpp"
 
 #include <boost/json/parse.hpp>
@@ -187,15 +188,25 @@ std::function<int()> add_publish(CLI::App& app) {
 
 std::function<int()> add_new_epoch(CLI::App& app) {
     auto dir = std::make_shared<std::string>("./vigil-data");
+    auto postgres_url = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand(
         "new-epoch",
-        "start a new stream epoch in the SQLite store, after restoring it from a backup (server stopped)");
-    cmd->add_option("--data-dir", *dir, "the server's data directory")->capture_default_str();
-    return [cmd, dir]() -> int {
+        "start a new stream epoch in the store, after restoring it from a backup (SQLite: server stopped)");
+    cmd->add_option("--data-dir", *dir, "the server's data directory (SQLite)")->capture_default_str();
+    cmd->add_option("--postgres-url", *postgres_url, "the cluster's PostgreSQL store instead of SQLite")
+        ->envname("VIGIL_POSTGRES_URL");
+    return [cmd, dir, postgres_url]() -> int {
         if (!*cmd) return -1;
         try {
-            auto const path = (std::filesystem::path{*dir} / "vigil.db").string();
-            std::cout << "new epoch " << sqlite_alert_store::begin_new_epoch(path)
+            std::string epoch;
+            if (!postgres_url->empty()) {
+                postgres_options o;
+                o.url = *postgres_url;
+                epoch = postgres_alert_store::begin_new_epoch(std::move(o));
+            } else {
+                epoch = sqlite_alert_store::begin_new_epoch((std::filesystem::path{*dir} / "vigil.db").string());
+            }
+            std::cout << "new epoch " << epoch
                       << ": clients resuming from an older position will get every unacknowledged alert\n";
             return 0;
         } catch (store_error const& e) {

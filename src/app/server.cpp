@@ -3,6 +3,7 @@
 #include "alerts/alert_service.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "bus/local_alert_bus.hpp"
+#include "bus/redis_alert_bus.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
@@ -11,6 +12,7 @@
 #include "net/server_context.hpp"
 #include "net/tls_identity.hpp"
 #include "store/memory_alert_store.hpp"
+#include "store/postgres_alert_store.hpp"
 #include "store/sqlite_alert_store.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -54,6 +56,13 @@ settings prepared(settings s) {
 std::unique_ptr<alert_store> make_store(settings const& s) {
     retention_policy retention{std::int64_t(s.store.retention_days) * 24 * 3600 * 1000, s.store.retention_per_user};
     if (s.store.engine == "memory") return std::make_unique<memory_alert_store>(retention);
+    if (s.store.engine == "postgres") {
+        postgres_options o;
+        o.url = s.store.postgres_url;
+        o.retention = retention;
+        o.pool_size = s.store.postgres_pool_size;
+        return std::make_unique<postgres_alert_store>(std::move(o));
+    }
     auto const path = (std::filesystem::path{s.data_dir} / "vigil.db").string();
     return std::make_unique<sqlite_alert_store>(sqlite_options{path, s.store.synchronous == "full", retention});
 }
@@ -70,12 +79,26 @@ std::unique_ptr<net::tls_identity> make_tls(settings const& s) {
     }
 }
 
-// The single-node bus names its node after the host: what a cluster node
-// would be called, and what logs and monitoring show.
-std::unique_ptr<alert_bus> make_bus(settings const&) {
+// A node is named by --node-id, else by its host name and port, which tell
+// apart the nodes of one machine (with port 0, the process id does).
+std::string node_name(settings const& s) {
+    if (!s.node_id.empty()) return s.node_id;
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) != 0 || !*host) std::strcpy(host, "local");
-    return std::make_unique<local_alert_bus>(host);
+    auto const port = s.tls.only ? s.tls.port : s.port;
+    return std::string{host} + ":" + (port != 0 ? std::to_string(port) : "pid" + std::to_string(getpid()));
+}
+
+std::unique_ptr<alert_bus> make_bus(settings const& s) {
+    if (s.bus.engine != "redis") return std::make_unique<local_alert_bus>(node_name(s));
+    redis_bus_options o;
+    o.url = s.bus.redis_url;
+    o.node_id = node_name(s);
+    try {
+        return std::make_unique<redis_alert_bus>(std::move(o));
+    } catch (std::invalid_argument const& e) {
+        throw config_error(std::string{"bus.redis_url or node_id: "} + e.what());
+    }
 }
 
 alert_service_options service_options(settings const& s) {

@@ -308,7 +308,7 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     add("--exempt-loopback", "limits.exempt_loopback",
         "per-address limits skip loopback sources (a local reverse proxy)", VIGIL_FIELD(limits.exempt_loopback), limits);
 
-    add("--store", "store.engine", "sqlite (durable) or memory (lost on exit)",
+    add("--store", "store.engine", "sqlite (durable), memory (lost on exit) or postgres (a cluster's store)",
         VIGIL_FIELD(store.engine), store);
     add("--sqlite-synchronous", "store.synchronous", "full (survives power loss) or normal",
         VIGIL_FIELD(store.synchronous), store);
@@ -321,6 +321,19 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     add("--replay-batch", "store.replay_batch",
         "alerts per replay query; the next batch is read once the client has taken this one",
         VIGIL_FIELD(store.replay_batch), store);
+    add("--postgres-url", "store.postgres_url",
+        "PostgreSQL for --store postgres: postgresql://user:password@host:port/db (prefer the environment)",
+        VIGIL_FIELD(store.postgres_url), store);
+    add("--postgres-pool-size", "store.postgres_pool_size", "connections to PostgreSQL from this node",
+        VIGIL_FIELD(store.postgres_pool_size), store);
+
+    std::string const cluster = "Cluster";
+    add("--bus", "bus.engine", "local (one node) or redis (several nodes sharing a PostgreSQL store)",
+        VIGIL_FIELD(bus.engine), cluster);
+    add("--redis-url", "bus.redis_url", "Redis for --bus redis: redis://[:password@]host:port[/db]",
+        VIGIL_FIELD(bus.redis_url), cluster);
+    add("--node-id", "node_id", "this node's name in the cluster (empty: host name and port)",
+        VIGIL_FIELD(node_id), cluster);
 #undef VIGIL_FIELD
 }
 
@@ -440,8 +453,20 @@ std::vector<std::string> validate(settings const& s) {
     if (s.limits.http_timeout_seconds <= 0) out.push_back("limits.http_timeout must be positive");
     if (s.limits.handshakes_per_second <= 0 || s.limits.handshake_burst < 1)
         out.push_back("limits.handshakes_per_second and handshake_burst must be positive");
-    if (s.store.engine != "sqlite" && s.store.engine != "memory")
-        out.push_back("store.engine must be sqlite or memory");
+    if (s.store.engine != "sqlite" && s.store.engine != "memory" && s.store.engine != "postgres")
+        out.push_back("store.engine must be sqlite, memory or postgres");
+    if (s.store.engine == "postgres" && s.store.postgres_url.empty())
+        out.push_back("store.postgres_url (--postgres-url, VIGIL_POSTGRES_URL) is required for the postgres store");
+    if (s.store.postgres_pool_size < 2) out.push_back("store.postgres_pool_size must be at least 2");
+    if (s.bus.engine != "local" && s.bus.engine != "redis") out.push_back("bus.engine must be local or redis");
+    // Nodes share alerts only through a shared store: a memory store is one
+    // process's own (SQLite can be shared by the processes of one machine;
+    // docs/cluster.md).
+    if (s.bus.engine == "redis" && s.store.engine == "memory")
+        out.push_back("bus.engine redis needs a shared store (postgres, or sqlite on one machine), not memory");
+    if (s.node_id.size() > 128 ||
+        std::any_of(s.node_id.begin(), s.node_id.end(), [](unsigned char c) { return c <= ' ' || c == 127; }))
+        out.push_back("node_id must be at most 128 bytes, without spaces or control characters");
     if (s.store.synchronous != "full" && s.store.synchronous != "normal")
         out.push_back("store.synchronous must be full or normal");
     if (s.store.retention_days < 0) out.push_back("store.retention_days must not be negative");

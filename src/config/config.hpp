@@ -51,12 +51,23 @@ struct limit_settings {
 };
 
 struct store_settings {
-    std::string engine = "sqlite";     // "sqlite" (durable, default) or "memory" (volatile)
+    // "sqlite" (durable, default), "memory" (volatile) or "postgres" (the
+    // cluster's store of record, docs/cluster.md)
+    std::string engine = "sqlite";
     std::string synchronous = "full";  // SQLite PRAGMA synchronous: "full" or "normal"
     bool group_commit = true;          // batch concurrent publishes into one transaction
     int retention_days = 30;           // alerts older than this are pruned (0 = keep)
     std::size_t retention_per_user = 10000;  // newest N per user are kept (0 = all)
     std::size_t replay_batch = 100;    // alerts per replay query; the next batch waits for the client
+    std::string postgres_url;          // postgresql://user:password@host:port/db (engine "postgres")
+    std::size_t postgres_pool_size = 4;  // connections to PostgreSQL from this node
+};
+
+// The bus between nodes: "local" (one node) or "redis" (a cluster,
+// docs/cluster.md). Nodes of one cluster share the store and the bus.
+struct bus_settings {
+    std::string engine = "local";
+    std::string redis_url = "redis://127.0.0.1:6379";  // redis://[:password@]HOST:PORT[/DB]
 };
 
 // TLS: with a certificate and key, a second listener serves https:// and wss://
@@ -90,6 +101,10 @@ struct settings {
     std::vector<std::string> publisher_api_keys;  // ... with publish rights only
     limit_settings limits;
     store_settings store;
+    bus_settings bus;
+    // This node's name in the cluster (monitoring's `node`, the bus's
+    // presence). Empty: host name and port.
+    std::string node_id;
     bool inline_frames = false;  // frames as base64 in the message instead of a URL
     // Browser origins allowed to open WebSockets (exact "scheme://host[:port]",
     // or "*"). Empty: any. Not enforced in --dev. Tokens, not cookies,
