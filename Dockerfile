@@ -10,7 +10,7 @@ FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
         g++ cmake ninja-build pkg-config patch dpkg-dev file ca-certificates \
         libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libjwt-dev \
-        libsqlite3-dev libpng-dev libjemalloc-dev libspdlog-dev libfmt-dev libcli11-dev \
+        libsqlite3-dev libpq-dev libhiredis-dev libpng-dev libjemalloc-dev libspdlog-dev libfmt-dev libcli11-dev \
         libtomlplusplus-dev nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
