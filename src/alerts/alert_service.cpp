@@ -366,6 +366,7 @@ void alert_service::receiver::on_control(bus_control const& message) {
 
 void alert_service::receiver::on_link_changed(bool up) {
     s_.link_up_.store(up, std::memory_order_release);
+    if (!up) s_.link_lost_.store(true, std::memory_order_release);
     if (up)
         log::info("bus.link_up", {{"node", s_.bus_.node_id()}});
     else
@@ -393,8 +394,10 @@ void alert_service::check_ownership() {
 void alert_service::follow_feed_if_due(std::int64_t now) {
     if (bus_.status().engine == "local" || now < next_feed_ms_) return;  // one node: nothing to miss
     bool const up = link_up_.load(std::memory_order_acquire);
+    // A loss since the last look, even one that is over: its gap is read once.
+    bool const lost = link_lost_.exchange(false, std::memory_order_acq_rel);
     try {
-        if (up && !following_feed_) {
+        if (up && !lost && !following_feed_) {
             older_mark_ = std::exchange(recent_mark_, store_.feed("", 0).cursor);
             next_feed_ms_ = now + 2000;
             return;

@@ -204,6 +204,10 @@ private:
     // feed is read from there and its alerts delivered here, until the link is
     // back and one last read has covered the gap.
     std::atomic<bool> link_up_{true};
+    // Set by every loss, taken by the worker: a loss already over when the
+    // worker looks (a subscriber replaced in 100 ms) still has its gap read,
+    // or what the bus dropped meanwhile would wait for the user's next alert.
+    std::atomic<bool> link_lost_{false};
     bool following_feed_ = false;
     std::string feed_cursor_;      // where the next read starts, while following
     std::string recent_mark_;      // the feed's "now", taken every 2 s while linked

@@ -634,3 +634,41 @@ TEST(AlertService, WithTheBusDownOtherNodesAlertsComeFromTheStore) {
     }
     std::filesystem::remove_all(dir);
 }
+
+// A link lost and regained between two looks of the worker (a subscriber
+// connection replaced in 100 ms): what the bus dropped meanwhile is read from
+// the store all the same, without waiting for the user's next alert.
+TEST(AlertService, ABriefLinkLossStillHasItsGapReadFromTheStore) {
+    auto const dir = std::filesystem::temp_directory_path() / ("vigil-blip-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auto const db = (dir / "vigil.db").string();
+    {
+        chaos_network net{11};
+        net.make_reliable();
+        sqlite_alert_store store_a{{db, false, {}}}, store_b{{db, false, {}}};
+        connection_registry registry_a, registry_b;
+        chaos_bus bus_a{net, "a"}, bus_b{net, "b"};
+        alert_service_options quick;
+        quick.maintenance_interval_ms = 20;
+        quick.feed_poll_interval_ms = 200;
+        alert_service node_a{store_a, bus_a, registry_a, quick}, node_b{store_b, bus_b, registry_b, quick};
+        bus_a.start(node_a.bus_receiver());
+        bus_b.start(node_b.bus_receiver());
+        auto const sub = std::make_shared<recording_subscriber>("u", node_a);
+        registry_a.attach(sub);
+        sub->replay(replay_delivery{});
+        std::this_thread::sleep_for(std::chrono::milliseconds{3000});  // node a keeps a recovery point
+
+        publish_sync(node_b, {alert("u")});
+        for (int i = 0; i < 500 && sub->seqs().size() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{4});
+        net.cut("a", true);
+        publish_sync(node_b, {alert("u")});  // lost by the bus
+        net.cut("a", false);                 // back before the worker looks (it looks every 2 s while linked)
+        for (int i = 0; i < 1000 && sub->seqs().size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{5});
+        EXPECT_EQ(sub->seqs(), (std::vector<std::int64_t>{1, 2}));
+        node_a.stop(), node_b.stop();
+        bus_a.stop(), bus_b.stop();
+    }
+    std::filesystem::remove_all(dir);
+}
