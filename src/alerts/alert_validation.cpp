@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <memory>
 
 namespace vigil {
@@ -39,6 +40,10 @@ std::optional<std::string_view> optional_string(boost::json::object const& o, st
         return std::nullopt;
     }
     return std::string_view{v->get_string()};
+}
+
+bool has_control_character(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), [](char c) { return (unsigned char)c < 0x20 || c == 0x7f; });
 }
 
 // One alert of a body: `v` parsed, `text` the same alert as the producer wrote it.
@@ -100,6 +105,10 @@ std::optional<validation_error> check_new_alert(new_alert& a, alert_limits const
     if (!valid_user_id(a.user_id)) return bad("user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]");
     if (a.stream_id.empty() || a.stream_id.size() > limits.max_stream_id_bytes)
         return bad("stream_id must be 1-" + std::to_string(limits.max_stream_id_bytes) + " characters");
+    // Control characters (a JSON "\u0000" among them) are nobody's camera or
+    // key name, and a NUL would end the text early in C APIs and PostgreSQL.
+    if (has_control_character(a.stream_id)) return bad("stream_id must not contain control characters");
+    if (has_control_character(a.idempotency_key)) return bad("idempotency_key must not contain control characters");
     // Every caller hands over JSON text: an object's starts with its brace.
     if (a.detection_json.empty() || a.detection_json.front() != '{') return bad("detection must be a JSON object");
     if (a.detection_json.size() > limits.max_detection_bytes) return too_large_detection(limits);

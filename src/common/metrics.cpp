@@ -163,6 +163,11 @@ std::string registry::render(std::size_t connections) const {
     outbox_wait.render(out, "vigil_outbox_wait_seconds", "Time from queueing a message to writing it to the socket.");
     publish_to_delivery.render(out, "vigil_publish_to_delivery_seconds",
                                "Time from an alert's commit to its write on a live connection.");
+    store_errors.render(out, "vigil_store_errors_total", "kind",
+                        "Store engine calls that failed, by kind (unreachable, timeout, query).");
+    simple("vigil_store_connections_opened_total", "counter",
+           "Connections the store engine opened to its server (PostgreSQL).",
+           double(store_connections_opened.value()));
     bus_errors.render(out, "vigil_bus_errors_total", "kind",
                       "Bus engine errors, by kind (connect, timeout, disconnect, probe, decode, command).");
     simple("vigil_bus_reconnects_total", "counter", "Bus connections made again after a loss.",

@@ -1,5 +1,7 @@
 #include "store/pg_pool.hpp"
 
+#include "common/metrics.hpp"
+
 namespace vigil::pg {
 
 pool::pool(pool_options options) : options_(std::move(options)), redacted_(redact(options_.conninfo)) {
@@ -47,7 +49,9 @@ pool::lease pool::acquire(clock::time_point deadline) {
             ++open_;
             lock.unlock();
             try {
-                return lease{*this, std::make_unique<connection>(options_.conninfo, options_.session, deadline)};
+                auto fresh = std::make_unique<connection>(options_.conninfo, options_.session, deadline);
+                metrics::global().store_connections_opened.inc();
+                return lease{*this, std::move(fresh)};
             } catch (...) {
                 lock.lock();
                 --open_;

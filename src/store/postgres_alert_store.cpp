@@ -3,6 +3,7 @@
 #include "common/clock.hpp"
 #include "common/ids.hpp"
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "store/pg_connection.hpp"
 #include "store/pg_pool.hpp"
 
@@ -382,6 +383,7 @@ auto postgres_alert_store::with_connection(bool retry_if_applied, F&& f) {
             leased.emplace(pool_->acquire(deadline));
         } catch (store_error const& e) {
             note_status(false, e.what());  // no connection to be had in time
+            metrics::global().store_errors.inc("unreachable");
             throw;
         }
         auto& c = *leased;
@@ -391,9 +393,11 @@ auto postgres_alert_store::with_connection(bool retry_if_applied, F&& f) {
             return result;
         } catch (pg::error const& e) {
             // Unreachable, or slower than the deadline: /health says so.
-            if (e.connection_lost || e.sqlstate == "57014" || e.sqlstate.rfind("57P", 0) == 0 ||
-                e.sqlstate.rfind("08", 0) == 0)
-                note_status(false, e.what());
+            bool const timeout = e.sqlstate == "57014";
+            bool const unreachable = e.connection_lost || e.sqlstate.rfind("57P", 0) == 0 ||
+                                     e.sqlstate.rfind("08", 0) == 0;
+            if (timeout || unreachable) note_status(false, e.what());
+            metrics::global().store_errors.inc(timeout ? "timeout" : unreachable ? "unreachable" : "query");
             if (e.connection_lost) c.discard();
             // Once, on a new connection, when it cannot have been applied: the
             // server restarted, or the connection broke under the call.

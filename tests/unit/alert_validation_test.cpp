@@ -44,6 +44,11 @@ TEST(AlertValidation, RefusesWithAReason) {
     EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"timestamp":"yesterday"})").code,
               "invalid_alert");
     EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"***"})").code, "invalid_alert");
+    // A NUL or another control character in a name would be cut short by C APIs and PostgreSQL.
+    EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"cam\u0000x","detection":{}})").detail,
+              "stream_id must not contain control characters");
+    EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"idempotency_key":"k\n"})").detail,
+              "idempotency_key must not contain control characters");
     EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"aGVsbG8="})").status, 415);
     // PNG bytes declared as JPEG
     EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBORw0KGgo=","frame_content_type":"image/jpeg"})")

@@ -217,7 +217,7 @@ TEST(ConfigTable, UnknownKeysNameTheNearOnesAndErrorsTheirLine) {
                          ".toml:2: unknown setting 'data-dir'; did you mean 'data_dir'?"));
     EXPECT_TRUE(contains(config_error_of("data_dir = \"/x\"\n"), "accepted"));
     EXPECT_TRUE(contains(config_error_of("secret = \"x\"\n"), "did you mean 'jwt.secret'?"));
-    EXPECT_TRUE(contains(config_error_of("engine = \"memory\"\n"), "did you mean 'store.engine'?"));
+    EXPECT_TRUE(contains(config_error_of("engine = \"memory\"\n"), "did you mean 'store.engine' or 'bus.engine'?"));
     EXPECT_TRUE(contains(config_error_of("[tls]\ncert = \"c.pem\"\n"), ":2: unknown setting 'tls.cert'; did you mean 'tls.cert_file'?"));
     EXPECT_TRUE(contains(config_error_of("[store]\nfoo = 1\n"), "the keys of [store] are store.engine, "));
     EXPECT_TRUE(contains(config_error_of("zzzz = 1\n"), "[limits]"));
@@ -236,4 +236,23 @@ TEST(Config, RefusesAnHs256SecretShorterThanTheHashOutsideDev) {
     }
     EXPECT_NO_THROW(resolve({"--jwt-secret", std::string(32, 'k')}));
     EXPECT_NO_THROW(resolve({"--dev", "--jwt-secret", short_secret}));  // development only
+}
+
+// SPEC section 5's settings: a PostgreSQL store needs its URL; the Redis bus
+// needs a store the nodes share; a node's name is printable.
+TEST(Config, ClusterSettings) {
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--store", "postgres"}), config_error);  // no URL
+    auto const s = resolve({"--jwt-secret", long_secret, "--store", "postgres", "--postgres-url",
+                            "postgresql://vigil@db/vigil", "--bus", "redis", "--redis-url", "redis://bus:6380/2",
+                            "--node-id", "node-a"});
+    EXPECT_EQ(s.store.engine, "postgres");
+    EXPECT_EQ(s.store.postgres_url, "postgresql://vigil@db/vigil");
+    EXPECT_EQ(s.bus.engine, "redis");
+    EXPECT_EQ(s.bus.redis_url, "redis://bus:6380/2");
+    EXPECT_EQ(s.node_id, "node-a");
+    EXPECT_EQ(resolve({"--jwt-secret", long_secret}).bus.engine, "local");
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--store", "memory", "--bus", "redis"}), config_error);
+    EXPECT_NO_THROW(resolve({"--jwt-secret", long_secret, "--bus", "redis"}));  // SQLite shared on one machine
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--bus", "kafka"}), config_error);
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--node-id", "a b"}), config_error);
 }

@@ -19,10 +19,11 @@ export function createAlertClient(options) {
         maxAlerts: 1000,
         ...definedOnly(options),
     };
-    const WebSocketImpl = options.WebSocket ?? globalThis.WebSocket;
-    if (typeof WebSocketImpl !== 'function') {
+    const givenOrGlobal = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof givenOrGlobal !== 'function') {
         throw new TypeError('no WebSocket implementation: pass options.WebSocket (e.g. the `ws` package in Node 20)');
     }
+    const WebSocketImpl = givenOrGlobal; // narrowed once, for the hoisted functions below
     if (!cfg.userId)
         throw new TypeError('userId is required');
     if (options.getToken === undefined && options.token === undefined)

@@ -74,9 +74,23 @@ export interface WebSocketLike {
     readonly readyState: number;
     send(data: string): void;
     close(code?: number, reason?: string): void;
-    onopen: ((event: any) => void) | null;
-    onmessage: ((event: any) => void) | null;
-    onclose: ((event: any) => void) | null;
-    onerror: ((event: any) => void) | null;
+    onopen: SocketEventHandler<unknown> | null;
+    onmessage: SocketEventHandler<{
+        readonly data?: unknown;
+    }> | null;
+    onclose: SocketEventHandler<{
+        readonly code?: number;
+        readonly reason?: string;
+    }> | null;
+    onerror: SocketEventHandler<unknown> | null;
 }
+/**
+ * A handler of a socket event: the client reads only the fields of `E`. Checked
+ * bivariantly, as a method's parameter is, so that each runtime's own handler
+ * type (the DOM's `(ev: MessageEvent) => any`, `ws`'s) still fits under
+ * strictFunctionTypes.
+ */
+export type SocketEventHandler<E> = {
+    bivarianceHack(event: E): void;
+}['bivarianceHack'];
 export type WebSocketConstructor = new (url: string) => WebSocketLike;

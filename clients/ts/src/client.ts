@@ -76,6 +76,8 @@ interface HttpResponseLike {
   on(event: string, listener: (chunk?: unknown) => void): unknown;
 }
 type Socket = WebSocketLike & NodeWsExtras;
+/** The browser's window.addEventListener, as used for the 'online' event. */
+type OnlineListener = (type: 'online', listener: () => void) => void;
 
 const noop = () => {};
 
@@ -92,10 +94,11 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
     maxAlerts: 1000,
     ...definedOnly(options),
   };
-  const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (typeof WebSocketImpl !== 'function') {
+  const givenOrGlobal = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (typeof givenOrGlobal !== 'function') {
     throw new TypeError('no WebSocket implementation: pass options.WebSocket (e.g. the `ws` package in Node 20)');
   }
+  const WebSocketImpl: WebSocketConstructor = givenOrGlobal; // narrowed once, for the hoisted functions below
   if (!cfg.userId) throw new TypeError('userId is required');
   if (options.getToken === undefined && options.token === undefined) throw new TypeError('token or getToken is required');
   const getToken = options.getToken ?? (() => options.token as string);
@@ -178,7 +181,7 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
     const since = state.lastSeq > 0 ? state.lastSeq : undefined;
     let ws: Socket;
     try {
-      ws = new WebSocketImpl!(buildSocketUrl(cfg.url, cfg.userId, token, since, state.epoch));
+      ws = new WebSocketImpl(buildSocketUrl(cfg.url, cfg.userId, token, since, state.epoch));
     } catch (err) {
       // The constructor only throws for a malformed URL: retrying cannot help.
       fail({ action: 'stop', error: new AlertClientError('invalid_url', messageOf(err)) });
@@ -455,7 +458,7 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
   // ------------------------------------------------------------ browser niceties
 
   // Back online after a network change: try now rather than at the end of a long backoff.
-  const target = globalThis as { addEventListener?: Function; removeEventListener?: Function };
+  const target = globalThis as { addEventListener?: OnlineListener; removeEventListener?: OnlineListener };
   const onOnline = () => {
     if (!disposed && state.status === 'reconnecting' && timers.has('retry')) connect();
   };

@@ -6,6 +6,7 @@ export {
   type ConnectionStatus,
   type WebSocketConstructor,
   type WebSocketLike,
+  type SocketEventHandler,
 } from './types.js';
 // The pure building blocks, exported for apps that want the same rules elsewhere.
 export { computeBackoff, type BackoffOptions } from './backoff.js';

@@ -15,9 +15,9 @@ export function recordingWebSocket(): { WebSocket: WebSocketConstructor; sockets
       super(url);
       sockets.push(this);
     }
-    override send(data: any, ...rest: any[]): void {
+    override send(data: unknown, ...rest: unknown[]): void {
       this.sent.push(String(data));
-      (super.send as (...args: any[]) => void)(data, ...rest);
+      (super.send as (...args: unknown[]) => void)(data, ...rest);
     }
   }
   return { WebSocket: Recorded as unknown as WebSocketConstructor, sockets };
