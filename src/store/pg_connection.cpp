@@ -234,8 +234,12 @@ connection::~connection() {
 bool connection::usable() {
     if (broken_ || PQstatus(conn_) != CONNECTION_OK) return false;
     // Reads what arrived while idle without blocking: a server that shut
-    // down sent its FATAL message and closed, which libpq notices here.
-    if (!PQconsumeInput(conn_) || PQstatus(conn_) != CONNECTION_OK) return broken_ = true, false;
+    // down sent its FATAL message and closed. The first read takes the
+    // message (libpq hands a FATAL outside a query to the notice processor
+    // and stays CONNECTION_OK); only a second one meets the end of the
+    // stream. With nothing to read, each returns at once.
+    for (int i = 0; i < 2; ++i)
+        if (!PQconsumeInput(conn_) || PQstatus(conn_) != CONNECTION_OK) return broken_ = true, false;
     if (PQisBusy(conn_)) return broken_ = true, false;  // something unexpected is pending
     return true;
 }

@@ -334,6 +334,26 @@ TEST(PostgresStore, ThePoolOutlivesAServerRestart) {
     EXPECT_TRUE(s.write(alerts({alert("u", "k2")}), now_ms()).appended[0].duplicate);
 }
 
+// A restart quicker than anyone's next call (systemctl restart): every
+// pooled connection was closed by the old server, and none was used while it
+// was down. The first write after it, on such a connection, must be replaced,
+// not failed: a lost answer to a write is a 503 for its publisher.
+TEST(PostgresStore, TheFirstWriteAfterAQuickServerRestartSucceeds) {
+    postgres_process server;
+    auto o = options_on(server.url(), "quick_restart");
+    o.timeout = 1s;
+    postgres_alert_store s{o};
+    EXPECT_EQ(s.write(alerts({alert("u", "k1")}), now_ms()).appended[0].alert.seq, 1u);
+    EXPECT_EQ(s.last_seq("u"), 1u);
+
+    server.stop();
+    server.start();
+    write_result r;
+    ASSERT_NO_THROW(r = s.write(alerts({alert("u", "k2")}), now_ms()));
+    EXPECT_EQ(r.appended[0].alert.seq, 2u);
+    EXPECT_TRUE(s.status().up);
+}
+
 TEST(PostgresStore, AStatementHeldUpByALockFailsWithinTheTimeout) {
     auto o = shared_options();
     o.timeout = 500ms;
