@@ -661,11 +661,13 @@ TEST(AlertService, ABriefLinkLossStillHasItsGapReadFromTheStore) {
         std::this_thread::sleep_for(std::chrono::milliseconds{3000});  // node a keeps a recovery point
 
         publish_sync(node_b, {alert("u")});
-        for (int i = 0; i < 500 && sub->seqs().size() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{4});
+        for (int i = 0; i < 500 && sub->seqs().size() < 1; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds{4});
         net.cut("a", true);
         publish_sync(node_b, {alert("u")});  // lost by the bus
         net.cut("a", false);                 // back before the worker looks (it looks every 2 s while linked)
-        for (int i = 0; i < 1000 && sub->seqs().size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{5});
+        for (int i = 0; i < 1000 && sub->seqs().size() < 2; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds{5});
         EXPECT_EQ(sub->seqs(), (std::vector<std::int64_t>{1, 2}));
         node_a.stop(), node_b.stop();
         bus_a.stop(), bus_b.stop();
