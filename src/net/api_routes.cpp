@@ -3,6 +3,7 @@
 #include "alerts/alert_validation.hpp"
 #include "common/clock.hpp"
 #include "common/ids.hpp"
+#include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
 #include "net/api_description.hpp"
@@ -105,9 +106,12 @@ namespace {
 
 // The store could not do it (down, or slower than its deadline): nothing was
 // applied, and the same request (a publish with its idempotency key) may be
-// retried.
+// retried. What failed stays in the server's log: the engine's message names
+// its server (a PostgreSQL URL), which is not the caller's to know.
 http_response store_unavailable(std::string_view why, http_request const& req) {
-    auto res = json_error(http::status::service_unavailable, "store_unavailable", why, req);
+    log::debug("http.store_unavailable", {{"error", why}});
+    auto res = json_error(http::status::service_unavailable, "store_unavailable",
+                          "the store cannot take this now (down, or slower than its deadline); retry it", req);
     res.set(http::field::retry_after, "1");
     return res;
 }
@@ -196,15 +200,15 @@ http_response static_response(static_file const& f, http_request const& req) {
 http_response health(server_context& ctx, http_request const& req) {
     auto const store = ctx.alerts.store().status();
     auto const bus = ctx.bus.status();
-    auto const part = [](std::string_view engine, bool up, std::string const& detail) {
-        json::object p{{"engine", engine}, {"state", up ? "ok" : "down"}};
-        if (!up) p["detail"] = detail;
-        return p;
+    // No detail: /health answers anyone, and an engine's message names its
+    // server; the log and /metrics say what failed.
+    auto const part = [](std::string_view engine, bool up) {
+        return json::object{{"engine", engine}, {"state", up ? "ok" : "down"}};
     };
     json::object o;
     o["status"] = ctx.shutting_down ? "shutting_down" : !store.up || !bus.up ? "degraded" : "ok";
-    o["store"] = part(ctx.config.store.engine, store.up, store.detail);
-    o["bus"] = part(bus.engine, bus.up, bus.detail);
+    o["store"] = part(ctx.config.store.engine, store.up);
+    o["bus"] = part(bus.engine, bus.up);
     o["node"] = ctx.bus.node_id();
     o["connections"] = ctx.registry.size();
     o["uptime_seconds"] = (now_ms() - ctx.started_ms) / 1000;
