@@ -93,11 +93,12 @@ std::unique_ptr<alert_bus> make_bus(settings const& s) {
     if (s.bus.engine != "redis") return std::make_unique<local_alert_bus>(node_name(s));
     redis_bus_options o;
     o.url = s.bus.redis_url;
+    o.prefix = s.bus.redis_prefix;
     o.node_id = node_name(s);
     try {
         return std::make_unique<redis_alert_bus>(std::move(o));
     } catch (std::invalid_argument const& e) {
-        throw config_error(std::string{"bus.redis_url or node_id: "} + e.what());
+        throw config_error(std::string{"bus.redis_url, bus.redis_prefix or node_id: "} + e.what());
     }
 }
 

@@ -332,6 +332,9 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         VIGIL_FIELD(bus.engine), cluster);
     add("--redis-url", "bus.redis_url", "Redis for --bus redis: redis://[:password@]host:port[/db]",
         VIGIL_FIELD(bus.redis_url), cluster);
+    add("--redis-prefix", "bus.redis_prefix",
+        "of every Redis key and channel: one per cluster sharing a Redis server (pub/sub ignores /db)",
+        VIGIL_FIELD(bus.redis_prefix), cluster);
     add("--node-id", "node_id", "this node's name in the cluster (empty: host name and port)",
         VIGIL_FIELD(node_id), cluster);
 #undef VIGIL_FIELD

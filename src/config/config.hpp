@@ -68,6 +68,9 @@ struct store_settings {
 struct bus_settings {
     std::string engine = "local";
     std::string redis_url = "redis://127.0.0.1:6379";  // redis://[:password@]HOST:PORT[/DB]
+    // Of every Redis key and channel: clusters sharing one Redis server need
+    // their own (pub/sub ignores the database number).
+    std::string redis_prefix = "vigil";
 };
 
 // TLS: with a certificate and key, a second listener serves https:// and wss://
