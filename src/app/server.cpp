@@ -160,7 +160,7 @@ struct server::impl {
     connection_registry registry;
     std::unique_ptr<alert_bus> bus;
     alert_service alerts;
-    vigil::hub hub{alerts, registry, alert_limits_from(config.limits)};
+    vigil::embedding embedding{alerts, registry, alert_limits_from(config.limits)};
     net::static_files web;
     net::connection_limits limits{config.limits};
     net::ws_tickets tickets;
@@ -367,7 +367,7 @@ void server::reload() {
 
 std::uint16_t server::port() const { return impl_->listener ? impl_->listener->port() : 0; }
 std::uint16_t server::tls_port() const { return impl_->tls_listener ? impl_->tls_listener->port() : 0; }
-hub& server::hub() { return impl_->hub; }
+embedding& server::embedding() { return impl_->embedding; }
 settings const& server::config() const { return impl_->config; }
 
 }  // namespace vigil
