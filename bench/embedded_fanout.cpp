@@ -5,10 +5,10 @@
 //
 // Starts vigil::server in this process, connects N WebSocket clients to it
 // (a vbench::engine on its own thread, over loopback), and publishes alerts
-// with hub::send_anomaly_alert_async from the main thread, at most --inflight
+// with embedding::send_anomaly_alert_async from the main thread, at most --inflight
 // unconfirmed at a time. Reports delivered alerts per second and per server
 // CPU-second, where the server's CPU is this process's minus the client
-// engine's thread (so the caller's thread, which runs the hub's validation and
+// engine's thread (so the caller's thread, which runs the embedding API's validation and
 // serialisation, counts as server), latency, loss and duplicates. Prints a
 // table and one JSON line; exits 1 on any loss, duplicate or error.
 #include "app/server.hpp"
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     {
         vigil::server srv{s};
         srv.start();
-        auto& hub = srv.hub();
+        auto& api = srv.embedding();
 
         vbench::engine_config cfg;
         cfg.port = srv.port();
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
             boost::json::object detection{{"kind", "bench"}, {"confidence", 0.93}, {"t_us", t},
                                           {"bi", id},        {"ph", 1},           {"pad", std::string(64, 'x')}};
             feed.published.fetch_add(1, std::memory_order_relaxed);
-            hub.send_anomaly_alert_async(users[id % users.size()], "cam-" + std::to_string(id % 16), detection,
+            api.send_anomaly_alert_async(users[id % users.size()], "cam-" + std::to_string(id % 16), detection,
                                          std::nullopt, [&feed](vigil::publish_outcome outcome) {
                                              if (std::holds_alternative<std::string>(outcome))
                                                  feed.failed.fetch_add(1);
@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
         double const delivered_per_s = wall > 0 ? double(st.received_unique) / wall : NAN;
         double const per_cpu = server_cpu > 0 ? double(st.received_unique) / server_cpu : NAN;
         auto ms = [](double us) { return us / 1000.0; };
-        std::printf("vigil_embedded_bench: %u clients, %s store, alerts through hub::send_anomaly_alert_async\n",
+        std::printf("vigil_embedded_bench: %u clients, %s store, alerts through embedding::send_anomaly_alert_async\n",
                     connections, store.c_str());
         std::printf("  %-34s %llu of %llu\n", "alerts confirmed", (unsigned long long)st.alerts_confirmed,
                     (unsigned long long)st.alerts_sent);

@@ -356,7 +356,7 @@ publish_table(fan, "Fan-out throughput (HTTP keep-alive publish)",
 
 publish_table(emb, "Fan-out through the embedding API",
               "`vigil_embedded_bench --connections N --alerts M --store S`: `vigil::server` in-process, alerts "
-              "published with `hub::send_anomaly_alert_async` (at most 4096 unconfirmed), received by N WebSocket "
+              "published with `embedding::send_anomaly_alert_async` (at most 4096 unconfirmed), received by N WebSocket "
               "clients over loopback in the same process (their thread's CPU is subtracted; the caller's thread, "
               "which validates and serialises, counts as server). The latency is under saturation (4,096 alerts in "
               "flight), not a latency figure.",

@@ -10,8 +10,8 @@
 
 namespace vigil {
 
-demo_publisher::demo_publisher(hub& h, std::string user, int period_ms)
-    : hub_(h), user_(std::move(user)), period_ms_(period_ms), thread_([this] { run(); }) {}
+demo_publisher::demo_publisher(embedding& api, std::string user, int period_ms)
+    : api_(api), user_(std::move(user)), period_ms_(period_ms), thread_([this] { run(); }) {}
 
 demo_publisher::~demo_publisher() {
     {
@@ -43,7 +43,7 @@ void demo_publisher::run() {
         lock.unlock();
         try {
             auto frame = annotated_frame{"image/png", render_demo_frame({x, y, w, h}, rng())};
-            hub_.send_anomaly_alert_async(user_, camera, detection, std::move(frame), [](publish_outcome) {});
+            api_.send_anomaly_alert_async(user_, camera, detection, std::move(frame), [](publish_outcome) {});
         } catch (std::exception const& e) {
             log::warn("demo.publish_failed", {{"error", e.what()}});
         }

@@ -50,7 +50,7 @@ int serve(vigil::settings_loader const& loader) {
                       << port << "/api/v1/alerts\n\n"
                       << "Press Ctrl-C to stop.\n"
                       << std::endl;
-            demo.emplace(srv.hub(), "demo");
+            demo.emplace(srv.embedding(), "demo");
         }
         srv.wait();
     } catch (std::exception const& e) {

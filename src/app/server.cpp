@@ -1,12 +1,12 @@
 #include "app/server.hpp"
 
 #include "alerts/alert_service.hpp"
+#include "app/heartbeat_sweep.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "bus/local_alert_bus.hpp"
 #include "bus/redis_alert_bus.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
-#include "common/metrics.hpp"
 #include "hub/connection_registry.hpp"
 #include "net/listener.hpp"
 #include "net/server_context.hpp"
@@ -161,7 +161,7 @@ struct server::impl {
     connection_registry registry;
     std::unique_ptr<alert_bus> bus;
     alert_service alerts;
-    vigil::hub hub{alerts, registry, alert_limits_from(config.limits)};
+    vigil::embedding embedding{alerts, registry, alert_limits_from(config.limits)};
     net::static_files web;
     net::connection_limits limits{config.limits};
     net::ws_tickets tickets;
@@ -173,13 +173,9 @@ struct server::impl {
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     std::vector<std::unique_ptr<io_work_site>> sites;  // one per context
     std::atomic<std::size_t> next_context{0};
-    std::int64_t next_limits_prune_ms = 0;
-    std::int64_t next_ownership_check_ms = 0;
-    std::size_t sweep_shard = 0;
-    std::uint64_t published_at_last_tick = 0;  // alerts_published, read by the sweep
     std::shared_ptr<net::listener> listener;      // plain; null with tls.only
     std::shared_ptr<net::listener> tls_listener;  // null without TLS
-    asio::steady_timer sweep_timer;
+    heartbeat_sweep sweep;
     asio::signal_set signals;
     std::vector<std::thread> threads;
 
@@ -200,7 +196,7 @@ struct server::impl {
                   load_web(web, config), limits, tickets, store_reads, now_ms()},
           tls(make_tls(config)),
           contexts(make_contexts(config.threads)),
-          sweep_timer(*contexts[0]),
+          sweep(*contexts[0], registry, limits, alerts, *bus, config.ping_interval, config.heartbeat_timeout),
           signals(*contexts[0]) {
         for (auto& c : contexts) {
             guards.push_back(asio::make_work_guard(*c));
@@ -257,51 +253,6 @@ struct server::impl {
         }
         return out;
     }
-
-    // The heartbeat sweep: pings connections when due, closes stale and
-    // expired ones. One timer for all connections keeps per-connection state
-    // small. A pass takes a quarter of the shorter interval, at most 5 s: with
-    // the defaults a ping leaves 30-35 s after the last and a silent client is
-    // closed 60-65 s after its last heartbeat (a pass visits every connection:
-    // at 19k, 2.5 s passes were ~14 % of the idle CPU, docs/decisions/0007-heartbeat-sweep.md).
-    //
-    // A pass is cut into ticks, and how finely depends on whether alerts are
-    // flowing. A tick's pings (and their answers) take both cores for a few
-    // milliseconds, and an alert that arrives meanwhile waits: 16 ticks per
-    // pass put p99 at 19k connections at 4-7 ms, one shard per tick (ticks
-    // >= 5 ms apart) at 1-3 ms. But each tick costs wake-ups of every thread,
-    // and with no alert to protect fine ticks tripled the idle CPU (1.6 % of a
-    // core -> 5-8 % at 19k connections and 30 s pings), so an idle server
-    // sweeps in 16 coarse ticks per pass.
-    void schedule_sweep() {
-        constexpr std::int64_t shards = connection_registry::shard_count, coarse_ticks = 16, min_tick_us = 5000;
-        auto const pass_us =
-            std::int64_t(std::clamp(std::min(config.ping_interval, config.heartbeat_timeout) * 1000 / 4, 50, 5000)) * 1000;
-        auto const published = metrics::global().alerts_published.value();
-        bool const alerts_flowing = published != published_at_last_tick;
-        published_at_last_tick = published;
-        auto const coarse = shards / coarse_ticks;
-        auto const fine = std::clamp<std::int64_t>((shards * min_tick_us + pass_us - 1) / pass_us, 1, coarse);
-        auto const shards_per_tick = alerts_flowing ? fine : coarse;
-        sweep_timer.expires_after(std::chrono::microseconds{pass_us * shards_per_tick / shards});
-        sweep_timer.async_wait([this, shards_per_tick](boost::system::error_code ec) {
-            if (ec) return;
-            auto const now = now_ms();
-            for (std::int64_t i = 0; i < shards_per_tick; ++i) {
-                registry.tick_shard(sweep_shard, now);
-                sweep_shard = (sweep_shard + 1) % connection_registry::shard_count;
-            }
-            if (now >= next_limits_prune_ms) {
-                limits.prune(now);
-                next_limits_prune_ms = now + 60'000;
-            }
-            if (bus->status().engine != "local" && now >= next_ownership_check_ms) {
-                alerts.check_ownership();  // catches a lost "replaced" message
-                next_ownership_check_ms = now + 5'000;
-            }
-            schedule_sweep();
-        });
-    }
 };
 
 server::server(settings s) : impl_(std::make_unique<impl>(std::move(s))) {}
@@ -321,7 +272,7 @@ void server::start(bool handle_signals) {
     }
     m.bus->start(m.alerts.bus_receiver());
     m.for_each_listener([](net::listener& l) { l.run(); });
-    m.schedule_sweep();
+    m.sweep.start();
     for (std::size_t i = 0; i < m.contexts.size(); ++i)
         m.threads.emplace_back([ctx = m.contexts[i].get(), site = m.sites[i].get()] {
             alert_service::set_work_site(site);
@@ -364,7 +315,7 @@ void server::wait() {
     m.context.shutting_down = true;
     asio::post(*m.contexts[0], [&m] {
         m.for_each_listener([](net::listener& l) { l.stop(); });
-        m.sweep_timer.cancel();
+        m.sweep.stop();
         boost::system::error_code ignored;
         m.signals.cancel(ignored);
     });
@@ -417,7 +368,7 @@ void server::reload() {
 
 std::uint16_t server::port() const { return impl_->listener ? impl_->listener->port() : 0; }
 std::uint16_t server::tls_port() const { return impl_->tls_listener ? impl_->tls_listener->port() : 0; }
-hub& server::hub() { return impl_->hub; }
+embedding& server::embedding() { return impl_->embedding; }
 settings const& server::config() const { return impl_->config; }
 
 }  // namespace vigil

@@ -2,7 +2,7 @@
 // The composition root: the only place that names concrete engines. Builds the
 // store, bus, registry, alert service and listener from settings, runs the I/O
 // threads and the heartbeat sweep, and shuts down gracefully.
-#include "app/hub.hpp"
+#include "app/embedding.hpp"
 #include "config/config.hpp"
 
 #include <condition_variable>
@@ -49,7 +49,7 @@ public:
 
     std::uint16_t port() const;      // the plain listener's; 0 with tls.only
     std::uint16_t tls_port() const;  // 0 without TLS
-    vigil::hub& hub();
+    vigil::embedding& embedding();
     settings const& config() const;
 
 private:

@@ -18,89 +18,10 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include <algorithm>
-#include <cstdio>
-#include <ctime>
-
 namespace vigil::net {
 
 namespace json = boost::json;
 namespace beast = boost::beast;
-
-namespace {
-
-// RFC 9110 §6.6.1: an origin server with a clock sends Date, in IMF-fixdate.
-// Clients read clock skew from it (`vigil doctor`). Formatted once a second
-// per thread.
-std::string const& http_date_now() {
-    thread_local std::time_t cached_second = -1;
-    thread_local std::string cached;
-    std::time_t const now = std::time(nullptr);
-    if (now != cached_second) {
-        std::tm tm{};
-        gmtime_r(&now, &tm);
-        static constexpr char const* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-        static constexpr char const* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-                      months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        cached = buf;
-        cached_second = now;
-    }
-    return cached;
-}
-
-}  // namespace
-
-void set_common_fields(http_response& res) {
-    res.set(http::field::server, "vigil");
-    res.set(http::field::date, http_date_now());
-}
-
-http_response json_response(http::status status, std::string body, http_request const& req) {
-    http_response res{status, req.version()};
-    set_common_fields(res);
-    res.set(http::field::content_type, "application/json");
-    res.set(http::field::cache_control, "no-store");
-    res.keep_alive(req.keep_alive());
-    res.body() = std::move(body);
-    res.prepare_payload();
-    return res;
-}
-
-std::string to_wire(http_response const& res) {
-    std::string_view const version = res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    auto const status = std::to_string(res.result_int());
-    auto const reason = res.reason();
-    // Status line, "name: value\r\n" per field, a blank line, the body.
-    std::size_t size = version.size() + status.size() + 1 + reason.size() + 2 + 2 + res.body().size();
-    for (auto const& f : res) size += f.name_string().size() + 2 + f.value().size() + 2;
-    std::string out;
-    out.reserve(size);
-    out += version;
-    out += status;
-    out += ' ';
-    out += reason;
-    out += "\r\n";
-    for (auto const& f : res) {
-        out += f.name_string();
-        out += ": ";
-        out += f.value();
-        out += "\r\n";
-    }
-    out += "\r\n";
-    out += res.body();
-    return out;
-}
-
-http_response json_error(http::status status, std::string_view code, std::string_view detail,
-                         http_request const& req) {
-    json::object o;
-    o["error"] = code;
-    o["detail"] = detail;
-    return json_response(status, json::serialize(o), req);
-}
 
 namespace {
 
@@ -121,23 +42,6 @@ http_response store_unavailable(std::string_view why, http_request const& req) {
 namespace {
 
 using target = request_target;
-
-// Empty (not given), or what a store could have named its epoch.
-bool valid_epoch(std::string_view e) {
-    return e.size() <= 64 && std::all_of(e.begin(), e.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
-           });
-}
-
-bool is_path(target const& t, std::initializer_list<std::string_view> expected) {
-    if (t.path.size() != expected.size()) return false;
-    std::size_t i = 0;
-    for (auto e : expected) {
-        if (!e.empty() && t.path[i] != e) return false;  // "" matches any one segment
-        ++i;
-    }
-    return true;
-}
 
 http_response method_not_allowed(http_request const& req, std::string_view allow) {
     auto res = json_error(http::status::method_not_allowed, "method_not_allowed",
@@ -565,100 +469,6 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         }
     }
     respond(json_error(http::status::not_found, "not_found", "no such endpoint", req));
-}
-
-std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req,
-                                                          boost::asio::ip::address const& remote) {
-    auto refuse = [](http_response res, std::string_view reason) {
-        metrics::global().handshake_failures.inc(reason);
-        return res;
-    };
-    auto const now = now_ms();
-    if (ctx.limits.count_handshake(remote, now) != connection_limits::verdict::admitted) {
-        auto res = json_error(http::status::too_many_requests, "too_many_handshakes",
-                              "too many connection attempts from this address; retry later", req);
-        res.set(http::field::retry_after, "1");
-        return refuse(std::move(res), "too_many_handshakes");
-    }
-    auto const t = parse_request_target(req.target());
-    if (!t) return refuse(json_error(http::status::bad_request, "bad_request", "malformed request target", req), "bad_request");
-    if (!is_path(*t, {"ws", "alerts", ""}))
-        return refuse(json_error(http::status::not_found, "not_found",
-                                 "the WebSocket endpoint is /ws/alerts/{user_id}", req),
-                      "not_found");
-    if (ctx.shutting_down)
-        return refuse(json_error(http::status::service_unavailable, "shutting_down", "server is shutting down", req),
-                      "shutting_down");
-    // RFC 6455 4.2.1, checked here so that every refusal is JSON (Beast answers
-    // these in plain text) and because Beast 1.81 checks only the key's length.
-    if (req.find(http::field::host) == req.end())
-        return refuse(json_error(http::status::bad_request, "bad_request", "Host header required", req), "bad_request");
-    if (req[http::field::sec_websocket_version] != "13") {
-        auto res = json_error(http::status::upgrade_required, "unsupported_websocket_version",
-                              "only WebSocket version 13 is supported", req);
-        res.set(http::field::sec_websocket_version, "13");
-        res.set(http::field::upgrade, "websocket");
-        return refuse(std::move(res), "unsupported_websocket_version");
-    }
-    if (!valid_websocket_key(req[http::field::sec_websocket_key]))
-        return refuse(json_error(http::status::bad_request, "invalid_websocket_key",
-                                 "Sec-WebSocket-Key must be 16 bytes in base64", req),
-                      "invalid_websocket_key");
-    if (auto const& allowed = ctx.config.allowed_origins; !allowed.empty() && !ctx.config.dev) {
-        if (auto const it = req.find(http::field::origin); it != req.end()) {
-            std::string_view const origin = it->value();
-            bool const ok = std::any_of(allowed.begin(), allowed.end(),
-                                        [&](std::string const& o) { return o == "*" || o == origin; });
-            if (!ok)
-                return refuse(json_error(http::status::forbidden, "origin_not_allowed",
-                                         "this Origin may not open alert connections", req),
-                              "origin_not_allowed");
-        }
-    }
-    ws_admission a;
-    a.user_id = t->path[2];
-    if (!valid_user_id(a.user_id))
-        return refuse(json_error(http::status::bad_request, "invalid_user_id",
-                                 "user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]", req),
-                      "invalid_user_id");
-    auto const auth_refusal = [&](auth::auth_error e) { return refuse(auth_failure(e, req), auth::error_code_name(e)); };
-    if (auto const ticket = t->param("ticket")) {
-        auto claims = ctx.tickets.redeem(*ticket, now);
-        if (!claims)
-            return refuse(json_error(http::status::unauthorized, "invalid_ticket",
-                                     "ticket unknown, used or expired", req),
-                          "invalid_ticket");
-        a.claims = std::move(*claims);
-    } else {
-        std::string token = t->param("token").value_or("");
-        if (token.empty()) token = std::string{bearer_token(req)};
-        if (token.empty()) return auth_refusal(auth::auth_error::missing_token);
-        auto claims = ctx.verifier.verify(token, now / 1000);
-        if (!claims) return auth_refusal(auth::auth_error(claims.error().value()));
-        a.claims = std::move(*claims);
-    }
-    if (a.claims.subject != a.user_id) return auth_refusal(auth::auth_error::wrong_user);
-    if (auto const since = t->param("since")) {
-        auto const seq = parse_uint(*since);
-        if (!seq)
-            return refuse(json_error(http::status::bad_request, "bad_request", "since must be a sequence number", req),
-                          "bad_request");
-        a.since = stream_position{*seq, t->param("epoch").value_or("")};
-        if (!valid_epoch(a.since->epoch))
-            return refuse(json_error(http::status::bad_request, "bad_request",
-                                     "epoch must be the one the server sent (1-64 characters of [A-Za-z0-9_-])", req),
-                          "bad_request");
-    }
-    if (auto const v = ctx.limits.reserve(remote); v != connection_limits::verdict::admitted) {
-        bool const total = v == connection_limits::verdict::too_many_connections;
-        auto res = json_error(total ? http::status::service_unavailable : http::status::too_many_requests,
-                              connection_limits::reason(v),
-                              total ? "this server is at its connection limit" : "too many connections from this address",
-                              req);
-        res.set(http::field::retry_after, "5");
-        return refuse(std::move(res), connection_limits::reason(v));
-    }
-    return a;
 }
 
 }  // namespace vigil::net

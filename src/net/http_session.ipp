@@ -5,6 +5,7 @@
 
 #include "common/log.hpp"
 #include "net/api_routes.hpp"
+#include "net/ws_admission.hpp"
 #include "net/ws_session.hpp"
 
 #include <boost/asio/dispatch.hpp>

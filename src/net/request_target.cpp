@@ -28,6 +28,16 @@ std::optional<request_target> parse_request_target(std::string_view raw) {
     return t;
 }
 
+bool is_path(request_target const& t, std::initializer_list<std::string_view> expected) {
+    if (t.path.size() != expected.size()) return false;
+    std::size_t i = 0;
+    for (auto e : expected) {
+        if (!e.empty() && t.path[i] != e) return false;  // "" matches any one segment
+        ++i;
+    }
+    return true;
+}
+
 std::optional<std::uint64_t> parse_uint(std::string_view s) {
     std::uint64_t v = 0;
     auto const [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

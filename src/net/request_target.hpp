@@ -2,6 +2,7 @@
 // Request targets as the API reads them: percent-decoded path segments and
 // query parameters, bounded in count. Pure (Boost.URL); fuzzed in fuzz/.
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,10 @@ struct request_target {
 // Nothing when the target is not origin-form, or has more than 8 segments or
 // 32 parameters.
 std::optional<request_target> parse_request_target(std::string_view raw);
+
+// Whether the path is exactly `expected`, segment by segment; an empty
+// expected segment matches any one segment ({"ws", "alerts", ""}).
+bool is_path(request_target const& t, std::initializer_list<std::string_view> expected);
 
 // A decimal number that fits in 64 bits, nothing else.
 std::optional<std::uint64_t> parse_uint(std::string_view s);

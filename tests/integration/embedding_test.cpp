@@ -31,7 +31,7 @@ vigil::settings embedded_settings() {
 TEST(EmbeddingApi, SendAnomalyAlertAndConnectionStats) {
     vigil::server server{embedded_settings()};
     server.start();
-    auto& ws_manager = server.hub();
+    auto& ws_manager = server.embedding();
 
     EXPECT_FALSE(ws_manager.get_connection_stats("user_123"));
     auto client = ws_client::connect_user(server.port(), "user_123");
@@ -75,7 +75,7 @@ TEST(EmbeddingApi, SendAnomalyAlertHoldsToTheLimitsOfAnHttpPublish) {
     settings.limits.max_frame_bytes = 1024;
     vigil::server server{settings};
     server.start();
-    auto& hub = server.hub();
+    auto& api = server.embedding();
     boost::json::value const detection = {{"type", "intrusion"}, {"confidence", 0.93}};
     std::string const png = std::string{"\x89PNG\r\n\x1A\n", 8} + "rest-of-image";
 
@@ -87,30 +87,30 @@ TEST(EmbeddingApi, SendAnomalyAlertHoldsToTheLimitsOfAnHttpPublish) {
         }
         return "accepted";
     };
-    EXPECT_EQ(refusal([&] { hub.send_anomaly_alert("u", "s", detection, {}, std::string(257, 'k')).get(); }),
+    EXPECT_EQ(refusal([&] { api.send_anomaly_alert("u", "s", detection, {}, std::string(257, 'k')).get(); }),
               "invalid_alert");
     boost::json::value const huge = {{"blob", std::string(64 * 1024, 'x')}};
-    EXPECT_EQ(refusal([&] { hub.send_anomaly_alert("u", "s", huge).get(); }), "detection_too_large");
+    EXPECT_EQ(refusal([&] { api.send_anomaly_alert("u", "s", huge).get(); }), "detection_too_large");
     EXPECT_EQ(refusal([&] {
-                  hub.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"", png + std::string(1024, 'x')})
+                  api.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"", png + std::string(1024, 'x')})
                       .get();
               }),
               "frame_too_large");
-    EXPECT_EQ(refusal([&] { hub.send_anomaly_alert("u", std::string(257, 's'), detection).get(); }), "invalid_alert");
+    EXPECT_EQ(refusal([&] { api.send_anomaly_alert("u", std::string(257, 's'), detection).get(); }), "invalid_alert");
     EXPECT_EQ(refusal([&] {
-                  hub.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"image/jpeg", png}).get();
+                  api.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"image/jpeg", png}).get();
               }),
               "unsupported_media_type");
     EXPECT_EQ(refusal([&] {
-                  hub.send_anomaly_alert_async("u", "s", detection, vigil::annotated_frame{"", "not an image"},
+                  api.send_anomaly_alert_async("u", "s", detection, vigil::annotated_frame{"", "not an image"},
                                                [](vigil::publish_outcome) {});
               }),
               "unsupported_media_type");
-    EXPECT_TRUE(server.hub().get_all_connection_stats().empty());
+    EXPECT_TRUE(server.embedding().get_all_connection_stats().empty());
 
     // Within the limits it is stored, and its numbers read as written in C++.
     auto client = ws_client::connect_user(server.port(), "u");
-    auto const ok = hub.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"image/png", png},
+    auto const ok = api.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"image/png", png},
                                            std::string(256, 'k')).get();
     EXPECT_EQ(ok.seq, 1u);
     for (;;) {

@@ -4,9 +4,9 @@
 //
 //   vigil::server srv{settings};
 //   srv.start();
-//   auto& hub = srv.hub();
-//   hub.send_anomaly_alert("user_123", "stream_456", detection, frame);
-//   if (auto stats = hub.get_connection_stats("user_123"))
+//   auto& api = srv.embedding();
+//   api.send_anomaly_alert("user_123", "stream_456", detection, frame);
+//   if (auto stats = api.get_connection_stats("user_123"))
 //       std::cout << "User uptime: " << stats->uptime_seconds << "s\n";
 //
 // Alerts sent here follow the same path as HTTP publishes: stored durably,
@@ -32,11 +32,11 @@ struct alert_rejected : std::invalid_argument {
     validation_error error;
 };
 
-class hub {
+class embedding {
 public:
     // `limits`: the server's (alert_limits_from(settings.limits)), so that an
     // embedded publish is held to what an HTTP one is.
-    hub(alert_service& alerts, connection_registry& registry, alert_limits limits = {})
+    embedding(alert_service& alerts, connection_registry& registry, alert_limits limits = {})
         : alerts_(alerts), registry_(registry), limits_(limits) {}
 
     // Stores the alert and delivers it to the user's live connection, if any.

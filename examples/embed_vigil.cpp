@@ -5,7 +5,7 @@
 //   await ws_manager.send_anomaly_alert(user_id=..., stream_id=..., detection_result=..., annotated_frame=...)
 //   stats = ws_manager.get_connection_stats("user_123")
 //
-// Run:  VIGIL_JWT_SECRET="$(openssl rand -hex 32)" ./embed_hub [port] [count]
+// Run:  VIGIL_JWT_SECRET="$(openssl rand -hex 32)" ./embed_vigil [port] [count]
 // then connect:  wscat -c "ws://localhost:PORT/ws/alerts/user_123?token=$(vigil token --user user_123)"
 #include "app/server.hpp"
 
@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
 
     vigil::server server{settings};
     server.start(/*handle_signals=*/true);
-    auto& ws_manager = server.hub();
+    auto& ws_manager = server.embedding();
 
     for (int i = 0; i < count; ++i) {
         boost::json::value detection = {{"type", "intrusion"}, {"confidence", 0.93},
