@@ -97,8 +97,15 @@ TEST(RedisAlertBus, ComesBackAfterRedisIsKilledAndRestarted) {
 
     server.start();  // same port, no data: resubscribe and rewrite presence
     ASSERT_TRUE(eventually([&] { return a.status().up && b.status().up; }));
-    EXPECT_EQ(ha.links(), (std::vector<bool>{true, false, true}));
-    EXPECT_EQ(hb.links(), (std::vector<bool>{true, false, true}));
+    // Up, down, and up again at the end (a loaded machine may see one more
+    // loss while Redis starts: a probe or a command past its deadline).
+    for (auto const* h : {&ha, &hb}) {
+        auto const links = h->links();
+        ASSERT_GE(links.size(), 3u);
+        EXPECT_TRUE(links[0]);
+        EXPECT_FALSE(links[1]);
+        EXPECT_TRUE(links.back());
+    }
     EXPECT_GE(metrics::global().bus_reconnects.value(), reconnects + 4);  // two connections each
     a.publish(make_alert("u", 2, "a"));
     EXPECT_TRUE(eventually([&] { return received(hb, 2); }));
