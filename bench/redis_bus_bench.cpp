@@ -1,5 +1,5 @@
 // The Redis bus between several nodes of one process, against a running
-// redis-server (docs/decisions/0022-redis-bus.md):
+// redis-server (docs/decisions/0020-redis-bus.md):
 //
 //   vigil_redis_bus_bench fanout URL [nodes=3] [alerts=20000] [rate=2000] [text_bytes=400]
 //     node 0 publishes `alerts` alerts at `rate` per second; every other node

@@ -2,7 +2,7 @@
 // The Redis engine of the alert bus (bus/alert_bus.hpp has the contract):
 // nodes that share one store reach each other through one Redis server,
 // which carries live alerts and coordination only, never the only copy of
-// anything (docs/decisions/0022-redis-bus.md).
+// anything (docs/decisions/0020-redis-bus.md).
 //
 // - Alerts go out with PUBLISH on one of redis_wire::shard_count channels,
 //   chosen by a stable hash of the user id; control messages on one control

@@ -1,7 +1,7 @@
 #pragma once
 // One connection to a Redis server: hiredis 0.14's async API driven by an
 // Asio executor (hiredis ships adapters for libevent, libuv, ae... but none
-// for Asio; this one is modelled on them, docs/decisions/0022-redis-bus.md).
+// for Asio; this one is modelled on them, docs/decisions/0020-redis-bus.md).
 //
 // What it adds to hiredis 0.14:
 // - Timeouts, which its async API lacks: connect() must reach a ready

@@ -1,6 +1,6 @@
 #pragma once
 // What the Redis bus puts on the wire: channel and key names, the shard of a
-// user, and the payloads of its messages (docs/decisions/0022-redis-bus.md).
+// user, and the payloads of its messages (docs/decisions/0020-redis-bus.md).
 // Pure: no I/O. Everything read back from Redis is hostile until decode_*
 // accepts it (any node, or anyone else with access to the server, can publish
 // on these channels).

@@ -1,6 +1,6 @@
 #pragma once
 // Sends push requests to push services: HTTP/1.1 over TLS with Boost.Beast
-// on Asio and OpenSSL (docs/decisions/0020-web-push-http-client.md), and
+// on Asio and OpenSSL (docs/decisions/0019-web-push-http-client.md), and
 // retries as push_response.hpp says.
 //
 // - TLS: certificates verified against the system's store (plus

@@ -1,6 +1,6 @@
 #pragma once
 // The shared engine: PostgreSQL, the store of record of several nodes at once
-// (docs/decisions/0024-postgres-store.md). Every call blocks its calling
+// (docs/decisions/0021-postgres-store.md). Every call blocks its calling
 // thread on the network, at most about `timeout`: keep it off I/O threads.
 // Thread-safe: calls share a pool of connections (store/pg_pool.hpp).
 //
