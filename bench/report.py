@@ -436,8 +436,10 @@ if cluster:
       "the receiver's node; every node listens to every shard channel, so each alert is read by all "
       "nodes and written by the one holding its user). The single-node rows are the same load (connections of one node, 1,000 alerts/s) "
       "in the same run: vigil's default (SQLite) and one node on PostgreSQL with the local bus. Every row runs "
-      "with the default heartbeat (a ping every 30 s), 64 keep-alive publisher connections, and counts an alert "
-      "as lost when it has not arrived 30 s after publishing stopped.")
+      "with the default heartbeat (a ping every 30 s) and 128 keep-alive publisher connections, starts "
+      "publishing once the connections have been held 20 s (`--hold 20`; 3 s in the quick run: each opening costs a replay read in the "
+      "store, queued with the publishes, and the first publishes would otherwise measure that backlog), and "
+      "counts an alert as lost when it has not arrived 30 s after publishing stopped.")
     w("")
     w("How to read it: **lost and dup must be 0** (every alert answered 201 reached its user exactly once). "
       "Latency is publish request written → alert read by its client, across nodes. vigil CPU per delivered "
@@ -447,14 +449,15 @@ if cluster:
       "before) ÷ connections: vigil's memory only, not PostgreSQL's or Redis's nor the kernel's socket buffers. "
       "On one machine the nodes share its 2 cores, so the cluster shows correctness and cost per alert at "
       "five times one node's connections, not the throughput of five machines. Bus drops and dropped "
-      "publishes come from the nodes' `/metrics` after the run (`vigil_bus_reconnects_total`, "
+      "publishes come from the nodes' `/metrics` after the run, connecting and disconnecting included "
+      "(`vigil_bus_reconnects_total`, "
       "`vigil_bus_publish_dropped_total`, summed): a node whose Redis link dropped reads the other nodes' "
       "alerts from PostgreSQL until it is back, so nothing is lost, but those alerts arrive later. Redis busy "
       "is the time Redis spent executing commands over the whole run, connecting included (`INFO "
       "commandstats`), and in brackets the part spent in `HSET` and `HSCAN`: the nodes' presence snapshots, "
       "which every node rewrites when its connections change and every other node reads back. Published / s "
       "is the rate the publishers held: below 1,000 when publish answers (a PostgreSQL commit) were slower "
-      "than the 64 publisher connections could absorb.")
+      "than the publisher connections could absorb.")
     w("")
     w("| server | nodes | connections | runs | open | published / s | lost | dup | p50 ms | p99 ms | p99.9 ms | "
       "max ms | vigil CPU µs / delivered alert | PostgreSQL + Redis CPU µs / alert | RSS bytes / connection | "

@@ -303,7 +303,7 @@ if [ "$quick" = 1 ]; then
   export VIGIL_PING_INTERVAL=2 VIGIL_HEARTBEAT_TIMEOUT=10
   RAMP=1000,5000; RAMP_FASTAPI=1000; HOLD=2
   FAN_ALERTS=8000; BATCH_ALERTS=20000; FAN_SECONDS=2; EMB_ALERTS=40000
-  DUR_ALERTS=15000; LAT_SECONDS=2; L19_CONNS=19000; L19_SECONDS=3; CL_PER_NODE=2000
+  DUR_ALERTS=15000; LAT_SECONDS=2; L19_CONNS=19000; L19_SECONDS=3; CL_PER_NODE=2000; CL_SETTLE=3
   STORM_CONNS=1000; STORM_SECONDS=3; STORM_AT=1; SLOW_CONNS=200; SLOW_SECONDS=2; MICRO_TIME=0.02
   HB_CONNS=2000; HB_PING=2; HB_HOLD=6
   PY_ALERTS=1000; PY_BATCH_ALERTS=10000; PY_CLI_ALERTS=100
@@ -312,7 +312,7 @@ else
   export VIGIL_PING_INTERVAL=5 VIGIL_HEARTBEAT_TIMEOUT=20
   RAMP=1000,5000,10000,19000; RAMP_FASTAPI=$RAMP; HOLD=5
   FAN_ALERTS=40000; BATCH_ALERTS=100000; FAN_SECONDS=6; EMB_ALERTS=200000
-  DUR_ALERTS=60000; LAT_SECONDS=6; L19_CONNS=19000; L19_SECONDS=10; CL_PER_NODE=19000
+  DUR_ALERTS=60000; LAT_SECONDS=6; L19_CONNS=19000; L19_SECONDS=10; CL_PER_NODE=19000; CL_SETTLE=20
   STORM_CONNS=5000; STORM_SECONDS=8; STORM_AT=3; SLOW_CONNS=500; SLOW_SECONDS=8; MICRO_TIME=0.3
   HB_CONNS=19000; HB_PING=30; HB_HOLD=120
   PY_ALERTS=5000; PY_BATCH_ALERTS=50000; PY_CLI_ALERTS=300
@@ -404,7 +404,12 @@ CL_NODES="${VIGIL_BENCH_NODES:-5}"
 CL_THREADS="${VIGIL_BENCH_NODE_THREADS:-2}"
 # Publisher connections (keep-alive, one request in flight each): enough that
 # a PostgreSQL commit of tens of ms under load does not hold the rate below 1,000/s.
-CL_PUBLISHERS=64
+CL_PUBLISHERS=128
+# Connections are held CL_SETTLE s before publishing starts (vigil_load
+# --hold): opening a connection queues a replay read in the store (one
+# PostgreSQL transaction each: 95,055 for 95,000 connections here), in the
+# same queue as publishes, and with a 1 s hold the first publishes waited
+# behind them for up to 6.6 s. The rows measure the steady state, not that backlog.
 # An alert answered 201 and not received this many seconds after publishing
 # stopped counts as lost (the run ends as soon as every alert is in).
 CL_DRAIN=30
@@ -489,13 +494,13 @@ s_cluster() {
   local -x VIGIL_PING_INTERVAL=$CL_PING VIGIL_HEARTBEAT_TIMEOUT=$CL_HEARTBEAT_TIMEOUT
   local single="$((CL_PER_NODE / 1000))k-1000"
   run cluster vigil "$single" "$runs" --connections "$CL_PER_NODE" --rate 1000 --duration "$L19_SECONDS" \
-    --publishers "$CL_PUBLISHERS" --drain "$CL_DRAIN"
+    --publishers "$CL_PUBLISHERS" --drain "$CL_DRAIN" --hold "$CL_SETTLE"
   run cluster vigil-pg "$single" "$runs" --connections "$CL_PER_NODE" --rate 1000 --duration "$L19_SECONDS" \
-    --publishers "$CL_PUBLISHERS" --drain "$CL_DRAIN"
+    --publishers "$CL_PUBLISHERS" --drain "$CL_DRAIN" --hold "$CL_SETTLE"
 
   local label="vigil-cluster$CL_NODES" ports urls pids k i line cmd
   cmd="build/vigil_load latency --url ws://127.0.0.1:PORT1,...,ws://127.0.0.1:PORT$CL_NODES --server-pid PID1,...,PID$CL_NODES"
-  cmd+=" --backing-pid POSTMASTER,REDIS --connections $total --rate 1000 --duration $L19_SECONDS --publishers $CL_PUBLISHERS --drain $CL_DRAIN"
+  cmd+=" --backing-pid POSTMASTER,REDIS --connections $total --rate 1000 --duration $L19_SECONDS --publishers $CL_PUBLISHERS --drain $CL_DRAIN --hold $CL_SETTLE"
   cmd+="  # nodes (VIGIL_PING_INTERVAL=$CL_PING): build/vigil serve --threads $CL_THREADS --store postgres --postgres-url \$PG_URL --bus redis --redis-url \$REDIS_URL --node-id nK"
   grep -qxF "$cmd" "$results/commands.txt" 2>/dev/null || echo "$cmd" >>"$results/commands.txt"
   for i in $(seq 1 "$runs"); do
@@ -514,7 +519,7 @@ s_cluster() {
     pids=$(IFS=,; echo "${node_pids[*]}")
     line=$(timeout 900 "$bin/vigil_load" latency --label "$label/$variant/$i" --url "${urls%,}" --server-pid "$pids" \
              --backing-pid "$pg_pid,$redis_pid" --connections "$total" --rate 1000 --duration "$L19_SECONDS" \
-             --publishers "$CL_PUBLISHERS" --drain "$CL_DRAIN" 2>>"$log" | tee -a "$log" | grep '^{"scenario"' | tail -1) || true
+             --publishers "$CL_PUBLISHERS" --drain "$CL_DRAIN" --hold "$CL_SETTLE" 2>>"$log" | tee -a "$log" | grep '^{"scenario"' | tail -1) || true
     [ -n "$line" ] && line=$(cluster_extras "$line" "${ports[@]}")
     stop_nodes
     # The nodes log at warn: anything they said belongs with the run (but
