@@ -5,7 +5,7 @@
 
 RESULTS_DIR holds one <scenario>.jsonl per scenario (one line per run, the
 `label` being server/variant/run), micro.json (Google Benchmark), machine.txt
-and commands.txt. Figures are medians over runs; ratios compare each server
+and commands/<scenario>.txt (commands.txt in older folders). Figures are medians over runs; ratios compare each server
 with vigil in the same run set. Standard library only (Debian's python3).
 """
 import json
@@ -105,8 +105,20 @@ w = out.append
 
 machine = open(os.path.join(results_dir, "machine.txt")).read().strip() if os.path.exists(
     os.path.join(results_dir, "machine.txt")) else "unknown"
-commands = open(os.path.join(results_dir, "commands.txt")).read().strip() if os.path.exists(
-    os.path.join(results_dir, "commands.txt")) else ""
+SCENARIOS = ["idle", "heartbeat", "fanout", "embedded", "durable", "latency", "latency19k", "cluster", "storm",
+             "slow", "python"]
+
+
+def read_commands():
+    folder = os.path.join(results_dir, "commands")
+    if not os.path.isdir(folder):
+        legacy = os.path.join(results_dir, "commands.txt")
+        return open(legacy).read().strip() if os.path.exists(legacy) else ""
+    files = sorted(os.listdir(folder), key=lambda n: (SCENARIOS.index(n[:-4]) if n[:-4] in SCENARIOS else 99, n))
+    return "\n".join(open(os.path.join(folder, n)).read().strip() for n in files if n.endswith(".txt")).strip()
+
+
+commands = read_commands()
 
 w("# vigil benchmarks")
 w("")

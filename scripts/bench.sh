@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks vigil against the two reference peers and writes BENCHMARKS.md (issue #5).
 #
-#   scripts/bench.sh [all|idle|heartbeat|fanout|embedded|durable|latency|latency19k|cluster|storm|slow|python|micro|report]
+#   scripts/bench.sh [all|idle|heartbeat|fanout|embedded|durable|latency|latency19k|cluster|storm|slow|python|micro|report]...
 #
 #   VIGIL_BENCH_QUICK=1    the ~2-3 minute version: one run each, small sizes
 #   VIGIL_BENCH_RUNS=N     runs per configuration (default 3, quick 1); figures are medians
@@ -19,7 +19,9 @@
 # port, measures it through /proc and stops it). Raw JSON lines go to
 # $BUILD/bench-results/<scenario>.jsonl; bench/report.py turns them into
 # BENCHMARKS.md (and bench/cost_vs_connections.png when gnuplot is there).
-# Running one scenario replaces that scenario's results and regenerates the report.
+# Running one scenario replaces that scenario's results (and its commands in
+# $BUILD/bench-results/commands/) and regenerates the report; several named
+# together run in one invocation, under one machine description.
 # The PostgreSQL rows (vigil-pg, the cluster) run on a throwaway PostgreSQL
 # (initdb in a temporary folder, a free port, fsync on) and Redis (no
 # persistence) that the script starts and removes on exit.
@@ -29,7 +31,7 @@ build="${VIGIL_BENCH_BUILD:-$root/build}"
 quick="${VIGIL_BENCH_QUICK:-0}"
 if [ "$quick" = 1 ]; then runs="${VIGIL_BENCH_RUNS:-1}"; else runs="${VIGIL_BENCH_RUNS:-3}"; fi
 servers="${VIGIL_BENCH_SERVERS:-vigil node fastapi}"
-what="${1:-all}"
+whats=("${@:-all}")
 results="$build/bench-results"
 secret="bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export VIGIL_JWT_SECRET="$secret"
@@ -140,7 +142,7 @@ run() {
   # shellcheck disable=SC2046
   cmd="$bin/vigil_load $lscen $* -- $(server_cmd "$server")"
   cmd=$(echo "$cmd" | sed "s|$bin/|build/|g; s|$peers/|peers/|g; s|${pg_url:-^$}|\$PG_URL|g")
-  grep -qxF "$cmd" "$results/commands.txt" 2>/dev/null || echo "$cmd" >>"$results/commands.txt"
+  record_cmd "$scenario" "$cmd"
   for i in $(seq 1 "$n"); do
     local line
     case "$server" in vigil-pg) reset_postgres; backing=(--backing-pid "$pg_pid") ;; esac
@@ -171,7 +173,13 @@ else:
 PY
 }
 
-fresh() { rm -f "$results/$1.jsonl"; }
+fresh() { rm -f "$results/$1.jsonl" "$results/commands/$1.txt"; }
+
+# record_cmd SCENARIO COMMAND: for the report's list of commands, once.
+record_cmd() {
+  mkdir -p "$results/commands"
+  grep -qxF "$2" "$results/commands/$1.txt" 2>/dev/null || echo "$2" >>"$results/commands/$1.txt"
+}
 
 # Median delivered/s of a server's single-alert fan-out, for "latency at 50 % of peak".
 peak() {
@@ -358,7 +366,7 @@ s_embedded() {
       [ -n "$line" ] && echo "$line" >>"$results/embedded.jsonl" && say "  embedded $label run $i: $(summary "$line")"
     done
   done
-  echo "build/vigil_embedded_bench --connections 1000 --alerts $EMB_ALERTS --store memory|sqlite" >>"$results/commands.txt"
+  record_cmd embedded "build/vigil_embedded_bench --connections 1000 --alerts $EMB_ALERTS --store memory|sqlite"
 }
 
 s_durable() {
@@ -502,7 +510,7 @@ s_cluster() {
   cmd="build/vigil_load latency --url ws://127.0.0.1:PORT1,...,ws://127.0.0.1:PORT$CL_NODES --server-pid PID1,...,PID$CL_NODES"
   cmd+=" --backing-pid POSTMASTER,REDIS --connections $total --rate 1000 --duration $L19_SECONDS --publishers $CL_PUBLISHERS --drain $CL_DRAIN --hold $CL_SETTLE"
   cmd+="  # nodes (VIGIL_PING_INTERVAL=$CL_PING): build/vigil serve --threads $CL_THREADS --store postgres --postgres-url \$PG_URL --bus redis --redis-url \$REDIS_URL --node-id nK"
-  grep -qxF "$cmd" "$results/commands.txt" 2>/dev/null || echo "$cmd" >>"$results/commands.txt"
+  record_cmd cluster "$cmd"
   for i in $(seq 1 "$runs"); do
     reset_postgres
     redis-cli -p "$redis_port" flushall >/dev/null
@@ -598,7 +606,7 @@ print("; ".join("%s %s alerts/s" % (r["label"].split("/")[1], r["alerts_per_s"])
       fi
     done
   done
-  echo "bench/python_publish.py --vigil build/vigil --store sqlite|memory --alerts $PY_ALERTS --batch-alerts $PY_BATCH_ALERTS --cli-alerts $PY_CLI_ALERTS" >>"$results/commands.txt"
+  record_cmd python "bench/python_publish.py --vigil build/vigil --store sqlite|memory --alerts $PY_ALERTS --batch-alerts $PY_BATCH_ALERTS --cli-alerts $PY_CLI_ALERTS"
 }
 
 s_micro() {
@@ -611,19 +619,29 @@ report() {
   /usr/bin/python3 "$root/bench/report.py" "$results" "$root/BENCHMARKS.md" "$root/bench/cost_vs_connections.png" >&2
 }
 
+scenarios="idle heartbeat fanout embedded durable latency latency19k cluster storm slow python micro"
+for what in "${whats[@]}"; do
+  case " all report $scenarios " in
+    *" $what "*) ;;
+    *) say "usage: scripts/bench.sh [all|idle|heartbeat|fanout|embedded|durable|latency|latency19k|cluster|storm|slow|python|micro|report]..."; exit 2 ;;
+  esac
+done
 mkdir -p "$results"
-if [ "$what" != report ]; then
+if [ "${whats[*]}" != report ]; then
   build_all
   setup_peers
-  [ "$what" = all ] && rm -f "$results"/*.jsonl "$results/commands.txt" "$results/micro.json"
+  case " ${whats[*]} " in
+    *" all "*) rm -rf "$results"/*.jsonl "$results/commands" "$results/commands.txt" "$results/micro.json" ;;
+  esac
   machine_info
 fi
 started=$(date +%s)
-case "$what" in
-  all) s_idle; s_heartbeat; s_fanout; s_embedded; s_durable; s_latency; s_latency19k; s_cluster; s_storm; s_slow; s_python; s_micro ;;
-  idle|heartbeat|fanout|embedded|durable|latency|latency19k|cluster|storm|slow|python|micro) "s_$what" ;;
-  report) ;;
-  *) say "usage: scripts/bench.sh [all|idle|heartbeat|fanout|embedded|durable|latency|latency19k|cluster|storm|slow|python|micro|report]"; exit 2 ;;
-esac
+for what in "${whats[@]}"; do
+  case "$what" in
+    all) for s in $scenarios; do "s_$s"; done ;;
+    report) ;;
+    *) "s_$what" ;;
+  esac
+done
 say "== done in $(( $(date +%s) - started )) s"
 report
