@@ -87,7 +87,7 @@ setup_peers() {
 machine_info() {
   {
     echo "date:        $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "commit:      ${VIGIL_BENCH_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet 2>/dev/null || echo ' + uncommitted changes')}"
+    echo "commit:      ${VIGIL_BENCH_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet -- . ':!BENCHMARKS.md' ':!bench/cost_vs_connections.png' 2>/dev/null || echo ' + uncommitted changes')}"
     echo "cpu:         $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') ($(grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') MHz)"
     echo "memory:      $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     echo "kernel:      $(uname -sr)"
