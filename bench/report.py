@@ -5,7 +5,7 @@
 
 RESULTS_DIR holds one <scenario>.jsonl per scenario (one line per run, the
 `label` being server/variant/run), micro.json (Google Benchmark), machine.txt
-and commands.txt. Figures are medians over runs; ratios compare each server
+and commands/<scenario>.txt (commands.txt in older folders). Figures are medians over runs; ratios compare each server
 with vigil in the same run set. Standard library only (Debian's python3).
 """
 import json
@@ -73,15 +73,18 @@ SERVER_NAMES = {
     "vigil-mem": "vigil (memory store)",
     "vigil-mem1": "vigil (memory store, 1 I/O thread)",
     "vigil-nogc": "vigil (SQLite, group commit off)",
+    "vigil-pg": "vigil (PostgreSQL, durable, one node)",
     "vigil-noping": "vigil (SQLite), no ping during the run",
     "node": "node_ws peer (memory)",
     "fastapi": "fastapi_ref peer (memory)",
     "null": "null server (the machine's floor)",
 }
-ORDER = ["vigil", "vigil-nogc", "vigil-noping", "vigil-mem", "vigil-mem1", "node", "fastapi", "null"]
+ORDER = ["vigil", "vigil-nogc", "vigil-pg", "vigil-noping", "vigil-mem", "vigil-mem1", "node", "fastapi", "null"]
 
 
 def name(s):
+    if s.startswith("vigil-cluster") and s[len("vigil-cluster"):].isdigit():
+        return f"vigil cluster, {s[len('vigil-cluster'):]} nodes (PostgreSQL + Redis)"
     return SERVER_NAMES.get(s, s)
 
 
@@ -102,8 +105,20 @@ w = out.append
 
 machine = open(os.path.join(results_dir, "machine.txt")).read().strip() if os.path.exists(
     os.path.join(results_dir, "machine.txt")) else "unknown"
-commands = open(os.path.join(results_dir, "commands.txt")).read().strip() if os.path.exists(
-    os.path.join(results_dir, "commands.txt")) else ""
+SCENARIOS = ["idle", "heartbeat", "fanout", "embedded", "durable", "latency", "latency19k", "cluster", "storm",
+             "slow", "python"]
+
+
+def read_commands():
+    folder = os.path.join(results_dir, "commands")
+    if not os.path.isdir(folder):
+        legacy = os.path.join(results_dir, "commands.txt")
+        return open(legacy).read().strip() if os.path.exists(legacy) else ""
+    files = sorted(os.listdir(folder), key=lambda n: (SCENARIOS.index(n[:-4]) if n[:-4] in SCENARIOS else 99, n))
+    return "\n".join(open(os.path.join(folder, n)).read().strip() for n in files if n.endswith(".txt")).strip()
+
+
+commands = read_commands()
 
 w("# vigil benchmarks")
 w("")
@@ -137,9 +152,9 @@ w("")
 w("## How to run")
 w("")
 w("```sh")
-w("scripts/bench.sh                      # everything (~27 min here): builds, runs, rewrites this file")
+w("scripts/bench.sh                      # everything (~36 min here): builds, runs, rewrites this file")
 w("VIGIL_BENCH_QUICK=1 scripts/bench.sh  # the quick version (one run each, small sizes)")
-w("scripts/bench.sh fanout               # one scenario: idle heartbeat fanout embedded durable latency latency19k storm slow python micro")
+w("scripts/bench.sh fanout               # one scenario: idle heartbeat fanout embedded durable latency latency19k cluster storm slow python micro")
 w("build/vigil_load --help               # the load generator alone, against any server URL or command")
 w("ctest --test-dir build -L bench       # the CI smoke run: 200 clients, a few hundred alerts, 0 lost / 0 duplicates")
 w("```")
@@ -162,6 +177,7 @@ lat19 = grouped(load("latency19k"))
 storm = grouped(load("storm"))
 slow = grouped(load("slow"))
 python_pub = grouped(load("python"))
+cluster = grouped(load("cluster"))
 
 
 def idle_at(server, n, metric):
@@ -257,7 +273,10 @@ w("")
 w("| target | measured (vigil, median) | met |")
 w("|---|---|---|")
 for t, m, ok in targets:
-    w(f"| {t} | {m} | {'yes' if ok else '**no**'} |")
+    if not any(c.isdigit() for c in m):  # its scenario's results are absent from RESULTS_DIR
+        w(f"| {t} | not measured in this run | – |")
+    else:
+        w(f"| {t} | {m} | {'yes' if ok else '**no**'} |")
 w("")
 
 # ---------------------------------------------------------------- idle
@@ -269,8 +288,13 @@ w("`vigil_load idle --ramp … --hold S`: connections are opened in steps on one
   "~1.5 min). Bytes per connection = (RSS after the step − RSS before "
   "any connection) / connections. Idle CPU = server CPU during the hold / hold time.")
 w("")
-w("| server | connections | runs | handshakes/s | RSS MiB | bytes / connection | idle CPU % | vs vigil (bytes/conn) |")
-w("|---|---|---|---|---|---|---|---|")
+NOT_RUN = "Not measured in this run (its scenario's results are absent from `bench-results/`)."
+if not idle:
+    w(NOT_RUN)
+    w("")
+else:
+    w("| server | connections | runs | handshakes/s | RSS MiB | bytes / connection | idle CPU % | vs vigil (bytes/conn) |")
+    w("|---|---|---|---|---|---|---|---|")
 steps_all = sorted({s.get("connections") for rs in idle.values() for r in rs for s in r.get("steps", [])})
 for n in steps_all:
     base = idle_at("vigil", n, "bytes_per_connection")
@@ -316,6 +340,10 @@ def publish_table(groups, title, intro, cols, base_key=None):
     w("")
     w(intro)
     w("")
+    if not groups:
+        w(NOT_RUN)
+        w("")
+        return
     header = "| server | variant | runs | " + " | ".join(c[0] for c in cols) + " |"
     w(header)
     w("|" + "---|" * (3 + len(cols)))
@@ -365,9 +393,14 @@ publish_table(emb, "Fan-out through the embedding API",
 publish_table(dur, "Durable publish throughput (group commit on/off)",
               "`vigil_load durable --connections 1000 --publishers 128`: single-alert publishes from 128 concurrent "
               "keep-alive connections; publishes/s counts `201` answers (each one committed with "
-              "`synchronous=FULL` on vigil; the peers keep alerts in memory only).",
+              "`synchronous=FULL` on vigil with SQLite; on `vigil (PostgreSQL, durable, one node)`, `--store postgres` "
+              "with the local bus, committed by a throwaway PostgreSQL on the same machine with `fsync` and "
+              "`synchronous_commit` on, through the node's pool of 4 connections; the peers keep alerts in memory "
+              "only). On the PostgreSQL row, server CPU is vigil's alone; PostgreSQL's (the postmaster and its "
+              "backends, over the same phase) is the column beside it.",
               [("publishes/s", "publishes_per_s", 0, "higher"), ("publish RTT p50 ms", "publish_rtt_p50_ms", 2, None),
-               ("publish RTT p99 ms", "publish_rtt_p99_ms", 2, None)] + common_cols[1:3] + common_cols[5:])
+               ("publish RTT p99 ms", "publish_rtt_p99_ms", 2, None)] + common_cols[1:3] +
+              [("PostgreSQL CPU-s", "backing_cpu_s", 2, None)] + common_cols[5:])
 
 publish_table(lat, "Latency at 50 % of peak",
               "`vigil_load latency --rate R`: paced publishing (open loop) at half of each server's own median "
@@ -388,6 +421,80 @@ publish_table(lat19, "Latency at 19k connections and 1,000 alerts/s",
                ("max ms", "latency_max_ms", 2, None), ("server CPU-s", "server_cpu_s", 2, None),
                ("bytes / connection", "bytes_per_connection", 0, None), ("lost", "lost", 0, None),
                ("dup", "duplicates", 0, None)])
+
+# ---------------------------------------------------------------- cluster
+def per_alert_us(runs, cpu_field):
+    vals = []
+    for r in runs:
+        n, cpu = r.get("received_unique"), r.get(cpu_field)
+        if isinstance(n, (int, float)) and n > 0 and isinstance(cpu, (int, float)):
+            vals.append(cpu * 1e6 / n)
+    return med(vals)
+
+
+if cluster:
+    def cluster_order(k):
+        nodes = field(cluster[k], "nodes") or 1
+        return nodes, ORDER.index(k[0]) if k[0] in ORDER else 99
+
+    w("## A cluster on this machine: nodes through PostgreSQL and Redis")
+    w("")
+    threads = med([r.get("node_threads") for k in cluster if k[0].startswith("vigil-cluster") for r in cluster[k]])
+    w("`vigil_load latency --url ws://127.0.0.1:P1,…,ws://127.0.0.1:PN --connections N --rate 1000`: N nodes "
+      f"(`vigil serve --store postgres --bus redis --node-id nK --threads {f(threads) if threads else '?'}`) share one throwaway PostgreSQL "
+      "(`fsync` and `synchronous_commit` on) and one Redis (no persistence), all on this machine's 2 cores with "
+      "the load generator. Each node holds the same number of connections; the clients held on node k are "
+      "published to through node k+1, so every alert crosses the bus (publish → PostgreSQL commit → Redis → "
+      "the receiver's node; every node listens to every shard channel, so each alert is read by all "
+      "nodes and sent to its client by the one holding its user). The single-node rows are the same load (connections of one node, 1,000 alerts/s) "
+      "in the same run: vigil's default (SQLite) and one node on PostgreSQL with the local bus. Every row runs "
+      "with the default heartbeat (a ping every 30 s) and 128 keep-alive publisher connections, starts "
+      "publishing once the connections have been held 20 s (`--hold 20`; 3 s in the quick run: each opening costs a replay read in the "
+      "store, queued with the publishes, and the first publishes would otherwise measure that backlog), and "
+      "counts an alert as lost when it has not arrived 30 s after publishing stopped.")
+    w("")
+    w("How to read it: **lost and dup must be 0** (every alert answered 201 reached its user exactly once). "
+      "Latency is publish request written → alert read by its client, across nodes. vigil CPU per delivered "
+      "alert is the nodes' CPU (summed, over the publishing phase) ÷ alerts delivered; PostgreSQL + Redis is "
+      "the same for those servers (the postmaster and its backends, redis-server), which vigil with SQLite "
+      "does inside its own process. RSS per connection = (the nodes' summed RSS with every client connected − "
+      "before) ÷ connections: vigil's memory only, not PostgreSQL's or Redis's nor the kernel's socket buffers. "
+      "On one machine the nodes share its 2 cores, so the cluster shows correctness and cost per alert at "
+      "five times one node's connections, not the throughput of five machines. Bus reconnects and dropped "
+      "publishes come from the nodes' `/metrics` after the run, connecting and disconnecting included "
+      "(`vigil_bus_reconnects_total`, "
+      "`vigil_bus_publish_dropped_total`, summed): a node whose Redis link dropped reads the other nodes' "
+      "alerts from PostgreSQL until it is back, so nothing is lost, but those alerts arrive later. Redis busy "
+      "is the time Redis spent executing commands over the whole run, connecting included (`INFO "
+      "commandstats`), and in brackets the part spent in `HSET` and `HSCAN`: the nodes' presence snapshots, "
+      "which every node rewrites when its connections change and every other node reads back. Published / s "
+      "is the rate the publishers held: below 1,000 when publish answers (a PostgreSQL commit) were slower "
+      "than the publisher connections could absorb.")
+    w("")
+    w("| server | nodes | connections | runs | open | published / s | lost | dup | p50 ms | p99 ms | p99.9 ms | "
+      "max ms | vigil CPU µs / delivered alert | PostgreSQL + Redis CPU µs / alert | RSS bytes / connection | "
+      "bus reconnects | publishes dropped by the bus | Redis busy s (presence) |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for k in sorted(cluster.keys(), key=cluster_order):
+        runs = cluster[k]
+        backing = per_alert_us(runs, "backing_cpu_s")
+        w(f"| {name(k[0])} | {f(field(runs, 'nodes') or 1)} | {f(field(runs, 'connections'))} | {len(runs)} | "
+          f"{f(field(runs, 'open'))} | {f(field(runs, 'publishes_per_s'))} | "
+          f"{f(field(runs, 'lost'))} | {f(field(runs, 'duplicates'))} | "
+          f"{f(field(runs, 'latency_p50_ms'), 2)} | {f(field(runs, 'latency_p99_ms'), 2)} | "
+          f"{f(field(runs, 'latency_p999_ms'), 2)} | {f(field(runs, 'latency_max_ms'), 2)} | "
+          f"{f(per_alert_us(runs, 'server_cpu_s'), 1)} | "
+          f"{f(backing, 1) if backing is not None else ('in process' if k[0] == 'vigil' else '–')} | "
+          f"{f(field(runs, 'bytes_per_connection'))} | {f(field(runs, 'bus_reconnects'))} | "
+          f"{f(field(runs, 'bus_publish_dropped'))} | "
+          + (f"{f(field(runs, 'redis_busy_s'), 1)} ({f(field(runs, 'redis_presence_s'), 1)})"
+             if field(runs, 'redis_busy_s') is not None else "–") + " |")
+    w("")
+    bad = [r for rs in cluster.values() for r in rs if r.get("result") != "ok"]
+    if bad:
+        w(f"{len(bad)} run(s) did not pass (`result` other than ok: a loss, a duplicate, an error or a connection "
+          "that did not open); their figures are in the medians above and their logs in bench-results/bench.log.")
+        w("")
 
 publish_table(storm, "Reconnect storm",
               "`vigil_load storm --connections N --rate R --storm-at S`: alerts are published at R/s; at S seconds "

@@ -75,6 +75,8 @@ options:
                               publishes through node k+1 mod N (never the receivers' node)
   --secret S                  HS256 secret [$VIGIL_JWT_SECRET]
   --server-pid PID[,PID...]   the server process(es) to measure (/proc, summed); implied with `-- command`
+  --backing-pid PID[,PID...]  the store's and bus's servers (PostgreSQL's postmaster, redis-server): their CPU,
+                              children included, is reported apart as backing_cpu_s
   --connections N --ramp a,b,c --hold S --alerts M --rate R --batch B --publishers K
   --settle S                  idle: hold S seconds unmeasured before each measured hold [0]
   --duration S (publishing bound) --drain S (wait for the last deliveries) [5]
@@ -100,6 +102,7 @@ struct options {
     std::string secret;
     int server_pid = 0;
     std::vector<int> more_server_pids;  // a cluster's other nodes
+    std::vector<int> backing_pids;      // PostgreSQL, Redis: measured apart
     std::uint32_t connections = 0;
     std::vector<std::uint32_t> ramp;
     double hold = -1;
@@ -178,6 +181,10 @@ options parse(int argc, char** argv) {
                     if (o.server_pid == 0) o.server_pid = std::stoi(p);
                     else o.more_server_pids.push_back(std::stoi(p));
                 }
+            }
+            else if (a == "--backing-pid") {
+                std::stringstream pids{v};
+                for (std::string p; std::getline(pids, p, ',');) o.backing_pids.push_back(std::stoi(p));
             }
             else if (a == "--connections") o.connections = std::uint32_t(std::stoul(v));
             else if (a == "--ramp") o.ramp = parse_list(v);
@@ -295,6 +302,41 @@ proc_sample sample_one(int pid) {
     while (std::getline(status, line))
         if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::stoll(line.substr(6));
     s.ok = true;
+    return s;
+}
+
+// A process and its children (PostgreSQL runs a process per connection,
+// started after the server connected): the children living at the time of
+// the sample, plus those that exited and were reaped (cutime + cstime of the
+// parent), so a child that exits between two samples still counts.
+double tree_cpu_s(int pid) {
+    double total = 0;
+    double const tick = double(sysconf(_SC_CLK_TCK));
+    std::error_code ec;
+    for (auto const& e : std::filesystem::directory_iterator("/proc", ec)) {
+        std::string const name = e.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream stat{e.path() / "stat"};
+        std::string line;
+        if (!std::getline(stat, line)) continue;
+        auto const close = line.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream rest{line.substr(close + 2)};
+        std::vector<std::string> f;
+        for (std::string field; rest >> field;) f.push_back(field);
+        // f[0] is field 3 (state), f[1] the parent, utime 14, stime 15, cutime 16, cstime 17.
+        if (f.size() < 15) continue;
+        int const self = std::stoi(name);
+        int const parent = std::stoi(f[1]);
+        if (self == pid) total += (std::stod(f[11]) + std::stod(f[12]) + std::stod(f[13]) + std::stod(f[14])) / tick;
+        else if (parent == pid) total += (std::stod(f[11]) + std::stod(f[12])) / tick;
+    }
+    return total;
+}
+
+double backing_cpu_s(std::vector<int> const& pids) {
+    double s = 0;
+    for (int p : pids) s += tree_cpu_s(p);
     return s;
 }
 
@@ -457,7 +499,7 @@ struct coordinator {
 
     double workers_cpu() const {
         double s = 0;
-        for (auto const& w : workers) s += sample(w.pid).cpu_s;
+        for (auto const& w : workers) s += sample_one(w.pid).cpu_s;  // not sample(): that adds a cluster's nodes
         return s;
     }
 
@@ -834,15 +876,21 @@ int main(int argc, char** argv) {
             if (!name.empty()) std::printf(" phase %s (batch %u)\n", name.c_str(), batch);
             auto const cpu0 = sample(o.server_pid);
             auto const lg0 = co.workers_cpu();
+            auto const bk0 = backing_cpu_s(o.backing_pids);
             auto const p = co.run(c);
             auto const cpu1 = sample(o.server_pid);
             auto const lg1 = co.workers_cpu();
+            auto const bk1 = backing_cpu_s(o.backing_pids);
             json_line* out = &j;
             json_line sub;
             if (!name.empty()) out = &sub;
             out->integer("batch", batch);
             out->num("rate_target", o.rate, 0);
             publish_report(*out, p, cpu1.cpu_s - cpu0.cpu_s, lg1 - lg0);
+            if (!o.backing_pids.empty()) {
+                out->num("backing_cpu_s", bk1 - bk0);
+                table_row("store and bus servers CPU (s)", fmt(bk1 - bk0, 2));
+            }
             if (o.scenario == "storm") {
                 double const storm_s = p.storm_end_us ? double(p.storm_end_us - p.storm_start_us) / 1e6 : NAN;
                 out->integer("storm_connections", p.storm_conns);
