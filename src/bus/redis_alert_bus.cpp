@@ -69,8 +69,10 @@ struct command_deleter {
 };
 
 // A PUBLISH formatted on the publishing thread, waiting for the engine's.
+// Shared: a command in flight keeps it, to send it again if its connection
+// is lost before Redis answered.
 struct outgoing {
-    std::unique_ptr<char, command_deleter> resp;
+    std::shared_ptr<char> resp;
     std::size_t size = 0;
     std::int64_t queued_ns = 0;
 };
@@ -453,7 +455,7 @@ struct redis_alert_bus::engine {
             m.bus_publish_dropped.inc();
             return;
         }
-        outgoing o{std::unique_ptr<char, command_deleter>(resp), std::size_t(len), metrics::now_ns()};
+        outgoing o{std::shared_ptr<char>(resp, command_deleter{}), std::size_t(len), metrics::now_ns()};
         bool post = false;
         {
             std::lock_guard lock{queue_mutex_};
@@ -479,16 +481,36 @@ struct redis_alert_bus::engine {
             batch.swap(queue_);
             queued_bytes_ = 0;
         }
-        auto& m = metrics::global();
         for (auto& o : batch) {
             bool const sent = cmd_.formatted(std::string_view(o.resp.get(), o.size),
-                                             [this, queued = o.queued_ns](error_code ec, redisReply const* r) {
-                                                 if (ec) return;  // counted with the connection's loss
+                                             [this, o](error_code ec, redisReply const* r) mutable {
+                                                 if (ec) return send_again(std::move(o));
                                                  if (is_error(r)) return command_failed("PUBLISH", r);
-                                                 metrics::global().bus_publish.observe_ns(metrics::now_ns() - queued);
+                                                 metrics::global().bus_publish.observe_ns(metrics::now_ns() - o.queued_ns);
                                              });
-            if (!sent) m.bus_publish_dropped.inc();
+            if (sent) continue;
+            if (cmd_state_ == link_state::ready)
+                metrics::global().bus_publish_dropped.inc();  // max_in_flight: back-pressure, as documented
+            else
+                send_again(std::move(o));
         }
+    }
+
+    // A PUBLISH whose connection was lost before Redis answered goes out again
+    // once the command connection is back (on_cmd_ready flushes): Redis may
+    // have sent it already, and receivers drop a seq they have (the
+    // sequencer), but one never sent would reach its user only with the
+    // user's next alert, since the other nodes' links stayed up and they do
+    // not read the store. Engine thread.
+    void send_again(outgoing o) {
+        std::lock_guard lock{queue_mutex_};
+        if (!accepting_ || queue_.size() >= opts_.max_queued || queued_bytes_ + o.size > opts_.max_queued_bytes) {
+            metrics::global().bus_publish_dropped.inc();
+            return;
+        }
+        queued_bytes_ += o.size;
+        queue_.push_back(std::move(o));
+        flush_posted_ = true;  // the connection's return flushes
     }
 
     // ---- receiving

@@ -345,6 +345,26 @@ TEST(RedisAlertBus, StopsPromptlyWhileRedisIsDownOrFrozen) {
     }
 }
 
+// A PUBLISH in flight when its connection is lost (no answer within the
+// command timeout) goes out again on the next connection: the other nodes'
+// links stayed up, so they would not read the store for it, and its user
+// would see it only with a later alert.
+TEST(RedisAlertBus, APublishLostInFlightIsSentAgain) {
+    redis_process server;
+    tcp_proxy proxy{server.port()};
+    redis_alert_bus a{quick(proxy.redis_url(), "a")}, b{quick(server.url(), "b")};
+    recording_handler ha, hb;
+    a.start(ha), b.start(hb);
+    ASSERT_TRUE(eventually([&] { return a.status().up && b.status().up; }));
+    a.publish(make_alert("u", 1, "a"));
+    ASSERT_TRUE(eventually([&] { return received(hb, 1); }));
+
+    proxy.mute_commands();  // a's PUBLISH leaves a and never reaches Redis
+    a.publish(make_alert("u", 2, "a"));
+    EXPECT_TRUE(eventually([&] { return received(hb, 2); }, 15s)) << "sent again after the command timeout";
+    a.stop(), b.stop();
+}
+
 TEST(RedisAlertBus, RefusesABadUrlOrNodeId) {
     EXPECT_THROW(redis_alert_bus(quick("http://x", "a")), std::invalid_argument);
     EXPECT_THROW(redis_alert_bus(quick("redis://127.0.0.1", "")), std::invalid_argument);

@@ -29,6 +29,7 @@ struct relay : std::enable_shared_from_this<relay> {
     std::array<char, 16 * 1024> down{};  // server -> client
     bool subscriber = false;
     bool deaf = false;
+    bool mute = false;  // what the client sends is read and thrown away
     bool closed = false;
 
     void start() {
@@ -48,6 +49,7 @@ struct relay : std::enable_shared_from_this<relay> {
         client.async_read_some(net::buffer(up), [self = shared_from_this()](error_code ec, std::size_t n) {
             if (ec) return self->close();
             if (std::string_view(self->up.data(), n).find("SUBSCRIBE") != std::string_view::npos) self->subscriber = true;
+            if (self->mute) return self->pump_up();  // read and dropped: never reaches the server
             net::async_write(self->server, net::buffer(self->up.data(), n), [self](error_code ec, std::size_t) {
                 if (ec) return self->close();
                 self->pump_up();
@@ -134,6 +136,13 @@ void tcp_proxy::deafen_subscribers() {
     impl_->run([this] {
         for (auto const& w : impl_->relays_)
             if (auto r = w.lock(); r && r->subscriber) r->deaf = true;
+    });
+}
+
+void tcp_proxy::mute_commands() {
+    impl_->run([this] {
+        for (auto const& w : impl_->relays_)
+            if (auto r = w.lock(); r && !r->subscriber) r->mute = true;
     });
 }
 

@@ -24,6 +24,10 @@ public:
     // client sent SUBSCRIBE is read and thrown away; the connections stay up.
     // Connections opened later are relayed as before.
     void deafen_subscribers();
+    // From now on, what the clients of the connections open now that did not
+    // SUBSCRIBE send is read and thrown away (never reaches the server); the
+    // connections stay up. Connections opened later are relayed as before.
+    void mute_commands();
     // Closes every connection and refuses new ones.
     void cut();
     // Accepts connections again, on the same port.
