@@ -688,6 +688,8 @@ if os.path.exists(output):
         if h:
             out.append(h)
         out.extend(body)
+        if out and out[-1] != "":
+            out.append("")  # a blank line before the next heading
     while out and out[-1] == "":
         out.pop()
     out.append("")
