@@ -64,17 +64,26 @@ int main(int argc, char** argv) {
     std::string label;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string const a = argv[i], v = argv[i + 1];
-        if (a == "--connections") connections = std::uint32_t(std::stoul(v));
-        else if (a == "--alerts") alerts = std::stoull(v);
-        else if (a == "--store") store = v;
-        else if (a == "--inflight") inflight = std::stoull(v);
-        else if (a == "--duration") duration = std::stod(v);
-        else if (a == "--threads") threads = unsigned(std::stoul(v));
-        else if (a == "--group-commit") group_commit = v == "true" || v == "1";
-        else if (a == "--label") label = v;
+        if (a == "--connections")
+            connections = std::uint32_t(std::stoul(v));
+        else if (a == "--alerts")
+            alerts = std::stoull(v);
+        else if (a == "--store")
+            store = v;
+        else if (a == "--inflight")
+            inflight = std::stoull(v);
+        else if (a == "--duration")
+            duration = std::stod(v);
+        else if (a == "--threads")
+            threads = unsigned(std::stoul(v));
+        else if (a == "--group-commit")
+            group_commit = v == "true" || v == "1";
+        else if (a == "--label")
+            label = v;
         else {
-            std::fprintf(stderr, "usage: vigil_embedded_bench [--connections N] [--alerts M] [--store memory|sqlite] "
-                                 "[--inflight K] [--duration S] [--threads T] [--group-commit true|false]\n");
+            std::fprintf(stderr,
+                         "usage: vigil_embedded_bench [--connections N] [--alerts M] [--store memory|sqlite] "
+                         "[--inflight K] [--duration S] [--threads T] [--group-commit true|false]\n");
             return 2;
         }
     }
@@ -157,8 +166,8 @@ int main(int argc, char** argv) {
             }
             auto const t = vbench::mono_us();
             if (!feed.first_us.load()) feed.first_us = t;
-            boost::json::object detection{{"kind", "bench"}, {"confidence", 0.93}, {"t_us", t},
-                                          {"bi", id},        {"ph", 1},           {"pad", std::string(64, 'x')}};
+            boost::json::object detection{{"kind", "bench"}, {"confidence", 0.93},         {"t_us", t}, {"bi", id},
+                                          {"ph", 1},         {"pad", std::string(64, 'x')}};
             feed.published.fetch_add(1, std::memory_order_relaxed);
             api.send_anomaly_alert_async(users[id % users.size()], "cam-" + std::to_string(id % 16), detection,
                                          std::nullopt, [&feed](vigil::publish_outcome outcome) {

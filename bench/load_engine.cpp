@@ -230,9 +230,9 @@ struct engine::impl {
     std::vector<http_conn> http;
     std::deque<std::uint32_t> connect_queue;
     std::multimap<std::int64_t, std::uint32_t> timers;  // reconnect at
-    std::uint32_t inflight = 0;     // connecting + upgrading
+    std::uint32_t inflight = 0;                         // connecting + upgrading
     std::uint32_t open_n = 0;
-    std::uint32_t target = 0;       // clients 0..target-1 should be open
+    std::uint32_t target = 0;  // clients 0..target-1 should be open
     std::uint32_t failed_n = 0;
     bool slow_mode = false;
     std::int64_t next_slow_tick = 0;
@@ -246,7 +246,7 @@ struct engine::impl {
     std::uint32_t active_users = 0;
     std::string pad;
     std::vector<std::uint32_t> ready;  // http conns ready for a request
-    bool publishing = false;  // reconnect lost publisher connections
+    bool publishing = false;           // reconnect lost publisher connections
     bool extern_readable = false;
 
     explicit impl(engine_config c) : cfg(std::move(c)) {
@@ -263,7 +263,8 @@ struct engine::impl {
             users.push_back(cfg.user_prefix + std::to_string(cfg.first_user + i));
             tokens.push_back(vigil::auth::mint_hs256(cfg.secret, users.back(), "", 6 * 3600, now));
         }
-        publisher_token = vigil::auth::mint_hs256(cfg.secret, cfg.user_prefix + "publisher", "publisher", 6 * 3600, now);
+        publisher_token =
+            vigil::auth::mint_hs256(cfg.secret, cfg.user_prefix + "publisher", "publisher", 6 * 3600, now);
         ws.resize(cfg.users);
         for (std::uint32_t i = 0; i < cfg.users; ++i) {
             // Spread slow clients evenly: every k-th.
@@ -452,8 +453,9 @@ struct engine::impl {
             req += cfg.host;
             req += ':';
             req += std::to_string(cfg.port);
-            req += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+            req +=
+                "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
             set_events(c.fd, tag(tag_ws, i), EPOLLIN, false);
             return flush_bytes(i, req);
         }
@@ -578,7 +580,8 @@ struct engine::impl {
                 return;
             case 0x8: {
                 std::uint16_t code = 1005;
-                if (payload.size() >= 2) code = std::uint16_t((std::uint8_t(payload[0]) << 8) | std::uint8_t(payload[1]));
+                if (payload.size() >= 2)
+                    code = std::uint16_t((std::uint8_t(payload[0]) << 8) | std::uint8_t(payload[1]));
                 ++st.server_closes;
                 switch (code) {
                     case 4008: ++st.close_4008; break;
@@ -593,11 +596,8 @@ struct engine::impl {
                 send_ws(i, 0x8, code == 1005 ? std::string_view{} : std::string_view{echo, 2});
                 return drop(i, 200);
             }
-            case 0x9:
-                ++st.ws_pings;
-                return send_ws(i, 0xA, payload);
-            default:
-                return;
+            case 0x9: ++st.ws_pings; return send_ws(i, 0xA, payload);
+            default: return;
         }
     }
 
@@ -642,8 +642,10 @@ struct engine::impl {
             return;
         }
         if (has_seq) {
-            if (std::uint64_t(seq) <= c.last_seq) ++st.out_of_order;
-            else c.last_seq = std::uint64_t(seq);
+            if (std::uint64_t(seq) <= c.last_seq)
+                ++st.out_of_order;
+            else
+                c.last_seq = std::uint64_t(seq);
         }
         f |= f_received;
         ++st.received_unique;
@@ -681,7 +683,8 @@ struct engine::impl {
         if (slow_mode == on) return;
         slow_mode = on;
         for (std::uint32_t i = 0; i < ws.size(); ++i)
-            if (ws[i].slow && ws[i].state == ws_conn::open) set_events(ws[i].fd, tag(tag_ws, i), ws_events(ws[i]), false);
+            if (ws[i].slow && ws[i].state == ws_conn::open)
+                set_events(ws[i].fd, tag(tag_ws, i), ws_events(ws[i]), false);
     }
 
     // ---------------------------------------------------------- HTTP publishers
@@ -884,7 +887,8 @@ struct engine::impl {
             if (ev.events & EPOLLOUT) on_ws_writable(index);
             if (ws[index].fd < 0) return;
             if (ev.events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                if (ws[index].slow && slow_mode && ws[index].state == ws_conn::open && !(ev.events & (EPOLLHUP | EPOLLERR)))
+                if (ws[index].slow && slow_mode && ws[index].state == ws_conn::open &&
+                    !(ev.events & (EPOLLHUP | EPOLLERR)))
                     return;
                 on_ws_readable(index, 256 * 1024);
             }
@@ -962,8 +966,10 @@ struct engine::impl {
         if (!external) {
             ready.clear();
             for (std::uint32_t k = 0; k < http.size(); ++k)
-                if (http[k].fd < 0) http_connect(k);
-                else if (http[k].state == http_conn::ready) ready.push_back(k);
+                if (http[k].fd < 0)
+                    http_connect(k);
+                else if (http[k].state == http_conn::ready)
+                    ready.push_back(k);
             // Publisher connections are set up before the clock starts.
             auto const deadline = mono_us() + 5000000;
             while (ready.size() < http.size() && mono_us() < deadline) run_once(10);
@@ -1001,7 +1007,8 @@ struct engine::impl {
                 if (!out_of_time) {
                     std::uint64_t due = spec.count;
                     if (spec.rate > 0)
-                        due = std::min<std::uint64_t>(spec.count, std::uint64_t(spec.rate * double(now - start) / 1e6) + 1);
+                        due = std::min<std::uint64_t>(spec.count,
+                                                      std::uint64_t(spec.rate * double(now - start) / 1e6) + 1);
                     while (next_id < due && !ready.empty()) {
                         auto const n = std::uint32_t(std::min<std::uint64_t>(batch, spec.count - next_id));
                         if (spec.rate > 0 && due < next_id + n) break;  // the whole batch is not due yet
@@ -1022,10 +1029,11 @@ struct engine::impl {
                 set_slow_mode(false);  // slow readers catch up now
             }
             if (drain_start) {
-                std::uint64_t const confirmed =
-                    external ? spec.external->confirmed.load() : st.alerts_confirmed;
+                std::uint64_t const confirmed = external ? spec.external->confirmed.load() : st.alerts_confirmed;
                 bool const all_in = external ? st.received_unique >= confirmed : st.received_confirmed >= confirmed;
-                if ((all_in && storm_done && st.acks_ok >= st.acks_sent) || now > drain_start + std::int64_t(spec.drain_seconds * 1e6)) break;
+                if ((all_in && storm_done && st.acks_ok >= st.acks_sent) ||
+                    now > drain_start + std::int64_t(spec.drain_seconds * 1e6))
+                    break;
             }
             run_once(spec.rate > 0 && !drain_start ? 1 : 20);
         }

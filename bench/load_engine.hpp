@@ -46,45 +46,45 @@ struct histogram {
 // the coordinator through a pipe, which adds them up (merge()).
 struct phase_stats {
     // Connections.
-    std::uint64_t conns_target = 0;      // clients this engine should hold
-    std::uint64_t conns_open = 0;        // open at the end of the phase
-    std::uint64_t handshakes_ok = 0;     // 101 answers in this phase
-    std::uint64_t handshake_refused = 0; // any other answer
-    std::uint64_t connect_errors = 0;    // TCP connect/IO errors before the upgrade
-    std::uint64_t disconnects = 0;       // connection lost without a close frame
-    std::uint64_t server_closes = 0;     // close frames received
+    std::uint64_t conns_target = 0;       // clients this engine should hold
+    std::uint64_t conns_open = 0;         // open at the end of the phase
+    std::uint64_t handshakes_ok = 0;      // 101 answers in this phase
+    std::uint64_t handshake_refused = 0;  // any other answer
+    std::uint64_t connect_errors = 0;     // TCP connect/IO errors before the upgrade
+    std::uint64_t disconnects = 0;        // connection lost without a close frame
+    std::uint64_t server_closes = 0;      // close frames received
     std::uint64_t close_4008 = 0, close_4000 = 0, close_4001 = 0, close_1001 = 0, close_other = 0;
     std::uint64_t reconnects = 0;
     std::int64_t connect_first_us = 0, connect_last_us = 0;  // first connect() .. last 101
-    std::int64_t storm_start_us = 0, storm_end_us = 0;      // all dropped .. all back
+    std::int64_t storm_start_us = 0, storm_end_us = 0;       // all dropped .. all back
     std::uint64_t storm_conns = 0;
     // Heartbeats.
     std::uint64_t json_pings = 0, ws_pings = 0;
     // Publishing.
-    std::uint64_t pub_requests = 0;        // requests answered
-    std::uint64_t pub_http_errors = 0;     // answered, but not 201
-    std::uint64_t pub_conn_errors = 0;     // publisher connection lost with a request in flight
-    std::uint64_t alerts_sent = 0;         // alerts written in requests
-    std::uint64_t alerts_confirmed = 0;    // alerts answered 201
-    std::uint64_t alerts_undelivered = 0;  // answered "delivered": false (stored, user not live)
+    std::uint64_t pub_requests = 0;                  // requests answered
+    std::uint64_t pub_http_errors = 0;               // answered, but not 201
+    std::uint64_t pub_conn_errors = 0;               // publisher connection lost with a request in flight
+    std::uint64_t alerts_sent = 0;                   // alerts written in requests
+    std::uint64_t alerts_confirmed = 0;              // alerts answered 201
+    std::uint64_t alerts_undelivered = 0;            // answered "delivered": false (stored, user not live)
     std::int64_t pub_first_us = 0, pub_last_us = 0;  // first request written .. last answer
-    histogram pub_rtt;                     // request -> answer
+    histogram pub_rtt;                               // request -> answer
     // Receiving.
-    std::uint64_t received = 0;            // anomaly_detected messages of this phase
+    std::uint64_t received = 0;  // anomaly_detected messages of this phase
     std::uint64_t received_unique = 0;
     std::uint64_t received_confirmed = 0;  // unique and confirmed (the loss check's numerator)
     std::uint64_t duplicates = 0;
-    std::uint64_t lost = 0;                // confirmed, never received by the end of the drain
-    std::uint64_t out_of_order = 0;        // a seq not above the connection's last one
-    std::uint64_t stale = 0;               // an alert of another phase/run (replay of old data)
-    std::uint64_t replayed = 0;            // marked "replayed": true
-    std::uint64_t unparsable = 0;          // anomaly_detected without our fields
+    std::uint64_t lost = 0;          // confirmed, never received by the end of the drain
+    std::uint64_t out_of_order = 0;  // a seq not above the connection's last one
+    std::uint64_t stale = 0;         // an alert of another phase/run (replay of old data)
+    std::uint64_t replayed = 0;      // marked "replayed": true
+    std::uint64_t unparsable = 0;    // anomaly_detected without our fields
     std::uint64_t acks_sent = 0, acks_ok = 0;
-    std::uint64_t ws_errors = 0;           // {"type":"error"} messages
+    std::uint64_t ws_errors = 0;  // {"type":"error"} messages
     std::int64_t recv_first_us = 0, recv_last_us = 0;
-    histogram latency;          // live alerts on normal clients: publish -> receipt
-    histogram latency_slow;     // live alerts on slow clients
-    histogram latency_replayed; // alerts that came back through replay
+    histogram latency;           // live alerts on normal clients: publish -> receipt
+    histogram latency_slow;      // live alerts on slow clients
+    histogram latency_replayed;  // alerts that came back through replay
     std::int64_t phase_start_us = 0, phase_end_us = 0;
 
     void merge(phase_stats const& o);
@@ -98,14 +98,14 @@ struct engine_config {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;          // the WebSocket clients'
     std::uint16_t publish_port = 0;  // the publishers' (another node of a cluster); 0: `port`
-    std::string secret;       // HS256; tokens are minted for every user
-    std::string user_prefix;  // user i is user_prefix + i
+    std::string secret;              // HS256; tokens are minted for every user
+    std::string user_prefix;         // user i is user_prefix + i
     std::uint32_t first_user = 0;
-    std::uint32_t users = 0;  // clients this engine holds
-    int source_addresses = 16;     // bind to 127.0.0.1 .. 127.0.0.N round-robin (ephemeral ports)
+    std::uint32_t users = 0;             // clients this engine holds
+    int source_addresses = 16;           // bind to 127.0.0.1 .. 127.0.0.N round-robin (ephemeral ports)
     std::uint32_t connect_window = 256;  // handshakes in flight at once
-    double ack_ratio = 0;          // fraction of alerts acknowledged
-    double slow_fraction = 0;      // fraction of clients that read slowly
+    double ack_ratio = 0;                // fraction of alerts acknowledged
+    double slow_fraction = 0;            // fraction of clients that read slowly
     std::uint32_t slow_bytes_per_s = 4096;
     int publishers = 16;           // HTTP keep-alive publish connections
     std::uint32_t pad_bytes = 64;  // extra bytes in each detection (a realistic payload)
@@ -121,21 +121,21 @@ struct external_feed {
     std::atomic<std::uint64_t> published{0};  // alerts handed to the server so far
     std::atomic<std::uint64_t> confirmed{0};  // ... whose publish callback reported success
     std::atomic<std::uint64_t> failed{0};
-    std::atomic<std::uint64_t> settled{0};    // confirmed + failed, to wait on
+    std::atomic<std::uint64_t> settled{0};      // confirmed + failed, to wait on
     std::atomic<std::uint64_t> wake_at{~0ull};  // the publisher sleeps on `settled` until it reaches this
-    std::atomic<bool> armed{false};           // the engine is ready to count: start publishing
-    std::atomic<bool> done{false};            // no more will come
+    std::atomic<bool> armed{false};             // the engine is ready to count: start publishing
+    std::atomic<bool> done{false};              // no more will come
     std::atomic<std::int64_t> first_us{0}, last_us{0};
 };
 
 struct publish_spec {
-    std::uint32_t phase = 1;      // tags this phase's alerts
-    std::uint64_t count = 0;      // alerts to publish (bench ids 0..count-1; bounded)
-    std::uint32_t batch = 1;      // alerts per HTTP request (1: single-alert body)
-    double rate = 0;              // alerts/s, paced; 0: as fast as answers come back
-    double max_seconds = 30;      // publishing stops after this, whatever is left
-    double drain_seconds = 5;     // then wait at most this long for the last deliveries
-    double storm_at_seconds = -1; // >= 0: drop every client (RST) at this time and reconnect all
+    std::uint32_t phase = 1;            // tags this phase's alerts
+    std::uint64_t count = 0;            // alerts to publish (bench ids 0..count-1; bounded)
+    std::uint32_t batch = 1;            // alerts per HTTP request (1: single-alert body)
+    double rate = 0;                    // alerts/s, paced; 0: as fast as answers come back
+    double max_seconds = 30;            // publishing stops after this, whatever is left
+    double drain_seconds = 5;           // then wait at most this long for the last deliveries
+    double storm_at_seconds = -1;       // >= 0: drop every client (RST) at this time and reconnect all
     external_feed* external = nullptr;  // not HTTP: an in-process publisher feeds the alerts
 };
 

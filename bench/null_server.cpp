@@ -138,8 +138,10 @@ std::vector<std::string_view> objects(std::string_view array) {
     for (std::size_t i = 0; i < array.size(); ++i) {
         char const ch = array[i];
         if (in_string) {
-            if (ch == '\\') ++i;
-            else if (ch == '"') in_string = false;
+            if (ch == '\\')
+                ++i;
+            else if (ch == '"')
+                in_string = false;
         } else if (ch == '"') {
             in_string = true;
         } else if (ch == '{') {
@@ -163,7 +165,8 @@ bool on_http(connection& c) {
             std::string const key = header(head, "\r\nsec-websocket-key:");
             std::string const reply =
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Accept: " + accept_key(key) + "\r\n\r\n";
+                "Sec-WebSocket-Accept: " +
+                accept_key(key) + "\r\n\r\n";
             c.in.erase(0, end + 4);
             c.websocket = true;
             if (auto old = by_user.find(c.user); old != by_user.end()) close_connection(old->second);
@@ -179,7 +182,8 @@ bool on_http(connection& c) {
         std::string answer;
         if (body.starts_with("[")) {
             answer = "[";
-            for (auto const a : objects(body)) answer += deliver(a) ? R"({"delivered":true},)" : R"({"delivered":false},)";
+            for (auto const a : objects(body))
+                answer += deliver(a) ? R"({"delivered":true},)" : R"({"delivered":false},)";
             if (answer.size() > 1) answer.pop_back();
             answer += ']';
         } else {
@@ -231,8 +235,10 @@ int main(int argc, char** argv) {
     std::string host = "127.0.0.1";
     int port = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--host")) host = argv[i + 1];
-        else if (!std::strcmp(argv[i], "--port")) port = std::atoi(argv[i + 1]);
+        if (!std::strcmp(argv[i], "--host"))
+            host = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--port"))
+            port = std::atoi(argv[i + 1]);
     }
     int const listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;

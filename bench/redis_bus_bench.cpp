@@ -156,7 +156,8 @@ int fanout(std::string const& url, int n_nodes, std::size_t alerts, double rate,
     auto const redis0 = redis_cpu_seconds(url);
     auto const start = steady::now();
     for (std::size_t seq = 1; seq <= alerts; ++seq) {
-        if (rate > 0) std::this_thread::sleep_until(start + std::chrono::nanoseconds(std::int64_t(double(seq) * 1e9 / rate)));
+        if (rate > 0)
+            std::this_thread::sleep_until(start + std::chrono::nanoseconds(std::int64_t(double(seq) * 1e9 / rate)));
         bus_alert a;
         a.user_id = "user-" + std::to_string(seq % 1000);
         a.seq = seq;
@@ -169,7 +170,8 @@ int fanout(std::string const& url, int n_nodes, std::size_t alerts, double rate,
     auto const sent_s = std::chrono::duration<double>(steady::now() - start).count();
     auto const deadline = steady::now() + 30s;
     for (int i = 1; i < n_nodes; ++i)
-        while (handlers[std::size_t(i)]->received() < alerts && steady::now() < deadline) std::this_thread::sleep_for(5ms);
+        while (handlers[std::size_t(i)]->received() < alerts && steady::now() < deadline)
+            std::this_thread::sleep_for(5ms);
     std::this_thread::sleep_for(200ms);  // late duplicates, if any
     auto const cpu = cpu_seconds() - cpu0;
     auto const redis_cpu = redis_cpu_seconds(url) - redis0;
@@ -194,8 +196,9 @@ int presence(std::string const& url, int n_nodes, std::size_t connections, int s
              std::chrono::milliseconds heartbeat_refresh) {
     auto nodes = make_nodes(url, n_nodes, heartbeat_refresh);
     std::vector<std::unique_ptr<handler>> handlers;
-    auto const now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+    auto const now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     for (int i = 0; i < n_nodes; ++i) {
         handlers.push_back(std::make_unique<handler>(0));
         std::vector<connection_stats> c;
@@ -221,8 +224,9 @@ int presence(std::string const& url, int n_nodes, std::size_t connections, int s
     auto const redis0 = redis_cpu_seconds(url);
     auto const hold_start = steady::now();
     while (steady::now() - hold_start < std::chrono::seconds(seconds)) {
-        auto const wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count();
+        auto const wall =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
         for (auto& h : handlers) h->tick_heartbeats(wall);
         std::this_thread::sleep_for(1s);
     }
@@ -231,12 +235,14 @@ int presence(std::string const& url, int n_nodes, std::size_t connections, int s
     auto const redis_cpu = redis_cpu_seconds(url) - redis0;
     bool const still = seen_by_all();
     for (auto& node : nodes) node->stop();
-    std::printf("presence: %d nodes x %zu connections, heartbeats rewritten every %lld ms at most; every node saw the "
-                "others' in %.2f s\n",
-                n_nodes, connections, static_cast<long long>(heartbeat_refresh.count()), converged_s);
-    std::printf("  holding %.0f s with heartbeats advancing: this process %.1f%% of a core (all %d nodes), "
-                "redis-server %.1f%%; views still complete: %s\n",
-                held_s, cpu / held_s * 100, n_nodes, redis_cpu / held_s * 100, still ? "yes" : "no");
+    std::printf(
+        "presence: %d nodes x %zu connections, heartbeats rewritten every %lld ms at most; every node saw the "
+        "others' in %.2f s\n",
+        n_nodes, connections, static_cast<long long>(heartbeat_refresh.count()), converged_s);
+    std::printf(
+        "  holding %.0f s with heartbeats advancing: this process %.1f%% of a core (all %d nodes), "
+        "redis-server %.1f%%; views still complete: %s\n",
+        held_s, cpu / held_s * 100, n_nodes, redis_cpu / held_s * 100, still ? "yes" : "no");
     return still ? 0 : 2;
 }
 

@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -159,8 +159,10 @@ options parse(int argc, char** argv) {
             if (a == "--url") {
                 std::stringstream urls{v};
                 for (std::string rest; std::getline(urls, rest, ',');) {
-                    if (rest.rfind("ws://", 0) == 0) rest = rest.substr(5);
-                    else if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+                    if (rest.rfind("ws://", 0) == 0)
+                        rest = rest.substr(5);
+                    else if (rest.rfind("http://", 0) == 0)
+                        rest = rest.substr(7);
                     auto const slash = rest.find('/');
                     if (slash != std::string::npos) rest = rest.substr(0, slash);
                     auto const colon = rest.rfind(':');
@@ -174,40 +176,63 @@ options parse(int argc, char** argv) {
                 if (o.cluster_ports.empty()) die("--url needs a port");
                 o.port = o.cluster_ports[0];
                 if (o.cluster_ports.size() == 1) o.cluster_ports.clear();
-            } else if (a == "--secret") o.secret = v;
+            } else if (a == "--secret")
+                o.secret = v;
             else if (a == "--server-pid") {
                 std::stringstream pids{v};
                 for (std::string p; std::getline(pids, p, ',');) {
-                    if (o.server_pid == 0) o.server_pid = std::stoi(p);
-                    else o.more_server_pids.push_back(std::stoi(p));
+                    if (o.server_pid == 0)
+                        o.server_pid = std::stoi(p);
+                    else
+                        o.more_server_pids.push_back(std::stoi(p));
                 }
-            }
-            else if (a == "--backing-pid") {
+            } else if (a == "--backing-pid") {
                 std::stringstream pids{v};
                 for (std::string p; std::getline(pids, p, ',');) o.backing_pids.push_back(std::stoi(p));
-            }
-            else if (a == "--connections") o.connections = std::uint32_t(std::stoul(v));
-            else if (a == "--ramp") o.ramp = parse_list(v);
-            else if (a == "--hold") o.hold = std::stod(v);
-            else if (a == "--settle") o.settle = std::stod(v);
-            else if (a == "--alerts") o.alerts = std::stoull(v);
-            else if (a == "--rate") o.rate = std::stod(v);
-            else if (a == "--batch") o.batch = std::uint32_t(std::stoul(v));
-            else if (a == "--publishers") o.publishers = std::stoi(v);
-            else if (a == "--duration") o.duration = std::stod(v);
-            else if (a == "--drain") o.drain = std::stod(v);
-            else if (a == "--ack-ratio") o.ack_ratio = std::stod(v);
-            else if (a == "--slow-fraction") o.slow_fraction = std::stod(v);
-            else if (a == "--slow-bytes-per-s") o.slow_bytes_per_s = std::uint32_t(std::stoul(v));
-            else if (a == "--storm-at") o.storm_at = std::stod(v);
-            else if (a == "--pad-bytes") o.pad_bytes = std::uint32_t(std::stoul(v));
-            else if (a == "--procs") o.procs = std::stoi(v);
-            else if (a == "--connect-window") o.connect_window = std::uint32_t(std::stoul(v));
-            else if (a == "--source-addresses") o.source_addresses = std::stoi(v);
-            else if (a == "--label") o.label = v;
-            else if (a == "--server-log") o.server_log = v;
-            else if (a == "--latency-log") o.latency_log = v;
-            else die("unknown option " + a);
+            } else if (a == "--connections")
+                o.connections = std::uint32_t(std::stoul(v));
+            else if (a == "--ramp")
+                o.ramp = parse_list(v);
+            else if (a == "--hold")
+                o.hold = std::stod(v);
+            else if (a == "--settle")
+                o.settle = std::stod(v);
+            else if (a == "--alerts")
+                o.alerts = std::stoull(v);
+            else if (a == "--rate")
+                o.rate = std::stod(v);
+            else if (a == "--batch")
+                o.batch = std::uint32_t(std::stoul(v));
+            else if (a == "--publishers")
+                o.publishers = std::stoi(v);
+            else if (a == "--duration")
+                o.duration = std::stod(v);
+            else if (a == "--drain")
+                o.drain = std::stod(v);
+            else if (a == "--ack-ratio")
+                o.ack_ratio = std::stod(v);
+            else if (a == "--slow-fraction")
+                o.slow_fraction = std::stod(v);
+            else if (a == "--slow-bytes-per-s")
+                o.slow_bytes_per_s = std::uint32_t(std::stoul(v));
+            else if (a == "--storm-at")
+                o.storm_at = std::stod(v);
+            else if (a == "--pad-bytes")
+                o.pad_bytes = std::uint32_t(std::stoul(v));
+            else if (a == "--procs")
+                o.procs = std::stoi(v);
+            else if (a == "--connect-window")
+                o.connect_window = std::uint32_t(std::stoul(v));
+            else if (a == "--source-addresses")
+                o.source_addresses = std::stoi(v);
+            else if (a == "--label")
+                o.label = v;
+            else if (a == "--server-log")
+                o.server_log = v;
+            else if (a == "--latency-log")
+                o.latency_log = v;
+            else
+                die("unknown option " + a);
         } catch (std::invalid_argument const&) {
             die("bad value for " + a + ": " + v);
         } catch (std::out_of_range const&) {
@@ -225,8 +250,9 @@ options parse(int argc, char** argv) {
     };
     auto const& s = o.scenario;
     if (s == "idle") {
-        if (o.ramp.empty()) o.ramp = o.connections ? std::vector<std::uint32_t>{o.connections}
-                                                   : std::vector<std::uint32_t>{1000, 5000, 10000, 19000};
+        if (o.ramp.empty())
+            o.ramp = o.connections ? std::vector<std::uint32_t>{o.connections}
+                                   : std::vector<std::uint32_t>{1000, 5000, 10000, 19000};
         def(o.hold, -1.0, 5.0);
     } else if (s == "fanout" || s == "durable") {
         def(o.connections, 0u, 1000u);
@@ -328,8 +354,10 @@ double tree_cpu_s(int pid) {
         if (f.size() < 15) continue;
         int const self = std::stoi(name);
         int const parent = std::stoi(f[1]);
-        if (self == pid) total += (std::stod(f[11]) + std::stod(f[12]) + std::stod(f[13]) + std::stod(f[14])) / tick;
-        else if (parent == pid) total += (std::stod(f[11]) + std::stod(f[12])) / tick;
+        if (self == pid)
+            total += (std::stod(f[11]) + std::stod(f[12]) + std::stod(f[13]) + std::stod(f[14])) / tick;
+        else if (parent == pid)
+            total += (std::stod(f[11]) + std::stod(f[12])) / tick;
     }
     return total;
 }
@@ -428,14 +456,16 @@ struct coordinator {
 
     void start(std::string const& prefix, std::uint32_t max_users) {
         int procs = o.procs;
-        if (procs <= 0) procs = int((max_users + std::uint32_t(o.scenario == "idle" ? 0 : o.publishers) + 19499) / 19500);
+        if (procs <= 0)
+            procs = int((max_users + std::uint32_t(o.scenario == "idle" ? 0 : o.publishers) + 19499) / 19500);
         procs = std::max(1, std::min<int>(procs, 16));
         // A cluster: at least one worker per node, a whole number of workers each.
         if (auto const nodes = int(o.cluster_ports.size()); nodes > 1)
             procs = std::min(16, (std::max(procs, nodes) + nodes - 1) / nodes * nodes);
         std::uint32_t first = 0;
         for (int w = 0; w < procs; ++w) {
-            std::uint32_t const share = max_users / std::uint32_t(procs) + (std::uint32_t(w) < max_users % std::uint32_t(procs));
+            std::uint32_t const share =
+                max_users / std::uint32_t(procs) + (std::uint32_t(w) < max_users % std::uint32_t(procs));
             int sv[2];
             if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair failed");
             vbench::engine_config cfg;
@@ -457,7 +487,8 @@ struct coordinator {
             cfg.publishers = std::max(1, o.publishers / procs);
             cfg.pad_bytes = o.pad_bytes;
             cfg.verbose = o.verbose;
-            if (!o.latency_log.empty()) cfg.latency_log = procs == 1 ? o.latency_log : o.latency_log + "." + std::to_string(w);
+            if (!o.latency_log.empty())
+                cfg.latency_log = procs == 1 ? o.latency_log : o.latency_log + "." + std::to_string(w);
             pid_t const pid = ::fork();
             if (pid < 0) die("fork failed");
             if (pid == 0) {
@@ -480,9 +511,7 @@ struct coordinator {
         std::size_t const P = workers.size();
         for (std::size_t w = 0; w < P; ++w) {
             command mine = c;
-            auto share = [&](std::uint64_t total) {
-                return total / P + (w < total % P ? 1 : 0);
-            };
+            auto share = [&](std::uint64_t total) { return total / P + (w < total % P ? 1 : 0); };
             mine.n = std::uint32_t(share(c.n));
             mine.spec.count = share(c.spec.count);
             mine.spec.rate = c.spec.rate / double(P);
@@ -591,8 +620,10 @@ struct spawned_server {
                 if (line.find("listening") == std::string::npos && line.find("running on") == std::string::npos)
                     continue;
                 auto at = line.find("\"port\":");
-                if (at != std::string::npos) port = std::atoi(line.c_str() + at + 7);
-                else if ((at = line.rfind("127.0.0.1:")) != std::string::npos) port = std::atoi(line.c_str() + at + 10);
+                if (at != std::string::npos)
+                    port = std::atoi(line.c_str() + at + 7);
+                else if ((at = line.rfind("127.0.0.1:")) != std::string::npos)
+                    port = std::atoi(line.c_str() + at + 10);
             }
             if (!port) port = listening_port(pid);
             if (!port) {
@@ -746,8 +777,8 @@ void publish_report(json_line& j, phase_stats const& p, double server_cpu, doubl
     table_row("received / unique", std::to_string(p.received) + " / " + std::to_string(p.received_unique) +
                                        " (replayed " + std::to_string(p.replayed) + ", stale " +
                                        std::to_string(p.stale) + ")");
-    table_row("LOST / DUPLICATES / out of order", std::to_string(p.lost) + " / " + std::to_string(p.duplicates) + " / " +
-                                                      std::to_string(p.out_of_order));
+    table_row("LOST / DUPLICATES / out of order",
+              std::to_string(p.lost) + " / " + std::to_string(p.duplicates) + " / " + std::to_string(p.out_of_order));
     table_row("errors", std::to_string(p.errors()));
     table_row("closes 4008 / 4000 / other; reconnects",
               std::to_string(p.close_4008) + " / " + std::to_string(p.close_4000) + " / " +
@@ -769,7 +800,8 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     spawned_server spawned;
     if (!o.spawn.empty()) spawned.start(o);
-    if (!o.spawn.empty() && !o.cluster_ports.empty()) die("a cluster is started outside vigil_load: give its --url list");
+    if (!o.spawn.empty() && !o.cluster_ports.empty())
+        die("a cluster is started outside vigil_load: give its --url list");
     cluster_pids = &o.more_server_pids;
 
     std::uint32_t const max_users = *std::max_element(o.ramp.begin(), o.ramp.end());
@@ -815,7 +847,8 @@ int main(int argc, char** argv) {
             auto const held = co.run(c);
             auto const cpu1 = sample(o.server_pid);
             double const hs = per_s(double(conn.handshakes_ok), conn.connect_first_us, conn.connect_last_us);
-            double const bytes = held.conns_open ? double(cpu1.rss_kib - base.rss_kib) * 1024.0 / double(held.conns_open) : NAN;
+            double const bytes =
+                held.conns_open ? double(cpu1.rss_kib - base.rss_kib) * 1024.0 / double(held.conns_open) : NAN;
             double const idle_cpu = (cpu1.cpu_s - cpu0.cpu_s) / o.hold * 100.0;
             std::uint64_t const pings = held.json_pings + held.ws_pings;
             std::printf("  %8u %8llu %12s %12s %14s %14s %10llu\n", n, (unsigned long long)held.conns_open,
@@ -855,13 +888,15 @@ int main(int argc, char** argv) {
         j.integer("server_rss_kib", std::uint64_t(after.rss_kib));
         j.num("bytes_per_connection",
               held.conns_open ? double(after.rss_kib - base.rss_kib) * 1024.0 / double(held.conns_open) : NAN, 0);
-        table_row("connections open", std::to_string(held.conns_open) + " of " + std::to_string(o.connections) +
-                                          " (" + fmt(hs, 0) + " handshakes/s)");
+        table_row("connections open", std::to_string(held.conns_open) + " of " + std::to_string(o.connections) + " (" +
+                                          fmt(hs, 0) + " handshakes/s)");
         if (held.conns_open < o.connections) failed = true;
 
         std::vector<std::pair<std::string, std::uint32_t>> phases;  // name, batch
-        if (o.scenario == "smoke") phases = {{"single", 1}, {"batch", 20}};
-        else phases = {{"", o.batch}};
+        if (o.scenario == "smoke")
+            phases = {{"single", 1}, {"batch", 20}};
+        else
+            phases = {{"", o.batch}};
         std::uint32_t phase_no = 1;
         for (auto const& [name, batch] : phases) {
             c = {};
@@ -897,8 +932,8 @@ int main(int argc, char** argv) {
                 out->num("storm_seconds", storm_s, 3);
                 out->num("storm_reconnects_per_s", p.storm_conns / storm_s, 1);
                 table_row("storm: clients dropped", std::to_string(p.storm_conns));
-                table_row("storm: all back after (s)", fmt(storm_s, 3) + "  (" + fmt(p.storm_conns / storm_s, 0) +
-                                                           " reconnects/s)");
+                table_row("storm: all back after (s)",
+                          fmt(storm_s, 3) + "  (" + fmt(p.storm_conns / storm_s, 0) + " reconnects/s)");
             }
             if (o.scenario == "smoke" && p.acks_ok < p.acks_sent) failed = true;
             if (p.lost || p.duplicates || p.errors() || p.alerts_confirmed < p.alerts_sent) failed = true;

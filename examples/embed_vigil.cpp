@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
     auto& ws_manager = server.embedding();
 
     for (int i = 0; i < count; ++i) {
-        boost::json::value detection = {{"type", "intrusion"}, {"confidence", 0.93},
-                                        {"boxes", boost::json::array{{120, 80, 64, 128}}}};
+        boost::json::value detection = {
+            {"type", "intrusion"}, {"confidence", 0.93}, {"boxes", boost::json::array{{120, 80, 64, 128}}}};
         auto const result = ws_manager.send_anomaly_alert("user_123", "stream_456", detection).get();
         std::cout << "alert " << result.alert_id << " seq " << result.seq
                   << (result.delivered ? " delivered" : " stored for later") << "\n";

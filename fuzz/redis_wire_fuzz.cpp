@@ -16,9 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         // What decodes encodes back to the same bytes (alerts, controls and probes alike).
         std::string again;
         switch (m->what) {
-        case wire::message::kind::alert: again = wire::encode_alert(m->sender, m->alert); break;
-        case wire::message::kind::control: again = wire::encode_control(m->sender, m->control); break;
-        case wire::message::kind::probe: again = wire::encode_probe(m->sender, m->probe.nonce); break;
+            case wire::message::kind::alert: again = wire::encode_alert(m->sender, m->alert); break;
+            case wire::message::kind::control: again = wire::encode_control(m->sender, m->control); break;
+            case wire::message::kind::probe: again = wire::encode_probe(m->sender, m->probe.nonce); break;
         }
         auto const back = wire::decode(again, error);
         if (!back || back->sender != m->sender) std::abort();

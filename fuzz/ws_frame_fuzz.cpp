@@ -53,8 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
                     if (e.code != 1002 && e.code != 1007 && e.code != 1009) std::abort();
                     failed = true;
                     break;
-                default:
-                    std::abort();
+                default: std::abort();
             }
             if (failed) break;
         }

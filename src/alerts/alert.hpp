@@ -27,14 +27,14 @@ struct new_alert {
 
 // An alert as stored: identity, order, and its delivery bookkeeping.
 struct stored_alert {
-    std::string alert_id;  // UUIDv7
+    std::string alert_id;   // UUIDv7
     std::uint64_t seq = 0;  // per user, only grows
     std::string user_id;
     std::string stream_id;
     std::string detection_json;
     std::string timestamp;
     std::int64_t created_ms = 0;
-    std::string frame_content_type;  // empty: no frame
+    std::string frame_content_type;          // empty: no frame
     std::optional<std::string> frame_bytes;  // filled only where asked for (inline frames)
     std::optional<std::int64_t> first_delivered_ms;
     std::int64_t delivery_count = 0;

@@ -81,12 +81,15 @@ void alert_service::open(std::shared_ptr<subscriber> connection, std::optional<s
     // newer one). Before the job is queued, so before its replay query.
     registry_.attach(connection);
     auto const stats = connection->stats();
-    bus_.publish_control({bus_control::kind::connection_replaced, stats.user_id, bus_.node_id(),
-                          stats.connection_id, stats.connected_at_ms});
+    bus_.publish_control({bus_control::kind::connection_replaced, stats.user_id, bus_.node_id(), stats.connection_id,
+                          stats.connected_at_ms});
     bool const resumes = since && (since->epoch.empty() || since->epoch == store_.epoch());
     if (since && !resumes)
-        log::info("ws.resume_new_epoch", {{"conn", stats.connection_id}, {"user_id", stats.user_id},
-                                          {"since", since->seq}, {"epoch", since->epoch}, {"current", store_.epoch()}});
+        log::info("ws.resume_new_epoch", {{"conn", stats.connection_id},
+                                          {"user_id", stats.user_id},
+                                          {"since", since->seq},
+                                          {"epoch", since->epoch},
+                                          {"current", store_.epoch()}});
     enqueue(open_job{connection, resumes ? since->seq : 0, !resumes, resumes});
 }
 
@@ -254,9 +257,9 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
                 // The insert counted one delivery when a connection was here;
                 // one that arrives meanwhile is counted by the receiver. (One
                 // that closed in that instant leaves a count one too high.)
-                bus_.publish({appended.alert.user_id, appended.alert.seq, appended.alert.alert_id, bus_.node_id(),
-                              here, std::make_shared<std::string const>(
-                                        proto::anomaly_message(appended.alert, false, store_.epoch()))});
+                bus_.publish({appended.alert.user_id, appended.alert.seq, appended.alert.alert_id, bus_.node_id(), here,
+                              std::make_shared<std::string const>(
+                                  proto::anomaly_message(appended.alert, false, store_.epoch()))});
                 r.delivered = here || bus_.connected_elsewhere(appended.alert.user_id);
                 m.alerts_published.inc();
             } else {
@@ -294,7 +297,8 @@ void alert_service::replay(open_job& j) {
         // once per page, not per attempt: a store that is down for a while
         // would otherwise log every connection every few seconds.
         if (j.failures == 0)
-            log::warn("store.replay_failed", {{"user_id", connection->user_id()}, {"error", e.what()},
+            log::warn("store.replay_failed", {{"user_id", connection->user_id()},
+                                              {"error", e.what()},
                                               {"action", "retrying until the store answers"}});
         auto const delay = std::int64_t{1000} << std::min(j.failures, 4);
         ++j.failures;
@@ -405,8 +409,9 @@ void alert_service::follow_feed_if_due(std::int64_t now) {
         if (!following_feed_) {
             following_feed_ = true;
             feed_cursor_ = older_mark_.empty() ? recent_mark_ : older_mark_;
-            log::warn("bus.following_store", {{"node", bus_.node_id()},
-                                               {"detail", "the bus lost the other nodes: reading their alerts from the store"}});
+            log::warn("bus.following_store",
+                      {{"node", bus_.node_id()},
+                       {"detail", "the bus lost the other nodes: reading their alerts from the store"}});
         }
         next_feed_ms_ = now + options_.feed_poll_interval_ms;
         constexpr std::size_t page_size = 500, max_pages = 20;  // bounded per round

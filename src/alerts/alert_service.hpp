@@ -81,8 +81,7 @@ public:
 
 class alert_service {
 public:
-    alert_service(alert_store& store, alert_bus& bus, connection_registry& registry,
-                  alert_service_options options);
+    alert_service(alert_store& store, alert_bus& bus, connection_registry& registry, alert_service_options options);
     ~alert_service();  // stop()s
 
     // What the bus hands this node (start the bus with it once the service exists).
@@ -184,11 +183,11 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<job> queue_;
-    bool draining_ = false;         // a thread holds the drain (one at a time)
+    bool draining_ = false;          // a thread holds the drain (one at a time)
     bool worker_has_drain_ = false;  // ... and it was handed to the worker
     bool stopping_ = false;
-    bool stopped_ = false;           // the worker is gone: new work is refused
-    bool worker_waiting_ = false;    // only then does a hand-over need to wake it
+    bool stopped_ = false;         // the worker is gone: new work is refused
+    bool worker_waiting_ = false;  // only then does a hand-over need to wake it
 
     // Deliveries to record with the next commit: from the drain (replays) and
     // from whichever thread the bus hands live alerts on.
@@ -209,9 +208,9 @@ private:
     // or what the bus dropped meanwhile would wait for the user's next alert.
     std::atomic<bool> link_lost_{false};
     bool following_feed_ = false;
-    std::string feed_cursor_;      // where the next read starts, while following
-    std::string recent_mark_;      // the feed's "now", taken every 2 s while linked
-    std::string older_mark_;       // the one before: where following starts
+    std::string feed_cursor_;  // where the next read starts, while following
+    std::string recent_mark_;  // the feed's "now", taken every 2 s while linked
+    std::string older_mark_;   // the one before: where following starts
     std::int64_t next_feed_ms_ = 0;
     std::thread worker_;
 };

@@ -31,8 +31,7 @@ validation_error too_large_frame(alert_limits const& limits) {
 }
 
 // The string at `key`; nothing when absent or null; sets wrong_type for other types.
-std::optional<std::string_view> optional_string(boost::json::object const& o, std::string_view key,
-                                                bool& wrong_type) {
+std::optional<std::string_view> optional_string(boost::json::object const& o, std::string_view key, bool& wrong_type) {
     auto const* v = o.if_contains(key);
     if (!v || v->is_null()) return std::nullopt;
     if (!v->is_string()) {
@@ -132,8 +131,8 @@ std::optional<validation_error> check_new_alert(new_alert& a, alert_limits const
 bool valid_user_id(std::string_view id) {
     if (id.empty() || id.size() > 128) return false;
     for (char c : id) {
-        bool const ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                        c == '.' || c == '_' || c == '@' || c == ':' || c == '|' || c == '+' || c == '-';
+        bool const ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '_' || c == '@' || c == ':' || c == '|' || c == '+' || c == '-';
         if (!ok) return false;
     }
     return true;
@@ -145,8 +144,7 @@ std::string_view sniff_image_type(std::string_view b) {
     return {};
 }
 
-std::variant<publish_request, validation_error> parse_publish_body(std::string_view body,
-                                                                   alert_limits const& limits,
+std::variant<publish_request, validation_error> parse_publish_body(std::string_view body, alert_limits const& limits,
                                                                    std::string const& now_iso) {
     // The parsed tree lives only for this call (what is kept is copied out),
     // so its nodes come from one arena per thread, reused, not one heap

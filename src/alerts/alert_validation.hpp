@@ -17,7 +17,7 @@ namespace vigil {
 
 struct validation_error {
     int status = 400;
-    std::string code;    // "invalid_json", "invalid_alert", "frame_too_large"...
+    std::string code;  // "invalid_json", "invalid_alert", "frame_too_large"...
     std::string detail;
     std::optional<std::size_t> index;  // which alert of a batch
 };
@@ -48,8 +48,7 @@ std::optional<validation_error> check_new_alert(new_alert& a, alert_limits const
 // Body: one alert object or a non-empty list of them. `now_iso` fills absent
 // timestamps. Each detection is kept as the producer wrote it, without the
 // whitespace between its tokens (json_text::compact).
-std::variant<publish_request, validation_error> parse_publish_body(std::string_view body,
-                                                                   alert_limits const& limits,
+std::variant<publish_request, validation_error> parse_publish_body(std::string_view body, alert_limits const& limits,
                                                                    std::string const& now_iso);
 
 // 1 to 128 characters from [A-Za-z0-9._@:|+-]: safe in URLs, logs and keys.

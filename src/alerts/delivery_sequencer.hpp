@@ -91,11 +91,11 @@ private:
     limits limits_;
     std::uint64_t position_ = 0;
     read_state read_ = read_state::in_flight;
-    bool first_page_ = true;        // nothing known yet of where the client starts
-    bool reading_gap_ = false;      // the read in flight fills a gap
+    bool first_page_ = true;          // nothing known yet of where the client starts
+    bool reading_gap_ = false;        // the read in flight fills a gap
     bool more_unacked_only_ = false;  // how the next page of a replay is read
     bool overflow_ = false;
-    fifo<ready_entry> ready_;               // in seq order, waiting for the outbox
+    fifo<ready_entry> ready_;              // in seq order, waiting for the outbox
     std::vector<sequenced_message> held_;  // live, beyond the next seq; sorted by seq, unique
     std::size_t held_bytes_ = 0;
     std::uint64_t gaps_skipped_ = 0;

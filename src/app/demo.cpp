@@ -23,8 +23,9 @@ demo_publisher::~demo_publisher() {
 }
 
 void demo_publisher::run() {
-    static constexpr std::array kinds = {"intrusion", "loitering", "fire", "smoke", "fall_detected", "crowd_gathering",
-                                         "abandoned_object", "vehicle_wrong_way"};
+    static constexpr std::array kinds = {
+        "intrusion",        "loitering",        "fire", "smoke", "fall_detected", "crowd_gathering",
+        "abandoned_object", "vehicle_wrong_way"};
     static constexpr std::array cameras = {"cam-lobby", "cam-parking-north", "cam-loading-dock", "cam-stairwell-2",
                                            "cam-perimeter-east"};
     std::mt19937 rng{std::random_device{}()};
@@ -35,11 +36,12 @@ void demo_publisher::run() {
         double const confidence = 0.55 + double(rng() % 45) / 100.0;
         int const w = 50 + int(rng() % 60), h = 90 + int(rng() % 80);
         int const x = int(rng() % (demo_frame_width - w)), y = int(rng() % (demo_frame_height - h));
-        boost::json::value detection = {{"type", kind},
-                                        {"confidence", confidence},
-                                        {"boxes", boost::json::array{{{"x", x}, {"y", y}, {"w", w}, {"h", h}, {"label", kind}}}},
-                                        {"model", "vigil-demo"},
-                                        {"frame_index", int(rng() % 100000)}};
+        boost::json::value detection = {
+            {"type", kind},
+            {"confidence", confidence},
+            {"boxes", boost::json::array{{{"x", x}, {"y", y}, {"w", w}, {"h", h}, {"label", kind}}}},
+            {"model", "vigil-demo"},
+            {"frame_index", int(rng() % 100000)}};
         lock.unlock();
         try {
             auto frame = annotated_frame{"image/png", render_demo_frame({x, y, w, h}, rng())};

@@ -69,7 +69,8 @@ std::string render_demo_frame(demo_box box, std::uint32_t seed) {
     c.disc(cx, box.y + head + 4, head, 190, 170, 150);
     c.fill(cx - box.w / 4, box.y + 2 * head + 6, box.w / 2, box.h * 5 / 10, 40, 60, 120);
     c.fill(cx - box.w / 4, box.y + 2 * head + 6 + box.h / 2, box.w / 5, box.h - (2 * head + 8 + box.h / 2), 30, 30, 40);
-    c.fill(cx + box.w / 20, box.y + 2 * head + 6 + box.h / 2, box.w / 5, box.h - (2 * head + 8 + box.h / 2), 30, 30, 40);
+    c.fill(cx + box.w / 20, box.y + 2 * head + 6 + box.h / 2, box.w / 5, box.h - (2 * head + 8 + box.h / 2), 30, 30,
+           40);
     // The detection box and its label tab.
     c.outline(box.x, box.y, box.w, box.h, 3, 255, 80, 40);
     c.fill(box.x, std::max(0, box.y - 12), std::min(box.w, 70), 12, 255, 80, 40);

@@ -301,7 +301,8 @@ public:
 
     // Reads messages until `want` accepts one or `limit` passes.
     template <class Pred>
-    std::optional<json::object> read_until(ws_type& ws, std::chrono::milliseconds limit, Pred want, std::string& error) {
+    std::optional<json::object> read_until(ws_type& ws, std::chrono::milliseconds limit, Pred want,
+                                           std::string& error) {
         auto const end = clock_type::now() + limit;
         beast::flat_buffer buffer;
         while (clock_type::now() < end) {
@@ -362,8 +363,8 @@ void check_certificate(report& r, SSL* ssl, std::string const& ca_file) {
     X509_free(cert);
     long const verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) {
-        r.add(level::fail, "tls", std::string{"certificate "} + subject + " not trusted: " +
-                                      X509_verify_cert_error_string(verify),
+        r.add(level::fail, "tls",
+              std::string{"certificate "} + subject + " not trusted: " + X509_verify_cert_error_string(verify),
               ca_file.empty() ? "serve the whole chain (--tls-cert fullchain.pem) with a name that matches the URL, "
                                 "or give --ca-file with the CA that issued it"
                               : "check that --ca-file issued this certificate and that its names cover the URL's host");
@@ -422,8 +423,8 @@ int run_checks(options const& o, target const& t, asio::ssl::context* ssl) {
     if (!health) {
         r.add(level::fail, "health", error, "the port accepts connections but does not answer HTTP: is it vigil?");
     } else if (health->result() != http::status::ok) {
-        r.add(level::fail, "health", "GET /health answered " + std::to_string(health->result_int()) + " " +
-                                         health->body().substr(0, 200),
+        r.add(level::fail, "health",
+              "GET /health answered " + std::to_string(health->result_int()) + " " + health->body().substr(0, 200),
               health->result() == http::status::service_unavailable
                   ? "the server is shutting down: wait for it to restart"
                   : "the URL reaches something other than vigil (a proxy?): point it at vigil's port");
@@ -442,8 +443,9 @@ int run_checks(options const& o, target const& t, asio::ssl::context* ssl) {
             std::string const what = skew == 0 ? "the server's clock agrees with this machine's (±1 s)"
                                                : std::string{"the server's clock is "} + duration_words(a) +
                                                      (skew > 0 ? " ahead of" : " behind") + " this machine's";
-            std::string const fix = "synchronise both clocks with NTP (chrony or systemd-timesyncd): tokens' exp "
-                                    "and nbf are checked against the server's clock";
+            std::string const fix =
+                "synchronise both clocks with NTP (chrony or systemd-timesyncd): tokens' exp "
+                "and nbf are checked against the server's clock";
             r.add(a <= 2 ? level::ok : a <= 30 ? level::warn : level::fail, "clock", what, a <= 2 ? "" : fix);
         } else {
             r.add(level::warn, "clock", "unreadable Date header: " + std::string{date->value()});
@@ -475,8 +477,8 @@ int run_checks(options const& o, target const& t, asio::ssl::context* ssl) {
         auto const exp = int_claim(d->payload, "exp");
         auto const nbf = int_claim(d->payload, "nbf");
         auto const now = std::int64_t(std::time(nullptr));
-        std::string const about = alg + ", " + o.subject_claim + " " + (sub.empty() ? "(none)" : sub) + " (" +
-                                  token_source + ")";
+        std::string const about =
+            alg + ", " + o.subject_claim + " " + (sub.empty() ? "(none)" : sub) + " (" + token_source + ")";
         if (!exp) {
             r.add(level::fail, "token", about + ": no exp claim", "vigil requires exp: have the issuer set one");
         } else if (*exp <= now) {
@@ -498,7 +500,8 @@ int run_checks(options const& o, target const& t, asio::ssl::context* ssl) {
         if (alg != "HS256") {
             r.add(level::skip, "signature", alg + ": checked by the server at the upgrade below");
         } else if (secret.empty()) {
-            r.add(level::skip, "signature", "not checked here: set VIGIL_JWT_SECRET to the server's secret to check it");
+            r.add(level::skip, "signature",
+                  "not checked here: set VIGIL_JWT_SECRET to the server's secret to check it");
         } else if (hs256_matches(*d, secret)) {
             r.add(level::ok, "signature", "HS256 signature matches VIGIL_JWT_SECRET");
             if (secret.size() < 32)
@@ -525,8 +528,7 @@ int run_checks(options const& o, target const& t, asio::ssl::context* ssl) {
     }
     typename probe<Stream>::ws_type ws{std::move(*s)};
     websocket::response_type res;
-    std::string const path =
-        "/ws/alerts/" + boost::urls::encode(o.user, boost::urls::pchars) + "?token=" + token;
+    std::string const path = "/ws/alerts/" + boost::urls::encode(o.user, boost::urls::pchars) + "?token=" + token;
     auto const started = clock_type::now();
     if (auto e = p.upgrade(ws, path, res)) {
         std::string code;
@@ -550,8 +552,8 @@ int run_checks(options const& o, target const& t, asio::ssl::context* ssl) {
         auto err = p.send(ws, R"({"type":"ping"})");
         std::optional<json::object> pong;
         if (!err)
-            pong = p.read_until(ws, p.deadline(),
-                                [](json::object const& m) { return string_claim(m, "type") == "pong"; }, error);
+            pong = p.read_until(
+                ws, p.deadline(), [](json::object const& m) { return string_claim(m, "type") == "pong"; }, error);
         if (err || !pong) {
             r.add(level::fail, "ping", "no pong: " + (err ? *err : error),
                   "the server is overloaded, or something in between holds WebSocket frames back: check the "
@@ -573,8 +575,8 @@ int run_checks(options const& o, target const& t, asio::ssl::context* ssl) {
                           {"idempotency_key", key},
                           {"detection", json::object{{"type", "vigil_doctor_test"}, {"confidence", 1.0}}}};
         auto const published = clock_type::now();
-        auto answer = p.request(endpoints, http::verb::post, "/api/v1/alerts", o.publisher_token,
-                                json::serialize(body), error);
+        auto answer =
+            p.request(endpoints, http::verb::post, "/api/v1/alerts", o.publisher_token, json::serialize(body), error);
         std::string alert_id;
         if (answer && answer->result() == http::status::created) {
             boost::system::error_code jec;
@@ -598,19 +600,20 @@ int run_checks(options const& o, target const& t, asio::ssl::context* ssl) {
                 error);
             if (!delivered) {
                 r.add(level::fail, "test alert", "published " + alert_id + " but not delivered: " + error,
-                      "another client connected as " + o.user + " may have replaced this one (4001), or the "
-                      "store is stalled: read the server's log");
+                      "another client connected as " + o.user +
+                          " may have replaced this one (4001), or the "
+                          "store is stalled: read the server's log");
             } else {
                 auto const latency = ms_since(published);
                 auto err = p.send(ws, json::serialize(json::object{{"type", "ack"}, {"alert_id", alert_id}}));
                 std::optional<json::object> acked;
                 if (!err)
-                    acked = p.read_until(ws, p.deadline(),
-                                         [&](json::object const& m) {
-                                             return string_claim(m, "type") == "ack_ok" &&
-                                                    string_claim(m, "alert_id") == alert_id;
-                                         },
-                                         error);
+                    acked = p.read_until(
+                        ws, p.deadline(),
+                        [&](json::object const& m) {
+                            return string_claim(m, "type") == "ack_ok" && string_claim(m, "alert_id") == alert_id;
+                        },
+                        error);
                 if (acked)
                     r.add(level::ok, "test alert", "published, delivered in " + ms(latency) + ", acknowledged");
                 else
@@ -632,9 +635,10 @@ int run_checks(options const& o, target const& t, asio::ssl::context* ssl) {
 
 std::function<int()> add_doctor(CLI::App& app) {
     auto o = std::make_shared<options>();
-    auto* cmd = app.add_subcommand(
-        "doctor", "check a running server from the outside: reachability, TLS, /health, clock, token, "
-                  "WebSocket upgrade, ping/pong, and a test alert end to end; each finding with a fix");
+    auto* cmd =
+        app.add_subcommand("doctor",
+                           "check a running server from the outside: reachability, TLS, /health, clock, token, "
+                           "WebSocket upgrade, ping/pong, and a test alert end to end; each finding with a fix");
     cmd->add_option("url", o->url, "the server: http://, https://, ws:// or wss://host[:port]")->required();
     cmd->add_option("--user", o->user, "the user to connect as")->required();
     cmd->add_option("--token", o->token,

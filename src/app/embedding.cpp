@@ -10,8 +10,8 @@ namespace vigil {
 
 new_alert embedding::make_alert(std::string user_id, std::string stream_id, boost::json::value const& detection,
                                 std::optional<annotated_frame> frame, std::string idempotency_key) const {
-    new_alert a{std::move(user_id), std::move(stream_id), json_text::serialize(detection), std::move(frame),
-                iso8601(now_ms()), std::move(idempotency_key)};
+    new_alert a{std::move(user_id), std::move(stream_id), json_text::serialize(detection),
+                std::move(frame),   iso8601(now_ms()),    std::move(idempotency_key)};
     if (auto e = check_new_alert(a, limits_)) throw alert_rejected(std::move(*e));
     return a;
 }

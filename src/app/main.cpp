@@ -3,8 +3,8 @@
 // development tokens; `vigil listen` and `vigil publish` are its clients;
 // `vigil doctor` checks a running server from the outside.
 #include "app/cli_commands.hpp"
-#include "app/doctor.hpp"
 #include "app/demo.hpp"
+#include "app/doctor.hpp"
 #include "app/server.hpp"
 #include "auth/token_minter.hpp"
 #include "common/clock.hpp"
@@ -44,10 +44,10 @@ int serve(vigil::settings_loader const& loader) {
                       << "  Dashboard:   http://localhost:" << port << "/?user=demo&token=" << user_token << "\n"
                       << "  WebSocket:   wscat -c \"ws://localhost:" << port << "/ws/alerts/demo?token=" << user_token
                       << "\"\n"
-                      << "  Connections: curl -H \"Authorization: Bearer " << admin_token << "\" http://localhost:"
-                      << port << "/ws/connections\n"
-                      << "  History:     curl -H \"Authorization: Bearer " << user_token << "\" http://localhost:"
-                      << port << "/api/v1/alerts\n\n"
+                      << "  Connections: curl -H \"Authorization: Bearer " << admin_token
+                      << "\" http://localhost:" << port << "/ws/connections\n"
+                      << "  History:     curl -H \"Authorization: Bearer " << user_token
+                      << "\" http://localhost:" << port << "/api/v1/alerts\n\n"
                       << "Press Ctrl-C to stop.\n"
                       << std::endl;
             demo.emplace(srv.embedding(), "demo");
@@ -117,8 +117,9 @@ int main(int argc, char** argv) {
     token_cmd->add_option("--user", t.user, "the token's subject (user id)")->required();
     token_cmd->add_option("--role", t.role, "admin or publisher")->check(CLI::IsMember({"admin", "publisher"}));
     token_cmd->add_option("--ttl", t.ttl, "lifetime in seconds")->capture_default_str()->check(CLI::PositiveNumber);
-    token_cmd->add_option("-c,--config", t.config_file,
-                          "the server's TOML file: its jwt.secret, jwt.issuer, jwt.audience, jwt.subject_claim")
+    token_cmd
+        ->add_option("-c,--config", t.config_file,
+                     "the server's TOML file: its jwt.secret, jwt.issuer, jwt.audience, jwt.subject_claim")
         ->envname("VIGIL_CONFIG")
         ->check(CLI::ExistingFile);
     token_cmd->add_option("--issuer", t.issuer, "the `iss` claim (default: the server's jwt.issuer)");

@@ -46,9 +46,9 @@ settings prepared(settings s) {
             s.jwt.secret.push_back(hex[b >> 4]);
             s.jwt.secret.push_back(hex[b & 15]);
         }
-        log::warn("config.dev_secret",
-                  {{"detail", "no VIGIL_JWT_SECRET: using a random secret for this run; "
-                              "set VIGIL_JWT_SECRET to mint tokens with `vigil token`"}});
+        log::warn("config.dev_secret", {{"detail",
+                                         "no VIGIL_JWT_SECRET: using a random secret for this run; "
+                                         "set VIGIL_JWT_SECRET to mint tokens with `vigil token`"}});
     }
     return s;
 }
@@ -71,8 +71,8 @@ std::unique_ptr<net::tls_identity> make_tls(settings const& s) {
     if (!s.tls.enabled()) return nullptr;
     try {
         auto tls = std::make_unique<net::tls_identity>(s.tls.cert_file, s.tls.key_file);
-        log::info("tls.loaded", {{"cert_file", s.tls.cert_file}, {"subject", tls->subject()},
-                                 {"not_after", tls->not_after()}});
+        log::info("tls.loaded",
+                  {{"cert_file", s.tls.cert_file}, {"subject", tls->subject()}, {"not_after", tls->not_after()}});
         return tls;
     } catch (net::tls_error const& e) {
         throw config_error(e.what());
@@ -140,8 +140,9 @@ net::static_files& load_web(net::static_files& web, settings const& s) {
     if (!s.web_root.empty())
         log::warn("web.root_empty", {{"path", s.web_root}});
     else
-        log::warn("web.none", {{"detail", "no dashboard found beside the binary or in <prefix>/share/vigil/web: "
-                                          "/ answers 404; build it (npm) or pass --web-root"}});
+        log::warn("web.none", {{"detail",
+                                "no dashboard found beside the binary or in <prefix>/share/vigil/web: "
+                                "/ answers 404; build it (npm) or pass --web-root"}});
     return web;
 }
 
@@ -192,8 +193,8 @@ struct server::impl {
           store(make_store(config)),
           bus(make_bus(config)),
           alerts(*store, *bus, registry, service_options(config)),
-          context{config, verifier, api_tokens, alerts,      registry, *bus,
-                  load_web(web, config), limits, tickets, store_reads, now_ms()},
+          context{config, verifier, api_tokens,  alerts,  registry, *bus, load_web(web, config),
+                  limits, tickets,  store_reads, now_ms()},
           tls(make_tls(config)),
           contexts(make_contexts(config.threads)),
           sweep(*contexts[0], registry, limits, alerts, *bus, config.ping_interval, config.heartbeat_timeout),
@@ -205,8 +206,8 @@ struct server::impl {
         auto const address = asio::ip::make_address(config.host);
         auto const pick = [this]() -> asio::io_context& { return *contexts[next_context++ % contexts.size()]; };
         if (!config.tls.only)
-            listener = std::make_shared<net::listener>(*contexts[0], pick, asio::ip::tcp::endpoint{address, config.port},
-                                                       context);
+            listener = std::make_shared<net::listener>(*contexts[0], pick,
+                                                       asio::ip::tcp::endpoint{address, config.port}, context);
         if (tls)
             tls_listener = std::make_shared<net::listener>(
                 *contexts[0], pick, asio::ip::tcp::endpoint{address, config.tls.port}, context, tls.get());
@@ -291,8 +292,9 @@ void server::start(bool handle_signals) {
                                    {"heartbeat_timeout", m.config.heartbeat_timeout},
                                    {"dev", m.config.dev}});
     if (m.config.dev)
-        log::warn("server.dev_mode", {{"detail", "monitoring endpoints are open to loopback clients without "
-                                                 "credentials; never use --dev in production"}});
+        log::warn("server.dev_mode", {{"detail",
+                                       "monitoring endpoints are open to loopback clients without "
+                                       "credentials; never use --dev in production"}});
 }
 
 void server::request_stop() {
@@ -340,8 +342,9 @@ void server::reload_tls() {
     if (!m.tls) return log::warn("tls.reload_skipped", {{"detail", "no TLS certificate configured"}});
     try {
         m.tls->reload();
-        log::info("tls.reloaded", {{"cert_file", m.config.tls.cert_file}, {"subject", m.tls->subject()},
-                                   {"not_after", m.tls->not_after()}});
+        log::info(
+            "tls.reloaded",
+            {{"cert_file", m.config.tls.cert_file}, {"subject", m.tls->subject()}, {"not_after", m.tls->not_after()}});
     } catch (net::tls_error const& e) {
         log::error("tls.reload_failed", {{"error", e.what()}, {"action", "keeping the previous certificate"}});
     }

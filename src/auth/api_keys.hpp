@@ -15,7 +15,9 @@ public:
     enum class role { none, admin, publisher };
 
     api_keys() = default;
-    api_keys(std::vector<std::string> admin, std::vector<std::string> publisher) { replace(std::move(admin), std::move(publisher)); }
+    api_keys(std::vector<std::string> admin, std::vector<std::string> publisher) {
+        replace(std::move(admin), std::move(publisher));
+    }
 
     // Thread-safe.
     void replace(std::vector<std::string> admin, std::vector<std::string> publisher);

@@ -8,8 +8,8 @@ namespace vigil::auth {
 
 // What vigil uses from a verified token or API key.
 struct claims {
-    std::string subject;           // the configured subject claim, as text
-    std::int64_t expires_at = 0;   // `exp`, seconds since the epoch (0: never, API keys)
+    std::string subject;             // the configured subject claim, as text
+    std::int64_t expires_at = 0;     // `exp`, seconds since the epoch (0: never, API keys)
     std::vector<std::string> roles;  // from `role` (a string) and `roles` (a list)
     bool api_key = false;            // a configured API key: a role, no user behind it
 

@@ -9,9 +9,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <optional>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace vigil::auth {
@@ -34,8 +34,7 @@ struct free_deleter {
 
 bool is_base64url(std::string_view s) {
     for (char c : s)
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
             return false;
     return true;
 }
@@ -132,10 +131,9 @@ boost::system::result<claims> jwt_verifier::verify(std::string_view token, std::
     if (token.size() > max_token_bytes) return auth_error::malformed;
     auto const dot1 = token.find('.');
     auto const dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
-    if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos ||
-        dot1 == 0 || dot2 == dot1 + 1 || !is_base64url(token.substr(0, dot1)) ||
-        !is_base64url(token.substr(dot1 + 1, dot2 - dot1 - 1)) ||
-        !is_base64url(token.substr(dot2 + 1)))
+    if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos || dot1 == 0 ||
+        dot2 == dot1 + 1 || !is_base64url(token.substr(0, dot1)) ||
+        !is_base64url(token.substr(dot1 + 1, dot2 - dot1 - 1)) || !is_base64url(token.substr(dot2 + 1)))
         return auth_error::malformed;
     // Three base64url parts is not yet a JWT: its header and payload must be
     // JSON objects. Only then is a failure the signature's.
@@ -168,8 +166,7 @@ boost::system::result<claims> jwt_verifier::verify(std::string_view token, std::
     }
     if (!settings_.audience.empty()) {
         auto const aud = string_list(jwt.get(), "aud");
-        if (std::find(aud.begin(), aud.end(), settings_.audience) == aud.end())
-            return auth_error::wrong_audience;
+        if (std::find(aud.begin(), aud.end(), settings_.audience) == aud.end()) return auth_error::wrong_audience;
     }
     char const* subject_claim = settings_.subject_claim.c_str();
     if (char const* sub = jwt_get_grant(jwt.get(), subject_claim)) {

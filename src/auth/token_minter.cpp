@@ -19,8 +19,7 @@ std::string mint_hs256(std::string const& secret, std::string const& user, std::
               jwt_add_grant_int(jwt.get(), "iat", static_cast<long>(now)) == 0 &&
               jwt_add_grant_int(jwt.get(), "exp", static_cast<long>(now + ttl_seconds)) == 0 &&
               (role.empty() || jwt_add_grant(jwt.get(), "role", role.c_str()) == 0) &&
-              jwt_set_alg(jwt.get(), JWT_ALG_HS256,
-                          reinterpret_cast<unsigned char const*>(secret.data()),
+              jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<unsigned char const*>(secret.data()),
                           static_cast<int>(secret.size())) == 0;
     if (!ok) throw std::runtime_error("cannot build the token");
     std::unique_ptr<char, decltype(&std::free)> encoded{jwt_encode_str(jwt.get()), &std::free};

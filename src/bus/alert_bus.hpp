@@ -56,8 +56,8 @@ struct bus_control {
     };
     kind what = kind::connection_replaced;
     std::string user_id;
-    std::string node;           // the sender
-    std::string connection_id;  // the newer connection
+    std::string node;                  // the sender
+    std::string connection_id;         // the newer connection
     std::int64_t connected_at_ms = 0;  // when it opened (the sender's wall clock)
 };
 
@@ -83,9 +83,9 @@ public:
 };
 
 struct bus_status {
-    bool up = true;        // linked to the other nodes (always, for a single node)
-    std::string engine;    // "local", "redis"
-    std::string detail;    // why not up, when not
+    bool up = true;      // linked to the other nodes (always, for a single node)
+    std::string engine;  // "local", "redis"
+    std::string detail;  // why not up, when not
 };
 
 class alert_bus {

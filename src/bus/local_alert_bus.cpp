@@ -20,8 +20,6 @@ void local_alert_bus::publish(bus_alert const& alert) {
     if (auto* h = handler_.load(std::memory_order_acquire)) h->on_alert(alert);
 }
 
-void local_alert_bus::remote_connections(std::function<void(std::vector<node_connection>)> done) const {
-    done({});
-}
+void local_alert_bus::remote_connections(std::function<void(std::vector<node_connection>)> done) const { done({}); }
 
 }  // namespace vigil

@@ -271,7 +271,8 @@ struct redis_alert_bus::engine {
         cmd_.command({"DEL", presence_key_}, nullptr);
         if (!written_generation_.empty() && !written_.empty())
             cmd_.command({"DEL", names_.snapshot_key(written_generation_, opts_.node_id)}, nullptr);
-        if (!cmd_.command({"ZREM", names_.nodes_key(), opts_.node_id}, [this](error_code, redisReply const*) { finish(); }))
+        if (!cmd_.command({"ZREM", names_.nodes_key(), opts_.node_id},
+                          [this](error_code, redisReply const*) { finish(); }))
             return finish();
         stop_timer_.expires_after(opts_.command_timeout);
         stop_timer_.async_wait([this](error_code ec) {
@@ -434,7 +435,8 @@ struct redis_alert_bus::engine {
         if (up)
             log::info("bus.link_up", {{"node", opts_.node_id}, {"redis", endpoint_.describe()}});
         else
-            log::warn("bus.link_down", {{"node", opts_.node_id}, {"redis", endpoint_.describe()}, {"reason", down_reason_}});
+            log::warn("bus.link_down",
+                      {{"node", opts_.node_id}, {"redis", endpoint_.describe()}, {"reason", down_reason_}});
         if (auto* h = handler_.load(std::memory_order_acquire)) h->on_link_changed(up);
     }
 
@@ -482,12 +484,12 @@ struct redis_alert_bus::engine {
             queued_bytes_ = 0;
         }
         for (auto& o : batch) {
-            bool const sent = cmd_.formatted(std::string_view(o.resp.get(), o.size),
-                                             [this, o](error_code ec, redisReply const* r) mutable {
-                                                 if (ec) return send_again(std::move(o));
-                                                 if (is_error(r)) return command_failed("PUBLISH", r);
-                                                 metrics::global().bus_publish.observe_ns(metrics::now_ns() - o.queued_ns);
-                                             });
+            bool const sent = cmd_.formatted(
+                std::string_view(o.resp.get(), o.size), [this, o](error_code ec, redisReply const* r) mutable {
+                    if (ec) return send_again(std::move(o));
+                    if (is_error(r)) return command_failed("PUBLISH", r);
+                    metrics::global().bus_publish.observe_ns(metrics::now_ns() - o.queued_ns);
+                });
             if (sent) continue;
             if (cmd_state_ == link_state::ready)
                 metrics::global().bus_publish_dropped.inc();  // max_in_flight: back-pressure, as documented
@@ -532,7 +534,8 @@ struct redis_alert_bus::engine {
             metrics::global().bus_received.inc();
             if (h) h->on_alert(msg->alert);
         } else {
-            if (channel != names_.control_channel()) return bad_message(channel, "control message off the control channel");
+            if (channel != names_.control_channel())
+                return bad_message(channel, "control message off the control channel");
             metrics::global().bus_received.inc();
             if (h) h->on_control(msg->control);
         }
@@ -575,9 +578,10 @@ struct redis_alert_bus::engine {
         if (cmd_state_ != link_state::ready || sub_state_ != link_state::ready || !probe_nonce_.empty()) return;
         probe_nonce_ = std::to_string(++probe_counter_);
         auto const payload = redis_wire::encode_probe(opts_.node_id, probe_nonce_);
-        bool const sent = cmd_.command({"PUBLISH", probe_channel_, payload},
-                                       [this, generation = sub_generation_, nonce = probe_nonce_](
-                                           error_code ec, redisReply const* r) { on_probe_published(generation, nonce, ec, r); });
+        bool const sent =
+            cmd_.command({"PUBLISH", probe_channel_, payload},
+                         [this, generation = sub_generation_, nonce = probe_nonce_](
+                             error_code ec, redisReply const* r) { on_probe_published(generation, nonce, ec, r); });
         if (!sent) probe_nonce_.clear();
     }
 
@@ -655,9 +659,10 @@ struct redis_alert_bus::engine {
         std::string generation;
         if (rewrite) {
             generation = instance_ + '-' + std::to_string(++generation_counter_);
-            if (!entries.empty()) write_snapshot(names_.snapshot_key(generation, opts_.node_id), entries, snapshot_ttl,
-                                                 send, check);
-            send_list({"SET", presence_key_, redis_wire::encode_pointer({generation, entries.size()}), "PX", ttl}, check);
+            if (!entries.empty())
+                write_snapshot(names_.snapshot_key(generation, opts_.node_id), entries, snapshot_ttl, send, check);
+            send_list({"SET", presence_key_, redis_wire::encode_pointer({generation, entries.size()}), "PX", ttl},
+                      check);
             if (!written_generation_.empty() && !written_.empty())
                 send_list({"PEXPIRE", names_.snapshot_key(written_generation_, opts_.node_id),
                            std::to_string(snapshot_grace.count())},
@@ -669,28 +674,28 @@ struct redis_alert_bus::engine {
                           check_refreshed);
         }
         auto const prune = std::to_string((opts_.presence_ttl * prune_after_ttls).count());
-        bool const sent = cmd_.command(
-            {"EVAL", heartbeat_script, "1", names_.nodes_key(), opts_.node_id, ttl, prune},
-            [this, ok, rewrite, generation, entries = std::move(entries), now](error_code ec, redisReply const* r) mutable {
-                if (stopping_) return;
-                // Replies come in order: every write above has been answered.
-                if (!ec && *ok) {
-                    if (rewrite) {
-                        written_generation_ = std::move(generation);
-                        written_ = std::move(entries);
-                        written_at_ = now;
-                    }
-                    must_rewrite_ = false;
-                } else {
-                    must_rewrite_ = true;
-                }
-                if (ec || r->type != REDIS_REPLY_ARRAY) {
-                    if (!ec) command_failed("EVAL (presence heartbeat)", r);
-                    presence_busy_ = false;
-                    return;
-                }
-                read_presence(r);
-            });
+        bool const sent = cmd_.command({"EVAL", heartbeat_script, "1", names_.nodes_key(), opts_.node_id, ttl, prune},
+                                       [this, ok, rewrite, generation, entries = std::move(entries), now](
+                                           error_code ec, redisReply const* r) mutable {
+                                           if (stopping_) return;
+                                           // Replies come in order: every write above has been answered.
+                                           if (!ec && *ok) {
+                                               if (rewrite) {
+                                                   written_generation_ = std::move(generation);
+                                                   written_ = std::move(entries);
+                                                   written_at_ = now;
+                                               }
+                                               must_rewrite_ = false;
+                                           } else {
+                                               must_rewrite_ = true;
+                                           }
+                                           if (ec || r->type != REDIS_REPLY_ARRAY) {
+                                               if (!ec) command_failed("EVAL (presence heartbeat)", r);
+                                               presence_busy_ = false;
+                                               return;
+                                           }
+                                           read_presence(r);
+                                       });
         if (!sent) {
             must_rewrite_ = true;
             presence_busy_ = false;
@@ -700,8 +705,8 @@ struct redis_alert_bus::engine {
     // The snapshot in chunks: the first inside MULTI with its expiry, so that
     // a connection lost half-way never leaves a key without one.
     template <class Send, class Check>
-    void write_snapshot(std::string const& key, std::vector<connection_stats> const& entries,
-                        std::string const& ttl, Send& send, Check const& check) {
+    void write_snapshot(std::string const& key, std::vector<connection_stats> const& entries, std::string const& ttl,
+                        Send& send, Check const& check) {
         std::vector<std::string> values;
         std::vector<std::string_view> args;
         for (std::size_t begin = 0; begin < entries.size(); begin += presence_chunk) {

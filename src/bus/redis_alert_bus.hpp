@@ -54,7 +54,7 @@ namespace vigil {
 
 struct redis_bus_options {
     std::string url = "redis://127.0.0.1:6379";  // redis_url.hpp
-    std::string node_id;  // this node's name in the cluster: 1-128 bytes, no spaces or control characters
+    std::string node_id;           // this node's name in the cluster: 1-128 bytes, no spaces or control characters
     std::string prefix = "vigil";  // of every key and channel, so clusters can share a server
 
     std::chrono::milliseconds connect_timeout{2000};  // TCP, AUTH, SELECT, PING answered
@@ -62,16 +62,16 @@ struct redis_bus_options {
     std::chrono::milliseconds reconnect_min{100};     // backoff: doubles per failed attempt,
     std::chrono::milliseconds reconnect_max{2000};    // up to this, each delay jittered down to half
     std::chrono::milliseconds presence_interval{2000};
-    std::chrono::milliseconds presence_ttl{10000};    // a node silent this long is gone
+    std::chrono::milliseconds presence_ttl{10000};  // a node silent this long is gone
     // A change in heartbeats alone is written at most this often (connections
     // opening or closing are written at the next interval): monitoring's
     // last_heartbeat of another node's connection may be this much older.
     std::chrono::milliseconds heartbeat_refresh{10000};
     std::chrono::milliseconds probe_interval{2000};
     std::chrono::milliseconds probe_timeout{3000};
-    std::size_t max_queued = 100'000;                // publishes waiting for the command connection
+    std::size_t max_queued = 100'000;  // publishes waiting for the command connection
     std::size_t max_queued_bytes = 64 * 1024 * 1024;
-    std::size_t max_in_flight = 100'000;             // commands sent and not yet answered
+    std::size_t max_in_flight = 100'000;  // commands sent and not yet answered
 };
 
 class redis_alert_bus final : public alert_bus {

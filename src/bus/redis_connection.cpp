@@ -25,12 +25,12 @@ public:
     char const* name() const noexcept override { return "redis"; }
     std::string message(int ev) const override {
         switch (redis_errc(ev)) {
-        case redis_errc::connect_failed: return "cannot connect to Redis";
-        case redis_errc::connect_timeout: return "Redis connection not ready in time";
-        case redis_errc::handshake_failed: return "Redis refused the login or the database";
-        case redis_errc::timeout: return "no reply from Redis in time";
-        case redis_errc::disconnected: return "Redis connection lost";
-        case redis_errc::protocol: return "unexpected reply from Redis";
+            case redis_errc::connect_failed: return "cannot connect to Redis";
+            case redis_errc::connect_timeout: return "Redis connection not ready in time";
+            case redis_errc::handshake_failed: return "Redis refused the login or the database";
+            case redis_errc::timeout: return "no reply from Redis in time";
+            case redis_errc::disconnected: return "Redis connection lost";
+            case redis_errc::protocol: return "unexpected reply from Redis";
         }
         return "unknown Redis error";
     }
@@ -239,8 +239,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
             argv[i] = args[i].data();
             lens[i] = args[i].size();
         }
-        if (redisAsyncCommandArgv(ctx_, fn, this, int(args.size()), argv.data(), lens.data()) != REDIS_OK)
-            return false;
+        if (redisAsyncCommandArgv(ctx_, fn, this, int(args.size()), argv.data(), lens.data()) != REDIS_OK) return false;
         pending_.push_back({clock_type::now(), std::move(handler), subscriptions});
         arm_reply_timer();
         return true;
@@ -290,9 +289,9 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         if (!r || self->state_ == state::closed || self->failing_) return;
         auto const* reply = static_cast<redisReply const*>(r);
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
-            return self->fail(redis_errc::protocol,
-                              reply->type == REDIS_REPLY_ERROR ? "SUBSCRIBE: " + std::string(reply_text(reply))
-                                                               : std::string("unexpected reply while subscribed"));
+            return self->fail(redis_errc::protocol, reply->type == REDIS_REPLY_ERROR
+                                                        ? "SUBSCRIBE: " + std::string(reply_text(reply))
+                                                        : std::string("unexpected reply while subscribed"));
         }
         auto const kind = reply_text(reply->element[0]);
         if (kind == "message") {
@@ -396,8 +395,9 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         pending_.clear();
         if (was == state::closed) return drop_handlers();
         state_ = state::down;
-        error_code const ec = fail_ec_ ? fail_ec_ : error_code(was == state::ready ? redis_errc::disconnected
-                                                                                   : redis_errc::connect_failed);
+        error_code const ec =
+            fail_ec_ ? fail_ec_
+                     : error_code(was == state::ready ? redis_errc::disconnected : redis_errc::connect_failed);
         std::string const detail = fail_detail_.empty() ? ec.message() : fail_detail_;
         for (auto& p : pending) {
             if (state_ == state::closed) return;
@@ -487,7 +487,9 @@ void redis_connection::close() {
     if (impl_) impl_->close();
 }
 
-bool redis_connection::ready() const noexcept { return impl_ && impl_->state_ == impl::state::ready && !impl_->failing_; }
+bool redis_connection::ready() const noexcept {
+    return impl_ && impl_->state_ == impl::state::ready && !impl_->failing_;
+}
 
 std::size_t redis_connection::in_flight() const noexcept { return impl_ ? impl_->pending_.size() : 0; }
 

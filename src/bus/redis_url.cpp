@@ -25,9 +25,9 @@ redis_endpoint parse_redis_url(std::string_view url) {
 
     redis_endpoint ep;
     switch (u.host_type()) {
-    case boost::urls::host_type::ipv6: ep.host = u.host_ipv6_address().to_string(); break;
-    case boost::urls::host_type::ipvfuture: fail("unsupported host"); break;
-    default: ep.host = u.host(); break;
+        case boost::urls::host_type::ipv6: ep.host = u.host_ipv6_address().to_string(); break;
+        case boost::urls::host_type::ipvfuture: fail("unsupported host"); break;
+        default: ep.host = u.host(); break;
     }
     if (u.has_port()) {
         auto const port = u.port();

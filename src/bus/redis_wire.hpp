@@ -29,7 +29,7 @@ namespace vigil::redis_wire {
 inline constexpr std::uint32_t shard_count = 16;
 
 // Bounds on what is accepted from the wire.
-inline constexpr std::size_t max_field_bytes = 1024;           // ids, node names
+inline constexpr std::size_t max_field_bytes = 1024;            // ids, node names
 inline constexpr std::size_t max_text_bytes = 4 * 1024 * 1024;  // one anomaly_detected message
 inline constexpr std::size_t max_presence_entries = 1'000'000;  // one node's snapshot
 
@@ -43,9 +43,9 @@ class names {
 public:
     explicit names(std::string prefix);
 
-    std::string alert_channel(std::uint32_t shard) const;  // prefix:alerts:{shard}
+    std::string alert_channel(std::uint32_t shard) const;                     // prefix:alerts:{shard}
     std::string const& control_channel() const noexcept { return control_; }  // prefix:control
-    std::string probe_channel(std::string_view node) const;  // prefix:probe:{node}
+    std::string probe_channel(std::string_view node) const;                   // prefix:probe:{node}
     // Sorted set of node ids, scored by the server's time (ms) of their last presence write.
     std::string const& nodes_key() const noexcept { return nodes_; }
     // String "<generation> <count>": which snapshot holds the node's connections now.
@@ -68,9 +68,9 @@ struct message {
     enum class kind : std::uint8_t { alert, control, probe };
     kind what = kind::alert;
     std::string sender;
-    bus_alert alert;        // kind::alert
-    bus_control control;    // kind::control
-    struct probe probe;     // kind::probe
+    bus_alert alert;      // kind::alert
+    bus_control control;  // kind::control
+    struct probe probe;   // kind::probe
 };
 
 std::string encode_alert(std::string_view sender, bus_alert const& alert);

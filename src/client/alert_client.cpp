@@ -41,8 +41,8 @@ std::chrono::milliseconds backoff_delay(int attempt, client_options const& o, do
 // socket (below) does the rest.
 struct alert_client::impl {
     virtual ~impl() = default;
-    virtual void start() = 0;                       // on ioc: connect
-    virtual void finish(std::string why) = 0;       // on ioc: stop for good
+    virtual void start() = 0;                          // on ioc: connect
+    virtual void finish(std::string why) = 0;          // on ioc: stop for good
     virtual void queue_ack(std::string alert_id) = 0;  // on ioc
 
     client_options options;
@@ -116,17 +116,16 @@ struct session final : alert_client::impl, std::enable_shared_from_this<session<
             handshake(gen);
         } else {
             prepare_tls(ws->next_layer(), options.host, options.tls);
-            ws->next_layer().async_handshake(asio::ssl::stream_base::client,
-                                             [self = shared_from_this(), gen](beast::error_code ec) {
-                                                 if (gen != self->generation) return;
-                                                 if (!ec) return self->handshake(gen);
-                                                 // An untrusted certificate does not heal by retrying.
-                                                 bool const untrusted =
-                                                     ec.category() == asio::error::get_ssl_category() &&
-                                                     ERR_GET_REASON(ec.value()) == SSL_R_CERTIFICATE_VERIFY_FAILED;
-                                                 if (untrusted) return self->finish(tls_failure(ec));
-                                                 self->retry(tls_failure(ec));
-                                             });
+            ws->next_layer().async_handshake(
+                asio::ssl::stream_base::client, [self = shared_from_this(), gen](beast::error_code ec) {
+                    if (gen != self->generation) return;
+                    if (!ec) return self->handshake(gen);
+                    // An untrusted certificate does not heal by retrying.
+                    bool const untrusted = ec.category() == asio::error::get_ssl_category() &&
+                                           ERR_GET_REASON(ec.value()) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+                    if (untrusted) return self->finish(tls_failure(ec));
+                    self->retry(tls_failure(ec));
+                });
         }
     }
 
@@ -140,25 +139,25 @@ struct session final : alert_client::impl, std::enable_shared_from_this<session<
             target += "&since=" + std::to_string(*options.since);
         if ((since > 0 || options.since) && !epoch.empty()) target += "&epoch=" + epoch;
         auto response = std::make_shared<websocket::response_type>();
-        ws->async_handshake(*response, options.host + ":" + std::to_string(options.port), target,
-                            [self = shared_from_this(), gen, response](beast::error_code ec) {
-                                if (gen != self->generation) return;
-                                if (ec) {
-                                    auto const code = response->result_int();
-                                    if (code == 401 || code == 403)
-                                        return self->finish("refused: HTTP " + std::to_string(code) + " " + response->body());
-                                    return self->retry("handshake: " + (code ? "HTTP " + std::to_string(code) : ec.message()));
-                                }
-                                self->on_open(gen);
-                            });
+        ws->async_handshake(
+            *response, options.host + ":" + std::to_string(options.port), target,
+            [self = shared_from_this(), gen, response](beast::error_code ec) {
+                if (gen != self->generation) return;
+                if (ec) {
+                    auto const code = response->result_int();
+                    if (code == 401 || code == 403)
+                        return self->finish("refused: HTTP " + std::to_string(code) + " " + response->body());
+                    return self->retry("handshake: " + (code ? "HTTP " + std::to_string(code) : ec.message()));
+                }
+                self->on_open(gen);
+            });
     }
 
     void on_open(int gen) {
         open = true;
         opened_at = last_heard = std::chrono::steady_clock::now();
-        ws->control_callback([this](websocket::frame_type, beast::string_view) {
-            last_heard = std::chrono::steady_clock::now();
-        });
+        ws->control_callback(
+            [this](websocket::frame_type, beast::string_view) { last_heard = std::chrono::steady_clock::now(); });
         status(client_status::open, "");
         schedule_heartbeat(gen);
         read(gen);
@@ -172,9 +171,9 @@ struct session final : alert_client::impl, std::enable_shared_from_this<session<
                 auto const code = self->ws->reason().code;
                 if (code == 4001) return self->finish("replaced by a newer connection (4001)");
                 auto const reason = self->ws->reason().reason;
-                return self->retry(ec == websocket::error::closed
-                                       ? "closed " + std::to_string(code) + " " + std::string{reason.data(), reason.size()}
-                                       : "read: " + ec.message());
+                return self->retry(ec == websocket::error::closed ? "closed " + std::to_string(code) + " " +
+                                                                        std::string{reason.data(), reason.size()}
+                                                                  : "read: " + ec.message());
             }
             self->last_heard = std::chrono::steady_clock::now();
             // A connection that stayed up a while resets the backoff.
@@ -228,13 +227,14 @@ struct session final : alert_client::impl, std::enable_shared_from_this<session<
     void write(int gen) {
         writing = true;
         ws->text(true);
-        ws->async_write(asio::buffer(outbox.front()), [self = shared_from_this(), gen](beast::error_code ec, std::size_t) {
-            if (gen != self->generation) return;
-            self->writing = false;
-            if (ec) return self->retry("write: " + ec.message());
-            self->outbox.pop_front();
-            if (!self->outbox.empty()) self->write(gen);
-        });
+        ws->async_write(asio::buffer(outbox.front()),
+                        [self = shared_from_this(), gen](beast::error_code ec, std::size_t) {
+                            if (gen != self->generation) return;
+                            self->writing = false;
+                            if (ec) return self->retry("write: " + ec.message());
+                            self->outbox.pop_front();
+                            if (!self->outbox.empty()) self->write(gen);
+                        });
     }
 
     void schedule_heartbeat(int gen) {

@@ -62,17 +62,18 @@ public:
     alert_client(client_options options, alert_handler on_alert, status_handler on_status = {});
     alert_client(client_options options, std::function<void(boost::json::object const& alert)> on_alert,
                  status_handler on_status = {})
-        : alert_client(std::move(options),
-                       alert_handler{[f = std::move(on_alert)](boost::json::object const& a, std::string_view) { f(a); }},
-                       std::move(on_status)) {}
+        : alert_client(
+              std::move(options),
+              alert_handler{[f = std::move(on_alert)](boost::json::object const& a, std::string_view) { f(a); }},
+              std::move(on_status)) {}
     ~alert_client();
 
     // Runs the connection until stop(), a 4001, or a 401/403 refusal.
     void run();
-    void stop();                          // thread-safe
+    void stop();                            // thread-safe
     void ack(std::string const& alert_id);  // thread-safe; sent when connected
-    std::uint64_t last_seq() const;       // thread-safe
-    std::string last_epoch() const;       // thread-safe; the epoch of last_seq
+    std::uint64_t last_seq() const;         // thread-safe
+    std::string last_epoch() const;         // thread-safe; the epoch of last_seq
 
     struct impl;  // opaque: the session over ws:// or wss:// (alert_client.cpp)
 

@@ -37,8 +37,9 @@ std::string tls_failure(boost::system::error_code const& ec) {
     std::string out = "TLS handshake: " + ec.message();
     if (ec.category() == boost::asio::error::get_ssl_category() &&
         ERR_GET_REASON(ec.value()) == SSL_R_CERTIFICATE_VERIFY_FAILED)
-        out += " (the server's certificate is not trusted: give its CA with --ca-file, or --insecure for a "
-               "self-signed development certificate)";
+        out +=
+            " (the server's certificate is not trusted: give its CA with --ca-file, or --insecure for a "
+            "self-signed development certificate)";
     return out;
 }
 

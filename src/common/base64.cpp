@@ -20,7 +20,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
     while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
     for (std::size_t i = 0; i < text.size() - padding; ++i) {
         char const c = text[i];
-        bool const ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+        bool const ok =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
         if (!ok) return std::nullopt;
     }
     std::string out(text.size() / 4 * 3, '\0');
@@ -35,8 +36,10 @@ std::string base64url_encode(std::string_view bytes) {
     std::string out = base64_encode(bytes);
     while (!out.empty() && out.back() == '=') out.pop_back();
     for (char& c : out) {
-        if (c == '+') c = '-';
-        else if (c == '/') c = '_';
+        if (c == '+')
+            c = '-';
+        else if (c == '/')
+            c = '_';
     }
     return out;
 }
@@ -58,12 +61,18 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     if (n % 4 != 0) {
         char const last = standard.back();
         int v = 0;
-        if (last >= 'A' && last <= 'Z') v = last - 'A';
-        else if (last >= 'a' && last <= 'z') v = last - 'a' + 26;
-        else if (last >= '0' && last <= '9') v = last - '0' + 52;
-        else if (last == '+') v = 62;
-        else if (last == '/') v = 63;
-        else return std::nullopt;
+        if (last >= 'A' && last <= 'Z')
+            v = last - 'A';
+        else if (last >= 'a' && last <= 'z')
+            v = last - 'a' + 26;
+        else if (last >= '0' && last <= '9')
+            v = last - '0' + 52;
+        else if (last == '+')
+            v = 62;
+        else if (last == '/')
+            v = 63;
+        else
+            return std::nullopt;
         int const unused_mask = n % 4 == 2 ? 0x0f : 0x03;
         if ((v & unused_mask) != 0) return std::nullopt;
     }

@@ -77,7 +77,9 @@ std::string new_alert_id(std::int64_t ms) {
     return make_alert_id(t, last_ms, counter);
 }
 
-std::uint64_t random_below(std::uint64_t bound) { return std::uniform_int_distribution<std::uint64_t>{0, bound - 1}(rng()); }
+std::uint64_t random_below(std::uint64_t bound) {
+    return std::uniform_int_distribution<std::uint64_t>{0, bound - 1}(rng());
+}
 
 bool is_alert_id(std::string_view id) {
     if (id.size() != 36) return false;

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
-#include <type_traits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 namespace vigil::log {
@@ -25,8 +25,7 @@ struct field {
     field(std::string_view k, bool v) : key(k), value(v) {}
     field(std::string_view k, double v) : key(k), value(v) {}
     template <class I>
-        requires std::is_integral_v<I>
-    field(std::string_view k, I v) : key(k), value(static_cast<std::int64_t>(v)) {}
+    requires std::is_integral_v<I> field(std::string_view k, I v) : key(k), value(static_cast<std::int64_t>(v)) {}
 };
 
 // Sets the threshold; "debug", "info", "warn", "error" or "off". Thread-safe.

@@ -77,7 +77,9 @@ void render_process(std::string& out) {
     for (auto it = std::filesystem::directory_iterator{"/proc/self/fd", ec};
          !ec && it != std::filesystem::directory_iterator{}; it.increment(ec))
         ++fds;
-    if (!ec) simple("process_open_fds", "gauge", "Open file descriptors.", double(fds > 0 ? fds - 1 : 0));  // not the iterator's own
+    if (!ec)
+        simple("process_open_fds", "gauge", "Open file descriptors.",
+               double(fds > 0 ? fds - 1 : 0));  // not the iterator's own
     if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0)
         simple("process_max_fds", "gauge", "Maximum number of open file descriptors.", double(lim.rlim_cur));
 }
@@ -144,7 +146,8 @@ std::string registry::render(std::size_t connections) const {
            double(connections_opened.value()));
     connections_closed.render(out, "vigil_connections_closed_total", "code",
                               "WebSocket connections closed, by close code (1006: no close frame).");
-    handshake_failures.render(out, "vigil_handshake_failures_total", "reason", "Refused WebSocket upgrades, by reason.");
+    handshake_failures.render(out, "vigil_handshake_failures_total", "reason",
+                              "Refused WebSocket upgrades, by reason.");
     simple("vigil_alerts_published_total", "counter", "Alerts stored (duplicates excluded).",
            double(alerts_published.value()));
     simple("vigil_alerts_duplicate_total", "counter", "Publishes answered from an earlier idempotency key.",
@@ -166,15 +169,15 @@ std::string registry::render(std::size_t connections) const {
     store_errors.render(out, "vigil_store_errors_total", "kind",
                         "Store engine calls that failed, by kind (unreachable, timeout, query).");
     simple("vigil_store_connections_opened_total", "counter",
-           "Connections the store engine opened to its server (PostgreSQL).",
-           double(store_connections_opened.value()));
+           "Connections the store engine opened to its server (PostgreSQL).", double(store_connections_opened.value()));
     bus_errors.render(out, "vigil_bus_errors_total", "kind",
                       "Bus engine errors, by kind (connect, timeout, disconnect, probe, decode, command).");
     simple("vigil_bus_reconnects_total", "counter", "Bus connections made again after a loss.",
            double(bus_reconnects.value()));
-    simple("vigil_bus_publish_dropped_total", "counter",
-           "Publishes not sent to the other nodes (link down too long, or too large); receivers read them from the store.",
-           double(bus_publish_dropped.value()));
+    simple(
+        "vigil_bus_publish_dropped_total", "counter",
+        "Publishes not sent to the other nodes (link down too long, or too large); receivers read them from the store.",
+        double(bus_publish_dropped.value()));
     simple("vigil_bus_received_total", "counter", "Alerts and control messages received from other nodes.",
            double(bus_received.value()));
     bus_publish.render(out, "vigil_bus_publish_seconds", "Time from a bus publish to the bus server accepting it.");

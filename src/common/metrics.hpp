@@ -68,16 +68,16 @@ struct registry {
     counter alerts_acked;
     counter heartbeat_timeouts;
     counter slow_consumers;
-    gauge outbox_messages;  // queued to clients, all connections
+    gauge outbox_messages;   // queued to clients, all connections
     histogram store_commit;  // one store transaction
     // A networked store engine (PostgreSQL): failed calls by kind
     // (unreachable, timeout, query), and connections it opened (a steady
     // count after start-up; a rise is the server restarting or cutting them).
     labeled_counter store_errors;
     counter store_connections_opened;
-    histogram outbox_wait;   // queued -> written to the socket
+    histogram outbox_wait;          // queued -> written to the socket
     histogram publish_to_delivery;  // commit -> written to the socket, live alerts
-    gauge tls_not_after_seconds;  // the TLS certificate in use: its notAfter, Unix time (0: no TLS)
+    gauge tls_not_after_seconds;    // the TLS certificate in use: its notAfter, Unix time (0: no TLS)
     // The bus engine's link to the other nodes (Redis): what failed, by kind
     // (connect, timeout, disconnect, probe, decode, command); connections made
     // again after a loss; publishes dropped (not sent); messages received from

@@ -197,11 +197,11 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
 
     // The one table: flag (and so the environment variable), TOML key, help,
     // field and --help section. The default is the field's in `settings`.
-    auto add = [&]<class T>(std::string const& flag, std::string toml_path, std::string desc,
-                            T& (*field)(settings&), std::string const& group) {
+    auto add = [&]<class T>(std::string const& flag, std::string toml_path, std::string desc, T& (*field)(settings&),
+                            std::string const& group) {
         T& target = field(*from_cli_);
-        setting_info info{flag, env_name(flag), toml_path, group, desc, write_toml(target), write_text(target),
-                          std::is_same_v<T, bool>};
+        setting_info info{flag, env_name(flag),     toml_path,          group,
+                          desc, write_toml(target), write_text(target), std::is_same_v<T, bool>};
         CLI::Option* opt = nullptr;
         if constexpr (std::is_same_v<T, bool>) {
             // A bare flag, --no-... for off, and still `--flag true|false` for scripts.
@@ -213,17 +213,14 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         opt->envname(info.env)->group(group);
         if constexpr (std::is_same_v<T, std::vector<std::string>>) opt->delimiter(',');
         table_.push_back(std::move(info));
-        bindings_.push_back(binding{
-            opt, std::move(toml_path),
-            [field](settings& dst, settings const& src) {
-                field(dst) = field(const_cast<settings&>(src));
-            },
-            [field](settings& dst, toml::node const& node) { return read_toml(node, field(dst)); },
-            [field](settings const& s) { return write_toml(field(const_cast<settings&>(s))); }});
+        bindings_.push_back(
+            binding{opt, std::move(toml_path),
+                    [field](settings& dst, settings const& src) { field(dst) = field(const_cast<settings&>(src)); },
+                    [field](settings& dst, toml::node const& node) { return read_toml(node, field(dst)); },
+                    [field](settings const& s) { return write_toml(field(const_cast<settings&>(s))); }});
     };
 #define VIGIL_FIELD(expr) +[](settings& s) -> decltype(auto) { return (s.expr); }
-    std::string const server = "Server", auth = "Authentication", limits = "Limits",
-                      store = "Store";
+    std::string const server = "Server", auth = "Authentication", limits = "Limits", store = "Store";
     add("--host", "host", "address to listen on", VIGIL_FIELD(host), server);
     add("--port", "port", "TCP port (0 picks a free one)", VIGIL_FIELD(port), server);
     add("--threads", "threads", "I/O threads (0 = one per core)", VIGIL_FIELD(threads), server);
@@ -232,15 +229,12 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         VIGIL_FIELD(web_root), server);
     add("--log-level", "log_level", "debug, info, warn, error or off (SIGHUP rereads it)", VIGIL_FIELD(log_level),
         server);
-    add("--access-log", "access_log",
-        "HTTP access log (http.request lines): errors (status >= 400), all or off", VIGIL_FIELD(access_log), server);
-    add("--ping-interval", "ping_interval", "seconds between server pings",
-        VIGIL_FIELD(ping_interval), server);
-    add("--heartbeat-timeout", "heartbeat_timeout",
-        "seconds without any client message or pong before close 4000",
+    add("--access-log", "access_log", "HTTP access log (http.request lines): errors (status >= 400), all or off",
+        VIGIL_FIELD(access_log), server);
+    add("--ping-interval", "ping_interval", "seconds between server pings", VIGIL_FIELD(ping_interval), server);
+    add("--heartbeat-timeout", "heartbeat_timeout", "seconds without any client message or pong before close 4000",
         VIGIL_FIELD(heartbeat_timeout), server);
-    add("--inline-frames", "inline_frames",
-        "send annotated frames as base64 in the message instead of a URL",
+    add("--inline-frames", "inline_frames", "send annotated frames as base64 in the message instead of a URL",
         VIGIL_FIELD(inline_frames), server);
     add("--dev", "dev", "development mode: monitoring open on loopback, random secret if none", VIGIL_FIELD(dev),
         server);
@@ -250,63 +244,61 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     std::string const tls = "TLS";
     add("--tls-cert", "tls.cert_file", "PEM certificate chain: serve https:// and wss:// on --tls-port",
         VIGIL_FIELD(tls.cert_file), tls);
-    add("--tls-key", "tls.key_file", "PEM private key of --tls-cert (SIGHUP reloads both)",
-        VIGIL_FIELD(tls.key_file), tls);
+    add("--tls-key", "tls.key_file", "PEM private key of --tls-cert (SIGHUP reloads both)", VIGIL_FIELD(tls.key_file),
+        tls);
     add("--tls-port", "tls.port", "TCP port of the TLS listener (0 picks a free one)", VIGIL_FIELD(tls.port), tls);
     add("--tls-only", "tls.only", "no plain listener: TLS on --tls-port only", VIGIL_FIELD(tls.only), tls);
 
-    add("--jwt-secret", "jwt.secret", "HS256 shared secret (prefer the environment)",
-        VIGIL_FIELD(jwt.secret), auth);
+    add("--jwt-secret", "jwt.secret", "HS256 shared secret (prefer the environment)", VIGIL_FIELD(jwt.secret), auth);
     add("--jwt-algorithm", "jwt.algorithm", "HS256, RS256 or ES256", VIGIL_FIELD(jwt.algorithm), auth);
     add("--jwt-public-key-file", "jwt.public_key_file", "PEM public key for RS256/ES256",
         VIGIL_FIELD(jwt.public_key_file), auth);
     add("--jwt-issuer", "jwt.issuer", "required `iss` (empty: not checked)", VIGIL_FIELD(jwt.issuer), auth);
-    add("--jwt-audience", "jwt.audience", "required `aud` (empty: not checked)",
-        VIGIL_FIELD(jwt.audience), auth);
-    add("--jwt-subject-claim", "jwt.subject_claim", "claim that must equal {user_id}",
-        VIGIL_FIELD(jwt.subject_claim), auth);
-    add("--jwt-leeway", "jwt.leeway", "seconds of clock skew allowed on exp and nbf",
-        VIGIL_FIELD(jwt.leeway_seconds), auth);
+    add("--jwt-audience", "jwt.audience", "required `aud` (empty: not checked)", VIGIL_FIELD(jwt.audience), auth);
+    add("--jwt-subject-claim", "jwt.subject_claim", "claim that must equal {user_id}", VIGIL_FIELD(jwt.subject_claim),
+        auth);
+    add("--jwt-leeway", "jwt.leeway", "seconds of clock skew allowed on exp and nbf", VIGIL_FIELD(jwt.leeway_seconds),
+        auth);
     add("--close-on-token-expiry", "jwt.close_on_expiry",
-        "close live connections (4003) whose token expires without a refresh",
-        VIGIL_FIELD(jwt.close_on_expiry), auth);
-    add("--admin-api-keys", "auth.admin_api_keys",
-        "API keys with admin rights (comma-separated; SIGHUP rereads them)", VIGIL_FIELD(admin_api_keys), auth);
+        "close live connections (4003) whose token expires without a refresh", VIGIL_FIELD(jwt.close_on_expiry), auth);
+    add("--admin-api-keys", "auth.admin_api_keys", "API keys with admin rights (comma-separated; SIGHUP rereads them)",
+        VIGIL_FIELD(admin_api_keys), auth);
     add("--publisher-api-keys", "auth.publisher_api_keys",
         "API keys that may publish (comma-separated; SIGHUP rereads them)", VIGIL_FIELD(publisher_api_keys), auth);
     add("--allowed-origins", "allowed_origins",
         "browser Origins allowed to open WebSockets, comma-separated (empty: any; ignored in --dev)",
         VIGIL_FIELD(allowed_origins), auth);
 
-    add("--max-message-bytes", "limits.max_message_bytes",
-        "largest client WebSocket message; close 1009 beyond", VIGIL_FIELD(limits.max_message_bytes), limits);
+    add("--max-message-bytes", "limits.max_message_bytes", "largest client WebSocket message; close 1009 beyond",
+        VIGIL_FIELD(limits.max_message_bytes), limits);
     add("--max-body-bytes", "limits.max_body_bytes", "largest HTTP request body; 413 beyond",
         VIGIL_FIELD(limits.max_body_bytes), limits);
     add("--max-frame-bytes", "limits.max_frame_bytes", "largest annotated frame (decoded); 413 beyond",
         VIGIL_FIELD(limits.max_frame_bytes), limits);
     add("--max-header-bytes", "limits.max_header_bytes", "largest HTTP request head; 431 beyond",
         VIGIL_FIELD(limits.max_header_bytes), limits);
-    add("--outbox-max-messages", "limits.outbox_max_messages",
-        "messages queued to one client before close 4008", VIGIL_FIELD(limits.outbox_max_messages), limits);
-    add("--outbox-max-bytes", "limits.outbox_max_bytes",
-        "bytes queued to one client before close 4008", VIGIL_FIELD(limits.outbox_max_bytes), limits);
-    add("--messages-per-second", "limits.messages_per_second",
-        "sustained client messages per connection", VIGIL_FIELD(limits.messages_per_second), limits);
-    add("--message-burst", "limits.message_burst",
-        "client message burst; a client beyond it is closed with 1008", VIGIL_FIELD(limits.message_burst), limits);
-    add("--http-timeout", "limits.http_timeout",
-        "seconds for an HTTP request to arrive whole", VIGIL_FIELD(limits.http_timeout_seconds), limits);
+    add("--outbox-max-messages", "limits.outbox_max_messages", "messages queued to one client before close 4008",
+        VIGIL_FIELD(limits.outbox_max_messages), limits);
+    add("--outbox-max-bytes", "limits.outbox_max_bytes", "bytes queued to one client before close 4008",
+        VIGIL_FIELD(limits.outbox_max_bytes), limits);
+    add("--messages-per-second", "limits.messages_per_second", "sustained client messages per connection",
+        VIGIL_FIELD(limits.messages_per_second), limits);
+    add("--message-burst", "limits.message_burst", "client message burst; a client beyond it is closed with 1008",
+        VIGIL_FIELD(limits.message_burst), limits);
+    add("--http-timeout", "limits.http_timeout", "seconds for an HTTP request to arrive whole",
+        VIGIL_FIELD(limits.http_timeout_seconds), limits);
     add("--max-connections", "limits.max_connections", "WebSocket connections on this node (0 = no limit)",
         VIGIL_FIELD(limits.max_connections), limits);
     add("--max-connections-per-address", "limits.max_connections_per_address",
-        "WebSocket connections from one source address (0 = no limit)",
-        VIGIL_FIELD(limits.max_connections_per_address), limits);
+        "WebSocket connections from one source address (0 = no limit)", VIGIL_FIELD(limits.max_connections_per_address),
+        limits);
     add("--handshakes-per-second", "limits.handshakes_per_second", "sustained upgrades per source address",
         VIGIL_FIELD(limits.handshakes_per_second), limits);
     add("--handshake-burst", "limits.handshake_burst", "upgrade burst per source address; 429 beyond",
         VIGIL_FIELD(limits.handshake_burst), limits);
     add("--exempt-loopback", "limits.exempt_loopback",
-        "per-address limits skip loopback sources (a local reverse proxy)", VIGIL_FIELD(limits.exempt_loopback), limits);
+        "per-address limits skip loopback sources (a local reverse proxy)", VIGIL_FIELD(limits.exempt_loopback),
+        limits);
 
     add("--store", "store.engine", "sqlite (durable), memory (lost on exit) or postgres (a cluster's store)",
         VIGIL_FIELD(store.engine), store);
@@ -335,8 +327,8 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     add("--redis-prefix", "bus.redis_prefix",
         "of every Redis key and channel: one per cluster sharing a Redis server (pub/sub ignores /db)",
         VIGIL_FIELD(bus.redis_prefix), cluster);
-    add("--node-id", "node_id", "this node's name in the cluster (empty: host name and port)",
-        VIGIL_FIELD(node_id), cluster);
+    add("--node-id", "node_id", "this node's name in the cluster (empty: host name and port)", VIGIL_FIELD(node_id),
+        cluster);
 #undef VIGIL_FIELD
 }
 
@@ -357,9 +349,10 @@ settings settings_loader::resolve() const {
         collect_paths(file, "", paths);
         for (auto const& [path, where] : paths) {
             auto const at = config_file_ + ":" + std::to_string(where.begin.line) + ": ";
-            auto const it = std::find_if(bindings_.begin(), bindings_.end(),
-                                         [&](binding const& b) { return b.toml_path == path; });
-            if (it == bindings_.end()) throw config_error(at + "unknown setting '" + path + "'" + near_keys(path, table_));
+            auto const it =
+                std::find_if(bindings_.begin(), bindings_.end(), [&](binding const& b) { return b.toml_path == path; });
+            if (it == bindings_.end())
+                throw config_error(at + "unknown setting '" + path + "'" + near_keys(path, table_));
             if (!it->from_toml(s, *file.at_path(path).node()))
                 throw config_error(at + "setting '" + path + "' has the wrong type or range (default: " +
                                    table_[std::size_t(it - bindings_.begin())].default_toml + ")");
@@ -437,10 +430,8 @@ std::vector<std::string> validate(settings const& s) {
         out.push_back("VIGIL_JWT_SECRET (jwt.secret) has " + std::to_string(s.jwt.secret.size()) +
                       " bytes: HS256 needs at least " + std::to_string(min_hs256_secret_bytes) +
                       " outside --dev (RFC 7518 §3.2); `openssl rand -hex 32` makes one");
-    if (alg != "HS256" && s.jwt.public_key_file.empty())
-        out.push_back("jwt.public_key_file is required for " + alg);
-    if (s.tls.cert_file.empty() != s.tls.key_file.empty())
-        out.push_back("tls.cert_file and tls.key_file go together");
+    if (alg != "HS256" && s.jwt.public_key_file.empty()) out.push_back("jwt.public_key_file is required for " + alg);
+    if (s.tls.cert_file.empty() != s.tls.key_file.empty()) out.push_back("tls.cert_file and tls.key_file go together");
     if (s.tls.only && !s.tls.enabled()) out.push_back("tls.only needs tls.cert_file and tls.key_file");
     if (s.tls.enabled() && !s.tls.only && s.tls.port == s.port && s.port != 0)
         out.push_back("tls.port must differ from port while the plain listener runs");

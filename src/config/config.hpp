@@ -29,38 +29,38 @@ struct jwt_settings {
     std::string issuer;               // checked against `iss` when set
     std::string audience;             // checked against `aud` when set
     std::string subject_claim = "sub";
-    int leeway_seconds = 0;           // clock skew allowed on exp/nbf
-    bool close_on_expiry = true;      // close 4003 when a live token expires unrefreshed
+    int leeway_seconds = 0;       // clock skew allowed on exp/nbf
+    bool close_on_expiry = true;  // close 4003 when a live token expires unrefreshed
 };
 
 struct limit_settings {
-    std::size_t max_message_bytes = 64 * 1024;   // one WebSocket message; 1009 beyond
-    std::size_t max_body_bytes = 8 * 1024 * 1024;  // one HTTP request body; 413 beyond
+    std::size_t max_message_bytes = 64 * 1024;      // one WebSocket message; 1009 beyond
+    std::size_t max_body_bytes = 8 * 1024 * 1024;   // one HTTP request body; 413 beyond
     std::size_t max_frame_bytes = 2 * 1024 * 1024;  // one decoded annotated frame
-    std::size_t max_header_bytes = 8 * 1024;      // HTTP request line and headers; 431 beyond
-    std::size_t outbox_max_messages = 1024;       // queued to one slow client; 4008 beyond
+    std::size_t max_header_bytes = 8 * 1024;        // HTTP request line and headers; 431 beyond
+    std::size_t outbox_max_messages = 1024;         // queued to one slow client; 4008 beyond
     std::size_t outbox_max_bytes = 4 * 1024 * 1024;
-    double messages_per_second = 50;  // sustained client messages per connection
-    double message_burst = 200;       // bucket size; past it the client is closed with 1008
-    int http_timeout_seconds = 30;    // a request must arrive whole within this (slowloris)
-    std::size_t max_connections = 100'000;         // WebSockets on this node; 503 beyond
+    double messages_per_second = 50;                 // sustained client messages per connection
+    double message_burst = 200;                      // bucket size; past it the client is closed with 1008
+    int http_timeout_seconds = 30;                   // a request must arrive whole within this (slowloris)
+    std::size_t max_connections = 100'000;           // WebSockets on this node; 503 beyond
     std::size_t max_connections_per_address = 1000;  // from one source address; 429 beyond
-    double handshakes_per_second = 20;  // per source address, sustained
-    double handshake_burst = 100;       // per source address; 429 with Retry-After beyond
-    bool exempt_loopback = true;        // per-address limits skip 127.0.0.0/8 and ::1
+    double handshakes_per_second = 20;               // per source address, sustained
+    double handshake_burst = 100;                    // per source address; 429 with Retry-After beyond
+    bool exempt_loopback = true;                     // per-address limits skip 127.0.0.0/8 and ::1
 };
 
 struct store_settings {
     // "sqlite" (durable, default), "memory" (volatile) or "postgres" (the
     // cluster's store of record, docs/cluster.md)
     std::string engine = "sqlite";
-    std::string synchronous = "full";  // SQLite PRAGMA synchronous: "full" or "normal"
-    bool group_commit = true;          // batch concurrent publishes into one transaction
-    int retention_days = 30;           // alerts older than this are pruned (0 = keep)
+    std::string synchronous = "full";        // SQLite PRAGMA synchronous: "full" or "normal"
+    bool group_commit = true;                // batch concurrent publishes into one transaction
+    int retention_days = 30;                 // alerts older than this are pruned (0 = keep)
     std::size_t retention_per_user = 10000;  // newest N per user are kept (0 = all)
-    std::size_t replay_batch = 100;    // alerts per replay query; the next batch waits for the client
-    std::string postgres_url;          // postgresql://user:password@host:port/db (engine "postgres")
-    std::size_t postgres_pool_size = 4;  // connections to PostgreSQL from this node
+    std::size_t replay_batch = 100;          // alerts per replay query; the next batch waits for the client
+    std::string postgres_url;                // postgresql://user:password@host:port/db (engine "postgres")
+    std::size_t postgres_pool_size = 4;      // connections to PostgreSQL from this node
 };
 
 // The bus between nodes: "local" (one node) or "redis" (a cluster,
@@ -89,11 +89,11 @@ struct settings {
     std::uint16_t port = 8000;
     unsigned threads = 0;  // I/O threads; 0 = one per core
     std::string data_dir = "./vigil-data";
-    bool dev = false;    // monitoring open to loopback without credentials; random secret
-    bool demo = false;   // publish synthetic alerts for the "demo" user
+    bool dev = false;   // monitoring open to loopback without credentials; random secret
+    bool demo = false;  // publish synthetic alerts for the "demo" user
     std::string log_level = "info";
     std::string access_log = "errors";  // http.request lines: "errors" (status >= 400), "all" or "off"
-    std::string web_root;  // the dashboard's files; empty: found next to the binary
+    std::string web_root;               // the dashboard's files; empty: found next to the binary
 
     int ping_interval = 30;      // seconds between server pings
     int heartbeat_timeout = 60;  // seconds without a heartbeat before close 4000
@@ -122,10 +122,10 @@ struct config_error : std::runtime_error {
 
 // One setting in every spelling, from the one table.
 struct setting_info {
-    std::string flag;          // "--tls-only"
-    std::string env;           // "VIGIL_TLS_ONLY"
-    std::string key;           // TOML: "tls.only" ([tls] table, key `only`)
-    std::string group;         // --help's section: "TLS"
+    std::string flag;   // "--tls-only"
+    std::string env;    // "VIGIL_TLS_ONLY"
+    std::string key;    // TOML: "tls.only" ([tls] table, key `only`)
+    std::string group;  // --help's section: "TLS"
     std::string help;
     std::string default_toml;  // the default as a TOML value: 8443, "sqlite", false, []
     std::string default_text;  // the default for people: 8443, sqlite, off, — (none)

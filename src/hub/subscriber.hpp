@@ -33,10 +33,10 @@ struct sequenced_message {
 // One read of a user's alerts from the store, for one connection.
 struct replay_delivery {
     std::vector<sequenced_message> alerts;  // seq > after, oldest first
-    std::uint64_t after = 0;   // where the read started: the client's position from here on
-    std::uint64_t head = 0;    // replay_page::head
-    bool more = false;         // the page was full: more may follow
-    bool unacked_only = false;  // only unacknowledged alerts were read
+    std::uint64_t after = 0;                // where the read started: the client's position from here on
+    std::uint64_t head = 0;                 // replay_page::head
+    bool more = false;                      // the page was full: more may follow
+    bool unacked_only = false;              // only unacknowledged alerts were read
 };
 
 class subscriber {

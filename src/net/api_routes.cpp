@@ -61,14 +61,13 @@ std::string alert_json(stored_alert const& a) {
     o["stream_id"] = a.stream_id;
     o["timestamp"] = a.timestamp;
     if (a.has_frame())
-        o["frame"] = json::object{{"url", "/api/v1/alerts/" + a.alert_id + "/frame"},
-                                  {"content_type", a.frame_content_type}};
+        o["frame"] =
+            json::object{{"url", "/api/v1/alerts/" + a.alert_id + "/frame"}, {"content_type", a.frame_content_type}};
     o["created_at"] = iso8601(a.created_ms);
     o["status"] = a.acked_ms ? "acked" : "unacked";
     o["acked_at"] = a.acked_ms ? json::value(iso8601(*a.acked_ms)) : json::value(nullptr);
     o["acked_by"] = a.acked_ms ? json::value(a.acked_by) : json::value(nullptr);
-    o["first_delivered_at"] =
-        a.first_delivered_ms ? json::value(iso8601(*a.first_delivered_ms)) : json::value(nullptr);
+    o["first_delivered_at"] = a.first_delivered_ms ? json::value(iso8601(*a.first_delivered_ms)) : json::value(nullptr);
     o["delivery_count"] = a.delivery_count;
     std::string out = json::serialize(o);
     out.pop_back();  // the closing brace
@@ -179,7 +178,8 @@ void list_connections(server_context& ctx, http_request const& req, responder re
         rows.push_back(connection_row(make_report(s, now), cluster ? &ctx.bus.node_id() : nullptr));
     ctx.bus.remote_connections([rows = std::move(rows), now, cluster, head = reply_head(req),
                                 respond = std::move(respond)](std::vector<node_connection> remote) mutable {
-        for (auto const& c : remote) rows.push_back(connection_row(make_report(c.stats, now), cluster ? &c.node : nullptr));
+        for (auto const& c : remote)
+            rows.push_back(connection_row(make_report(c.stats, now), cluster ? &c.node : nullptr));
         json::object o;
         o["total_connections"] = rows.size();
         o["connections"] = std::move(rows);
@@ -191,9 +191,9 @@ void user_connection(server_context& ctx, http_request const& req, std::string c
     auto const now = now_ms();
     bool const cluster = in_cluster(ctx);
     if (auto const s = ctx.registry.stats(user_id))
-        return respond(json_response(http::status::ok,
-                                     json::serialize(user_row(make_report(*s, now), cluster ? &ctx.bus.node_id() : nullptr)),
-                                     req));
+        return respond(json_response(
+            http::status::ok, json::serialize(user_row(make_report(*s, now), cluster ? &ctx.bus.node_id() : nullptr)),
+            req));
     auto const not_connected = [&] {
         return json::serialize(json::object{{"user_id", user_id}, {"connected", false}});
     };
@@ -208,7 +208,6 @@ void user_connection(server_context& ctx, http_request const& req, std::string c
         respond(json_response(http::status::ok, none, head));
     });
 }
-
 
 void publish(server_context& ctx, http_request&& req, responder respond) {
     auto const who = authenticate(ctx, req);
@@ -228,8 +227,7 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
     bool const batch = request.batch;
     ctx.alerts.publish(std::move(request.alerts), [batch, head = reply_head(req),
                                                    respond = std::move(respond)](publish_outcome outcome) {
-        if (auto const* why = std::get_if<std::string>(&outcome))
-            return respond(store_unavailable(*why, head));
+        if (auto const* why = std::get_if<std::string>(&outcome)) return respond(store_unavailable(*why, head));
         json::array out;
         for (auto const& r : std::get<std::vector<publish_result>>(outcome)) {
             json::object o{{"alert_id", r.alert_id}, {"seq", r.seq}, {"delivered", r.delivered}};
@@ -241,24 +239,22 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
 }
 
 // The caller may see the alert: its owner, or an admin.
-bool may_read(auth::claims const& who, stored_alert const& a) {
-    return who.is_admin() || who.subject == a.user_id;
-}
+bool may_read(auth::claims const& who, stored_alert const& a) { return who.is_admin() || who.subject == a.user_id; }
 
 // Runs `read` (which returns the answer) on the store's reader threads and
 // answers with it; a store that fails answers 503.
 template <class Read>
 void read_store(server_context& ctx, http_request const& req, responder respond, Read read) {
-    boost::asio::post(ctx.store_reads, [head = reply_head(req), respond = std::move(respond),
-                                        read = std::move(read)]() mutable {
-        http_response res;
-        try {
-            res = read(head);
-        } catch (std::exception const& e) {
-            res = store_unavailable(e.what(), head);
-        }
-        respond(std::move(res));
-    });
+    boost::asio::post(ctx.store_reads,
+                      [head = reply_head(req), respond = std::move(respond), read = std::move(read)]() mutable {
+                          http_response res;
+                          try {
+                              res = read(head);
+                          } catch (std::exception const& e) {
+                              res = store_unavailable(e.what(), head);
+                          }
+                          respond(std::move(res));
+                      });
 }
 
 void history(server_context& ctx, http_request&& req, target const& t, responder respond) {
@@ -273,7 +269,8 @@ void history(server_context& ctx, http_request&& req, target const& t, responder
     else if (status == "acked")
         q.status = ack_filter::acked;
     else if (status != "all")
-        return respond(json_error(http::status::bad_request, "bad_request", "status must be unacked, acked or all", req));
+        return respond(
+            json_error(http::status::bad_request, "bad_request", "status must be unacked, acked or all", req));
     if (auto const limit = t.param("limit")) {
         auto const n = parse_uint(*limit);
         if (!n || *n == 0 || *n > 1000)
@@ -328,14 +325,12 @@ void acknowledge(server_context& ctx, http_request&& req, std::string const& id,
     ctx.alerts.acknowledge(
         ack_request{id, who->is_admin() ? "" : who->subject, who->subject},
         [id, head = reply_head(req), respond = std::move(respond)](ack_outcome_or_error r) {
-            if (auto const* why = std::get_if<std::string>(&r))
-                return respond(store_unavailable(*why, head));
+            if (auto const* why = std::get_if<std::string>(&r)) return respond(store_unavailable(*why, head));
             auto const& ack = std::get<ack_result>(r);
             if (ack.outcome == ack_outcome::not_found)
                 return respond(json_error(http::status::not_found, "not_found", "no such alert", head));
-            json::object o{{"alert_id", id},
-                           {"status", "acked"},
-                           {"already_acked", ack.outcome == ack_outcome::already_acked}};
+            json::object o{
+                {"alert_id", id}, {"status", "acked"}, {"already_acked", ack.outcome == ack_outcome::already_acked}};
             respond(json_response(http::status::ok, json::serialize(o), head));
         });
 }
@@ -353,7 +348,8 @@ http_response issue_ticket(server_context& ctx, http_request const& req, target 
         if (ec || !body.is_object())
             return json_error(http::status::bad_request, "invalid_json", "body must be a JSON object", req);
         if (auto const* u = body.as_object().if_contains("user_id")) {
-            if (!u->is_string()) return json_error(http::status::bad_request, "invalid_user_id", "user_id must be a string", req);
+            if (!u->is_string())
+                return json_error(http::status::bad_request, "invalid_user_id", "user_id must be a string", req);
             named = std::string{u->get_string()};
         }
     }
@@ -427,8 +423,8 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
     }
     if (is_path(*t, {"ws", "alerts", ""})) {
         note_route(route::websocket);
-        auto res = json_error(http::status::upgrade_required, "upgrade_required",
-                              "this endpoint speaks WebSocket only", req);
+        auto res =
+            json_error(http::status::upgrade_required, "upgrade_required", "this endpoint speaks WebSocket only", req);
         res.set(http::field::upgrade, "websocket");  // a 426 MUST name the protocol (RFC 9110 15.5.22)
         return respond(std::move(res));
     }

@@ -45,7 +45,7 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     boost::asio::ip::address remote_;
     std::size_t drained_ = 0;
-    request_record record_;  // the request being answered (one at a time), for the access log
+    request_record record_;   // the request being answered (one at a time), for the access log
     bool upgrading_ = false;  // record_ is an upgrade: ws.refused is its log line
 
     // One lazy timer per connection instead of tcp_stream's per-operation
@@ -53,8 +53,8 @@ private:
     // every write (and reprogrammed the thread's timerfd whenever it was the
     // only timer): moving the deadline is an assignment, and the timer, when
     // it fires early, waits for the rest.
-    boost::asio::basic_waitable_timer<std::chrono::steady_clock,
-                                      boost::asio::wait_traits<std::chrono::steady_clock>, io_executor>
+    boost::asio::basic_waitable_timer<std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>,
+                                      io_executor>
         timer_;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
     bool timer_waiting_ = false;

@@ -31,8 +31,7 @@ Stream make_stream(tcp_socket&& socket, tls_context_ref_t<Stream> const& tls) {
 }  // namespace
 
 template <class Stream>
-http_session<Stream>::http_session(tcp_socket&& socket, server_context& ctx,
-                                   tls_context_ref_t<Stream> tls)
+http_session<Stream>::http_session(tcp_socket&& socket, server_context& ctx, tls_context_ref_t<Stream> tls)
     : tls_(std::move(tls)),
       stream_(make_stream<Stream>(std::move(socket), tls_)),
       ctx_(ctx),
@@ -90,15 +89,14 @@ void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
         http_request req;
         req.version(11);
         req.keep_alive(false);
-        http_response res = ec == http::error::body_limit
-                                ? json_error(http::status::payload_too_large, "payload_too_large",
-                                             "body larger than " + std::to_string(ctx_.config.limits.max_body_bytes) +
-                                                 " bytes",
-                                             req)
-                            : ec == http::error::header_limit
-                                ? json_error(http::status::request_header_fields_too_large, "headers_too_large",
-                                             "request head too large", req)
-                                : json_error(http::status::bad_request, "bad_request", "malformed HTTP request", req);
+        http_response res =
+            ec == http::error::body_limit
+                ? json_error(http::status::payload_too_large, "payload_too_large",
+                             "body larger than " + std::to_string(ctx_.config.limits.max_body_bytes) + " bytes", req)
+            : ec == http::error::header_limit
+                ? json_error(http::status::request_header_fields_too_large, "headers_too_large",
+                             "request head too large", req)
+                : json_error(http::status::bad_request, "bad_request", "malformed HTTP request", req);
         log::debug("http.bad_request", {{"error", ec.message()}});
         return send(std::move(res));
     }
@@ -121,8 +119,10 @@ void http_session<Stream>::upgrade(http_request&& req) {
     record_.matched = route::websocket;
     auto admitted = admit_websocket(ctx_, req, remote_);
     if (auto* refusal = std::get_if<http_response>(&admitted)) {
-        log::info("ws.refused", {{"status", refusal->result_int()}, {"error", error_code_of(*refusal)},
-                                 {"target", log::redact_target(req.target())}, {"remote", remote_.to_string()}});
+        log::info("ws.refused", {{"status", refusal->result_int()},
+                                 {"error", error_code_of(*refusal)},
+                                 {"target", log::redact_target(req.target())},
+                                 {"remote", remote_.to_string()}});
         refusal->keep_alive(false);
         return send(std::move(*refusal));
     }
@@ -173,9 +173,8 @@ void http_session<Stream>::do_close() {
     auto& tcp = beast::get_lowest_layer(stream_);
     set_deadline(std::chrono::seconds{2});
     if constexpr (is_tls_v<Stream>) {
-        stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
-            beast::get_lowest_layer(self->stream_).close();
-        });
+        stream_.async_shutdown(
+            [self = this->shared_from_this()](beast::error_code) { beast::get_lowest_layer(self->stream_).close(); });
     } else {
         beast::error_code ec;
         tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
@@ -189,12 +188,13 @@ template <class Stream>
 void http_session<Stream>::drain() {
     constexpr std::size_t max_drain = 64 * 1024 * 1024;
     auto& tcp = beast::get_lowest_layer(stream_);
-    tcp.async_read_some(buffer_.prepare(16 * 1024), [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-        self->drained_ += n;
-        if (ec || self->drained_ > max_drain) return beast::get_lowest_layer(self->stream_).close();
-        self->buffer_.consume(self->buffer_.size());
-        self->drain();
-    });
+    tcp.async_read_some(buffer_.prepare(16 * 1024),
+                        [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                            self->drained_ += n;
+                            if (ec || self->drained_ > max_drain) return beast::get_lowest_layer(self->stream_).close();
+                            self->buffer_.consume(self->buffer_.size());
+                            self->drain();
+                        });
 }
 
 template <class Stream>

@@ -77,8 +77,7 @@ std::string to_wire(http_response const& res) {
     return out;
 }
 
-http_response json_error(http::status status, std::string_view code, std::string_view detail,
-                         http_request const& req) {
+http_response json_error(http::status status, std::string_view code, std::string_view detail, http_request const& req) {
     json::object o;
     o["error"] = code;
     o["detail"] = detail;

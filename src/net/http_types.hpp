@@ -18,8 +18,7 @@ void set_common_fields(http_response& res);
 http_response json_response(http::status status, std::string body, http_request const& req);
 
 // {"error": code, "detail": detail}
-http_response json_error(http::status status, std::string_view code, std::string_view detail,
-                         http_request const& req);
+http_response json_error(http::status status, std::string_view code, std::string_view detail, http_request const& req);
 
 // The response as it goes on the wire: status line, fields, blank line, body.
 // Every response here has a string body and its Content-Length field set

@@ -44,8 +44,7 @@ struct teardown_op {
     void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0) {
         if (!started) {
             started = true;
-            if (role == boost::beast::role_type::server)
-                socket.shutdown(boost::asio::socket_base::shutdown_send, ec);
+            if (role == boost::beast::role_type::server) socket.shutdown(boost::asio::socket_base::shutdown_send, ec);
             if (!ec) return socket.async_read_some(boost::asio::buffer(*buffer), std::move(self));
         } else {
             drained += n;
@@ -64,8 +63,8 @@ struct teardown_op {
 
 template <class TeardownHandler>
 void async_teardown(boost::beast::role_type role, lingering_socket& socket, TeardownHandler&& handler) {
-    boost::asio::async_compose<TeardownHandler, void(boost::system::error_code)>(
-        detail::teardown_op{socket, role}, handler, socket);
+    boost::asio::async_compose<TeardownHandler, void(boost::system::error_code)>(detail::teardown_op{socket, role},
+                                                                                 handler, socket);
 }
 
 inline void teardown(boost::beast::role_type role, lingering_socket& socket, boost::system::error_code& ec) {

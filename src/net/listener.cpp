@@ -20,8 +20,8 @@ listener::listener(asio::io_context& ioc, context_picker next_context, tcp::endp
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        auto const address = endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]"
-                                                        : endpoint.address().to_string();
+        auto const address =
+            endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
         throw listen_error("cannot listen on " + address + ":" + std::to_string(endpoint.port()) + " (" +
                            (tls ? "--tls-port" : "--port") + "): " + ec.message());
     }

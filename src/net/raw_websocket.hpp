@@ -132,11 +132,11 @@ private:
     // What a connection needs only while something is under way; an idle one
     // has none of it (136 bytes fewer per connection).
     struct busy_state {
-        std::string pending;  // bytes read but not parsed yet (a message completed before them)
-        std::string pong;  // the pong owed for the latest ping, not on the wire yet
-        std::string control;  // ping / close frames not on the wire yet
-        std::string in_flight;  // control frames (or the 101 answer) being written
-        std::unique_ptr<parked_op> parked_read;  // the reader, waiting to tear down after a write
+        std::string pending;                      // bytes read but not parsed yet (a message completed before them)
+        std::string pong;                         // the pong owed for the latest ping, not on the wire yet
+        std::string control;                      // ping / close frames not on the wire yet
+        std::string in_flight;                    // control frames (or the 101 answer) being written
+        std::unique_ptr<parked_op> parked_read;   // the reader, waiting to tear down after a write
         std::unique_ptr<parked_op> parked_write;  // a user write, waiting for the reader's control write
     };
     busy_state& busy() {
@@ -152,7 +152,7 @@ private:
     std::uint16_t handshake_timeout_s_ = 10;
     std::uint8_t header_[ws::max_header_bytes];
     std::uint8_t header_bytes_ = 0;
-    bool writing_ : 1 = false;  // a write (user's or reader's) is on the socket
+    bool writing_ : 1 = false;     // a write (user's or reader's) is on the socket
     bool close_sent_ : 1 = false;  // no frame may follow
     bool got_binary_ : 1 = false;
     bool binary_ : 1 = false;
@@ -177,8 +177,8 @@ struct raw_websocket::accept_op {
             // its socket closed. The timer's handler may run after this
             // operation (cancelled, or expired while it completed): it touches
             // the socket only while the expiry is unchanged.
-            timer = std::make_shared<asio::steady_timer>(ws.get_executor(),
-                                                         std::chrono::seconds{ws.handshake_timeout_s_});
+            timer =
+                std::make_shared<asio::steady_timer>(ws.get_executor(), std::chrono::seconds{ws.handshake_timeout_s_});
             timer->async_wait([t = timer, &socket = ws.socket_](boost::system::error_code e) {
                 if (e || t->expiry() == asio::steady_timer::time_point::min()) return;
                 boost::system::error_code ignored;
@@ -207,8 +207,7 @@ auto raw_websocket::async_accept(http_request const& req, Handler&& handler) {
     out.append("Sec-WebSocket-Accept: ")
         .append(ws::accept_key(req[boost::beast::http::field::sec_websocket_key]))
         .append("\r\nServer: vigil\r\n\r\n");
-    return boost::asio::async_compose<Handler, void(boost::system::error_code)>(accept_op{*this}, handler,
-                                                                                socket_);
+    return boost::asio::async_compose<Handler, void(boost::system::error_code)>(accept_op{*this}, handler, socket_);
 }
 
 // ---------------------------------------------------------------- read
@@ -221,11 +220,11 @@ struct raw_websocket::read_op {
     DynamicBuffer& buffer;
     enum : std::uint8_t {
         start,
-        waiting,       // for the socket to become readable
-        resuming,      // posted: parse what the last read left over
-        writing_pong,  // the reader's own control write; then on with what was read
-        parked_close,  // the close frame waits for the write in flight
-        writing_close, // the reader's close frame
+        waiting,        // for the socket to become readable
+        resuming,       // posted: parse what the last read left over
+        writing_pong,   // the reader's own control write; then on with what was read
+        parked_close,   // the close frame waits for the write in flight
+        writing_close,  // the reader's close frame
         tearing_down,
     } state = start;
     boost::system::error_code result;  // what the read completes with after a close
@@ -248,8 +247,7 @@ struct raw_websocket::read_op {
             case waiting:
                 if (ec) return self.complete(ec, 0);
                 return read_socket(self);
-            case resuming:
-                return resume_pending(self);
+            case resuming: return resume_pending(self);
             case writing_pong:
                 if (ec) {
                     ws.end_write();
@@ -261,11 +259,8 @@ struct raw_websocket::read_op {
             case parked_close:
                 // The write that was in flight has written our close frame (or failed).
                 return tear_down(self);
-            case writing_close:
-                ws.end_write();
-                return tear_down(self);
-            case tearing_down:
-                return self.complete(result, 0);
+            case writing_close: ws.end_write(); return tear_down(self);
+            case tearing_down: return self.complete(result, 0);
         }
     }
 
@@ -330,8 +325,7 @@ private:
             data += used;
             size -= used;
             switch (e.kind) {
-                case event::need_more:
-                    return true;
+                case event::need_more: return true;
                 case event::message: {
                     auto const n = e.payload.size();
                     boost::asio::buffer_copy(buffer.prepare(n), boost::asio::buffer(e.payload.data(), n));
@@ -351,7 +345,7 @@ private:
                     // Only the latest ping is answered if several wait (RFC 6455 5.5.3).
                     ws.busy().pong.resize(ws::max_header_bytes);
                     ws.busy().pong.resize(ws::write_header(reinterpret_cast<std::uint8_t*>(ws.busy().pong.data()),
-                                                     ws::opcode::pong, e.payload.size()));
+                                                           ws::opcode::pong, e.payload.size()));
                     ws.busy().pong.append(e.payload);
                     if (ws.writing_) break;  // the write in flight sends it when it ends
                     ws.stash(data, size);
@@ -362,12 +356,9 @@ private:
                 case event::close:
                     ws.peer_code_ = e.code;
                     // Echo the peer's close (RFC 6455 5.5.1) unless ours went already.
-                    close(self, boost::beast::websocket::error::closed,
-                          e.code, {e.payload.data(), e.payload.size()});
+                    close(self, boost::beast::websocket::error::closed, e.code, {e.payload.data(), e.payload.size()});
                     return false;
-                case event::fail:
-                    close(self, read_error_for(e.code), e.code, {});
-                    return false;
+                case event::fail: close(self, read_error_for(e.code), e.code, {}); return false;
             }
         }
     }
@@ -410,8 +401,8 @@ struct raw_websocket::write_op {
 
     raw_websocket& ws;
     boost::asio::const_buffer payload;
-    bool data;  // else: control_ already holds the frame
-    std::vector<frame_out> frames;  // a gathered write (data): several frames
+    bool data;                          // else: control_ already holds the frame
+    std::vector<frame_out> frames;      // a gathered write (data): several frames
     std::vector<std::uint8_t> headers;  // their headers; heap storage, so stable while the op moves
     enum : std::uint8_t { start, writing, flushing } state = start;
     bool mine = false;  // this operation holds the write path
@@ -507,7 +498,7 @@ auto raw_websocket::async_ping(boost::beast::websocket::ping_data const& payload
         out.append(payload.data(), payload.size());
     }
     return boost::asio::async_compose<Handler, void(boost::system::error_code)>(write_op{*this, {}, false}, handler,
-                                                                               socket_);
+                                                                                socket_);
 }
 
 template <class Handler>
@@ -517,7 +508,7 @@ auto raw_websocket::async_close(boost::beast::websocket::close_reason const& cr,
         busy().control += ws::close_frame(cr.code, {cr.reason.data(), cr.reason.size()});
     }
     return boost::asio::async_compose<Handler, void(boost::system::error_code)>(write_op{*this, {}, false}, handler,
-                                                                               socket_);
+                                                                                socket_);
 }
 
 }  // namespace vigil::net

@@ -88,8 +88,8 @@ boost::system::result<auth::claims> authenticate_monitoring(server_context& ctx,
 }
 
 http_response auth_failure(auth::auth_error e, http_request const& req) {
-    auto res = json_error(static_cast<http::status>(auth::http_status(e)), auth::error_code_name(e),
-                          detail_for(e), req);
+    auto res =
+        json_error(static_cast<http::status>(auth::http_status(e)), auth::error_code_name(e), detail_for(e), req);
     if (auth::http_status(e) == 401) res.set(http::field::www_authenticate, "Bearer");
     return res;
 }

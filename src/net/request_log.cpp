@@ -106,8 +106,9 @@ void finish_request(request_record const& r, int status, std::string_view error,
 }
 
 void render_request_counters(std::string& out) {
-    out += "# HELP vigil_http_requests_total HTTP requests answered (WebSocket upgrades: 101 or the refusal), "
-           "by method, route template and status.\n# TYPE vigil_http_requests_total counter\n";
+    out +=
+        "# HELP vigil_http_requests_total HTTP requests answered (WebSocket upgrades: 101 or the refusal), "
+        "by method, route template and status.\n# TYPE vigil_http_requests_total counter\n";
     for (std::size_t rt = 0; rt < route_slots; ++rt)
         for (std::size_t m = 0; m < method_slots; ++m)
             for (std::size_t st = 0; st < status_slots; ++st) {

@@ -25,7 +25,7 @@ struct server_context {
     auth::verified_tokens& api_tokens;  // HTTP API bearer tokens already verified
     alert_service& alerts;
     connection_registry& registry;
-    alert_bus& bus;  // other nodes' connections, for monitoring
+    alert_bus& bus;           // other nodes' connections, for monitoring
     static_files const& web;  // the dashboard
     connection_limits& limits;
     ws_tickets& tickets;

@@ -15,7 +15,8 @@ namespace {
 // Empty (not given), or what a store could have named its epoch.
 bool valid_epoch(std::string_view e) {
     return e.size() <= 64 && std::all_of(e.begin(), e.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                      c == '-';
            });
 }
 
@@ -35,11 +36,13 @@ std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, h
         return refuse(std::move(res), "too_many_handshakes");
     }
     auto const t = parse_request_target(req.target());
-    if (!t) return refuse(json_error(http::status::bad_request, "bad_request", "malformed request target", req), "bad_request");
+    if (!t)
+        return refuse(json_error(http::status::bad_request, "bad_request", "malformed request target", req),
+                      "bad_request");
     if (!is_path(*t, {"ws", "alerts", ""}))
-        return refuse(json_error(http::status::not_found, "not_found",
-                                 "the WebSocket endpoint is /ws/alerts/{user_id}", req),
-                      "not_found");
+        return refuse(
+            json_error(http::status::not_found, "not_found", "the WebSocket endpoint is /ws/alerts/{user_id}", req),
+            "not_found");
     if (ctx.shutting_down)
         return refuse(json_error(http::status::service_unavailable, "shutting_down", "server is shutting down", req),
                       "shutting_down");
@@ -75,13 +78,15 @@ std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, h
         return refuse(json_error(http::status::bad_request, "invalid_user_id",
                                  "user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]", req),
                       "invalid_user_id");
-    auto const auth_refusal = [&](auth::auth_error e) { return refuse(auth_failure(e, req), auth::error_code_name(e)); };
+    auto const auth_refusal = [&](auth::auth_error e) {
+        return refuse(auth_failure(e, req), auth::error_code_name(e));
+    };
     if (auto const ticket = t->param("ticket")) {
         auto claims = ctx.tickets.redeem(*ticket, now);
         if (!claims)
-            return refuse(json_error(http::status::unauthorized, "invalid_ticket",
-                                     "ticket unknown, used or expired", req),
-                          "invalid_ticket");
+            return refuse(
+                json_error(http::status::unauthorized, "invalid_ticket", "ticket unknown, used or expired", req),
+                "invalid_ticket");
         a.claims = std::move(*claims);
     } else {
         std::string token = t->param("token").value_or("");
@@ -105,10 +110,9 @@ std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, h
     }
     if (auto const v = ctx.limits.reserve(remote); v != connection_limits::verdict::admitted) {
         bool const total = v == connection_limits::verdict::too_many_connections;
-        auto res = json_error(total ? http::status::service_unavailable : http::status::too_many_requests,
-                              connection_limits::reason(v),
-                              total ? "this server is at its connection limit" : "too many connections from this address",
-                              req);
+        auto res = json_error(
+            total ? http::status::service_unavailable : http::status::too_many_requests, connection_limits::reason(v),
+            total ? "this server is at its connection limit" : "too many connections from this address", req);
         res.set(http::field::retry_after, "5");
         return refuse(std::move(res), connection_limits::reason(v));
     }

@@ -34,16 +34,26 @@ bool utf8_validator::feed(std::string_view bytes) noexcept {
         bool const cont = (b & 0xC0) == 0x80;
         switch (s) {
             case accept:
-                if (b < 0x80) s = accept;
-                else if (b < 0xC2) s = reject;  // a continuation byte, or an overlong 2-byte lead
-                else if (b < 0xE0) s = 1;
-                else if (b == 0xE0) s = 4;
-                else if (b == 0xED) s = 5;
-                else if (b < 0xF0) s = 2;
-                else if (b == 0xF0) s = 6;
-                else if (b < 0xF4) s = 3;
-                else if (b == 0xF4) s = 7;
-                else s = reject;
+                if (b < 0x80)
+                    s = accept;
+                else if (b < 0xC2)
+                    s = reject;  // a continuation byte, or an overlong 2-byte lead
+                else if (b < 0xE0)
+                    s = 1;
+                else if (b == 0xE0)
+                    s = 4;
+                else if (b == 0xED)
+                    s = 5;
+                else if (b < 0xF0)
+                    s = 2;
+                else if (b == 0xF0)
+                    s = 6;
+                else if (b < 0xF4)
+                    s = 3;
+                else if (b == 0xF4)
+                    s = 7;
+                else
+                    s = reject;
                 break;
             case 1: s = cont ? accept : reject; break;
             case 2: s = cont ? 1 : reject; break;
@@ -221,7 +231,7 @@ frame_reader::event frame_reader::feed(char* data, std::size_t size, std::size_t
                 std::uint8_t const first = header_[0], second = header_[1];
                 unsigned const op = first & 0x0F;
                 bool const fin = first & 0x80;
-                if (first & 0x70) return fail(close_status::protocol_error);  // RSV bits without an extension
+                if (first & 0x70) return fail(close_status::protocol_error);      // RSV bits without an extension
                 if (!(second & 0x80)) return fail(close_status::protocol_error);  // client frames MUST be masked
                 switch (op) {
                     case 0x0:  // continuation
@@ -236,8 +246,7 @@ frame_reader::event frame_reader::feed(char* data, std::size_t size, std::size_t
                     case 0xA:
                         if (!fin || (second & 0x7F) > 125) return fail(close_status::protocol_error);
                         break;
-                    default:
-                        return fail(close_status::protocol_error);  // reserved opcode
+                    default: return fail(close_status::protocol_error);  // reserved opcode
                 }
                 opcode_ = op;
                 // Control frames interleaved in a fragmented message keep its FIN state apart.

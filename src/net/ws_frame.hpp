@@ -103,17 +103,17 @@ private:
     event start_frame() noexcept;
     event finish_frame(std::string_view payload);
 
-    std::string message_;  // an unfinished data message's payload so far (unmasked)
-    std::string control_;  // an unfinished control frame's payload so far (unmasked)
+    std::string message_;          // an unfinished data message's payload so far (unmasked)
+    std::string control_;          // an unfinished control frame's payload so far (unmasked)
     std::uint64_t remaining_ = 0;  // payload bytes of the current frame still to come
     std::size_t max_message_;
     std::uint8_t header_[14];  // the current frame's header while it arrives; its mask after
-    utf8_validator utf8_;  // the text message being read
+    utf8_validator utf8_;      // the text message being read
     std::uint8_t header_bytes_ : 4 = 0;
     std::uint8_t mask_offset_ : 2 = 0;  // where in the mask the next payload byte is
-    std::uint8_t in_frame_ : 1 = 0;  // header read, payload pending
-    std::uint8_t in_message_ : 1 = 0;  // a fragmented data message is under way
-    std::uint8_t opcode_ : 4 = 0;  // the current frame's
+    std::uint8_t in_frame_ : 1 = 0;     // header read, payload pending
+    std::uint8_t in_message_ : 1 = 0;   // a fragmented data message is under way
+    std::uint8_t opcode_ : 4 = 0;       // the current frame's
     std::uint8_t fin_ : 1 = 0;
     std::uint8_t message_binary_ : 1 = 0;
     std::uint8_t zero_copy_ : 1 = 0;  // the current frame's payload is read straight from the input

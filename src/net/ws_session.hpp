@@ -33,8 +33,8 @@ namespace vigil::net {
 // of Beast's memory per idle connection, see raw_websocket.hpp); Beast's
 // stream over TLS, whose record layer it drives.
 template <class Layer>
-using ws_stream_t = std::conditional_t<std::is_same_v<Layer, lingering_socket>, raw_websocket,
-                                       boost::beast::websocket::stream<Layer>>;
+using ws_stream_t =
+    std::conditional_t<std::is_same_v<Layer, lingering_socket>, raw_websocket, boost::beast::websocket::stream<Layer>>;
 
 // Layer: lingering_socket (plain) or tls_http_stream (TLS).
 template <class Layer>
@@ -110,8 +110,8 @@ private:
     delivery_sequencer sequencer_;
     bool writing_ = false;
     std::uint8_t in_flight_messages_ = 0;  // outbox entries the write in flight sends
-    bool answers_json_pings_ = false;  // then protocol pings are not needed
-    bool open_ = false;  // handshake done
+    bool answers_json_pings_ = false;      // then protocol pings are not needed
+    bool open_ = false;                    // handshake done
     std::optional<std::pair<std::uint16_t, std::string>> pending_close_;
     std::unique_ptr<boost::asio::steady_timer> close_deadline_;
     double rate_tokens_;

@@ -64,7 +64,7 @@ template <class Layer>
 void ws_session<Layer>::run(http_request req, std::optional<stream_position> since) {
     auto const& cfg = ctx_.config;
     websocket::stream_base::timeout timeouts{};
-    timeouts.handshake_timeout = std::chrono::seconds{10};  // also bounds the closing handshake
+    timeouts.handshake_timeout = std::chrono::seconds{10};   // also bounds the closing handshake
     timeouts.idle_timeout = websocket::stream_base::none();  // our heartbeat sweep decides
     timeouts.keep_alive_pings = false;
     ws_.set_option(timeouts);
@@ -110,9 +110,9 @@ void ws_session<Layer>::on_accept(beast::error_code ec, std::optional<stream_pos
 template <class Layer>
 void ws_session<Layer>::do_read() {
     if constexpr (own_framing) buffer_.shrink_to_fit();  // empty here: frees it
-    ws_.async_read_some(buffer_, read_chunk_bytes, [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-        self->on_read(ec, n);
-    });
+    ws_.async_read_some(
+        buffer_, read_chunk_bytes,
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
 }
 
 template <class Layer>
@@ -151,7 +151,8 @@ void ws_session<Layer>::on_read(beast::error_code ec, std::size_t) {
 template <class Layer>
 bool ws_session<Layer>::within_rate(std::int64_t now) {
     auto const& l = ctx_.config.limits;
-    rate_tokens_ = std::min(l.message_burst, rate_tokens_ + double(now - rate_refilled_ms_) * l.messages_per_second / 1000.0);
+    rate_tokens_ =
+        std::min(l.message_burst, rate_tokens_ + double(now - rate_refilled_ms_) * l.messages_per_second / 1000.0);
     rate_refilled_ms_ = now;
     if (rate_tokens_ < 1.0) return false;
     rate_tokens_ -= 1.0;
@@ -173,9 +174,7 @@ void ws_session<Layer>::handle_message(std::string_view text) {
             static auto const pong = std::make_shared<std::string const>(proto::pong_message);
             return send(pong);
         }
-        case proto::client_message_type::pong:
-            answers_json_pings_ = true;
-            return;  // the heartbeat is already recorded
+        case proto::client_message_type::pong: answers_json_pings_ = true; return;  // the heartbeat is already recorded
         case proto::client_message_type::ack: {
             std::weak_ptr<ws_session> weak = this->shared_from_this();
             auto const executor = ws_.get_executor();
@@ -225,9 +224,8 @@ bool ws_session<Layer>::deliver(sequenced_message message) {
 
 template <class Layer>
 void ws_session<Layer>::replay(replay_delivery page) {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this(), p = std::move(page)]() mutable {
-        self->on_replay(p);
-    });
+    asio::post(ws_.get_executor(),
+               [self = this->shared_from_this(), p = std::move(page)]() mutable { self->on_replay(p); });
 }
 
 template <class Layer>
@@ -283,8 +281,9 @@ void ws_session<Layer>::send(shared_message message, std::int64_t received_ns) {
     auto const& l = ctx_.config.limits;
     std::size_t const size = message ? message->size() : 0;
     if (outbox_.size() >= l.outbox_max_messages || outbox_bytes_ + size > l.outbox_max_bytes) {
-        log::warn("ws.slow_consumer", {{"conn", conn_id_}, {"user_id", user_id_},
-                                       {"queued", outbox_.size()}, {"queued_bytes", outbox_bytes_}});
+        log::warn(
+            "ws.slow_consumer",
+            {{"conn", conn_id_}, {"user_id", user_id_}, {"queued", outbox_.size()}, {"queued_bytes", outbox_bytes_}});
         return start_close(close_code::slow_consumer, "slow consumer: outgoing queue full");
     }
     push(std::move(message), received_ns);
@@ -413,14 +412,17 @@ void ws_session<Layer>::finish(std::string_view why) {
     drop_queued();
     std::uint16_t const peer_code = ws_.reason().code;
     if (open_)
-        metrics::global().connections_closed.inc(
-            std::to_string(pending_close_ ? pending_close_->first : peer_code ? peer_code : 1006));
+        metrics::global().connections_closed.inc(std::to_string(pending_close_ ? pending_close_->first
+                                                                : peer_code    ? peer_code
+                                                                               : 1006));
     if (writing_) {
         // A write may wait forever on a peer that stopped reading: cut it.
         close_socket(ws_.next_layer());
     }
     if (open_) {
-        log::info("ws.closed", {{"conn", conn_id_}, {"user_id", user_id_}, {"why", why},
+        log::info("ws.closed", {{"conn", conn_id_},
+                                {"user_id", user_id_},
+                                {"why", why},
                                 {"peer_code", static_cast<int>(peer_code)},
                                 {"seconds", (now_ms() - connected_at_ms_) / 1000}});
     }
@@ -454,12 +456,9 @@ bool ws_session<Layer>::tick_due(std::int64_t now) const noexcept {
 template <class Layer>
 void ws_session<Layer>::on_tick(std::int64_t now) {
     switch (due_action(now)) {
-        case tick_action::none:
-            return;
-        case tick_action::heartbeat_timeout:
-            return close(close_code::heartbeat_timeout, "heartbeat timeout");
-        case tick_action::token_expired:
-            return close(close_code::token_expired, "token expired");
+        case tick_action::none: return;
+        case tick_action::heartbeat_timeout: return close(close_code::heartbeat_timeout, "heartbeat timeout");
+        case tick_action::token_expired: return close(close_code::token_expired, "token expired");
         case tick_action::ping:
             last_ping_ms_.store(now, std::memory_order_relaxed);
             asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->send_ping(); });

@@ -34,8 +34,7 @@ std::string_view code_name(message_error e) noexcept;
 boost::system::result<client_message, message_error> parse_client_message(std::string_view text);
 
 // {"type":"error","error":code,"detail":detail[,"alert_id":id]}
-std::string error_message(std::string_view code, std::string_view detail,
-                          std::string_view alert_id = {});
+std::string error_message(std::string_view code, std::string_view detail, std::string_view alert_id = {});
 std::string ack_ok_message(std::string_view alert_id);
 std::string refresh_ok_message(std::int64_t expires_at);
 inline constexpr std::string_view ping_message = R"({"type":"ping"})";

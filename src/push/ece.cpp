@@ -63,8 +63,7 @@ std::optional<std::string> gcm_seal(std::string_view key, std::string_view nonce
     int n = 0, final_n = 0;
     if (!ctx || EVP_EncryptInit_ex2(ctx.get(), EVP_aes_128_gcm(), bytes(key), bytes(nonce), nullptr) != 1 ||
         EVP_EncryptUpdate(ctx.get(), bytes(out), &n, bytes(in), int(in.size())) != 1 ||
-        EVP_EncryptFinal_ex(ctx.get(), bytes(out) + n, &final_n) != 1 ||
-        std::size_t(n + final_n) != in.size() ||
+        EVP_EncryptFinal_ex(ctx.get(), bytes(out) + n, &final_n) != 1 || std::size_t(n + final_n) != in.size() ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, int(ece_tag_size), bytes(out) + in.size()) != 1)
         return std::nullopt;
     return out;
@@ -160,7 +159,8 @@ boost::system::result<std::string> ece_decrypt(std::string_view body, p256_key c
     if (body.size() < ece_salt_size + 5) return ece_error::truncated;
     std::string_view const salt = body.substr(0, ece_salt_size);
     std::uint32_t rs = 0;
-    for (std::size_t i = ece_salt_size; i < ece_salt_size + 4; ++i) rs = (rs << 8) | static_cast<unsigned char>(body[i]);
+    for (std::size_t i = ece_salt_size; i < ece_salt_size + 4; ++i)
+        rs = (rs << 8) | static_cast<unsigned char>(body[i]);
     std::size_t const id_length = static_cast<unsigned char>(body[ece_salt_size + 4]);
     // RFC 8188: a record holds at least a tag and a delimiter (rs >= 18);
     // RFC 8291: the key id is the sender's 65-byte point.

@@ -48,8 +48,7 @@ std::variant<push_endpoint, std::string> parse_endpoint(std::string_view url, bo
             e.host_is_ip = true;
             loopback = u.host_ipv6_address().is_loopback();
             break;
-        default:
-            return std::string{"the endpoint has no usable host"};
+        default: return std::string{"the endpoint has no usable host"};
     }
     if (!e.tls && !(allow_insecure_loopback && loopback))
         return std::string{allow_insecure_loopback ? "a plain http:// endpoint must be a loopback address"

@@ -14,12 +14,12 @@ namespace vigil::push {
 inline constexpr std::size_t max_endpoint_size = 2048;
 
 struct push_endpoint {
-    bool tls = true;         // https://; http:// only to loopback, when allowed
-    std::string host;        // lowercase name or IP address, without IPv6 brackets
+    bool tls = true;   // https://; http:// only to loopback, when allowed
+    std::string host;  // lowercase name or IP address, without IPv6 brackets
     bool host_is_ip = false;
     std::uint16_t port = 443;
-    std::string target;      // path and query, at least "/"
-    std::string origin;      // scheme://host[:port], lowercase, default port left out
+    std::string target;  // path and query, at least "/"
+    std::string origin;  // scheme://host[:port], lowercase, default port left out
 };
 
 // Accepts an absolute https:// URL with a host (a DNS name or an IP address),

@@ -14,7 +14,7 @@ typedef struct evp_pkey_st EVP_PKEY;
 
 namespace vigil::push {
 
-inline constexpr std::size_t p256_point_size = 65;   // 0x04 || X || Y
+inline constexpr std::size_t p256_point_size = 65;  // 0x04 || X || Y
 inline constexpr std::size_t p256_scalar_size = 32;
 inline constexpr std::size_t es256_signature_size = 64;  // R || S, as JWS wants it
 

@@ -45,8 +45,8 @@ std::string_view to_string(urgency u) noexcept {
 bool valid_topic(std::string_view topic) noexcept {
     if (topic.empty() || topic.size() > max_topic_size) return false;
     for (char c : topic) {
-        bool const ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_';
+        bool const ok =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (!ok) return false;
     }
     return true;

@@ -32,10 +32,10 @@ inline constexpr std::int64_t max_push_ttl_seconds = 28 * 24 * 3600;
 inline constexpr std::size_t max_topic_size = 32;
 
 struct push_message {
-    std::string payload;           // plaintext, at most ece_max_plaintext_size bytes (SPEC: JSON)
+    std::string payload;  // plaintext, at most ece_max_plaintext_size bytes (SPEC: JSON)
     std::int64_t ttl_seconds = 24 * 3600;
     urgency priority = urgency::normal;
-    std::string topic;             // empty: none. A newer message with the same topic replaces an undelivered one
+    std::string topic;  // empty: none. A newer message with the same topic replaces an undelivered one
 };
 
 // 1 to 32 characters of [A-Za-z0-9_-].
@@ -62,7 +62,9 @@ enum class push_error {
 
 boost::system::error_category const& push_category() noexcept;
 
-inline boost::system::error_code make_error_code(push_error e) noexcept { return {static_cast<int>(e), push_category()}; }
+inline boost::system::error_code make_error_code(push_error e) noexcept {
+    return {static_cast<int>(e), push_category()};
+}
 
 struct push_request {
     push_endpoint endpoint;

@@ -27,7 +27,7 @@ struct retry_policy {
     int max_attempts = 5;  // including the first; 1 never retries
     std::chrono::milliseconds initial_backoff{1000};
     std::chrono::milliseconds max_backoff{60'000};
-    double jitter = 0.5;   // each backoff is drawn in [base*(1-j), base*(1+j)], then capped at max_backoff
+    double jitter = 0.5;  // each backoff is drawn in [base*(1-j), base*(1+j)], then capped at max_backoff
     // A Retry-After longer than this gives the push up rather than hold it
     // (an alert pushed an hour late helps nobody; it waits in the store).
     std::chrono::seconds max_retry_after{600};

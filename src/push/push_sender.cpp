@@ -10,8 +10,8 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -86,7 +86,7 @@ bool is_public_address(asio::ip::address const& a) noexcept {
     if (v6.is_v4_mapped()) return is_public_v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
     auto const b = v6.to_bytes();
     return !(v6.is_unspecified() || v6.is_loopback() || v6.is_multicast() || v6.is_link_local() ||
-             (b[0] & 0xfe) == 0xfc ||                  // fc00::/7, unique local
+             (b[0] & 0xfe) == 0xfc ||                   // fc00::/7, unique local
              (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0));  // fec0::/10, the old site-local
 }
 
@@ -125,8 +125,8 @@ struct push_op {
     beast::flat_buffer buffer;
     std::optional<http::response_parser<http::string_body>> parser;
     clock_type::time_point connect_deadline;  // DNS, TCP and TLS handshake together
-    bool reused = false;     // conn came from the idle pool
-    bool in_flight = false;  // holds one of max_concurrent
+    bool reused = false;                      // conn came from the idle pool
+    bool in_flight = false;                   // holds one of max_concurrent
     bool finished = false;
     int attempts = 0;
     int status = 0;
@@ -477,12 +477,10 @@ struct push_sender::impl : std::enable_shared_from_this<push_sender::impl> {
         auto const& origin = op->request.endpoint.origin;
         switch (outcome) {
             case push_outcome::delivered:
-                log::debug("push.delivered", {{"origin", origin}, {"status", r.status}, {"attempts", r.attempts},
-                                              {"ms", ms}});
+                log::debug("push.delivered",
+                           {{"origin", origin}, {"status", r.status}, {"attempts", r.attempts}, {"ms", ms}});
                 break;
-            case push_outcome::gone:
-                log::info("push.gone", {{"origin", origin}, {"status", r.status}});
-                break;
+            case push_outcome::gone: log::info("push.gone", {{"origin", origin}, {"status", r.status}}); break;
             case push_outcome::failed:
             case push_outcome::gave_up:
                 if (stopped) {  // shutting down: expected, not a warning

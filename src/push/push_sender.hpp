@@ -48,16 +48,16 @@ std::string_view to_string(push_outcome o) noexcept;
 
 struct push_result {
     push_outcome outcome = push_outcome::failed;
-    int status = 0;       // the last HTTP status; 0 when no answer came
-    int attempts = 0;     // requests tried, the first included
-    std::string detail;   // for logs: the error, or the answer's first bytes (printable, at most 200)
+    int status = 0;      // the last HTTP status; 0 when no answer came
+    int attempts = 0;    // requests tried, the first included
+    std::string detail;  // for logs: the error, or the answer's first bytes (printable, at most 200)
     std::chrono::steady_clock::duration elapsed{};  // from send() to the outcome, waits included
 };
 
 struct sender_options {
-    bool allow_insecure_loopback = false;  // plain http:// to 127.0.0.0/8 and ::1 (tests only)
-    bool allow_private_addresses = false;  // endpoints that are not on the public internet
-    std::string extra_ca_file;             // PEM certificates trusted beside the system's store
+    bool allow_insecure_loopback = false;                // plain http:// to 127.0.0.0/8 and ::1 (tests only)
+    bool allow_private_addresses = false;                // endpoints that are not on the public internet
+    std::string extra_ca_file;                           // PEM certificates trusted beside the system's store
     std::chrono::milliseconds connect_timeout{10'000};   // DNS, TCP and TLS handshake together
     std::chrono::milliseconds exchange_timeout{30'000};  // writing the request and reading the answer
     std::chrono::milliseconds idle_timeout{50'000};      // reuse an idle connection younger than this

@@ -18,9 +18,9 @@ namespace vigil::push {
 inline constexpr std::size_t max_subscription_body = 8 * 1024;
 
 struct push_subscription {
-    std::string endpoint;   // as given; parse_endpoint() accepts it under the policy it was parsed with
-    std::string p256dh;     // 65 bytes: the browser's uncompressed P-256 point, checked on the curve
-    std::string auth;       // 16 bytes: the browser's authentication secret
+    std::string endpoint;  // as given; parse_endpoint() accepts it under the policy it was parsed with
+    std::string p256dh;    // 65 bytes: the browser's uncompressed P-256 point, checked on the curve
+    std::string auth;      // 16 bytes: the browser's authentication secret
     std::optional<std::int64_t> expiration_time;  // milliseconds since 1970, when the browser gave one
 };
 

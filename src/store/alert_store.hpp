@@ -63,7 +63,7 @@ struct append_result {
 
 struct write_result {
     std::vector<append_result> appended;  // one per batch.alerts, same order
-    std::vector<ack_result> acks;          // one per batch.acks, same order
+    std::vector<ack_result> acks;         // one per batch.acks, same order
 };
 
 enum class ack_filter { unacked, acked, all };
@@ -94,8 +94,8 @@ struct feed_page {
 };
 
 struct retention_policy {
-    std::int64_t max_age_ms = 0;   // 0: keep regardless of age
-    std::size_t per_user = 0;      // 0: no count limit
+    std::int64_t max_age_ms = 0;  // 0: keep regardless of age
+    std::size_t per_user = 0;     // 0: no count limit
 };
 
 // Whether the engine can reach its data now (a networked engine can lose its
@@ -120,8 +120,8 @@ public:
     // The user's alerts with seq > after_seq, oldest first, at most `limit`;
     // only unacknowledged ones when asked. Frame bytes are loaded when asked
     // (inline frames).
-    virtual replay_page after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only,
-                              std::size_t limit, bool with_frames) = 0;
+    virtual replay_page after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only, std::size_t limit,
+                              bool with_frames) = 0;
 
     virtual std::optional<stored_alert> get(std::string_view alert_id) = 0;
     virtual std::optional<annotated_frame> frame(std::string_view alert_id) = 0;

@@ -190,8 +190,7 @@ connection::connection(std::string const& conninfo, settings const& session, clo
         while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
         PQfinish(conn_);
         conn_ = nullptr;
-        throw error("postgres: cannot connect to " + redact(conninfo) + ": " + (m.empty() ? why : m), "", true,
-                    false);
+        throw error("postgres: cannot connect to " + redact(conninfo) + ": " + (m.empty() ? why : m), "", true, false);
     };
     if (PQstatus(conn_) == CONNECTION_BAD) failed("bad connection parameters");
     auto status = PGRES_POLLING_WRITING;
@@ -209,7 +208,10 @@ connection::connection(std::string const& conninfo, settings const& session, clo
     // libpq prints notices on stderr; the server's goodbye at a shutdown
     // comes this way too. They go to the structured log instead.
     PQsetNoticeProcessor(
-        conn_, [](void*, char const* message) { log::debug("store.postgres_notice", {{"message", message}}); },
+        conn_,
+        [](void*, char const* message) {
+            log::debug("store.postgres_notice", {{"message", message}});
+        },
         nullptr);
     if (!session.empty()) {
         std::string sql = "SELECT ";
@@ -311,8 +313,7 @@ std::vector<result> connection::run(std::span<step> steps, clock::time_point dea
             lengths.push_back(int(bytes.size()));
             formats.push_back(v.binary ? 1 : 0);
         }
-        if (!PQsendQueryPrepared(conn_, s->name, int(values.size()), values.data(), lengths.data(), formats.data(),
-                                 0))
+        if (!PQsendQueryPrepared(conn_, s->name, int(values.size()), values.data(), lengths.data(), formats.data(), 0))
             fail("cannot queue a statement", false);
         queued.push_back(int(i));
     }

@@ -38,16 +38,16 @@ struct error : store_error {
           sqlstate(std::move(sqlstate)),
           connection_lost(connection_lost),
           maybe_applied(maybe_applied) {}
-    std::string sqlstate;        // the server's SQLSTATE; empty when libpq failed alone (no answer)
-    bool connection_lost;        // the connection cannot be used again
-    bool maybe_applied;          // a transaction's commit may have happened (its answer was lost)
+    std::string sqlstate;  // the server's SQLSTATE; empty when libpq failed alone (no answer)
+    bool connection_lost;  // the connection cannot be used again
+    bool maybe_applied;    // a transaction's commit may have happened (its answer was lost)
 };
 
 // SQLSTATEs the store reacts to.
 namespace sqlstate {
 inline constexpr std::string_view deadlock = "40P01";
 inline constexpr std::string_view serialization = "40001";
-inline constexpr std::string_view query_canceled = "57014";  // statement_timeout
+inline constexpr std::string_view query_canceled = "57014";   // statement_timeout
 inline constexpr std::string_view check_violation = "23514";  // also: no partition for a row
 }  // namespace sqlstate
 

@@ -59,8 +59,7 @@ pool::lease pool::acquire(clock::time_point deadline) {
                 throw;
             }
         }
-        if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-            open_ >= options_.size)
+        if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= options_.size)
             throw store_error("postgres: no connection of the pool (" + std::to_string(options_.size) +
                               ") came free in time");
     }

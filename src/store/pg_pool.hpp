@@ -18,7 +18,7 @@ namespace vigil::pg {
 struct pool_options {
     std::string conninfo;  // a postgresql:// URL or key=value string
     std::size_t size = 4;
-    settings session;      // applied to every new connection
+    settings session;  // applied to every new connection
 };
 
 class pool {

@@ -100,9 +100,7 @@ pg::statement const lock_users{
 // The batch's alerts (no two with the same user and key: the caller keeps
 // the first). Those whose key the user already has come back with that
 // alert; the others get the next seqs of their users, in batch order.
-pg::statement const insert_alerts{
-    "vigil_insert_alerts",
-    std::string{R"sql(
+pg::statement const insert_alerts{"vigil_insert_alerts", std::string{R"sql(
 WITH input AS (
     SELECT * FROM unnest($1::int4[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::bytea[], $10::bool[])
@@ -163,11 +161,11 @@ pg::statement const record_deliveries{
 
 // A replay page and the head it is read against, in one snapshot.
 std::string after_sql(bool unacked_only, bool with_frames) {
-    return std::string{"SELECT h.head, a.* FROM "
-                       "(SELECT coalesce((SELECT last_seq FROM users WHERE user_id = $1::text), 0) AS head) h "
-                       "LEFT JOIN LATERAL (SELECT "} +
-           alert_columns + (with_frames ? ", frame" : "") +
-           " FROM alerts WHERE user_id = $1::text AND seq > $2::int8" +
+    return std::string{
+               "SELECT h.head, a.* FROM "
+               "(SELECT coalesce((SELECT last_seq FROM users WHERE user_id = $1::text), 0) AS head) h "
+               "LEFT JOIN LATERAL (SELECT "} +
+           alert_columns + (with_frames ? ", frame" : "") + " FROM alerts WHERE user_id = $1::text AND seq > $2::int8" +
            (unacked_only ? " AND acked_ms IS NULL" : "") + " ORDER BY seq LIMIT $3::int8) a ON true ORDER BY a.seq";
 }
 pg::statement const after_statements[4] = {
@@ -212,10 +210,10 @@ struct history_statements {
     std::vector<pg::statement> all;
     history_statements() {
         all.reserve(12);
-        static char const* const names[12] = {
-            "vigil_history_0", "vigil_history_1", "vigil_history_2",  "vigil_history_3",
-            "vigil_history_4", "vigil_history_5", "vigil_history_6",  "vigil_history_7",
-            "vigil_history_8", "vigil_history_9", "vigil_history_10", "vigil_history_11"};
+        static char const* const names[12] = {"vigil_history_0", "vigil_history_1",  "vigil_history_2",
+                                              "vigil_history_3", "vigil_history_4",  "vigil_history_5",
+                                              "vigil_history_6", "vigil_history_7",  "vigil_history_8",
+                                              "vigil_history_9", "vigil_history_10", "vigil_history_11"};
         for (int i = 0; i < 12; ++i)
             all.push_back({names[i], history_sql(i & 1, i & 2, static_cast<ack_filter>(i >> 2))});
     }
@@ -394,8 +392,8 @@ auto postgres_alert_store::with_connection(bool retry_if_applied, F&& f) {
         } catch (pg::error const& e) {
             // Unreachable, or slower than the deadline: /health says so.
             bool const timeout = e.sqlstate == "57014";
-            bool const unreachable = e.connection_lost || e.sqlstate.rfind("57P", 0) == 0 ||
-                                     e.sqlstate.rfind("08", 0) == 0;
+            bool const unreachable =
+                e.connection_lost || e.sqlstate.rfind("57P", 0) == 0 || e.sqlstate.rfind("08", 0) == 0;
             if (timeout || unreachable) note_status(false, e.what());
             metrics::global().store_errors.inc(timeout ? "timeout" : unreachable ? "unreachable" : "query");
             if (e.connection_lost) c.discard();
@@ -434,8 +432,9 @@ postgres_alert_store::postgres_alert_store(postgres_options options) : options_(
     migrate();
     auto const now = now_ms();
     with_connection(true, [&](pg::connection& c, clock::time_point) {
-        ensure_partitions(c, now, now / options_.partition_ms * options_.partition_ms +
-                                      (options_.partitions_ahead + 1) * options_.partition_ms);
+        ensure_partitions(c, now,
+                          now / options_.partition_ms * options_.partition_ms +
+                              (options_.partitions_ahead + 1) * options_.partition_ms);
         return 0;
     });
     log::info("store.postgres_open", {{"url", pool_->redacted_conninfo()},
@@ -467,7 +466,8 @@ void postgres_alert_store::migrate() {
     auto const deadline = clock::now() + options_.migrate_timeout;
     auto c = pool_->acquire(deadline);
     try {
-        if (auto const enc = c->exec("SHOW server_encoding", deadline).string(0, 0); enc != "UTF8" && enc != "SQL_ASCII")
+        if (auto const enc = c->exec("SHOW server_encoding", deadline).string(0, 0);
+            enc != "UTF8" && enc != "SQL_ASCII")
             throw store_error("postgres: the database's encoding is " + enc + "; vigil needs UTF8");
         c->exec("BEGIN", deadline);
         // Waiting for another node's migration is bounded by migrate_timeout.
@@ -489,8 +489,9 @@ void postgres_alert_store::migrate() {
                         "') ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     deadline);
             // A new database numbers from a new epoch.
-            c->exec("INSERT INTO meta (key, value) VALUES ('epoch', '" + new_epoch() + "') ON CONFLICT (key) DO NOTHING",
-                    deadline);
+            c->exec(
+                "INSERT INTO meta (key, value) VALUES ('epoch', '" + new_epoch() + "') ON CONFLICT (key) DO NOTHING",
+                deadline);
             log::info("store.postgres_migrated",
                       {{"schema", options_.schema}, {"from", version}, {"to", schema_version}});
         }
@@ -518,9 +519,8 @@ std::vector<alert_partition> postgres_alert_store::list_partitions(pg::connectio
 }
 
 std::vector<alert_partition> postgres_alert_store::partitions() {
-    return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
-        return list_partitions(c, false, deadline);
-    });
+    return with_connection(
+        true, [&](pg::connection& c, clock::time_point deadline) { return list_partitions(c, false, deadline); });
 }
 
 // Creates the partitions that cover [from_ms, to_ms), each one
@@ -681,7 +681,8 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
         pg::array delivered{pg::array::type::uuid};
         for (auto const& d : batch.delivered)
             if (canonical_uuid(d)) delivered.add(uuid_bytes(d));
-        if (delivered.size()) steps.push_back({&record_deliveries, pg::params{}.binary(std::move(delivered)).integer(now_ms)});
+        if (delivered.size())
+            steps.push_back({&record_deliveries, pg::params{}.binary(std::move(delivered)).integer(now_ms)});
     }
 
     write_result out;
@@ -747,15 +748,18 @@ replay_page postgres_alert_store::after(std::string_view user_id, std::uint64_t 
     auto const& s = after_statements[(unacked_only ? 1 : 0) | (with_frames ? 2 : 0)];
     return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
         auto const r = c.run(s,
-                             pg::params{}.text(user_id).integer(std::int64_t(after_seq)).integer(
-                                 std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
+                             pg::params{}
+                                 .text(user_id)
+                                 .integer(std::int64_t(after_seq))
+                                 .integer(std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
                              deadline);
         replay_page page;
         for (int row = 0; row < r.rows(); ++row) {
             if (row == 0) page.head = static_cast<std::uint64_t>(r.integer(0, 0));
             if (r.is_null(row, 1)) continue;  // no alert: the head alone
             auto a = read_alert(r, row, 1);
-            if (with_frames && !r.is_null(row, 1 + alert_column_count)) a.frame_bytes = r.bytea(row, 1 + alert_column_count);
+            if (with_frames && !r.is_null(row, 1 + alert_column_count))
+                a.frame_bytes = r.bytea(row, 1 + alert_column_count);
             page.alerts.push_back(std::move(a));
         }
         return page;
@@ -816,9 +820,9 @@ feed_page postgres_alert_store::feed(std::string const& cursor, std::size_t limi
         if (xid.empty() || !std::all_of(xid.begin(), xid.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
             !canonical_uuid(id))
             throw store_error("not a feed cursor of this store: " + cursor);
-        auto const r = c.run(feed_page_sql,
-                             pg::params{}.text(xid).text(id).integer(std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
-                             deadline);
+        auto const r = c.run(
+            feed_page_sql,
+            pg::params{}.text(xid).text(id).integer(std::int64_t(std::min<std::size_t>(limit, INT64_MAX))), deadline);
         std::string last_xid, last_id;
         for (int row = 0; row < r.rows(); ++row) {
             if (r.is_null(row, 1)) continue;  // no alert: the horizon alone
@@ -857,9 +861,10 @@ std::size_t postgres_alert_store::prune_expired(std::int64_t now_ms, std::size_t
             auto const count_rows = [&](std::string const& name) {
                 // The planner's count when it has one (autovacuum keeps it):
                 // counting a day's partition could take longer than a call may.
-                auto const est = c.exec("SELECT reltuples::int8 FROM pg_class WHERE oid = " +
-                                            quote_literal(quote_ident(name)) + "::regclass",
-                                        deadline);
+                auto const est =
+                    c.exec("SELECT reltuples::int8 FROM pg_class WHERE oid = " + quote_literal(quote_ident(name)) +
+                               "::regclass",
+                           deadline);
                 if (est.rows() && est.integer(0, 0) >= 0) return std::size_t(est.integer(0, 0));
                 return std::size_t(c.exec("SELECT count(*) FROM " + quote_ident(name), deadline).integer(0, 0));
             };

@@ -118,7 +118,8 @@ private:
 
     void migrate();
     void ensure_partitions(pg::connection& c, std::int64_t from_ms, std::int64_t to_ms);
-    std::vector<alert_partition> list_partitions(pg::connection& c, bool with_pending, std::chrono::steady_clock::time_point deadline);
+    std::vector<alert_partition> list_partitions(pg::connection& c, bool with_pending,
+                                                 std::chrono::steady_clock::time_point deadline);
     write_result write_once(pg::connection& c, write_batch const& batch, std::int64_t now_ms,
                             std::vector<std::string> const& ids, std::chrono::steady_clock::time_point deadline);
 

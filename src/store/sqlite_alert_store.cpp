@@ -79,7 +79,6 @@ constexpr char alert_columns[] =
 
 }  // namespace
 
-
 using detail::sqlite_connection;
 using detail::transaction;
 using statement = sqlite_connection::statement;
@@ -108,7 +107,6 @@ std::string select_alerts(std::string_view where_and_rest) {
     return std::string{"SELECT "} + alert_columns + " FROM alerts " + std::string{where_and_rest};
 }
 
-
 }  // namespace
 
 sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::move(options)) {
@@ -135,8 +133,8 @@ sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::m
             if (s.step()) version = static_cast<int>(s.integer(0));
         }
         if (version > schema_version)
-            throw store_error(options_.path + " has schema " + std::to_string(version) +
-                              ", newer than this build's " + std::to_string(schema_version));
+            throw store_error(options_.path + " has schema " + std::to_string(version) + ", newer than this build's " +
+                              std::to_string(schema_version));
         if (version == schema_version) break;  // the transaction rolls back: nothing written
         writer_->exec(migrations[version]);
         writer_->exec(("PRAGMA user_version=" + std::to_string(version + 1)).c_str());
@@ -173,12 +171,11 @@ std::string sqlite_alert_store::begin_new_epoch(std::string const& path) {
     transaction tx{*s.writer_};
     std::string epoch;
     {
-        auto u = s.writer_->prepare(
-            "UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = 'epoch' RETURNING value");
+        auto u =
+            s.writer_->prepare("UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = 'epoch' RETURNING value");
         if (!u.step()) throw store_error(path + " has no epoch in its meta table");
         epoch = u.text(0);
-        while (u.step()) {
-        }
+        while (u.step()) {}
     }
     tx.commit();
     return epoch;
@@ -282,8 +279,7 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
             s.bind(1, now_ms).bind(2, ack.acked_by).bind(3, ack.alert_id).bind(4, ack.owner);
             if (s.step()) {
                 out.acks.push_back({ack_outcome::acked, s.text(0)});
-                while (s.step()) {
-                }
+                while (s.step()) {}
                 continue;
             }
             auto q = writer_->prepare("SELECT user_id FROM alerts WHERE id = ?1 AND (?2 = '' OR user_id = ?2)");
@@ -320,9 +316,8 @@ replay_page sqlite_alert_store::after(std::string_view user_id, std::uint64_t af
     }
     auto& out = page.alerts;
     auto s = reader_->prepare_built(
-        unacked_only
-            ? select_alerts("WHERE user_id = ?1 AND seq > ?2 AND acked_ms IS NULL ORDER BY seq LIMIT ?3")
-            : select_alerts("WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
+        unacked_only ? select_alerts("WHERE user_id = ?1 AND seq > ?2 AND acked_ms IS NULL ORDER BY seq LIMIT ?3")
+                     : select_alerts("WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
     s.bind(1, user_id).bind(2, std::int64_t(after_seq)).bind(3, std::int64_t(limit));
     while (s.step()) out.push_back(read_alert(s));
     if (with_frames) {

@@ -18,11 +18,11 @@ namespace vigil {
 namespace detail {
 class sqlite_connection;
 class wal_checkpointer;
-}
+}  // namespace detail
 
 struct sqlite_options {
-    std::string path;                // database file; created with its schema if absent
-    bool synchronous_full = true;    // fsync the WAL on every commit (power-loss safe)
+    std::string path;              // database file; created with its schema if absent
+    bool synchronous_full = true;  // fsync the WAL on every commit (power-loss safe)
     retention_policy retention;
     // The WAL is copied back into the database by a background thread once it
     // holds this many pages (store/wal_checkpointer.hpp); ~40 MiB at 10,000.

@@ -130,8 +130,7 @@ public:
     ~transaction() {
         if (!done_) try {
                 c_.exec("ROLLBACK");
-            } catch (...) {
-            }
+            } catch (...) {}
     }
     void commit() {
         c_.prepare("COMMIT").step();

@@ -22,10 +22,10 @@ sqlite3_vfs* base_vfs = nullptr;
 
 // Our file object: these fields, then the default VFS's file object.
 struct wal_file {
-    sqlite3_file base;              // pMethods: buffering_methods
-    sqlite3_file* real;             // the default VFS's file, right after us
-    std::vector<char>* pending;     // appends not yet written
-    sqlite3_int64 pending_offset;   // where pending[0] goes in the file
+    sqlite3_file base;             // pMethods: buffering_methods
+    sqlite3_file* real;            // the default VFS's file, right after us
+    std::vector<char>* pending;    // appends not yet written
+    sqlite3_int64 pending_offset;  // where pending[0] goes in the file
 };
 
 constexpr std::size_t real_offset = (sizeof(wal_file) + 15) & ~std::size_t{15};
@@ -35,8 +35,7 @@ sqlite3_io_methods const* real_methods(wal_file* w) { return w->real->pMethods; 
 
 int flush(wal_file* w) {
     if (w->pending->empty()) return SQLITE_OK;
-    int const rc = real_methods(w)->xWrite(w->real, w->pending->data(), int(w->pending->size()),
-                                           w->pending_offset);
+    int const rc = real_methods(w)->xWrite(w->real, w->pending->data(), int(w->pending->size()), w->pending_offset);
     w->pending->clear();
     return rc;
 }
@@ -53,8 +52,7 @@ int x_close(sqlite3_file* f) {
 int x_write(sqlite3_file* f, void const* data, int amount, sqlite3_int64 offset) {
     auto* w = self(f);
     auto& pending = *w->pending;
-    bool const follows = !pending.empty() &&
-                         offset == w->pending_offset + sqlite3_int64(pending.size()) &&
+    bool const follows = !pending.empty() && offset == w->pending_offset + sqlite3_int64(pending.size()) &&
                          pending.size() + std::size_t(amount) <= max_buffered;
     if (!follows) {
         if (int rc = flush(w); rc != SQLITE_OK) return rc;
@@ -102,18 +100,29 @@ int x_check_reserved_lock(sqlite3_file* f, int* out) {
     return real_methods(self(f))->xCheckReservedLock(self(f)->real, out);
 }
 int x_sector_size(sqlite3_file* f) { return real_methods(self(f))->xSectorSize(self(f)->real); }
-int x_device_characteristics(sqlite3_file* f) {
-    return real_methods(self(f))->xDeviceCharacteristics(self(f)->real);
-}
+int x_device_characteristics(sqlite3_file* f) { return real_methods(self(f))->xDeviceCharacteristics(self(f)->real); }
 
 // Version 1: a WAL file is never memory-mapped and has no wal-index of its own.
 sqlite3_io_methods const buffering_methods = {
-    1,           x_close,     x_read,          x_write,
-    x_truncate,  x_sync,      x_file_size,     x_lock,
-    x_unlock,    x_check_reserved_lock,        x_file_control,
-    x_sector_size,            x_device_characteristics,
-    nullptr,     nullptr,     nullptr,         nullptr,
-    nullptr,     nullptr,
+    1,
+    x_close,
+    x_read,
+    x_write,
+    x_truncate,
+    x_sync,
+    x_file_size,
+    x_lock,
+    x_unlock,
+    x_check_reserved_lock,
+    x_file_control,
+    x_sector_size,
+    x_device_characteristics,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
 };
 
 int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {

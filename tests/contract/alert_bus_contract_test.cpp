@@ -140,15 +140,17 @@ TEST_P(AlertBusContract, PresenceShowsOtherNodesConnections) {
     ha.set_connections({{"bob", 1'700'000'000'000, 1'700'000'000'000, "c-bob"}});
     ASSERT_TRUE(eventually([&] { return b->connected_elsewhere("bob"); }, std::chrono::seconds{6}));
     a->stop();  // a node that goes away takes its entries with it
-    EXPECT_TRUE(eventually([&] { return !b->connected_elsewhere("bob") && listed_by_b().empty(); },
-                           std::chrono::seconds{16}));
+    EXPECT_TRUE(
+        eventually([&] { return !b->connected_elsewhere("bob") && listed_by_b().empty(); }, std::chrono::seconds{16}));
     b->stop();
 }
 
 namespace {
 
 struct local_cluster final : bus_cluster {
-    std::unique_ptr<alert_bus> node(std::string id) override { return std::make_unique<local_alert_bus>(std::move(id)); }
+    std::unique_ptr<alert_bus> node(std::string id) override {
+        return std::make_unique<local_alert_bus>(std::move(id));
+    }
 };
 
 }  // namespace

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <map>
 #include <mutex>
-#include <chrono>
 #include <random>
 #include <set>
 #include <thread>
@@ -128,7 +128,8 @@ TEST_P(AlertStoreContract, RandomHistoriesKeepOrderingRules) {
     for (int step = 0; step < 300; ++step) {
         write_batch b;
         int const n = int(rng() % 4);
-        for (int i = 0; i < n; ++i) b.alerts.push_back(alert(users[rng() % 3], rng() % 5 == 0 ? "k" + std::to_string(rng() % 8) : ""));
+        for (int i = 0; i < n; ++i)
+            b.alerts.push_back(alert(users[rng() % 3], rng() % 5 == 0 ? "k" + std::to_string(rng() % 8) : ""));
         auto const r = s->write(b, 1000 + step);
         for (auto const& a : r.appended) {
             if (a.duplicate) {
@@ -209,7 +210,7 @@ TEST_P(AlertStoreContract, TheEpochNamesOneNumbering) {
     EXPECT_LE(e.size(), 64u);
     for (char c : e) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << e;
     EXPECT_EQ(second_writer(*s).epoch(), e);  // the same data, the same numbering
-    EXPECT_NE(make()->epoch(), e);           // a new store starts a new one
+    EXPECT_NE(make()->epoch(), e);            // a new store starts a new one
 }
 
 TEST_P(AlertStoreContract, APageCarriesTheHeadReadBeforeIt) {
@@ -290,7 +291,8 @@ TEST_P(AlertStoreContract, AnIdempotencyKeyHoldsAcrossWriters) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t)
         threads.emplace_back([&, t] {
-            results[std::size_t(t)] = (t % 2 ? *first : second).write(alerts({alert("u", "same-key")}), 1000).appended[0];
+            results[std::size_t(t)] =
+                (t % 2 ? *first : second).write(alerts({alert("u", "same-key")}), 1000).appended[0];
         });
     for (auto& t : threads) t.join();
     EXPECT_EQ(std::count_if(results.begin(), results.end(), [](auto const& r) { return !r.duplicate; }), 1);

@@ -31,8 +31,10 @@ std::unique_ptr<alert_store> reopen_sqlite(retention_policy r) {
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(Engines, AlertStoreContract,
-                         ::testing::Values(named_factory{"memory", [](retention_policy r) {
-                                               return std::unique_ptr<alert_store>(std::make_unique<memory_alert_store>(r));
-                                           }},
+                         ::testing::Values(named_factory{"memory",
+                                                         [](retention_policy r) {
+                                                             return std::unique_ptr<alert_store>(
+                                                                 std::make_unique<memory_alert_store>(r));
+                                                         }},
                                            named_factory{"sqlite", make_sqlite, reopen_sqlite}),
                          [](auto const& info) { return info.param.name; });

@@ -35,13 +35,15 @@ bool contains(std::string const& text, std::string const& part) { return text.fi
 TEST(Cli, PublishAndListenOverTlsWithTheDetectionAsWritten) {
     server_process server(tls_flags());
     auto const tls_url = "localhost:" + std::to_string(server.tls_port());
-    running_command listen({"listen", "--url", "wss://" + tls_url, "--ca-file", ca_a, "--user", "cli_tls"}, with_secret);
+    running_command listen({"listen", "--url", "wss://" + tls_url, "--ca-file", ca_a, "--user", "cli_tls"},
+                           with_secret);
     for (int i = 0; i < 500 && !contains(listen.err(), "vigil listen: open"); ++i) std::this_thread::sleep_for(20ms);
     ASSERT_TRUE(contains(listen.err(), "vigil listen: open")) << listen.err();
 
-    auto const published = run_vigil({"publish", "--url", "https://" + tls_url, "--ca-file", ca_a, "--user", "cli_tls",
-                                      "--stream", "cam-1", "--detection", R"({"type": "intrusion", "confidence": 0.93})"},
-                                     with_secret);
+    auto const published =
+        run_vigil({"publish", "--url", "https://" + tls_url, "--ca-file", ca_a, "--user", "cli_tls", "--stream",
+                   "cam-1", "--detection", R"({"type": "intrusion", "confidence": 0.93})"},
+                  with_secret);
     EXPECT_EQ(published.exit_code, 0) << published.out << published.err;
     EXPECT_TRUE(contains(published.out, R"("alert_id")")) << published.out;
     EXPECT_TRUE(listen.wait_for_output(R"("detection":{"type":"intrusion","confidence":0.93})")) << listen.out();
@@ -68,14 +70,15 @@ TEST(Cli, UntrustedCertificatesAreRefusedUnlessInsecure) {
     EXPECT_TRUE(contains(insecure.err, "not checked"));
 
     // vigil listen stops at once rather than retry a certificate it cannot trust.
-    auto const listen = run_vigil({"listen", "--url", "wss://localhost:" + std::to_string(server.tls_port()), "--user", "u"},
-                                  with_secret, 20s);
+    auto const listen = run_vigil(
+        {"listen", "--url", "wss://localhost:" + std::to_string(server.tls_port()), "--user", "u"}, with_secret, 20s);
     EXPECT_EQ(listen.exit_code, 1) << listen.err;
     EXPECT_TRUE(contains(listen.err, "--ca-file")) << listen.err;
 }
 
 TEST(Cli, UrlWithoutSchemeSuggestsTheOneMeant) {
-    auto const publish = run_vigil({"publish", "--url", "localhost:8101", "--user", "u", "--stream", "s", "--detection", "{}"});
+    auto const publish =
+        run_vigil({"publish", "--url", "localhost:8101", "--user", "u", "--stream", "s", "--detection", "{}"});
     EXPECT_NE(publish.exit_code, 0);
     EXPECT_TRUE(contains(publish.err, "did you mean http://localhost:8101")) << publish.err;
     auto const listen = run_vigil({"listen", "--url", "localhost:8101", "--user", "u"});
@@ -107,13 +110,14 @@ TEST(Cli, TokenReadsTheServersConfigAndSetsIssuerAndAudience) {
 
     // A server with that file takes it.
     server_process server({"--config", file.string()}, {}, {"VIGIL_JWT_SECRET="});
-    auto const r = http_request(server.port(), "POST", "/api/v1/alerts",
-                                R"({"user_id":"u","stream_id":"s","detection":{}})",
-                                {{"Authorization", "Bearer " + token}});
+    auto const r =
+        http_request(server.port(), "POST", "/api/v1/alerts", R"({"user_id":"u","stream_id":"s","detection":{}})",
+                     {{"Authorization", "Bearer " + token}});
     EXPECT_EQ(r.status, 201) << r.body;
 
     // --issuer and --audience win over the file's.
-    auto const other = run_vigil({"token", "--config", file.string(), "--user", "u", "--issuer", "https://other.example"});
+    auto const other =
+        run_vigil({"token", "--config", file.string(), "--user", "u", "--issuer", "https://other.example"});
     auto other_token = other.out.substr(0, other.out.find('\n'));
     EXPECT_EQ(verifier.verify(other_token, std::time(nullptr)).error(), vigil::auth::auth_error::wrong_issuer);
 

@@ -53,7 +53,8 @@ public:
         return changed_.wait_for(lock, timeout, done);
     }
     bool wait_open() {
-        return wait_for([&] { return !statuses_.empty() && statuses_.back().status == vigil::client::client_status::open; });
+        return wait_for(
+            [&] { return !statuses_.empty() && statuses_.back().status == vigil::client::client_status::open; });
     }
     std::vector<std::int64_t> seqs() {
         std::lock_guard lock{mutex_};
@@ -104,7 +105,8 @@ TEST(Client, ReceivesAndResumesAcrossARestartWithoutGapOrDuplicate) {
     ASSERT_TRUE(c.wait_for([&] { return c.seqs_locked().size() == 3; }));
 
     server->stop();
-    server = std::make_unique<server_process>(std::vector<std::string>{}, dir.string(), std::vector<std::string>{}, port);
+    server =
+        std::make_unique<server_process>(std::vector<std::string>{}, dir.string(), std::vector<std::string>{}, port);
     for (int i = 4; i <= 6; ++i) ASSERT_EQ(publish(port, alert_for("cpp_user", i)).status, 201);
     ASSERT_TRUE(c.wait_for([&] { return c.seqs_locked().size() >= 6; }));
     std::this_thread::sleep_for(300ms);

@@ -14,8 +14,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <map>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -46,19 +46,20 @@ protected:
             std::istringstream all{nodes_[i]->log()};
             while (std::getline(all, line))
                 if (line.find("\"level\":\"info\"") == std::string::npos) warnings += line + "\n";
-            std::cerr << "--- node n" << i << " (warnings and errors)\n" << warnings.substr(warnings.size() > 8000 ? warnings.size() - 8000 : 0);
+            std::cerr << "--- node n" << i << " (warnings and errors)\n"
+                      << warnings.substr(warnings.size() > 8000 ? warnings.size() - 8000 : 0);
         }
     }
 
     // Node i: its own port (kept across a restart), named n<i>.
     void start_node(int i, std::uint16_t port = 0) {
-        std::vector<std::string> args = {"--store",    "postgres",    "--postgres-url", pg_->url(),
-                                         "--bus",      "redis",       "--redis-url",    redis_->url(),
-                                         "--node-id",  name(i),
+        std::vector<std::string> args = {"--store", "postgres", "--postgres-url", pg_->url(), "--bus", "redis",
+                                         "--redis-url", redis_->url(), "--node-id", name(i),
                                          // The tests read their sockets only when they expect something.
                                          "--ping-interval", "5", "--heartbeat-timeout", "60"};
         if (nodes_.size() <= std::size_t(i)) nodes_.resize(std::size_t(i) + 1);
-        nodes_[std::size_t(i)] = std::make_unique<server_process>(args, std::string{}, std::vector<std::string>{}, port);
+        nodes_[std::size_t(i)] =
+            std::make_unique<server_process>(args, std::string{}, std::vector<std::string>{}, port);
     }
 
     static std::string name(int i) { return "n" + std::to_string(i); }
@@ -145,8 +146,7 @@ struct resuming_listener {
 
     void connect(std::size_t node) {
         std::string target = "/ws/alerts/" + user + "?token=" + token_for(user);
-        if (!alerts.empty())
-            target += "&since=" + std::to_string(alerts.back().seq) + "&epoch=" + alerts.back().epoch;
+        if (!alerts.empty()) target += "&since=" + std::to_string(alerts.back().seq) + "&epoch=" + alerts.back().epoch;
         client = ws_client::connect(ports[node % ports.size()], target);
         if (!client) throw std::runtime_error("refused on node " + std::to_string(node));
     }
@@ -162,7 +162,7 @@ struct resuming_listener {
                 continue;
             }
             if (client->read(1ms).kind == ws_event::timeout) continue;  // quiet, still open
-            for (;;) {  // closed: resume on another node
+            for (;;) {                                                  // closed: resume on another node
                 try {
                     connect(++node);
                     break;
@@ -215,8 +215,10 @@ TEST_F(cluster, PublishOnAnyNodeReachesTheUserOnAnyNodeInOrder) {
     for (int u = 0; u < users; ++u) {
         std::vector<received> got;
         while (got.size() < std::size_t(3 * per_publisher))
-            if (auto a = next_alert(*clients[std::size_t(u)])) got.push_back(*a);
-            else break;
+            if (auto a = next_alert(*clients[std::size_t(u)]))
+                got.push_back(*a);
+            else
+                break;
         expect_in_order_once(got, 3 * per_publisher);
         std::map<std::string, int> per_node;  // each publisher's alerts come in the order it published them
         for (auto const& a : got) per_node[a.key.substr(0, 2)]++;
@@ -245,10 +247,13 @@ TEST_F(cluster, NewerConnectionOnAnotherNodeReplacesTheOlder) {
 TEST_F(cluster, MonitoringSeesEveryNode) {
     auto a = ws_client::connect_user(port(0), "ann");
     auto b = ws_client::connect_user(port(1), "bob");
-    ASSERT_TRUE(eventually([&] {
-        auto const seen = connections_seen_from(2);
-        return seen.count("ann") && seen.at("ann") == "n0" && seen.count("bob") && seen.at("bob") == "n1";
-    }, 5s)) << "both connections, each with its node, seen from a third node";
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto const seen = connections_seen_from(2);
+            return seen.count("ann") && seen.at("ann") == "n0" && seen.count("bob") && seen.at("bob") == "n1";
+        },
+        5s))
+        << "both connections, each with its node, seen from a third node";
 
     auto const one = http_request(port(2), "GET", "/ws/connections/bob", {},
                                   {{"Authorization", "Bearer " + token_for("ops", "admin")}});
@@ -276,8 +281,8 @@ TEST_F(cluster, AckOnOneNodeShowsOnEveryNode) {
     auto const ok = c->read_json();
     EXPECT_EQ(ok.at("type"), "ack_ok") << json::serialize(ok);
 
-    auto const user = std::vector<std::pair<std::string, std::string>>{
-        {"Authorization", "Bearer " + token_for("carol")}};
+    auto const user =
+        std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + token_for("carol")}};
     auto const unacked = http_request(port(2), "GET", "/api/v1/alerts?status=unacked", {}, user);
     ASSERT_EQ(unacked.status, 200);
     EXPECT_TRUE(unacked.json().at("alerts").as_array().empty()) << unacked.body;
@@ -313,11 +318,14 @@ TEST_F(cluster, NodeKilledWhilePublishingLosesNothing) {
     for (auto const& a : listener.alerts) keys.insert(a.key);
     EXPECT_EQ(keys.size(), std::size_t(total)) << "every published alert, once";
 
-    EXPECT_TRUE(eventually([&] {
-        for (auto const& [user, where] : connections_seen_from(2))
-            if (where == "n0") return false;
-        return true;
-    }, 15s)) << "the dead node's connections are gone";
+    EXPECT_TRUE(eventually(
+        [&] {
+            for (auto const& [user, where] : connections_seen_from(2))
+                if (where == "n0") return false;
+            return true;
+        },
+        15s))
+        << "the dead node's connections are gone";
 }
 
 // Redis killed while alerts flow: publishes are still answered 201 and the
@@ -327,21 +335,27 @@ TEST_F(cluster, RedisOutageKeepsDeliveryGoing) {
     constexpr int total = 40;
     auto c = ws_client::connect_user(port(0), "frank");
     std::this_thread::sleep_for(200ms);
-    for (int i = 0; i < total / 2; ++i) ASSERT_EQ(publish(port(1), alert_for("frank", "k" + std::to_string(i))).status, 201);
+    for (int i = 0; i < total / 2; ++i)
+        ASSERT_EQ(publish(port(1), alert_for("frank", "k" + std::to_string(i))).status, 201);
 
     redis_->kill();
-    EXPECT_TRUE(eventually([&] {
-        auto const h = http_request(port(1), "GET", "/health");
-        return h.status == 200 && h.json().at("status") == "degraded";
-    }, 10s)) << "a node without its bus says degraded";
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto const h = http_request(port(1), "GET", "/health");
+            return h.status == 200 && h.json().at("status") == "degraded";
+        },
+        10s))
+        << "a node without its bus says degraded";
     for (int i = total / 2; i < total; ++i) {
         auto const r = publish(port(1), alert_for("frank", "k" + std::to_string(i)));
         ASSERT_EQ(r.status, 201) << "publishes succeed while Redis is down: " << r.body;
     }
     std::vector<received> got;
     while (got.size() < std::size_t(total))
-        if (auto a = next_alert(*c, 10s)) got.push_back(*a);
-        else break;
+        if (auto a = next_alert(*c, 10s))
+            got.push_back(*a);
+        else
+            break;
     expect_in_order_once(got, total);
 
     // New connections are accepted while Redis is down.
@@ -349,13 +363,16 @@ TEST_F(cluster, RedisOutageKeepsDeliveryGoing) {
     ASSERT_TRUE(during != nullptr);
 
     redis_->start();
-    EXPECT_TRUE(eventually([&] {
-        auto const h = http_request(port(1), "GET", "/health");
-        return h.status == 200 && h.json().at("status") == "ok";
-    }, 15s)) << "the bus comes back by itself";
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto const h = http_request(port(1), "GET", "/health");
+            return h.status == 200 && h.json().at("status") == "ok";
+        },
+        15s))
+        << "the bus comes back by itself";
     // One connection per user again: a newer one on another node closes frank's.
-    auto newer = ws_client::connect(port(2), "/ws/alerts/frank?token=" + token_for("frank") + "&since=" +
-                                                 std::to_string(total) + "&epoch=" + got.back().epoch);
+    auto newer = ws_client::connect(port(2), "/ws/alerts/frank?token=" + token_for("frank") +
+                                                 "&since=" + std::to_string(total) + "&epoch=" + got.back().epoch);
     ASSERT_TRUE(newer != nullptr);
     EXPECT_EQ(c->wait_close(15s), 4001);
     ASSERT_EQ(publish(port(1), alert_for("frank", "after")).status, 201);
@@ -404,8 +421,10 @@ TEST_F(cluster, PostgresRestartWithIdempotentRetriesGivesEachAlertOnce) {
 
     std::vector<received> got;
     while (got.size() < std::size_t(total))
-        if (auto a = next_alert(*c, 15s)) got.push_back(*a);
-        else break;
+        if (auto a = next_alert(*c, 15s))
+            got.push_back(*a);
+        else
+            break;
     expect_in_order_once(got, total);
     std::set<std::string> keys;
     for (auto const& a : got) keys.insert(a.key);

@@ -60,11 +60,13 @@ TEST(Delivery, SinceReplaysEverythingAfterItAndAckedAlertsAreNotRedelivered) {
         c->send_json({{"type", "ack"}, {"alert_id", ids[0]}});
         EXPECT_EQ(c->read_json().at("type"), "ack_ok");
     }
-    auto const http_ack = http_request(server.port(), "POST", "/api/v1/alerts/" + ids[1] + "/ack", {},
-                                       bearer(token_for("resumer")));
+    auto const http_ack =
+        http_request(server.port(), "POST", "/api/v1/alerts/" + ids[1] + "/ack", {}, bearer(token_for("resumer")));
     EXPECT_EQ(http_ack.status, 200) << http_ack.body;
-    EXPECT_EQ(http_request(server.port(), "POST", "/api/v1/alerts/" + ids[2] + "/ack", {},
-                           bearer(token_for("intruder"))).status, 404);
+    EXPECT_EQ(
+        http_request(server.port(), "POST", "/api/v1/alerts/" + ids[2] + "/ack", {}, bearer(token_for("intruder")))
+            .status,
+        404);
 
     // Without since: every unacknowledged alert, i.e. 3, 4, 5.
     auto c = ws_client::connect_user(server.port(), "resumer");
@@ -79,7 +81,8 @@ TEST(Delivery, SinceReplaysEverythingAfterItAndAckedAlertsAreNotRedelivered) {
     EXPECT_EQ(seq_of(first), 1);
     EXPECT_EQ(first.at("acked"), true);
 
-    auto const acked = http_request(server.port(), "GET", "/api/v1/alerts?status=acked", {}, bearer(token_for("resumer")));
+    auto const acked =
+        http_request(server.port(), "GET", "/api/v1/alerts?status=acked", {}, bearer(token_for("resumer")));
     ASSERT_EQ(acked.status, 200);
     auto const acked_json = acked.json();
     auto const& rows = acked_json.at("alerts").as_array();
@@ -89,7 +92,8 @@ TEST(Delivery, SinceReplaysEverythingAfterItAndAckedAlertsAreNotRedelivered) {
 
     // Delivery bookkeeping is written lazily (within ~200 ms of going idle).
     std::this_thread::sleep_for(600ms);
-    auto const open = http_request(server.port(), "GET", "/api/v1/alerts?status=unacked", {}, bearer(token_for("resumer")));
+    auto const open =
+        http_request(server.port(), "GET", "/api/v1/alerts?status=unacked", {}, bearer(token_for("resumer")));
     auto const open_json = open.json();
     auto const& pending = open_json.at("alerts").as_array();
     ASSERT_EQ(pending.size(), 3u);
@@ -97,7 +101,9 @@ TEST(Delivery, SinceReplaysEverythingAfterItAndAckedAlertsAreNotRedelivered) {
     EXPECT_EQ(pending[1].at("delivery_count"), 3);  // sent on all three connections
     EXPECT_TRUE(pending[1].at("first_delivered_at").is_string());
     EXPECT_EQ(pending[2].at("delivery_count"), 2);  // seq 3: not on the first
-    EXPECT_EQ(http_request(server.port(), "GET", "/api/v1/alerts?user_id=other", {}, bearer(token_for("resumer"))).status, 403);
+    EXPECT_EQ(
+        http_request(server.port(), "GET", "/api/v1/alerts?user_id=other", {}, bearer(token_for("resumer"))).status,
+        403);
 }
 
 TEST(Delivery, RetriedPublishWithTheSameKeyIsStoredAndDeliveredOnce) {
@@ -202,7 +208,8 @@ TEST(Delivery, AnsweredPublishesSurviveKill9) {
 TEST(Delivery, SlowConsumerIsCutWith4008AndLosesNothing) {
     // A long heartbeat timeout: the readers below stay silent while the
     // publishes run, which takes seconds in sanitizer builds.
-    server_process server({"--outbox-max-messages", "64", "--outbox-max-bytes", "1048576", "--heartbeat-timeout", "60"});
+    server_process server(
+        {"--outbox-max-messages", "64", "--outbox-max-bytes", "1048576", "--heartbeat-timeout", "60"});
     auto fast = ws_client::connect_user(server.port(), "fast_reader");
     auto slow = ws_client::connect_user(server.port(), "slow_reader");
     std::string const pad(32 * 1024, 'p');

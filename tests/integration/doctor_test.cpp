@@ -46,7 +46,8 @@ bool has(std::string const& out, std::string const& text) { return out.find(text
 TEST(Doctor, PassesAgainstARunningServerWithATestAlertEndToEnd) {
     server_process server;
     auto const url = "http://127.0.0.1:" + std::to_string(server.port());
-    auto const r = doctor(secret_env(), url + " --user doc_user --publisher-token " + token_for("detector", "publisher"));
+    auto const r =
+        doctor(secret_env(), url + " --user doc_user --publisher-token " + token_for("detector", "publisher"));
     EXPECT_EQ(r.status, 0) << r.out;
     for (auto const check : {"ok    reachable", "ok    health", "ok    clock", "ok    token", "ok    signature",
                              "ok    websocket", "ok    ping", "ok    test alert"})
@@ -105,8 +106,8 @@ TEST(Doctor, FailsForAnExpiredTokenAndAnotherUsersToken) {
 
 TEST(Doctor, ChecksTheCertificateOverTls) {
     auto const cert = (tls_data / "cert-a.pem").string();
-    server_process server({"--tls-cert", cert, "--tls-key", (tls_data / "key-a.pem").string(), "--tls-port", "0",
-                           "--tls-only", "true"});
+    server_process server(
+        {"--tls-cert", cert, "--tls-key", (tls_data / "key-a.pem").string(), "--tls-port", "0", "--tls-only", "true"});
     auto const url = "wss://localhost:" + std::to_string(server.tls_port());
     auto r = doctor(secret_env(), url + " --user doc_user --ca-file " + cert);
     EXPECT_EQ(r.status, 0) << r.out;

@@ -91,11 +91,11 @@ TEST(EmbeddingApi, SendAnomalyAlertHoldsToTheLimitsOfAnHttpPublish) {
               "invalid_alert");
     boost::json::value const huge = {{"blob", std::string(64 * 1024, 'x')}};
     EXPECT_EQ(refusal([&] { api.send_anomaly_alert("u", "s", huge).get(); }), "detection_too_large");
-    EXPECT_EQ(refusal([&] {
-                  api.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"", png + std::string(1024, 'x')})
-                      .get();
-              }),
-              "frame_too_large");
+    EXPECT_EQ(
+        refusal([&] {
+            api.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"", png + std::string(1024, 'x')}).get();
+        }),
+        "frame_too_large");
     EXPECT_EQ(refusal([&] { api.send_anomaly_alert("u", std::string(257, 's'), detection).get(); }), "invalid_alert");
     EXPECT_EQ(refusal([&] {
                   api.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"image/jpeg", png}).get();
@@ -110,8 +110,9 @@ TEST(EmbeddingApi, SendAnomalyAlertHoldsToTheLimitsOfAnHttpPublish) {
 
     // Within the limits it is stored, and its numbers read as written in C++.
     auto client = ws_client::connect_user(server.port(), "u");
-    auto const ok = api.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"image/png", png},
-                                           std::string(256, 'k')).get();
+    auto const ok =
+        api.send_anomaly_alert("u", "s", detection, vigil::annotated_frame{"image/png", png}, std::string(256, 'k'))
+            .get();
     EXPECT_EQ(ok.seq, 1u);
     for (;;) {
         auto const e = client->read();

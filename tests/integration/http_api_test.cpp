@@ -64,7 +64,8 @@ TEST_F(HttpApiTest, DetectionComesBackAsPublishedLiveInHistoryAndAlone) {
     auto const live = read_text(*c);
     EXPECT_NE(live.find(R"("detection":)" + stored), std::string::npos) << live;
 
-    auto const history = http_request(port(), "GET", "/api/v1/alerts?user_id=as_published", {}, bearer(token_for("as_published")));
+    auto const history =
+        http_request(port(), "GET", "/api/v1/alerts?user_id=as_published", {}, bearer(token_for("as_published")));
     ASSERT_EQ(history.status, 200) << history.body;
     EXPECT_NE(history.body.find(R"("detection":)" + stored), std::string::npos) << history.body;
     EXPECT_EQ(history.json().at("alerts").as_array().size(), 1u);  // still one valid JSON document
@@ -93,11 +94,12 @@ TEST_F(HttpApiTest, NonStringStreamIdIsRefused) {
 TEST_F(HttpApiTest, InvalidHistoryCursorIs400) {
     auto const user = bearer(token_for("cursor_user"));
     for (int i = 0; i < 3; ++i)
-        ASSERT_EQ(http_request(port(), "POST", "/api/v1/alerts",
-                               R"({"user_id":"cursor_user","stream_id":"s","detection":{"n":)" + std::to_string(i) + "}}",
-                               publisher())
-                      .status,
-                  201);
+        ASSERT_EQ(
+            http_request(port(), "POST", "/api/v1/alerts",
+                         R"({"user_id":"cursor_user","stream_id":"s","detection":{"n":)" + std::to_string(i) + "}}",
+                         publisher())
+                .status,
+            201);
     for (std::string const bad : {"xyz", "1", "01A216DA-795E-7270-B59A-30FBE5456E0F", "%20"}) {
         auto const r = http_request(port(), "GET", "/api/v1/alerts?before=" + bad, {}, user);
         EXPECT_EQ(r.status, 400) << bad << " " << r.body;
@@ -213,9 +215,9 @@ TEST_F(HttpApiTest, NonJsonBodyIs415) {
     EXPECT_EQ(with_type("text/xml; charset=utf-8", alert).status, 415);
     EXPECT_EQ(with_type("multipart/form-data; boundary=x", alert).status, 415);
     // JSON, and the types clients send when they declare nothing in particular.
-    for (std::string const ok : {"application/json", "application/json; charset=utf-8", "Application/JSON",
-                                 "application/vnd.vigil+json", "text/plain;charset=UTF-8",
-                                 "application/x-www-form-urlencoded"})
+    for (std::string const ok :
+         {"application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.vigil+json",
+          "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"})
         EXPECT_EQ(with_type(ok, alert).status, 201) << ok;
     EXPECT_EQ(http_request(port(), "POST", "/api/v1/alerts", alert, publisher()).status, 201);  // no type
     // Not JSON, declared as such: still invalid_json.
@@ -229,7 +231,8 @@ TEST(HttpApiStartup, PortInUseIsNamedWithoutSourcePaths) {
         FAIL() << "a second server started on port " << first.port();
     } catch (std::runtime_error const& e) {
         std::string const log = e.what();
-        EXPECT_NE(log.find("cannot listen on 127.0.0.1:" + std::to_string(first.port()) + " (--port): Address already in use"),
+        EXPECT_NE(log.find("cannot listen on 127.0.0.1:" + std::to_string(first.port()) +
+                           " (--port): Address already in use"),
                   std::string::npos)
             << log;
         EXPECT_EQ(log.find(".hpp"), std::string::npos) << log;
@@ -247,8 +250,9 @@ TEST(HttpApiOperators, AccessLogNamesRefusalsAndCallersWithoutTokens) {
     ASSERT_EQ(http_request(server.port(), "POST", "/api/v1/alerts", alert, bearer(publisher_token)).status, 201);
     ASSERT_EQ(http_request(server.port(), "POST", "/api/v1/alerts", alert, bearer(user_token)).status, 403);
     ASSERT_EQ(http_request(server.port(), "GET", "/ws/connections", {}, {{"X-API-Key", "wrong-key"}}).status, 401);
-    ASSERT_EQ(http_request(server.port(), "GET", "/api/v1/alerts/" + std::string(36, 'x'), {}, bearer(user_token)).status,
-              404);
+    ASSERT_EQ(
+        http_request(server.port(), "GET", "/api/v1/alerts/" + std::string(36, 'x'), {}, bearer(user_token)).status,
+        404);
     http_reply refusal;
     ASSERT_FALSE(ws_client::connect(server.port(), "/ws/alerts/viewer?token=" + publisher_token, &refusal));
 
@@ -272,8 +276,8 @@ TEST(HttpApiOperators, AccessLogNamesRefusalsAndCallersWithoutTokens) {
 
 TEST(HttpApiOperators, EveryRequestIsLoggedWithAccessLogAll) {
     server_process server({"--access-log", "all"});
-    ASSERT_EQ(http_request(server.port(), "POST", "/api/v1/alerts",
-                           R"({"user_id":"u","stream_id":"s","detection":{}})", publisher())
+    ASSERT_EQ(http_request(server.port(), "POST", "/api/v1/alerts", R"({"user_id":"u","stream_id":"s","detection":{}})",
+                           publisher())
                   .status,
               201);
     std::string log;
@@ -299,8 +303,8 @@ TEST(HttpApiOperators, MetricsCountRequestsByRouteAndStatusWithBuildAndProcess) 
     EXPECT_NE(m.body.find(R"(vigil_http_requests_total{method="GET",route="unmatched",status="404"} 1)"),
               std::string::npos);
     EXPECT_NE(m.body.find(R"(vigil_build_info{version=")"), std::string::npos);
-    for (std::string const name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
-                                   "process_max_fds "})
+    for (std::string const name :
+         {"process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ", "process_max_fds "})
         EXPECT_NE(m.body.find("\n" + name), std::string::npos) << name;
     EXPECT_EQ(m.body.find("vigil_tls_certificate_expiry_seconds"), std::string::npos);  // no TLS here
 }

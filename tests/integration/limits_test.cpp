@@ -100,7 +100,7 @@ TEST(Limits, SingleUseTickets) {
     EXPECT_EQ(r.json().at("error"), "invalid_ticket");
 
     auto const other = http_request(server.port(), "POST", "/api/v1/ws-ticket", {},
-                                     {{"Authorization", "Bearer " + token_for("ticket_user")}});
+                                    {{"Authorization", "Bearer " + token_for("ticket_user")}});
     std::string const t2{other.json().at("ticket").as_string()};
     EXPECT_FALSE(ws_client::connect(server.port(), "/ws/alerts/someone_else?ticket=" + t2, &r));
     EXPECT_EQ(r.status, 403);
@@ -165,9 +165,12 @@ TEST(Limits, HttpConnectionsThatStallAreClosedAfterTheTimeout) {
         char buf[4096];
         for (;;) {  // recv itself: Asio's read_some would wait past SO_RCVTIMEO
             auto const n = ::recv(s.native_handle(), buf, sizeof buf, 0);
-            if (n > 0) got.append(buf, std::size_t(n));
-            else if (n == 0 || errno == ECONNRESET) return std::make_pair(true, got);
-            else if (errno != EINTR) return std::make_pair(false, got);  // still open after 15 s
+            if (n > 0)
+                got.append(buf, std::size_t(n));
+            else if (n == 0 || errno == ECONNRESET)
+                return std::make_pair(true, got);
+            else if (errno != EINTR)
+                return std::make_pair(false, got);  // still open after 15 s
         }
     };
     auto const [partial_closed, partial_got] = read_to_close(partial);

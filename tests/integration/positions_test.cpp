@@ -139,8 +139,8 @@ TEST(Positions, AResumeInTheSameEpochGetsExactlyWhatCameAfterSince) {
 TEST(Positions, AMalformedEpochIsRefusedBeforeTheUpgrade) {
     server_process server;
     http_reply refusal;
-    auto const c = ws_client::connect(server.port(), "/ws/alerts/u?token=" + token_for("u") + "&since=1&epoch=%22x%22",
-                                      &refusal);
+    auto const c =
+        ws_client::connect(server.port(), "/ws/alerts/u?token=" + token_for("u") + "&since=1&epoch=%22x%22", &refusal);
     EXPECT_FALSE(c);
     EXPECT_EQ(refusal.status, 400);
     EXPECT_EQ(refusal.json().at("error"), "bad_request");
@@ -173,10 +173,10 @@ TEST(Positions, NewEpochAfterARestoreMakesClientsStartOver) {
     }
     std::filesystem::remove_all(dir);
 
-    FILE* missing = popen((std::string{VIGIL_BINARY_FOR_TESTS} + " new-epoch --data-dir " + dir.string() + " 2>&1").c_str(), "r");
+    FILE* missing =
+        popen((std::string{VIGIL_BINARY_FOR_TESTS} + " new-epoch --data-dir " + dir.string() + " 2>&1").c_str(), "r");
     ASSERT_TRUE(missing);
-    while (fgets(line, sizeof line, missing)) {
-    }
+    while (fgets(line, sizeof line, missing)) {}
     EXPECT_NE(pclose(missing), 0) << "no database there: nothing to renumber";
     EXPECT_FALSE(std::filesystem::exists(dir / "vigil.db")) << "new-epoch must not create a database";
 }

@@ -7,8 +7,8 @@
 #include "store/postgres_alert_store.hpp"
 #include "support/postgres_process.hpp"
 
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -162,8 +162,8 @@ TEST(PostgresStore, PartitionsAreMadeAheadAndDroppedWholeByRetention) {
         auto const parts = s.partitions();
         ASSERT_GE(parts.size(), 3u);
         EXPECT_TRUE(std::any_of(parts.begin(), parts.end(), [&](auto const& p) { return p.from_ms == today; }));
-        EXPECT_TRUE(std::any_of(parts.begin(), parts.end(),
-                                [&](auto const& p) { return p.from_ms == today + 2 * day; }));
+        EXPECT_TRUE(
+            std::any_of(parts.begin(), parts.end(), [&](auto const& p) { return p.from_ms == today + 2 * day; }));
         for (auto const& p : parts) EXPECT_EQ(p.to_ms - p.from_ms, day) << p.name;
     }
     // Alerts of days 10, 11 and 12 (of 1970: their partitions are made when
@@ -197,7 +197,8 @@ TEST(PostgresStore, PartitionsAreMadeAheadAndDroppedWholeByRetention) {
     // The table is gone from the database, not emptied.
     session db{postgres_process::shared().url()};
     EXPECT_EQ(db.query("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "WHERE n.nspname = '" + o.schema + "' AND c.relname = 'alerts_19700111_000000'"),
+                       "WHERE n.nspname = '" +
+                       o.schema + "' AND c.relname = 'alerts_19700111_000000'"),
               "0");
 }
 
@@ -267,7 +268,8 @@ TEST(PostgresStore, IdsThatAreNotAlertIdsFindNothing) {
     auto const id = s.write(alerts({alert("u")}), 1000).appended[0].alert.alert_id;
     std::string upper = id;
     std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
-    for (std::string bad : {std::string{"nope"}, std::string{}, upper, id + "0", std::string{"'; DROP TABLE alerts; --"}}) {
+    for (std::string bad :
+         {std::string{"nope"}, std::string{}, upper, id + "0", std::string{"'; DROP TABLE alerts; --"}}) {
         EXPECT_FALSE(s.get(bad)) << bad;
         EXPECT_FALSE(s.frame(bad)) << bad;
         write_batch b;

@@ -261,8 +261,8 @@ TEST(RedisAlertBus, NineteenThousandConnectionsGoInChunks) {
     recording_handler ha, hb;
     std::vector<connection_stats> many;
     for (int i = 0; i < 19'000; ++i)
-        many.push_back({"user-" + std::to_string(i), 1'700'000'000'000 + i, 1'700'000'100'000 + i,
-                        "conn-" + std::to_string(i)});
+        many.push_back(
+            {"user-" + std::to_string(i), 1'700'000'000'000 + i, 1'700'000'100'000 + i, "conn-" + std::to_string(i)});
     ha.set_connections(many);
     a.start(ha), b.start(hb);
     ASSERT_TRUE(eventually([&] { return listed(b).size() == 19'000; }, 20s)) << listed(b).size();

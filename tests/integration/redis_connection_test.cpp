@@ -96,8 +96,13 @@ struct client {
         l_.run([&] {
             conn = redis_connection(l_.executor(), o);
             conn.connect(
-                ep, [this](error_code ec, std::string_view d) { ready.set({ec, std::string(d)}); },
-                [this](error_code ec, std::string_view d) { down.set({ec, std::string(d)}); });
+                ep,
+                [this](error_code ec, std::string_view d) {
+                    ready.set({ec, std::string(d)});
+                },
+                [this](error_code ec, std::string_view d) {
+                    down.set({ec, std::string(d)});
+                });
         });
     }
     ~client() {
@@ -120,10 +125,10 @@ struct client {
 
     static std::string text(redisReply const* r) {
         switch (r->type) {
-        case REDIS_REPLY_NIL: return "(nil)";
-        case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
-        case REDIS_REPLY_ARRAY: return "(array)";
-        default: return std::string(r->str, r->len);
+            case REDIS_REPLY_NIL: return "(nil)";
+            case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
+            case REDIS_REPLY_ARRAY: return "(array)";
+            default: return std::string(r->str, r->len);
         }
     }
 
@@ -163,7 +168,8 @@ TEST(RedisConnection, ResolvesAHostName) {
     client nowhere{l, parse_redis_url("redis://no-such-host.invalid:6379")};
     auto const failed = nowhere.ready.wait();
     ASSERT_TRUE(failed);
-    EXPECT_TRUE(failed->ec == redis_errc::connect_failed || failed->ec == redis_errc::connect_timeout) << failed->detail;
+    EXPECT_TRUE(failed->ec == redis_errc::connect_failed || failed->ec == redis_errc::connect_timeout)
+        << failed->detail;
 }
 
 TEST(RedisConnection, LogsInAndSelectsTheDatabase) {
@@ -301,7 +307,8 @@ TEST(RedisConnection, AKilledServerFailsWhatWaitsAndARestartedOneTakesANewConnec
     ASSERT_FALSE(c.ready.wait()->ec);
     server.pause();
     eventual<error_code> waiting;
-    ASSERT_TRUE(l.run([&] { return c.conn.command({"PING"}, [&](error_code ec, redisReply const*) { waiting.set(ec); }); }));
+    ASSERT_TRUE(
+        l.run([&] { return c.conn.command({"PING"}, [&](error_code ec, redisReply const*) { waiting.set(ec); }); }));
     server.kill();
     auto const failed = waiting.wait();
     ASSERT_TRUE(failed);
@@ -397,7 +404,8 @@ TEST(RedisConnection, ASubscriberKilledByTheServerIsReportedDown) {
     ASSERT_FALSE(c.ready.wait()->ec);
     eventual<error_code> confirmed;
     l.run([&] {
-        return c.conn.subscribe({"ch"}, [](std::string_view, std::string_view) {}, [&](error_code ec) { confirmed.set(ec); });
+        return c.conn.subscribe(
+            {"ch"}, [](std::string_view, std::string_view) {}, [&](error_code ec) { confirmed.set(ec); });
     });
     ASSERT_TRUE(confirmed.wait());
     server.command({"CLIENT", "KILL", "TYPE", "pubsub"});

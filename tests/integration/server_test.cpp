@@ -79,7 +79,8 @@ TEST_F(ServerTest, HandshakeRefusalsAreHttpErrorsWithJsonBodies) {
     std::vector<refusal_case> const cases = {
         {"/ws/alerts/u1", 401, "missing_token"},
         {"/ws/alerts/u1?token=not-a-jwt", 401, "malformed_token"},
-        {"/ws/alerts/u1?token=" + token_signed_with("another-secret-entirely-0123456789", "u1"), 401, "invalid_signature"},
+        {"/ws/alerts/u1?token=" + token_signed_with("another-secret-entirely-0123456789", "u1"), 401,
+         "invalid_signature"},
         {"/ws/alerts/u1?token=" + token_for("u1", "", -10), 401, "token_expired"},
         {"/ws/alerts/u1?token=" + none_token, 401, "wrong_algorithm"},
         {"/ws/alerts/u1?token=" + token_for("someone_else"), 403, "wrong_user"},
@@ -297,8 +298,8 @@ TEST_F(ServerTest, BadHttpGetsJson4xx) {
     EXPECT_NE(garbage.find("HTTP/1.1 400"), std::string::npos) << garbage;
     EXPECT_NE(garbage.find("\"error\""), std::string::npos) << garbage;
 
-    auto const huge_head = raw_exchange(port(), "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                                                    std::string(16 * 1024, 'a') + "\r\n\r\n");
+    auto const huge_head =
+        raw_exchange(port(), "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(16 * 1024, 'a') + "\r\n\r\n");
     EXPECT_NE(huge_head.find("HTTP/1.1 431"), std::string::npos) << huge_head.substr(0, 200);
 
     auto const nowhere = http_request(port(), "GET", "/no/such/thing");
@@ -326,8 +327,8 @@ TEST_F(ServerTest, BadHttpGetsJson4xx) {
     EXPECT_EQ(bad_batch.status, 400);
     EXPECT_EQ(bad_batch.json().at("index"), 1);
 
-    std::string const too_big = R"({"user_id":"x","stream_id":"s","detection":{"pad":")" +
-                                std::string(9 * 1024 * 1024, 'x') + "\"}}";
+    std::string const too_big =
+        R"({"user_id":"x","stream_id":"s","detection":{"pad":")" + std::string(9 * 1024 * 1024, 'x') + "\"}}";
     auto const big = http_request(port(), "POST", "/api/v1/alerts", too_big, pub);
     EXPECT_EQ(big.status, 413);
 
@@ -389,7 +390,8 @@ TEST(ServerLifecycle, DevModeOpensMonitoringOnLoopbackOnly) {
     EXPECT_EQ(http_request(server.port(), "GET", "/ws/connections").status, 200);
     EXPECT_NE(server.log().find("server.dev_mode"), std::string::npos);
     // Credentials, when given, are still checked.
-    EXPECT_EQ(http_request(server.port(), "GET", "/ws/connections", {}, {{"Authorization", "Bearer junk"}}).status, 401);
+    EXPECT_EQ(http_request(server.port(), "GET", "/ws/connections", {}, {{"Authorization", "Bearer junk"}}).status,
+              401);
 }
 
 TEST_F(ServerTest, MetricsInPrometheusFormatForAdmins) {
@@ -405,11 +407,11 @@ TEST_F(ServerTest, MetricsInPrometheusFormatForAdmins) {
     auto const r = http_request(port(), "GET", "/metrics", {}, {{"X-API-Key", "admin-key-1"}});
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(r.header("Content-Type").rfind("text/plain", 0), 0u);
-    for (auto const* name : {"# TYPE vigil_connections gauge", "vigil_connections_opened_total ",
-                             "vigil_handshake_failures_total{reason=\"malformed_token\"} ",
-                             "vigil_alerts_published_total ", "vigil_alerts_delivered_total ",
-                             "vigil_store_commit_seconds_bucket{le=\"+Inf\"} ",
-                             "vigil_publish_to_delivery_seconds_count "})
+    for (auto const* name :
+         {"# TYPE vigil_connections gauge", "vigil_connections_opened_total ",
+          "vigil_handshake_failures_total{reason=\"malformed_token\"} ", "vigil_alerts_published_total ",
+          "vigil_alerts_delivered_total ", "vigil_store_commit_seconds_bucket{le=\"+Inf\"} ",
+          "vigil_publish_to_delivery_seconds_count "})
         EXPECT_NE(r.body.find(name), std::string::npos) << name;
     // Every sample line is "name[{label="value",...}] value".
     std::istringstream lines{r.body};

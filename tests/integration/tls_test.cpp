@@ -88,9 +88,9 @@ TEST(Tls, HttpsAndWssBesideThePlainListener) {
     auto plain = ws_client::connect_user(server.port(), "tls_bob");
     ASSERT_EQ(publish(server.port(), alert_for("tls_alice")).status, 201);
     EXPECT_EQ(secure->read_json().at("stream_id"), "cam_tls");
-    auto const r = https_request(server.tls_port(), ca("a"), "POST", "/api/v1/alerts",
-                                 json::serialize(alert_for("tls_bob")),
-                                 {{"Authorization", "Bearer " + token_for("producer", "publisher")}});
+    auto const r =
+        https_request(server.tls_port(), ca("a"), "POST", "/api/v1/alerts", json::serialize(alert_for("tls_bob")),
+                      {{"Authorization", "Bearer " + token_for("producer", "publisher")}});
     EXPECT_EQ(r.status, 201) << r.body;
     EXPECT_EQ(plain->read_json().at("stream_id"), "cam_tls");
 

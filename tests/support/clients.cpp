@@ -57,7 +57,8 @@ void tls_handshake(tls_socket& s, std::uint16_t port) {
 void run_until_done(asio::io_context& ioc, bool const& done, std::chrono::seconds limit, char const* what) {
     ioc.restart();
     ioc.run_for(limit);
-    if (!done) throw std::runtime_error(std::string{what} + ": no answer within " + std::to_string(limit.count()) + " s");
+    if (!done)
+        throw std::runtime_error(std::string{what} + ": no answer within " + std::to_string(limit.count()) + " s");
 }
 
 tcp::socket connect_socket(asio::io_context& ioc, std::uint16_t port) {
@@ -169,7 +170,7 @@ std::string raw_exchange(std::uint16_t port, std::string const& bytes) {
     std::string out;
     std::array<char, 4096> buf;
     std::function<void(boost::system::error_code, std::size_t)> on_read = [&](boost::system::error_code ec,
-                                                                               std::size_t n) {
+                                                                              std::size_t n) {
         out.append(buf.data(), n);
         if (!ec) socket.async_read_some(asio::buffer(buf), on_read);
     };
@@ -294,7 +295,8 @@ ws_event ws_client::read(std::chrono::milliseconds timeout) {
 json::object ws_client::read_json(std::chrono::milliseconds timeout) {
     auto const deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto const left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         auto const e = read(std::max(left, std::chrono::milliseconds{1}));
         if (e.kind == ws_event::closed)
             throw std::runtime_error("closed " + std::to_string(e.close_code) + " " + e.close_reason);
@@ -309,7 +311,8 @@ json::object ws_client::read_json(std::chrono::milliseconds timeout) {
 int ws_client::wait_close(std::chrono::milliseconds timeout) {
     auto const deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-        auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto const left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         auto const e = read(std::max(left, std::chrono::milliseconds{1}));
         if (e.kind == ws_event::closed) return e.close_code;
         if (e.kind == ws_event::error || e.kind == ws_event::timeout) return -1;

@@ -94,7 +94,8 @@ struct mock_push_service::impl {
         r.target = std::string{req.target()};
         for (auto const& f : req) {
             std::string name{f.name_string()};
-            std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return char(std::tolower(c)); });
             r.headers[name] = std::string{f.value()};
         }
         r.body = req.body();
@@ -141,13 +142,14 @@ struct mock_push_service::impl {
 
         void read() {
             request = {};
-            http::async_read(stream, buffer, request, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-                if (ec) return;
-                self->answer = self->owner->take(self->request, self->index);
-                if (self->answer.never) return self->owner->held.push_back(self);
-                self->timer.expires_after(self->answer.delay);
-                self->timer.async_wait([self](boost::system::error_code) { self->respond(); });
-            });
+            http::async_read(stream, buffer, request,
+                             [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                 if (ec) return;
+                                 self->answer = self->owner->take(self->request, self->index);
+                                 if (self->answer.never) return self->owner->held.push_back(self);
+                                 self->timer.expires_after(self->answer.delay);
+                                 self->timer.async_wait([self](boost::system::error_code) { self->respond(); });
+                             });
         }
 
         void respond() {
@@ -156,14 +158,15 @@ struct mock_push_service::impl {
             response.body() = answer.body;
             response.keep_alive(request.keep_alive());
             response.prepare_payload();
-            http::async_write(stream, response, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-                self->owner->answered();
-                if (ec || self->answer.close_after || !self->request.keep_alive()) {
-                    beast::get_lowest_layer(self->stream).close();
-                    return;
-                }
-                self->read();
-            });
+            http::async_write(stream, response,
+                              [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                  self->owner->answered();
+                                  if (ec || self->answer.close_after || !self->request.keep_alive()) {
+                                      beast::get_lowest_layer(self->stream).close();
+                                      return;
+                                  }
+                                  self->read();
+                              });
         }
     };
 };

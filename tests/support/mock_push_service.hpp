@@ -35,7 +35,7 @@ struct received_push {
     std::string body;
     std::optional<std::string> plaintext;  // when the body decrypted with the subscriber's keys
     std::string decrypt_error;
-    std::optional<vapid_token> vapid;      // when the Authorization header verified
+    std::optional<vapid_token> vapid;  // when the Authorization header verified
     std::string vapid_error;
     std::chrono::steady_clock::time_point at;
     int connection = 0;  // which accepted connection (1, 2, ...) it came on
@@ -72,8 +72,8 @@ public:
     std::vector<received_push> received() const;
     // Waits until `n` pushes have arrived; false on timeout.
     bool wait_for(std::size_t n, std::chrono::milliseconds timeout) const;
-    int connections() const;        // accepted (TCP) connections so far
-    int max_in_progress() const;    // most requests received and not yet answered at once
+    int connections() const;      // accepted (TCP) connections so far
+    int max_in_progress() const;  // most requests received and not yet answered at once
 
 private:
     struct impl;

@@ -123,8 +123,7 @@ pid_t spawn(std::vector<std::string> const& argv, fs::path const& log, run_as co
 
 int wait_exit(pid_t pid) {
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -162,7 +161,8 @@ fs::path template_dir(fs::path const& bin, run_as const& who) {
     std::string const tag = fs::path{bin}.parent_path().filename().string() + "-" + std::to_string(::geteuid());
     auto const dir = base / ("vigil-pg-template-" + tag);
     auto const marker = dir / "vigil-template-complete";
-    int const lock = ::open((base / ("vigil-pg-template-" + tag + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int const lock =
+        ::open((base / ("vigil-pg-template-" + tag + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0) throw std::runtime_error("cannot open the template's lock");
     ::flock(lock, LOCK_EX);
     try {
@@ -239,8 +239,7 @@ postgres_process::postgres_process(options o) : options_(std::move(o)) {
 postgres_process::~postgres_process() {
     try {
         stop();
-    } catch (...) {
-    }
+    } catch (...) {}
     std::error_code ec;
     fs::remove_all(dir_, ec);
 }
@@ -254,15 +253,24 @@ std::string postgres_process::url(std::string const& database) const {
 void postgres_process::launch() {
     auto const who = server_user();
     std::vector<std::string> argv = {(bin_dir() / "postgres").string(),
-                                     "-D", (dir_ / "data").string(),
-                                     "-p", std::to_string(port_),
-                                     "-k", dir_.string(),
-                                     "-c", "listen_addresses=127.0.0.1",
-                                     "-c", "shared_buffers=16MB",
-                                     "-c", "max_connections=60",
-                                     "-c", "max_wal_size=256MB",
-                                     "-c", "log_min_messages=warning",
-                                     "-c", "log_min_error_statement=panic"};
+                                     "-D",
+                                     (dir_ / "data").string(),
+                                     "-p",
+                                     std::to_string(port_),
+                                     "-k",
+                                     dir_.string(),
+                                     "-c",
+                                     "listen_addresses=127.0.0.1",
+                                     "-c",
+                                     "shared_buffers=16MB",
+                                     "-c",
+                                     "max_connections=60",
+                                     "-c",
+                                     "max_wal_size=256MB",
+                                     "-c",
+                                     "log_min_messages=warning",
+                                     "-c",
+                                     "log_min_error_statement=panic"};
     if (!options_.durable) {
         for (char const* s : {"fsync=off", "full_page_writes=off", "synchronous_commit=off"}) {
             argv.push_back("-c");
@@ -280,7 +288,8 @@ void postgres_process::start() {
 
 void postgres_process::wait_ready() {
     auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{60};
-    auto const info = "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres connect_timeout=2";
+    auto const info =
+        "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres connect_timeout=2";
     for (;;) {
         if (PQping(info.c_str()) == PQPING_OK) return;
         int status = 0;

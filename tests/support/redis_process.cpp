@@ -2,12 +2,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -72,9 +72,21 @@ std::string redis_process::url(int db) const {
 }
 
 void redis_process::launch() {
-    std::vector<std::string> args = {VIGIL_REDIS_SERVER, "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", "no", "--dir", dir_,
-                                     "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
+    std::vector<std::string> args = {VIGIL_REDIS_SERVER,
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--dir",
+                                     dir_,
+                                     "--logfile",
+                                     dir_ + "/redis.log",
+                                     "--daemonize",
+                                     "no"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -173,9 +185,9 @@ std::string redis_process::command(std::vector<std::string> const& args) const {
     std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply{r, &freeReplyObject};
     auto text = [](redisReply const* e) -> std::string {
         switch (e->type) {
-        case REDIS_REPLY_INTEGER: return std::to_string(e->integer);
-        case REDIS_REPLY_NIL: return {};
-        default: return e->str ? std::string(e->str, e->len) : std::string{};
+            case REDIS_REPLY_INTEGER: return std::to_string(e->integer);
+            case REDIS_REPLY_NIL: return {};
+            default: return e->str ? std::string(e->str, e->len) : std::string{};
         }
     };
     if (r->type == REDIS_REPLY_ERROR) throw std::runtime_error("redis-server: " + text(r));

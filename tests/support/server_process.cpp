@@ -37,8 +37,8 @@ std::string temp_dir(std::string const& prefix) {
 
 }  // namespace
 
-server_process::server_process(std::vector<std::string> extra_args, std::string data_dir,
-                               std::vector<std::string> env, std::uint16_t port, long max_open_files) {
+server_process::server_process(std::vector<std::string> extra_args, std::string data_dir, std::vector<std::string> env,
+                               std::uint16_t port, long max_open_files) {
     if (data_dir.empty()) {
         data_dir_ = temp_dir("vigil-test-data-");
         owns_data_dir_ = true;
@@ -49,8 +49,8 @@ server_process::server_process(std::vector<std::string> extra_args, std::string 
 
     std::vector<std::string> args = {VIGIL_BINARY, "serve"};
     std::vector<std::pair<std::string, std::string>> const defaults = {
-        {"--host", "127.0.0.1"},    {"--port", std::to_string(port)}, {"--data-dir", data_dir_},
-        {"--ping-interval", "1"},   {"--heartbeat-timeout", "3"},     {"--threads", "2"}};
+        {"--host", "127.0.0.1"},  {"--port", std::to_string(port)}, {"--data-dir", data_dir_},
+        {"--ping-interval", "1"}, {"--heartbeat-timeout", "3"},     {"--threads", "2"}};
     for (auto const& [flag, value] : defaults) {
         if (std::find(extra_args.begin(), extra_args.end(), flag) != extra_args.end()) continue;  // the test's wins
         args.push_back(flag);

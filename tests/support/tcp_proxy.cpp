@@ -48,7 +48,8 @@ struct relay : std::enable_shared_from_this<relay> {
     void pump_up() {
         client.async_read_some(net::buffer(up), [self = shared_from_this()](error_code ec, std::size_t n) {
             if (ec) return self->close();
-            if (std::string_view(self->up.data(), n).find("SUBSCRIBE") != std::string_view::npos) self->subscriber = true;
+            if (std::string_view(self->up.data(), n).find("SUBSCRIBE") != std::string_view::npos)
+                self->subscriber = true;
             if (self->mute) return self->pump_up();  // read and dropped: never reaches the server
             net::async_write(self->server, net::buffer(self->up.data(), n), [self](error_code ec, std::size_t) {
                 if (ec) return self->close();

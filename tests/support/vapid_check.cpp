@@ -98,16 +98,17 @@ std::optional<vapid_token> verify_vapid(std::string_view authorization, std::str
         auto const comma = rest.find(',');
         auto const param = trim(rest.substr(0, comma));
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-        if (param.starts_with("t=")) t = param.substr(2);
-        else if (param.starts_with("k=")) k = param.substr(2);
+        if (param.starts_with("t="))
+            t = param.substr(2);
+        else if (param.starts_with("k="))
+            k = param.substr(2);
     }
     if (t.empty() || k.empty()) return fail(why, "t= or k= missing"), std::nullopt;
     if (k != expected_public_key) return fail(why, "k= is not the expected key"), std::nullopt;
 
     auto const dot1 = t.find('.');
     auto const dot2 = t.find('.', dot1 == std::string_view::npos ? dot1 : dot1 + 1);
-    if (dot1 == std::string_view::npos || dot2 == std::string_view::npos)
-        return fail(why, "not a JWT"), std::nullopt;
+    if (dot1 == std::string_view::npos || dot2 == std::string_view::npos) return fail(why, "not a JWT"), std::nullopt;
     auto const header = b64url_decode(t.substr(0, dot1));
     auto const claims = b64url_decode(t.substr(dot1 + 1, dot2 - dot1 - 1));
     auto const signature = b64url_decode(t.substr(dot2 + 1));

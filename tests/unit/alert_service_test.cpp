@@ -11,10 +11,10 @@
 
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <random>
 #include <set>
-#include <future>
 #include <thread>
 #include <unistd.h>
 
@@ -72,8 +72,7 @@ private:
         for (;;) {
             auto step = sequencer_.next(true);
             switch (step.kind) {
-                case delivery_sequencer::step_kind::idle:
-                    return;
+                case delivery_sequencer::step_kind::idle: return;
                 case delivery_sequencer::step_kind::send: {
                     auto const v = boost::json::parse(*step.message.text).as_object();
                     EXPECT_EQ(v.at("seq").to_number<std::uint64_t>(), step.message.seq);
@@ -84,9 +83,7 @@ private:
                 case delivery_sequencer::step_kind::fetch:
                     service_->fetch(weak_from_this(), step.after, step.unacked_only);
                     break;
-                case delivery_sequencer::step_kind::overflow:
-                    ADD_FAILURE() << "held too much";
-                    return;
+                case delivery_sequencer::step_kind::overflow: ADD_FAILURE() << "held too much"; return;
             }
         }
     }
@@ -236,7 +233,8 @@ TEST(AlertService, CommitsOnTheWorkSiteWhereThePublishArrived) {
     bus.start(svc.bus_receiver());
     loop_site site;
     std::promise<std::thread::id> on_site;
-    site.defer([&] { svc.publish({alert("u")}, [&](publish_outcome) { on_site.set_value(std::this_thread::get_id()); }); });
+    site.defer(
+        [&] { svc.publish({alert("u")}, [&](publish_outcome) { on_site.set_value(std::this_thread::get_id()); }); });
     EXPECT_EQ(on_site.get_future().get(), site.id());
     std::promise<void> drained;  // the site's loop has left the drain
     site.defer([&] { drained.set_value(); });
@@ -342,7 +340,7 @@ TEST(AlertService, EveryAlertCarriesTheStoresEpoch) {
     bus.start(svc.bus_receiver());
     publish_sync(svc, {alert("u")});
     auto const sub = open_user(svc, "u", std::nullopt);  // replayed
-    publish_sync(svc, {alert("u")});                      // live
+    publish_sync(svc, {alert("u")});                     // live
     EXPECT_EQ(sub->epochs(), (std::vector<std::string>{store.epoch(), store.epoch()}));
     EXPECT_EQ(store.epoch().size(), 16u);
     EXPECT_NE(store.epoch(), memory_alert_store{}.epoch());  // a new store, a new numbering
@@ -409,7 +407,7 @@ public:
         std::lock_guard lock{mutex_};
         for (auto const& [name, h] : nodes_) {
             if (name == a.origin_node || cut_off_.count(name) || cut_off_.count(a.origin_node)) continue;
-            if (!reliable_ && rng_() % 10 == 0) continue;             // lost
+            if (!reliable_ && rng_() % 10 == 0) continue;  // lost
             in_flight_.push_back({name, a});
             if (!reliable_ && rng_() % 10 == 0) in_flight_.push_back({name, a});  // twice
         }
@@ -561,7 +559,9 @@ public:
     std::optional<annotated_frame> frame(std::string_view id) override { return inner.frame(id); }
     std::vector<stored_alert> history(history_query const& q) override { return inner.history(q); }
     feed_page feed(std::string const& cursor, std::size_t limit) override { return inner.feed(cursor, limit); }
-    std::size_t prune_expired(std::int64_t now, std::size_t max_rows) override { return inner.prune_expired(now, max_rows); }
+    std::size_t prune_expired(std::int64_t now, std::size_t max_rows) override {
+        return inner.prune_expired(now, max_rows);
+    }
     std::uint64_t last_seq(std::string_view u) override { return inner.last_seq(u); }
 };
 
@@ -618,16 +618,19 @@ TEST(AlertService, WithTheBusDownOtherNodesAlertsComeFromTheStore) {
         std::this_thread::sleep_for(std::chrono::milliseconds{3000});  // node a keeps a recovery point
 
         publish_sync(node_b, {alert("u")});
-        for (int i = 0; i < 500 && sub->seqs().size() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{4});
+        for (int i = 0; i < 500 && sub->seqs().size() < 1; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds{4});
         net.cut("a", true);
         for (int i = 0; i < 5; ++i) publish_sync(node_b, {alert("u")});  // the bus cannot bring these
         auto const sent = std::chrono::steady_clock::now();
-        for (int i = 0; i < 1000 && sub->seqs().size() < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{4});
+        for (int i = 0; i < 1000 && sub->seqs().size() < 6; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds{4});
         EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds{2});
         EXPECT_EQ(sub->seqs(), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6}));
         net.cut("a", false);
         for (int i = 0; i < 3; ++i) publish_sync(node_b, {alert("u")});
-        for (int i = 0; i < 1000 && sub->seqs().size() < 9; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{4});
+        for (int i = 0; i < 1000 && sub->seqs().size() < 9; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds{4});
         EXPECT_EQ(sub->seqs(), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
         node_a.stop(), node_b.stop();
         bus_a.stop(), bus_b.stop();

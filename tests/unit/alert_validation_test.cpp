@@ -51,14 +51,17 @@ TEST(AlertValidation, RefusesWithAReason) {
               "idempotency_key must not contain control characters");
     EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"aGVsbG8="})").status, 415);
     // PNG bytes declared as JPEG
-    EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBORw0KGgo=","frame_content_type":"image/jpeg"})")
-                  .status,
-              415);
+    EXPECT_EQ(
+        refused(
+            R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBORw0KGgo=","frame_content_type":"image/jpeg"})")
+            .status,
+        415);
     alert_limits small;
     small.max_frame_bytes = 4;
     EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBORw0KGgo="})", small).status, 413);
     small.max_batch = 1;
-    auto const batch = refused(R"([{"user_id":"u","stream_id":"s","detection":{}},{"user_id":"u","stream_id":"s","detection":{}}])", small);
+    auto const batch = refused(
+        R"([{"user_id":"u","stream_id":"s","detection":{}},{"user_id":"u","stream_id":"s","detection":{}}])", small);
     EXPECT_EQ(batch.status, 413);
     auto const second_bad = refused(R"([{"user_id":"u","stream_id":"s","detection":{}},{"user_id":"u"}])");
     EXPECT_EQ(second_bad.index, 1u);
@@ -83,7 +86,8 @@ TEST(AlertValidation, UserIds) {
 
 TEST(AlertValidation, FramesMustBeStrictBase64) {
     // Unpadded input once made the decoder write past its buffer (fuzzer find).
-    EXPECT_EQ(refused(R"({"user_id":"u1","stream_id":"7","detection":{},"frame":"iVUhEw0KGgoAAA"})").code, "invalid_alert");
+    EXPECT_EQ(refused(R"({"user_id":"u1","stream_id":"7","detection":{},"frame":"iVUhEw0KGgoAAA"})").code,
+              "invalid_alert");
     EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBO Rw0K"})").code, "invalid_alert");
     auto ok = parse_publish_body(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBORw0KGgo="})", {}, now);
     ASSERT_TRUE(std::holds_alternative<publish_request>(ok));

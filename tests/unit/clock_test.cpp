@@ -1,6 +1,6 @@
 #include "common/clock.hpp"
-#include "common/ids.hpp"
 #include "common/base64.hpp"
+#include "common/ids.hpp"
 #include "common/log.hpp"
 
 #include <gtest/gtest.h>
@@ -48,8 +48,8 @@ TEST(Log, RedactsPercentEncodedCredentialKeysAndUnparseableQueries) {
 }
 
 TEST(Base64, RoundTripsAndIsStrict) {
-    for (std::string const& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
-                                                          std::string("\0\xff\x10", 3)})
+    for (std::string const& s :
+         std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)})
         EXPECT_EQ(base64_decode(base64_encode(s)), s);
     EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
     EXPECT_FALSE(base64_decode("Zm9"));

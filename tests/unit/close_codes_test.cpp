@@ -63,9 +63,7 @@ std::set<int> typescript_codes() {
 
 }  // namespace
 
-TEST(CloseCodes, ProtocolPageListsExactlyTheDefinedCodes) {
-    EXPECT_EQ(protocol_page_codes(), defined_codes());
-}
+TEST(CloseCodes, ProtocolPageListsExactlyTheDefinedCodes) { EXPECT_EQ(protocol_page_codes(), defined_codes()); }
 
 TEST(CloseCodes, TypeScriptClientKnowsEveryDefinedCode) {
     auto const ts = typescript_codes();

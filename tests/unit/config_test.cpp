@@ -46,8 +46,8 @@ TEST(Config, FlagsBeatEnvironmentWhichBeatsTheFile) {
     setenv("VIGIL_PING_INTERVAL", "11", 1);
     setenv("VIGIL_PORT", "9001", 1);
     auto const s = resolve({"--config", file.string(), "--port", "9002"});
-    EXPECT_EQ(s.port, 9002);           // flag
-    EXPECT_EQ(s.ping_interval, 11);    // environment
+    EXPECT_EQ(s.port, 9002);             // flag
+    EXPECT_EQ(s.ping_interval, 11);      // environment
     EXPECT_EQ(s.heartbeat_timeout, 20);  // file
     EXPECT_EQ(s.jwt.secret, "from-file-0123456789abcdef0123456789");
     EXPECT_EQ(s.store.engine, "memory");
@@ -145,8 +145,7 @@ TEST(ConfigTable, HelpShowsEveryFlagWithItsEnvironmentVariable) {
     settings_loader loader{app};
     auto const help = app.help();
     for (auto const& s : loader.table()) {
-        auto const shown = s.is_flag ? s.flag + ", --no-" + s.flag.substr(2) + " =" + s.default_text
-                                     : s.flag + " ";
+        auto const shown = s.is_flag ? s.flag + ", --no-" + s.flag.substr(2) + " =" + s.default_text : s.flag + " ";
         EXPECT_NE(help.find(shown), std::string::npos) << shown;
         EXPECT_NE(help.find("(Env:" + s.env + ")"), std::string::npos) << s.env;
         EXPECT_NE(help.find(s.help), std::string::npos) << s.help;
@@ -218,7 +217,8 @@ TEST(ConfigTable, UnknownKeysNameTheNearOnesAndErrorsTheirLine) {
     EXPECT_TRUE(contains(config_error_of("data_dir = \"/x\"\n"), "accepted"));
     EXPECT_TRUE(contains(config_error_of("secret = \"x\"\n"), "did you mean 'jwt.secret'?"));
     EXPECT_TRUE(contains(config_error_of("engine = \"memory\"\n"), "did you mean 'store.engine' or 'bus.engine'?"));
-    EXPECT_TRUE(contains(config_error_of("[tls]\ncert = \"c.pem\"\n"), ":2: unknown setting 'tls.cert'; did you mean 'tls.cert_file'?"));
+    EXPECT_TRUE(contains(config_error_of("[tls]\ncert = \"c.pem\"\n"),
+                         ":2: unknown setting 'tls.cert'; did you mean 'tls.cert_file'?"));
     EXPECT_TRUE(contains(config_error_of("[store]\nfoo = 1\n"), "the keys of [store] are store.engine, "));
     EXPECT_TRUE(contains(config_error_of("zzzz = 1\n"), "[limits]"));
     EXPECT_TRUE(contains(config_error_of("\n\nport = \"x\"\n"), ".toml:3: setting 'port' has the wrong type or range"));
@@ -242,9 +242,9 @@ TEST(Config, RefusesAnHs256SecretShorterThanTheHashOutsideDev) {
 // needs a store the nodes share; a node's name is printable.
 TEST(Config, ClusterSettings) {
     EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--store", "postgres"}), config_error);  // no URL
-    auto const s = resolve({"--jwt-secret", long_secret, "--store", "postgres", "--postgres-url",
-                            "postgresql://vigil@db/vigil", "--bus", "redis", "--redis-url", "redis://bus:6380/2",
-                            "--node-id", "node-a"});
+    auto const s =
+        resolve({"--jwt-secret", long_secret, "--store", "postgres", "--postgres-url", "postgresql://vigil@db/vigil",
+                 "--bus", "redis", "--redis-url", "redis://bus:6380/2", "--node-id", "node-a"});
     EXPECT_EQ(s.store.engine, "postgres");
     EXPECT_EQ(s.store.postgres_url, "postgresql://vigil@db/vigil");
     EXPECT_EQ(s.bus.engine, "redis");

@@ -198,7 +198,7 @@ TEST(DeliverySequencer, RandomInterleavingsDeliverEachSeqOnceInOrder) {
         std::uint64_t const total = committed + 50 + rng() % 100;
         std::size_t const page_size = 1 + rng() % 8;
         delivery_sequencer s{roomy};
-        std::vector<std::uint64_t> bus;  // live alerts in flight, any order
+        std::vector<std::uint64_t> bus;                // live alerts in flight, any order
         std::optional<delivery_sequencer::step> read;  // a read under way
         std::uint64_t read_after = since;
         bool first = true;
@@ -208,18 +208,20 @@ TEST(DeliverySequencer, RandomInterleavingsDeliverEachSeqOnceInOrder) {
             replay_delivery p;
             p.after = after;
             p.head = committed;
-            for (auto seq = after + 1; seq <= committed && p.alerts.size() < page_size; ++seq) p.alerts.push_back(msg(seq));
+            for (auto seq = after + 1; seq <= committed && p.alerts.size() < page_size; ++seq)
+                p.alerts.push_back(msg(seq));
             p.more = p.alerts.size() == page_size;
             first = false;
             read.reset();
             s.on_page(std::move(p));
         };
         bool final_sent = false;
-        for (int tick = 0; tick < 100000 && (got.empty() || got.back() < total || !bus.empty() || read || first); ++tick) {
+        for (int tick = 0; tick < 100000 && (got.empty() || got.back() < total || !bus.empty() || read || first);
+             ++tick) {
             if (committed < total && chance(30)) {
                 ++committed;
-                if (!chance(10)) bus.push_back(committed);    // lost on the bus 10 % of the time
-                if (chance(10)) bus.push_back(committed);     // or brought twice
+                if (!chance(10)) bus.push_back(committed);  // lost on the bus 10 % of the time
+                if (chance(10)) bus.push_back(committed);   // or brought twice
             }
             if (committed == total && !final_sent) {
                 bus.push_back(total);  // the last one arrives, so nothing waits for a next alert to notice a loss

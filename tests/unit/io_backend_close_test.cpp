@@ -92,8 +92,9 @@ TEST_F(IoBackendClose, CancellationsEndOnlyTheReadTheyCancel) {
     auto [waiting, waiting_peer] = connected_pair();
     std::array<char, 16> waiting_buffer{};
     std::optional<read_result> waiting_done;
-    waiting.async_read_some(asio::buffer(waiting_buffer),
-                            [&](error_code ec, std::size_t n) { waiting_done = {ec, n}; });
+    waiting.async_read_some(asio::buffer(waiting_buffer), [&](error_code ec, std::size_t n) {
+        waiting_done = {ec, n};
+    });
 
     // Each read has a buffer of its own, as a server's reads do: a read that
     // ended while the kernel still held its entry would leave the bytes in

@@ -40,7 +40,8 @@ TEST(JsonText, ElementsAsWritten) {
 }
 
 TEST(JsonText, CompactDropsOnlyTheWhitespaceBetweenTokens) {
-    EXPECT_EQ(json_text::compact("{ \"type\" : \"a b\\\" c\",\n\t\"confidence\": 0.930 ,\r\n \"big\": 123456789012345678901234 }"),
+    EXPECT_EQ(json_text::compact(
+                  "{ \"type\" : \"a b\\\" c\",\n\t\"confidence\": 0.930 ,\r\n \"big\": 123456789012345678901234 }"),
               R"({"type":"a b\" c","confidence":0.930,"big":123456789012345678901234})");
 }
 

@@ -71,7 +71,8 @@ key_pair make_keys(char const* type, char const* param) {
 
 TEST(JwtVerifier, AcceptsAValidHs256TokenAndReadsRoles) {
     auth::jwt_verifier v{hs256()};
-    auto const c = v.verify(sign(JWT_ALG_HS256, secret, claims("u1", now + 60, R"(,"roles":["publisher"],"role":"admin")")), now);
+    auto const c =
+        v.verify(sign(JWT_ALG_HS256, secret, claims("u1", now + 60, R"(,"roles":["publisher"],"role":"admin")")), now);
     ASSERT_TRUE(c);
     EXPECT_EQ(c->subject, "u1");
     EXPECT_EQ(c->expires_at, now + 60);
@@ -131,7 +132,8 @@ TEST(JwtVerifier, WellFormedGarbageIsMalformedNotBadlySigned) {
         static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         std::size_t i = 0;
         for (; i + 2 < json.size(); i += 3) {
-            auto const n = (unsigned(uint8_t(json[i])) << 16) | (unsigned(uint8_t(json[i + 1])) << 8) | uint8_t(json[i + 2]);
+            auto const n =
+                (unsigned(uint8_t(json[i])) << 16) | (unsigned(uint8_t(json[i + 1])) << 8) | uint8_t(json[i + 2]);
             for (int k = 18; k >= 0; k -= 6) out.push_back(alphabet[(n >> k) & 63]);
         }
         if (json.size() - i == 1) {
@@ -186,7 +188,8 @@ TEST(JwtVerifier, CustomSubjectClaim) {
     auto s = hs256();
     s.subject_claim = "uid";
     auth::jwt_verifier v{s};
-    auto const c = v.verify(sign(JWT_ALG_HS256, secret, R"({"uid":42,"sub":"x","exp":)" + std::to_string(now + 5) + "}"), now);
+    auto const c =
+        v.verify(sign(JWT_ALG_HS256, secret, R"({"uid":42,"sub":"x","exp":)" + std::to_string(now + 5) + "}"), now);
     ASSERT_TRUE(c);
     EXPECT_EQ(c->subject, "42");
 }

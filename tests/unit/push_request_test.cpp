@@ -1,7 +1,7 @@
 // One push request as RFC 8030 wants it, and what the push service's answer
 // means: delivered, gone, retry (when), or failed.
-#include "common/base64.hpp"
 #include "push/push_request.hpp"
+#include "common/base64.hpp"
 #include "push/push_response.hpp"
 #include "support/vapid_check.hpp"
 
@@ -39,8 +39,8 @@ TEST(PushRequest, CarriesTheHeadersAndABodyOnlyTheSubscriberCanRead) {
     m.priority = urgency::high;
     m.topic = "alert-a1";
     std::int64_t const now = 1'800'000'000;
-    auto const r = build_push_request(b.subscription("https://fcm.googleapis.com/fcm/send/abc:def"), m,
-                                      {vapid, subject, now});
+    auto const r =
+        build_push_request(b.subscription("https://fcm.googleapis.com/fcm/send/abc:def"), m, {vapid, subject, now});
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ(r->endpoint.host, "fcm.googleapis.com");
     EXPECT_EQ(r->endpoint.target, "/fcm/send/abc:def");
@@ -64,8 +64,8 @@ TEST(PushRequest, CarriesTheHeadersAndABodyOnlyTheSubscriberCanRead) {
 TEST(PushRequest, NoTopicHeaderWithoutATopic) {
     browser b;
     vapid_key const vapid{p256_key::generate()};
-    auto const r = build_push_request(b.subscription("https://push.example.com:8443/x"), message("{}"),
-                                      {vapid, subject, 0});
+    auto const r =
+        build_push_request(b.subscription("https://push.example.com:8443/x"), message("{}"), {vapid, subject, 0});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->header("Topic"), "");
     EXPECT_EQ(r->header("Urgency"), "normal");
@@ -94,14 +94,11 @@ TEST(PushRequest, RefusesWhatNoPushServiceShouldGet) {
     browser b;
     vapid_key const vapid{p256_key::generate()};
     auto const sub = b.subscription("https://a.example/x");
-    EXPECT_EQ(build_push_request(sub, message("{}", -1), {vapid, subject, 0}).error(),
-              push_error::bad_ttl);
-    EXPECT_EQ(build_push_request(sub, message("{}", max_push_ttl_seconds + 1), {vapid, subject, 0})
-                  .error(),
+    EXPECT_EQ(build_push_request(sub, message("{}", -1), {vapid, subject, 0}).error(), push_error::bad_ttl);
+    EXPECT_EQ(build_push_request(sub, message("{}", max_push_ttl_seconds + 1), {vapid, subject, 0}).error(),
               push_error::bad_ttl);
     EXPECT_TRUE(build_push_request(sub, message("{}", 0), {vapid, subject, 0}));
-    EXPECT_EQ(build_push_request(sub, message("{}"), {vapid, "ops@example.com", 0}).error(),
-              push_error::bad_subject);
+    EXPECT_EQ(build_push_request(sub, message("{}"), {vapid, "ops@example.com", 0}).error(), push_error::bad_subject);
     EXPECT_EQ(build_push_request(sub, message(std::string(4000, 'x')), {vapid, subject, 0}).error(),
               ece_error::plaintext_too_large);
     auto broken = sub;
@@ -158,7 +155,8 @@ TEST(PushResponse, ClassifiesStatuses) {
     EXPECT_EQ(classify_status(500), answer_class::retry);
     EXPECT_EQ(classify_status(502), answer_class::retry);
     EXPECT_EQ(classify_status(503), answer_class::retry);
-    for (int s : {301, 302, 400, 401, 403, 405, 413, 418, 0, 600, 999}) EXPECT_EQ(classify_status(s), answer_class::failed) << s;
+    for (int s : {301, 302, 400, 401, 403, 405, 413, 418, 0, 600, 999})
+        EXPECT_EQ(classify_status(s), answer_class::failed) << s;
 }
 
 TEST(PushResponse, ReadsRetryAfterInSecondsAndAsAnHttpDate) {
@@ -172,8 +170,8 @@ TEST(PushResponse, ReadsRetryAfterInSecondsAndAsAnHttpDate) {
     EXPECT_EQ(parse_retry_after("Sun Nov  6 08:49:37 1994", date - 30), 30s);
     EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", date + 100), 0s);  // already past
     EXPECT_GE(parse_retry_after("99999999999999999999", 0).value(), 3600s);
-    for (std::string_view bad : {"", "soon", "-1", "1.5", "1s", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 GMT x",
-                                 "Sun, 32 Nov 1994 08:49:37 GMT"})
+    for (std::string_view bad : {"", "soon", "-1", "1.5", "1s", "Sun, 06 Nov 1994 08:49:37",
+                                 "Sun, 06 Nov 1994 08:49:37 GMT x", "Sun, 32 Nov 1994 08:49:37 GMT"})
         EXPECT_FALSE(parse_retry_after(bad, 0)) << bad;
 }
 

@@ -96,9 +96,9 @@ struct harness {
     push_request request(std::string endpoint, push_message m = {}) const {
         if (m.payload.empty()) m.payload = R"({"alert_id":"a-1","severity":"high","stream_id":"cam-1"})";
         push_subscription const s{std::move(endpoint), browser_key.public_point(), browser_auth, std::nullopt};
-        auto const now = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+        auto const now =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
         auto r = build_push_request(s, m, {vapid, subject, now, true});
         if (!r) throw std::runtime_error(r.error().message());
         return std::move(*r);

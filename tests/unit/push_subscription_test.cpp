@@ -43,10 +43,9 @@ TEST(PushSubscription, TakesWhatBrowsersSend) {
     auto const with_expiry = parse_subscription(body(fcm, p256dh, auth, "1767225600000"), false);
     EXPECT_EQ(std::get<push_subscription>(with_expiry).expiration_time, 1767225600000);
     // Without expirationTime, and with members browsers may add later.
-    auto const minimal = parse_subscription(
-        R"({"endpoint":"https://web.push.apple.com/QGz","keys":{"auth":")" + std::string{auth} + R"(","p256dh":")" +
-            p256dh + R"("},"extra":1})",
-        false);
+    auto const minimal = parse_subscription(R"({"endpoint":"https://web.push.apple.com/QGz","keys":{"auth":")" +
+                                                std::string{auth} + R"(","p256dh":")" + p256dh + R"("},"extra":1})",
+                                            false);
     EXPECT_TRUE(std::holds_alternative<push_subscription>(minimal));
     // Padded base64url, as some libraries write it.
     EXPECT_TRUE(std::holds_alternative<push_subscription>(
@@ -58,7 +57,8 @@ TEST(PushSubscription, RefusesPlainHttpUnlessAllowedAndLoopback) {
     EXPECT_EQ(e.status, 400);
     EXPECT_EQ(e.code, "insecure_endpoint");
     EXPECT_EQ(refusal(body("HTTP://127.0.0.1/push")).code, "insecure_endpoint");
-    EXPECT_TRUE(std::holds_alternative<push_subscription>(parse_subscription(body("http://127.0.0.1:9000/push"), true)));
+    EXPECT_TRUE(
+        std::holds_alternative<push_subscription>(parse_subscription(body("http://127.0.0.1:9000/push"), true)));
     EXPECT_TRUE(std::holds_alternative<push_subscription>(parse_subscription(body("http://127.8.9.10/push"), true)));
     EXPECT_TRUE(std::holds_alternative<push_subscription>(parse_subscription(body("http://[::1]:9000/push"), true)));
     EXPECT_EQ(refusal(body("http://localhost:9000/push"), true).code, "insecure_endpoint");
@@ -67,13 +67,13 @@ TEST(PushSubscription, RefusesPlainHttpUnlessAllowedAndLoopback) {
 }
 
 TEST(PushSubscription, RefusesEndpointsThatAreNotHttpsUrls) {
-    for (char const* bad : {"", "fcm.googleapis.com/fcm/send/x", "/relative", "ftp://push.example.com/x",
-                                  "https:///no-host", "https://user:pw@push.example.com/x",
-                                  "https://push.example.com/x#fragment", "https://push.example.com:0/x",
-                                  "https://push.example.com:65536/x", "https://push.example.com:/x",
-                                  "https://push%2eexample.com/x", "https://[v7.future]/x", "https://a b.com/x",
-                                  "https://push.example.com/<x>", "https://push.example.com:99999/x",
-                                  "https://push.example.com:065536/x", "https://[::1]x/y", "https://[::1]00u9/:0p"}) {
+    for (char const* bad :
+         {"", "fcm.googleapis.com/fcm/send/x", "/relative", "ftp://push.example.com/x", "https:///no-host",
+          "https://user:pw@push.example.com/x", "https://push.example.com/x#fragment", "https://push.example.com:0/x",
+          "https://push.example.com:65536/x", "https://push.example.com:/x", "https://push%2eexample.com/x",
+          "https://[v7.future]/x", "https://a b.com/x", "https://push.example.com/<x>",
+          "https://push.example.com:99999/x", "https://push.example.com:065536/x", "https://[::1]x/y",
+          "https://[::1]00u9/:0p"}) {
         auto const e = refusal(body(bad));
         EXPECT_EQ(e.code, "invalid_subscription") << bad;
         EXPECT_EQ(e.status, 400);
@@ -85,7 +85,7 @@ TEST(PushSubscription, RefusesEndpointsThatAreNotHttpsUrls) {
 TEST(PushSubscription, ErrorsNeverRepeatTheEndpoint) {
     std::string const secret_path = "/fcm/send/dQ7xSECRETc0ffee";
     for (std::string const& bad : {"http://push.example.com" + secret_path, "https://u@push.example.com" + secret_path,
-                                  "https://push.example.com" + secret_path + "#x"}) {
+                                   "https://push.example.com" + secret_path + "#x"}) {
         auto const e = refusal(body(bad));
         EXPECT_EQ(e.detail.find("SECRET"), std::string::npos) << e.detail;
     }
@@ -96,16 +96,16 @@ TEST(PushSubscription, RefusesKeysThatAreNotKeys) {
     point[10] ^= 1;  // no longer on the curve
     std::string compressed = *vigil::base64url_decode(p256dh);
     compressed[0] = 0x03;
-    for (std::string const& key : {std::string{}, std::string{"AAAA"}, vigil::base64url_encode(point),
-                                  vigil::base64url_encode(compressed), std::string{p256dh}.substr(1),
-                                  std::string{p256dh} + "AA", vigil::base64_encode(*vigil::base64url_decode(p256dh)),
-                                  std::string(2000, 'A')}) {
+    for (std::string const& key :
+         {std::string{}, std::string{"AAAA"}, vigil::base64url_encode(point), vigil::base64url_encode(compressed),
+          std::string{p256dh}.substr(1), std::string{p256dh} + "AA",
+          vigil::base64_encode(*vigil::base64url_decode(p256dh)), std::string(2000, 'A')}) {
         auto const e = refusal(body(fcm, key));
         EXPECT_EQ(e.code, "invalid_subscription") << key;
         EXPECT_NE(e.detail.find("p256dh"), std::string::npos);
     }
     for (std::string const& secret : {std::string{}, std::string{auth}.substr(0, 20), std::string{auth} + "AAAA",
-                                     std::string{"BTBZMqHH6r4Tts7J/aSIgg"}}) {
+                                      std::string{"BTBZMqHH6r4Tts7J/aSIgg"}}) {
         auto const e = refusal(body(fcm, p256dh, secret));
         EXPECT_EQ(e.code, "invalid_subscription") << secret;
         EXPECT_NE(e.detail.find("auth"), std::string::npos);
@@ -170,8 +170,8 @@ TEST(Base64url, RoundTripsEveryLength) {
 }
 
 TEST(Base64url, RefusesWhatIsNotCanonicalBase64url) {
-    for (std::string_view bad : {"A", "AAAAA", "+/8", "ab+c", "a=bc", "AB=", "AB===", "AAB=", "AB=A", "AB C", "AB\n",
-                                 "AF", "AAB", "===="}) {
+    for (std::string_view bad :
+         {"A", "AAAAA", "+/8", "ab+c", "a=bc", "AB=", "AB===", "AAB=", "AB=A", "AB C", "AB\n", "AF", "AAB", "===="}) {
         EXPECT_FALSE(vigil::base64url_decode(bad)) << bad;
     }
     EXPECT_TRUE(vigil::base64url_decode("AA"));

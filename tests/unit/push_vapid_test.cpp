@@ -37,12 +37,12 @@ OLZOayg9k9YHyG3GAhOTps83PY+hRANCAATIno+wPImu18MdEW2QWZLFjo94mtG9
 6pbiOsQKLxMUiVhrHHqNnlLs5pIfg3PB36+mGjfR6z8yOMgoBEPPrfmj
 -----END PRIVATE KEY-----
 )";
-constexpr char pem_public_key[] = "BMiej7A8ia7Xwx0RbZBZksWOj3ia0b3qluI6xAovExSJWGsceo2eUuzmkh-Dc8Hfr6YaN9HrPzI4yCgEQ8-t-aM";
+constexpr char pem_public_key[] =
+    "BMiej7A8ia7Xwx0RbZBZksWOj3ia0b3qluI6xAovExSJWGsceo2eUuzmkh-Dc8Hfr6YaN9HrPzI4yCgEQ8-t-aM";
 
 struct scratch_dir {
-    fs::path path = fs::temp_directory_path() /
-                    ("vigil-vapid-" + std::to_string(::getpid()) + "-" +
-                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::path path = fs::temp_directory_path() / ("vigil-vapid-" + std::to_string(::getpid()) + "-" +
+                                                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
     scratch_dir() { fs::remove_all(path); }
     ~scratch_dir() { fs::remove_all(path); }
     fs::path write(std::string const& name, std::string_view text) const {
@@ -89,7 +89,8 @@ TEST(PushVapid, ProcessesStartingTogetherAgreeOnOneKey) {
     scratch_dir dir;
     std::vector<std::future<std::string>> starts;
     for (int i = 0; i < 8; ++i)
-        starts.push_back(std::async(std::launch::async, [&] { return vapid_key::load_or_create(dir.path).public_key(); }));
+        starts.push_back(
+            std::async(std::launch::async, [&] { return vapid_key::load_or_create(dir.path).public_key(); }));
     std::string const key = starts.front().get();
     for (std::size_t i = 1; i < starts.size(); ++i) EXPECT_EQ(starts[i].get(), key);
     EXPECT_EQ(vapid_key::load_or_create(dir.path).public_key(), key);
@@ -119,10 +120,11 @@ TEST(PushVapid, RefusesFilesThatAreNotAnUnencryptedP256PrivateKey) {
     auto const key = p256_key::generate();
     EXPECT_THROW(vapid_key::load(dir.write("encrypted.pem", pem_of(key.native(), EVP_aes_128_cbc()))), vapid_error);
     // A public key is not enough to sign.
-    std::string const pub = "-----BEGIN PUBLIC KEY-----\n"
-                            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEyJ6PsDyJrtfDHRFtkFmSxY6PeJrR\n"
-                            "veqW4jrECi8TFIlYaxx6jZ5S7OaSH4Nzwd+vpho30es/MjjIKARDz635ow==\n"
-                            "-----END PUBLIC KEY-----\n";
+    std::string const pub =
+        "-----BEGIN PUBLIC KEY-----\n"
+        "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEyJ6PsDyJrtfDHRFtkFmSxY6PeJrR\n"
+        "veqW4jrECi8TFIlYaxx6jZ5S7OaSH4Nzwd+vpho30es/MjjIKARDz635ow==\n"
+        "-----END PUBLIC KEY-----\n";
     EXPECT_THROW(vapid_key::load(dir.write("public.pem", pub)), vapid_error);
     try {
         vapid_key::load(dir.write("garbage2.pem", "x"));
@@ -145,8 +147,8 @@ TEST(PushVapid, TheJwtVerifiesWithTheServedPublicKey) {
     EXPECT_LE(token->exp, now + 24 * 3600);
     EXPECT_EQ(token->exp, now + vapid_default_ttl_seconds);
     // Two signatures of the same claims differ (ECDSA is randomised) and both verify.
-    EXPECT_TRUE(verify_vapid(key.authorization("https://fcm.googleapis.com", "mailto:ops@example.com", now),
-                             key.public_key()));
+    EXPECT_TRUE(
+        verify_vapid(key.authorization("https://fcm.googleapis.com", "mailto:ops@example.com", now), key.public_key()));
 }
 
 TEST(PushVapid, AnotherKeyOrAnAlteredTokenDoesNotVerify) {
@@ -160,7 +162,8 @@ TEST(PushVapid, AnotherKeyOrAnAlteredTokenDoesNotVerify) {
     auto const dot2 = t.find('.', dot1 + 1);
     std::string const forged_claims =
         vigil::base64url_encode(R"({"aud":"https://evil.example","exp":4000,"sub":"https://example.com/"})");
-    std::string const forged = "vapid t=" + t.substr(0, dot1 + 1) + forged_claims + t.substr(dot2) + ", k=" + key.public_key();
+    std::string const forged =
+        "vapid t=" + t.substr(0, dot1 + 1) + forged_claims + t.substr(dot2) + ", k=" + key.public_key();
     EXPECT_FALSE(verify_vapid(forged, key.public_key()));
     std::string flipped = header;
     flipped[header.find(',') - 3] = flipped[header.find(',') - 3] == 'A' ? 'B' : 'A';
@@ -169,11 +172,12 @@ TEST(PushVapid, AnotherKeyOrAnAlteredTokenDoesNotVerify) {
 
 TEST(PushVapid, ExpiryIsNeverMoreThan24HoursAhead) {
     vapid_key const key{p256_key::generate()};
-    auto const long_ttl = verify_vapid(key.authorization("https://a.example", "mailto:a@b.c", 5000, 7 * 24 * 3600),
-                                       key.public_key());
+    auto const long_ttl =
+        verify_vapid(key.authorization("https://a.example", "mailto:a@b.c", 5000, 7 * 24 * 3600), key.public_key());
     ASSERT_TRUE(long_ttl);
     EXPECT_EQ(long_ttl->exp, 5000 + 24 * 3600);
-    auto const short_ttl = verify_vapid(key.authorization("https://a.example", "mailto:a@b.c", 5000, 0), key.public_key());
+    auto const short_ttl =
+        verify_vapid(key.authorization("https://a.example", "mailto:a@b.c", 5000, 0), key.public_key());
     ASSERT_TRUE(short_ttl);
     EXPECT_EQ(short_ttl->exp, 5000 + 60);
 }

@@ -109,9 +109,8 @@ protected:
         vigil::net::http_request req{boost::beast::http::verb::get, "/ws/alerts/u", 11};
         req.set(boost::beast::http::field::sec_websocket_key, client_key);
         std::promise<boost::system::error_code> accepted_ec;
-        srv->on_thread([&] {
-            srv->ws->async_accept(req, [&](boost::system::error_code ec) { accepted_ec.set_value(ec); });
-        });
+        srv->on_thread(
+            [&] { srv->ws->async_accept(req, [&](boost::system::error_code ec) { accepted_ec.set_value(ec); }); });
         EXPECT_FALSE(accepted_ec.get_future().get());
         asio::streambuf head;
         asio::read_until(client, head, "\r\n\r\n");
@@ -225,7 +224,8 @@ TEST_F(RawWebSocket, PongWaitsForTheWriteInFlight) {
     std::promise<boost::system::error_code> written;
     auto done = written.get_future();
     srv->on_thread([&] {
-        srv->ws->async_write(asio::buffer(big), [&](boost::system::error_code ec, std::size_t) { written.set_value(ec); });
+        srv->ws->async_write(asio::buffer(big),
+                             [&](boost::system::error_code ec, std::size_t) { written.set_value(ec); });
     });
     asio::write(client, asio::buffer(client_frame(0x9, "p1")));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -274,9 +274,8 @@ TEST_F(RawWebSocket, CloseEchoWaitsForTheWriteInFlightThenTearsDown) {
 
 TEST_F(RawWebSocket, OurCloseThenThePeersEndsTheReadLoop) {
     srv->on_thread([&] {
-        srv->ws->async_close(websocket::close_reason{std::uint16_t(4008)}, [](boost::system::error_code ec) {
-            EXPECT_FALSE(ec);
-        });
+        srv->ws->async_close(websocket::close_reason{std::uint16_t(4008)},
+                             [](boost::system::error_code ec) { EXPECT_FALSE(ec); });
         // Nothing may follow our close frame.
         static std::string const late = "late";
         srv->ws->async_write(asio::buffer(late), [](boost::system::error_code ec, std::size_t) {

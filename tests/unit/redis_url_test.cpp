@@ -42,10 +42,10 @@ TEST(RedisUrl, BracketedIpv6) {
 }
 
 TEST(RedisUrl, RefusesWhatItCannotServe) {
-    for (char const* bad : {"", "localhost:6379", "http://localhost", "rediss://localhost", "redis://",
-                            "redis://localhost:0", "redis://localhost:65536", "redis://localhost:port",
-                            "redis://localhost/x", "redis://localhost/-1", "redis://localhost/1/2",
-                            "redis://localhost?db=1", "redis://user@localhost", "redis://localhost#x"})
+    for (char const* bad :
+         {"", "localhost:6379", "http://localhost", "rediss://localhost", "redis://", "redis://localhost:0",
+          "redis://localhost:65536", "redis://localhost:port", "redis://localhost/x", "redis://localhost/-1",
+          "redis://localhost/1/2", "redis://localhost?db=1", "redis://user@localhost", "redis://localhost#x"})
         EXPECT_THROW(parse_redis_url(bad), std::invalid_argument) << bad;
 }
 

@@ -77,13 +77,13 @@ TEST(RedisWire, RefusesMalformedPayloads) {
     for (std::string const& bad :
          {std::string{}, std::string{"A"}, std::string{"X1"}, std::string{"A2"}, std::string{"A1"},
           std::string{"A19999999999:a"}, std::string{"A101:a"},  // a length with a leading zero
-          std::string{"A11:a"},                                 // fields missing
-          std::string{"A11:a1:a1:u1:i2:-11:0"},                 // negative seq
-          std::string{"A11:a1:a1:u1:i1:71:2"},                  // recorded is 0 or 1
-          std::string{"A10:1:a1:u1:i1:71:0"},                   // no sender
-          std::string{"A11:a1:a0:1:i1:71:0"},                   // no user
-          std::string{"C11:b1:71:b1:u1:c1:0"},                  // unknown control kind
-          std::string{"C11:b1:11:b1:u1:c1:0x"},                 // trailing bytes
+          std::string{"A11:a"},                                  // fields missing
+          std::string{"A11:a1:a1:u1:i2:-11:0"},                  // negative seq
+          std::string{"A11:a1:a1:u1:i1:71:2"},                   // recorded is 0 or 1
+          std::string{"A10:1:a1:u1:i1:71:0"},                    // no sender
+          std::string{"A11:a1:a0:1:i1:71:0"},                    // no user
+          std::string{"C11:b1:71:b1:u1:c1:0"},                   // unknown control kind
+          std::string{"C11:b1:11:b1:u1:c1:0x"},                  // trailing bytes
           std::string{"P11:a2:4"}, good.substr(0, 10)}) {
         error = {};
         EXPECT_FALSE(wire::decode(bad, error)) << bad;

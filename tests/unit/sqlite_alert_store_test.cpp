@@ -232,8 +232,7 @@ TEST(SqliteAlertStore, MigratesVersion1Databases) {
         auto dup = v1_alert("u");
         dup.idempotency_key = "key-3";
         write_batch b;
-        b.alerts = {dup, v1_alert("u"), v1_alert("gone"),
-                    v1_alert("new")};
+        b.alerts = {dup, v1_alert("u"), v1_alert("gone"), v1_alert("new")};
         auto const r = s.write(b, 15'000);
         EXPECT_TRUE(r.appended[0].duplicate);
         EXPECT_EQ(r.appended[0].alert.seq, 3u);

@@ -15,8 +15,7 @@ namespace {
 struct db {
     sqlite3* handle = nullptr;
     db(std::string const& path, char const* vfs) {
-        EXPECT_EQ(sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs),
-                  SQLITE_OK);
+        EXPECT_EQ(sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs), SQLITE_OK);
     }
     ~db() { sqlite3_close(handle); }
     void exec(std::string const& sql) {
@@ -37,9 +36,9 @@ struct db {
 class WalAppendBufferVfs : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("vigil-walvfs-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        dir_ =
+            std::filesystem::temp_directory_path() / ("vigil-walvfs-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_);
         path_ = (dir_ / "t.db").string();
@@ -78,8 +77,9 @@ TEST_F(WalAppendBufferVfs, FramesSpilledMidTransactionReadBack) {
     db writer{path_, vigil::detail::wal_append_buffer_vfs()};
     // A 16-page cache makes SQLite spill dirty pages into the WAL in the middle
     // of the transaction and read them back from there as it goes on.
-    writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=16;"
-                "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT); CREATE INDEX t_v ON t (v)");
+    writer.exec(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=16;"
+        "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT); CREATE INDEX t_v ON t (v)");
     writer.exec("BEGIN");
     for (int i = 0; i < 20; ++i) writer.exec(row_sql(i * 100 + 1, 100, 500));
     writer.exec("UPDATE t SET v = substr(replace(hex(zeroblob(500)), '00', k || ','), 1, 500) WHERE k % 7 = 0");
@@ -94,8 +94,9 @@ TEST_F(WalAppendBufferVfs, FramesSpilledMidTransactionReadBack) {
 TEST_F(WalAppendBufferVfs, CheckpointsAndWalRestartsKeepEverything) {
     {
         db writer{path_, vigil::detail::wal_append_buffer_vfs()};
-        writer.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=50;"
-                    "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+        writer.exec(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=50;"
+            "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
         // Automatic checkpoints every ~50 pages; a full one rewinds the WAL,
         // and the next commit writes from its start again.
         for (int i = 0; i < 40; ++i) {

@@ -19,8 +19,8 @@ struct frame_spec {
     bool fin = true;
     bool masked = true;
     std::array<std::uint8_t, 4> mask{0x37, 0xFA, 0x21, 0x3D};
-    int length_bytes = 0;  // 0: minimal; 1 (7-bit), 2 or 8: forced
-    std::uint8_t rsv = 0;  // 0x70 bits
+    int length_bytes = 0;                 // 0: minimal; 1 (7-bit), 2 or 8: forced
+    std::uint8_t rsv = 0;                 // 0x70 bits
     std::uint64_t declared = UINT64_MAX;  // a length other than payload.size()
 };
 
@@ -50,8 +50,12 @@ std::string client_frame(frame_spec const& f) {
     return out;
 }
 
-std::string text(std::string payload, bool fin = true) { return client_frame({.op = 0x1, .payload = payload, .fin = fin}); }
-std::string cont(std::string payload, bool fin = true) { return client_frame({.op = 0x0, .payload = payload, .fin = fin}); }
+std::string text(std::string payload, bool fin = true) {
+    return client_frame({.op = 0x1, .payload = payload, .fin = fin});
+}
+std::string cont(std::string payload, bool fin = true) {
+    return client_frame({.op = 0x0, .payload = payload, .fin = fin});
+}
 
 struct seen {
     event::kind_t kind;
@@ -124,8 +128,8 @@ TEST(WsFrameReader, ReadsATextMessageSplitAtEveryByteBoundary) {
 
 TEST(WsFrameReader, UnmasksWithAnyMask) {
     std::string const payload = "abcdefghij";
-    for (std::array<std::uint8_t, 4> mask : {std::array<std::uint8_t, 4>{0, 0, 0, 0}, {0xFF, 0xFF, 0xFF, 0xFF},
-                                             {1, 2, 3, 4}, {0x80, 0, 0x7F, 0xC3}}) {
+    for (std::array<std::uint8_t, 4> mask :
+         {std::array<std::uint8_t, 4>{0, 0, 0, 0}, {0xFF, 0xFF, 0xFF, 0xFF}, {1, 2, 3, 4}, {0x80, 0, 0x7F, 0xC3}}) {
         auto const bytes = client_frame({.op = 0x2, .payload = payload, .mask = mask});
         EXPECT_EQ(once(bytes), std::vector{message(payload, true)});
         frame_reader r;
@@ -207,8 +211,8 @@ TEST(WsFrameReader, FailsProtocolViolationsWith1002) {
     EXPECT_TRUE(fails(client_frame({.op = 0x9, .payload = std::string(126, 'p')})));
     EXPECT_TRUE(fails(client_frame({.op = 0x9, .payload = "p", .fin = false})));
     EXPECT_TRUE(fails(client_frame({.op = 0x8, .payload = "", .fin = false})));
-    EXPECT_TRUE(fails(cont("x")));                         // continuation without a start
-    EXPECT_TRUE(fails(text("a", false) + text("b")));     // a new message mid-message
+    EXPECT_TRUE(fails(cont("x")));                     // continuation without a start
+    EXPECT_TRUE(fails(text("a", false) + text("b")));  // a new message mid-message
     EXPECT_TRUE(fails(client_frame({.payload = "", .length_bytes = 8, .declared = 1ull << 63})));
     // Detected from the first two bytes: the rest never needs to arrive.
     frame_reader r;
@@ -227,10 +231,13 @@ TEST(WsFrameReader, RefusesMessagesOverTheLimitFromTheHeader) {
 
 TEST(WsFrameReader, ReadsCloseFrames) {
     auto close = [](std::string payload) { return client_frame({.op = 0x8, .payload = payload}); };
-    auto code = [](std::uint16_t c, std::string reason = {}) { return std::string{char(c >> 8), char(c & 0xFF)} + reason; };
+    auto code = [](std::uint16_t c, std::string reason = {}) {
+        return std::string{char(c >> 8), char(c & 0xFF)} + reason;
+    };
     EXPECT_EQ(once(close("")), (std::vector<seen>{{event::close, "", 0}}));
     EXPECT_EQ(once(close(code(1000, "bye"))), (std::vector<seen>{{event::close, "bye", 1000}}));
-    for (std::uint16_t c : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999})
+    for (std::uint16_t c :
+         {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999})
         EXPECT_EQ(once(close(code(c))), (std::vector<seen>{{event::close, "", c}})) << c;
     for (std::uint16_t c : {0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535})
         EXPECT_EQ(once(close(code(c))), std::vector{failure(1002)}) << c;
@@ -302,7 +309,7 @@ TEST(Utf8, FollowsRfc3629) {
     EXPECT_FALSE(is_valid_utf8("\xF5\x80\x80\x80"));
     EXPECT_FALSE(is_valid_utf8("\x80"));
     EXPECT_FALSE(is_valid_utf8("\xFF"));
-    EXPECT_FALSE(is_valid_utf8("\xE2\x82"));          // cut short
+    EXPECT_FALSE(is_valid_utf8("\xE2\x82"));  // cut short
     utf8_validator v;
     EXPECT_TRUE(v.feed("\xE2"));
     EXPECT_FALSE(v.complete());
