@@ -16,12 +16,16 @@
 
 #include <cctype>
 #include <csignal>
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <thread>
+
+#include <pthread.h>
+#include <signal.h>
 
 namespace vigil::cli {
 
@@ -82,8 +86,6 @@ std::string token_for(std::string const& given, std::string const& user, std::st
     throw CLI::ValidationError("--token", "give --token, or set VIGIL_TOKEN or VIGIL_JWT_SECRET");
 }
 
-client::alert_client* running_client = nullptr;
-
 }  // namespace
 
 std::function<int()> add_listen(CLI::App& app) {
@@ -117,21 +119,31 @@ std::function<int()> add_listen(CLI::App& app) {
         o.auto_ack = a->ack;
         o.get_token = [a] { return token_for(a->token, a->user, ""); };
         int exit_code = 0;
-        client::alert_client c{o,
-                               [](boost::json::object const&, std::string_view text) {
-                                   std::cout << text << std::endl;
-                               },
-                               [&exit_code](client::status_event const& e) {
-                                   static constexpr char const* names[] = {"connecting", "open", "reconnecting", "stopped"};
-                                   std::cerr << "vigil listen: " << names[int(e.status)]
-                                             << (e.detail.empty() ? "" : ": " + e.detail) << std::endl;
-                                   if (e.status == client::client_status::stopped && e.detail != "stopped") exit_code = 1;
-                               }};
-        running_client = &c;
-        std::signal(SIGINT, [](int) { running_client->stop(); });
-        std::signal(SIGTERM, [](int) { running_client->stop(); });
-        c.run();
-        running_client = nullptr;
+        client::alert_client c{
+            o, [](boost::json::object const&, std::string_view text) { std::cout << text << std::endl; },
+            [&exit_code](client::status_event const& e) {
+                static constexpr char const* names[] = {"connecting", "open", "reconnecting", "stopped"};
+                std::cerr << "vigil listen: " << names[int(e.status)] << (e.detail.empty() ? "" : ": " + e.detail)
+                          << std::endl;
+                if (e.status == client::client_status::stopped && e.detail != "stopped") exit_code = 1;
+            }};
+        // SIGINT and SIGTERM stop the client from this thread, which waits for
+        // them (sigwait), not from a signal handler: stop() posts to Asio,
+        // which allocates, and nothing that allocates is safe in a handler.
+        // The client runs on a thread that starts with them blocked.
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGUSR1);  // the client ended by itself
+        pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+        auto const waiter = pthread_self();
+        std::thread runner([&c, waiter] {
+            c.run();
+            pthread_kill(waiter, SIGUSR1);
+        });
+        for (int sig = 0; sigwait(&stop_signals, &sig) == 0 && sig != SIGUSR1;) c.stop();
+        runner.join();
         return exit_code;
     };
 }
