@@ -2,11 +2,11 @@
 # Checks style without changing anything: clang-format over the C++ sources
 # (.clang-format; fails on any drift), ESLint (`npm run lint`) and TypeScript's
 # type check (strict, tsc --noEmit) over clients/ts and clients/dashboard.
-# With VIGIL_STYLE_TIDY=1 also clang-tidy over src/ (.clang-tidy; needs a
-# configured build/ for compile_commands.json, and takes minutes).
-#   scripts/check-style.sh            all of them; exit 1 when anything drifts
-#   scripts/check-style.sh eslint     only the parts named: format, eslint, typecheck
-#                                     (CTest's style.eslint runs `eslint`)
+# The part `tidy` runs clang-tidy over src/ (.clang-tidy; the compile commands
+# of a built tree, $VIGIL_BUILD_DIR or build/; minutes of CPU).
+#   scripts/check-style.sh            format, eslint, typecheck; exit 1 when anything drifts
+#   scripts/check-style.sh eslint     only the parts named: format, eslint, typecheck, tidy
+#                                     (CTest runs `eslint`, `format` and `tidy`)
 #   clang-format -i FILE...           fixes the layout of files it names
 #   npm run lint -- --fix             (in a client) fixes what ESLint can
 set -euo pipefail
@@ -15,8 +15,8 @@ parts=("$@")
 [ "${#parts[@]}" -gt 0 ] || parts=(format eslint typecheck)
 for part in "${parts[@]}"; do
   case "$part" in
-    format | eslint | typecheck) ;;
-    *) echo "check-style.sh: unknown part '$part' (format, eslint, typecheck)" >&2; exit 2 ;;
+    format | eslint | typecheck | tidy) ;;
+    *) echo "check-style.sh: unknown part '$part' (format, eslint, typecheck, tidy)" >&2; exit 2 ;;
   esac
 done
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
@@ -47,11 +47,22 @@ if wants eslint || wants typecheck; then
   done
 fi
 
-if [ "${VIGIL_STYLE_TIDY:-0}" = "1" ]; then
-  echo "== clang-tidy src/ (build/compile_commands.json)"
-  [ -f build/compile_commands.json ] || scripts/build.sh build
-  out="$(run-clang-tidy -p build -quiet "$PWD/src/.*\\.cpp\$" 2>/dev/null)" || true
-  if grep -E '(warning|error):' <<<"$out"; then status=1; fi
+if wants tidy; then
+  build="${VIGIL_BUILD_DIR:-build}"
+  echo "== clang-tidy src/ ($(clang-tidy --version | grep -o 'version [0-9.]*'), $build/compile_commands.json)"
+  [ -f "$build/compile_commands.json" ] || { echo "no $build/compile_commands.json: build first (scripts/build.sh)"; exit 2; }
+  # run-clang-tidy exits 0 on findings; a finding is a line "file:line:col: warning|error: ...".
+  out="$(run-clang-tidy -p "$build" -quiet -j "$(nproc)" "$PWD/src/.*\\.(cpp)\$" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')" || true
+  files="$(grep -c '^clang-tidy' <<<"$out" || true)"
+  if [ "$files" = 0 ]; then
+    echo "clang-tidy: checked no file (is $build a build of this tree?)"
+    status=1
+  elif grep -E '^/.*:[0-9]+:[0-9]+: (warning|error):' <<<"$out"; then
+    echo "clang-tidy: the findings above, in $files files (.clang-tidy says which checks run and why others do not)"
+    status=1
+  else
+    echo "clang-tidy: $files files clean"
+  fi
 fi
 
 [ "$status" = 0 ] && echo "style: clean"

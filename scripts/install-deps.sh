@@ -8,7 +8,7 @@ SUDO=""
 
 packages=(
   # toolchain
-  g++ cmake ninja-build pkg-config ccache patch clang libclang-rt-14-dev clang-format
+  g++ cmake ninja-build pkg-config ccache patch clang libclang-rt-14-dev clang-format clang-tidy
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libjwt-dev libsqlite3-dev libpq-dev libhiredis-dev libpng-dev libjemalloc-dev liburing-dev

@@ -380,7 +380,7 @@ void alert_service::receiver::on_link_changed(bool up) {
 std::vector<connection_stats> alert_service::receiver::local_connections() const { return s_.registry_.all_stats(); }
 
 void alert_service::check_ownership() {
-    bus_.remote_connections([this](std::vector<node_connection> remote) {
+    bus_.remote_connections([this](std::vector<node_connection> const& remote) {
         auto const& self = bus_.node_id();
         for (auto const& r : remote) {
             if (r.node == self) continue;

@@ -25,7 +25,6 @@
 #include <thread>
 
 #include <pthread.h>
-#include <signal.h>
 
 namespace vigil::cli {
 

@@ -45,7 +45,7 @@ void demo_publisher::run() {
         lock.unlock();
         try {
             auto frame = annotated_frame{"image/png", render_demo_frame({x, y, w, h}, rng())};
-            api_.send_anomaly_alert_async(user_, camera, detection, std::move(frame), [](publish_outcome) {});
+            api_.send_anomaly_alert_async(user_, camera, detection, std::move(frame), [](publish_outcome const&) {});
         } catch (std::exception const& e) {
             log::warn("demo.publish_failed", {{"error", e.what()}});
         }

@@ -76,6 +76,7 @@ int token(token_args const& a) {
         std::vector<std::string> args = {"token"};
         if (!a.config_file.empty()) args.insert(args.end(), {"--config", a.config_file});
         std::vector<char const*> argv;
+        argv.reserve(args.size());
         for (auto const& arg : args) argv.push_back(arg.c_str());
         app.parse(int(argv.size()), const_cast<char**>(argv.data()));
         s = loader.resolve();

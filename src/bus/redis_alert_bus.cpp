@@ -16,9 +16,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <algorithm>
+#include <csignal>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -757,6 +757,7 @@ struct redis_alert_bus::engine {
         });
         if (live.empty()) return finish_read(*round);
         std::vector<std::string> keys;
+        keys.reserve(live.size());
         for (auto const& node : live) keys.push_back(names_.presence_key(node));
         std::vector<std::string_view> args{"MGET"};
         args.insert(args.end(), keys.begin(), keys.end());

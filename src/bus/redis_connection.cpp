@@ -61,7 +61,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         std::size_t subscriptions = 0;  // confirmations still awaited, for SUBSCRIBE
     };
 
-    impl(net::any_io_executor ex, options o)
+    impl(net::any_io_executor const& ex, options o)
         : ex_(ex), opts_(o), resolver_(ex), socket_(ex), connect_timer_(ex), reply_timer_(ex) {}
 
     net::any_io_executor ex_;
@@ -107,7 +107,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
                                 });
     }
 
-    void on_resolved(error_code ec, net::ip::tcp::resolver::results_type results) {
+    void on_resolved(error_code ec, net::ip::tcp::resolver::results_type const& results) {
         if (state_ != state::resolving) return;
         if (ec || results.empty())
             return connect_failed_early(redis_errc::connect_failed,
@@ -162,7 +162,7 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     }
 
     // A failure before hiredis has a context: nothing of hiredis's to unwind.
-    void connect_failed_early(redis_errc ec, std::string detail) {
+    void connect_failed_early(redis_errc ec, std::string const& detail) {
         state_ = state::down;
         connect_timer_.cancel();
         on_down_ = nullptr;

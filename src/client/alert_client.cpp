@@ -103,7 +103,7 @@ struct session final : alert_client::impl, std::enable_shared_from_this<session<
                                    else
                                        self->ws.emplace(self->ioc);
                                    asio::async_connect(beast::get_lowest_layer(*self->ws), r,
-                                                       [self, gen](beast::error_code ec, tcp::endpoint) {
+                                                       [self, gen](beast::error_code ec, tcp::endpoint const&) {
                                                            if (gen != self->generation) return;
                                                            if (ec) return self->retry("connect: " + ec.message());
                                                            self->tls_handshake(gen);

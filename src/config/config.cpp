@@ -219,7 +219,7 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
                     [field](settings& dst, toml::node const& node) { return read_toml(node, field(dst)); },
                     [field](settings const& s) { return write_toml(field(const_cast<settings&>(s))); }});
     };
-#define VIGIL_FIELD(expr) +[](settings& s) -> decltype(auto) { return (s.expr); }
+#define VIGIL_FIELD(expr) (+[](settings& s) -> decltype(auto) { return (s.expr); })
     std::string const server = "Server", auth = "Authentication", limits = "Limits", store = "Store";
     add("--host", "host", "address to listen on", VIGIL_FIELD(host), server);
     add("--port", "port", "TCP port (0 picks a free one)", VIGIL_FIELD(port), server);
@@ -347,15 +347,18 @@ settings settings_loader::resolve() const {
         }
         std::vector<std::pair<std::string, toml::source_region>> paths;
         collect_paths(file, "", paths);
-        for (auto const& [path, where] : paths) {
-            auto const at = config_file_ + ":" + std::to_string(where.begin.line) + ": ";
+        for (auto const& entry : paths) {
+            // Not a structured binding: clang 14 (clang-tidy) cannot capture one in a lambda.
+            auto const& path = entry.first;
+            auto at = config_file_ + ":" + std::to_string(entry.second.begin.line) + ": ";
             auto const it =
                 std::find_if(bindings_.begin(), bindings_.end(), [&](binding const& b) { return b.toml_path == path; });
             if (it == bindings_.end())
-                throw config_error(at + "unknown setting '" + path + "'" + near_keys(path, table_));
+                throw config_error(at.append("unknown setting '").append(path).append("'") + near_keys(path, table_));
             if (!it->from_toml(s, *file.at_path(path).node()))
-                throw config_error(at + "setting '" + path + "' has the wrong type or range (default: " +
-                                   table_[std::size_t(it - bindings_.begin())].default_toml + ")");
+                throw config_error(
+                    at.append("setting '").append(path).append("' has the wrong type or range (default: ") +
+                    table_[std::size_t(it - bindings_.begin())].default_toml + ")");
         }
     }
     // CLI11 filled from_cli_ from flags or, failing those, the environment.

@@ -177,7 +177,7 @@ void list_connections(server_context& ctx, http_request const& req, responder re
     for (auto const& s : ctx.registry.all_stats())
         rows.push_back(connection_row(make_report(s, now), cluster ? &ctx.bus.node_id() : nullptr));
     ctx.bus.remote_connections([rows = std::move(rows), now, cluster, head = reply_head(req),
-                                respond = std::move(respond)](std::vector<node_connection> remote) mutable {
+                                respond = std::move(respond)](std::vector<node_connection> const& remote) mutable {
         for (auto const& c : remote)
             rows.push_back(connection_row(make_report(c.stats, now), cluster ? &c.node : nullptr));
         json::object o;
@@ -199,7 +199,7 @@ void user_connection(server_context& ctx, http_request const& req, std::string c
     };
     if (!ctx.bus.connected_elsewhere(user_id)) return respond(json_response(http::status::ok, not_connected(), req));
     ctx.bus.remote_connections([user_id, now, cluster, none = not_connected(), head = reply_head(req),
-                                respond = std::move(respond)](std::vector<node_connection> remote) {
+                                respond = std::move(respond)](std::vector<node_connection> const& remote) {
         for (auto const& c : remote)
             if (c.stats.user_id == user_id)
                 return respond(json_response(

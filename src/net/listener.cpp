@@ -10,8 +10,8 @@ namespace vigil::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-listener::listener(asio::io_context& ioc, context_picker next_context, tcp::endpoint endpoint, server_context& ctx,
-                   tls_identity const* tls)
+listener::listener(asio::io_context& ioc, context_picker next_context, tcp::endpoint const& endpoint,
+                   server_context& ctx, tls_identity const* tls)
     : acceptor_(ioc), backoff_(ioc), next_context_(std::move(next_context)), ctx_(ctx), tls_(tls) {
     // Errors name the address and port, not the Boost source line that threw.
     boost::system::error_code ec;

@@ -28,7 +28,7 @@ public:
 
     // Binds and listens; throws listen_error when it cannot.
     // `tls` (may be null: plain) must outlive the listener.
-    listener(boost::asio::io_context& ioc, context_picker next_context, boost::asio::ip::tcp::endpoint endpoint,
+    listener(boost::asio::io_context& ioc, context_picker next_context, boost::asio::ip::tcp::endpoint const& endpoint,
              server_context& ctx, tls_identity const* tls = nullptr);
 
     void run();

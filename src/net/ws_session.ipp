@@ -35,7 +35,7 @@ ws_session<Layer>::ws_session(Layer&& layer, server_context& ctx, asio::ip::addr
     : tls_(std::move(tls)),
       ws_(std::move(layer)),
       ctx_(ctx),
-      remote_(remote),
+      remote_(std::move(remote)),
       user_id_(std::move(user_id)),
       conn_id_(new_connection_id()),
       connected_at_ms_(now_ms()),

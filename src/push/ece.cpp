@@ -63,7 +63,8 @@ std::optional<std::string> gcm_seal(std::string_view key, std::string_view nonce
     int n = 0, final_n = 0;
     if (!ctx || EVP_EncryptInit_ex2(ctx.get(), EVP_aes_128_gcm(), bytes(key), bytes(nonce), nullptr) != 1 ||
         EVP_EncryptUpdate(ctx.get(), bytes(out), &n, bytes(in), int(in.size())) != 1 ||
-        EVP_EncryptFinal_ex(ctx.get(), bytes(out) + n, &final_n) != 1 || std::size_t(n + final_n) != in.size() ||
+        EVP_EncryptFinal_ex(ctx.get(), bytes(out) + n, &final_n) != 1 ||
+        std::size_t(n) + std::size_t(final_n) != in.size() ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, int(ece_tag_size), bytes(out) + in.size()) != 1)
         return std::nullopt;
     return out;
@@ -82,7 +83,7 @@ boost::system::result<std::string> gcm_open(std::string_view key, std::string_vi
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, int(ece_tag_size), tag.data()) != 1)
         return ece_error::crypto_failure;
     if (EVP_DecryptFinal_ex(ctx.get(), bytes(out) + n, &final_n) != 1) return ece_error::authentication_failed;
-    out.resize(std::size_t(n + final_n));
+    out.resize(std::size_t(n) + std::size_t(final_n));
     return out;
 }
 

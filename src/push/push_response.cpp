@@ -1,9 +1,8 @@
 #include "push/push_response.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <string>
 
 namespace vigil::push {

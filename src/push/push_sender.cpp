@@ -263,7 +263,7 @@ struct push_sender::impl : std::enable_shared_from_this<push_sender::impl> {
         });
         op->resolver.async_resolve(
             e.host, std::to_string(e.port),
-            [self = shared_from_this(), op](boost::system::error_code ec, tcp::resolver::results_type results) {
+            [self = shared_from_this(), op](boost::system::error_code ec, tcp::resolver::results_type const& results) {
                 op->timer.cancel();
                 if (self->ended(op)) return;
                 if (ec) return self->retry_or_give_up(op, 0, "resolve: " + ec.message());
@@ -273,19 +273,20 @@ struct push_sender::impl : std::enable_shared_from_this<push_sender::impl> {
                         addresses.push_back(r.endpoint());
                 if (addresses.empty())
                     return self->finish(op, push_outcome::failed, "the endpoint's host has no public address");
-                self->connect_to(op, std::move(addresses));
+                self->connect_to(op, addresses);  // async_connect keeps its own copy
             });
     }
 
-    void connect_to(op_ptr const& op, std::vector<tcp::endpoint> addresses) {
+    void connect_to(op_ptr const& op, std::vector<tcp::endpoint> const& addresses) {
         auto& stream = op->conn->tcp();
         stream.expires_at(op->connect_deadline);  // the TLS handshake's reads and writes too
-        stream.async_connect(addresses, [self = shared_from_this(), op](boost::system::error_code ec, tcp::endpoint) {
-            if (self->ended(op)) return;
-            if (ec) return self->retry_or_give_up(op, 0, "connect: " + ec.message());
-            if (op->conn->secure) return self->handshake(op);
-            self->exchange(op);
-        });
+        stream.async_connect(addresses,
+                             [self = shared_from_this(), op](boost::system::error_code ec, tcp::endpoint const&) {
+                                 if (self->ended(op)) return;
+                                 if (ec) return self->retry_or_give_up(op, 0, "connect: " + ec.message());
+                                 if (op->conn->secure) return self->handshake(op);
+                                 self->exchange(op);
+                             });
     }
 
     void handshake(op_ptr const& op) {

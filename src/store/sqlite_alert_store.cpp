@@ -5,6 +5,7 @@
 #include "store/wal_append_buffer_vfs.hpp"
 #include "store/wal_checkpointer.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace vigil {
@@ -298,7 +299,7 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
         }
         tx.commit();
     } catch (...) {
-        for (auto it = taken.rbegin(); it != taken.rend(); ++it) seq_cache_[*it->first] = it->second - 1;
+        std::for_each(taken.rbegin(), taken.rend(), [this](auto const& t) { seq_cache_[*t.first] = t.second - 1; });
         throw;
     }
     return out;
