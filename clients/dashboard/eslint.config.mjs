@@ -17,6 +17,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/sw/**/*.ts'],
+    languageOptions: { globals: globals.serviceworker },
+  },
+  {
     // The tests' page.evaluate callbacks run in the browser.
     files: ['*.mjs', 'test/**/*.mjs'],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
