@@ -61,13 +61,13 @@ function alertPayload(alert, { tag = topic(), count = 1, severity = 'critical' }
     user_id: 'alice',
     stream_id: alert.stream_id,
     severity,
-    title: `Critical: intrusion on ${alert.stream_id}`,
-    body: `Intrusion, 90% · ${alert.stream_id}`,
+    title: `${severity[0].toUpperCase()}${severity.slice(1)}: intrusion on ${alert.stream_id}`,
+    body: count > 1 ? `${count} alerts like this in 5 min, the last at ${alert.timestamp}` : `Detected at ${alert.timestamp}`,
     tag,
     count,
     thumbnail_url: `/api/v1/alerts/${alert.alert_id}/frame`,
     url: `/?alert=${alert.alert_id}`,
-    timestamp: new Date().toISOString(),
+    timestamp: alert.timestamp,
   };
 }
 
@@ -113,7 +113,7 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
   async function publish(streamId, type = 'intrusion') {
     const res = await server.request('/api/v1/alerts', { method: 'POST', token: publisher, body: alertBody('alice', streamId, type) });
     assert.equal(res.status, 201, `publish answered ${res.status}: ${res.text}`);
-    return { ...res.json, stream_id: streamId };
+    return { timestamp: new Date().toISOString(), ...res.json, stream_id: streamId };
   }
   async function statusOf(alertId) {
     const res = await server.request('/api/v1/alerts?status=all&limit=100', { token: alice });
@@ -321,10 +321,11 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
         stream_id: 'cam-dock',
         by: 'bob',
         tag,
-        title: 'Loitering on cam-dock',
-        body: 'Acknowledged by bob',
+        title: 'Acknowledged: loitering on cam-dock',
+        body: 'by bob',
       });
       const after = await waitShown(tag, (x) => x.title === 'Taken by bob', 'the replacing notification');
+      assert.equal(after.body, 'Acknowledged: loitering on cam-dock');
       assert.deepEqual(after.actions, []);
       assert.equal(after.silent, true);
       assert.equal((await shown(tag)).length, 1, 'one notification for the alert');

@@ -96,7 +96,8 @@ async function show(message: PushMessage): Promise<void> {
       const title = message.by ? `Taken by ${message.by}` : message.title || 'Acknowledged';
       return sw.registration.showNotification(title, {
         ...base,
-        body: message.body || message.title || message.streamId,
+        // The server's title names the alert ("Acknowledged: intrusion on cam-3"); its body only repeats who.
+        body: message.title || message.body || message.streamId,
         tag: message.tag,
         data,
         silent: true,
