@@ -184,6 +184,11 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
       assert.equal(scope, `${server.baseUrl}/`);
       const res = await fetch(`${server.baseUrl}/sw.js`);
       assert.match(res.headers.get('content-type'), /^text\/javascript/);
+      // iOS offers push only to the dashboard added to the Home Screen: a standalone web app.
+      const manifestHref = await page.getAttribute('link[rel="manifest"]', 'href');
+      const manifest = await server.request(`/${manifestHref}`);
+      assert.equal(manifest.status, 200);
+      assert.equal(manifest.json.display, 'standalone');
 
       cdp = await context.newCDPSession(page);
       const found = new Promise((r) =>
