@@ -189,22 +189,29 @@ export function startNotificationsPanel(options: NotificationsOptions): Notifica
   }
 
   async function subscribe(quiet = false): Promise<void> {
-    const reg = await registration();
-    if (!reg) return say('This browser offers no service worker here.', 'error');
+    // Asked first, straight from the click: Safari honours a permission request only
+    // within the user's gesture, not after other awaits.
     let permission = Notification.permission;
     if (permission === 'default') permission = await Notification.requestPermission();
     if (permission !== 'granted') {
       await renderDevice();
       return say('Notifications are not allowed for this site: allow them in the browser’s site settings, then subscribe.', 'error');
     }
+    const reg = await registration();
+    if (!reg) return say('This browser offers no service worker here.', 'error');
     const key = serverKey ?? (serverKey = await fetchServerKey());
     if (!key) {
       await renderDevice();
       return say('Push is off on this server.', 'error');
     }
+    say('Asking the browser’s push service for a subscription…');
     let sub: PushSubscription;
     try {
-      sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64urlBytes(key) });
+      sub = await withinTime(
+        reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64urlBytes(key) }),
+        SUBSCRIBE_TIMEOUT_MS,
+        (late) => void late.unsubscribe().catch(() => false), // the page gave up on it: the server never heard of it
+      );
     } catch (err) {
       return say(`The browser could not subscribe: ${describeError(err)}`, 'error');
     }
@@ -346,6 +353,31 @@ export function startNotificationsPanel(options: NotificationsOptions): Notifica
       setHidden(ui.section, true);
     },
   };
+}
+
+/** How long the browser's push service may take to hand out a subscription (it is a network round trip). */
+const SUBSCRIBE_TIMEOUT_MS = 30_000;
+
+/** `work`, or a rejection after `ms`; what `work` gives after that goes to `late`. */
+function withinTime<T>(work: Promise<T>, ms: number, late: (value: T) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let over = false;
+    const timer = setTimeout(() => {
+      over = true;
+      reject(new Error(`the browser’s push service did not answer within ${ms / 1000} s`));
+    }, ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        if (over) late(value);
+        else resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
 
 function offsetText(minutes: number): string {

@@ -427,6 +427,18 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
       await server.request('/api/v1/streams/cam-roof/snooze', { method: 'DELETE', token: alice });
     });
 
+    await needsPush('Subscribe asks the browser’s push service with the server’s key', async () => {
+      // After the permission and the server's key, the page asks Chromium's push
+      // service (FCM) for a subscription. It is not reachable here, so only the
+      // asking is checked (and that nothing reached the server); the rest is the
+      // server's side, tested with a push service on loopback.
+      await page.click('#notify-subscribe');
+      await page.waitForFunction(() => document.getElementById('notify-message').textContent.startsWith('Asking the browser’s push service'), null, { timeout: 5000 });
+      assert.equal(await page.getAttribute('#notify', 'aria-busy'), 'true', 'one action at a time');
+      const settings = await server.request('/api/v1/push/settings', { token: alice });
+      assert.equal(settings.json.subscriptions, 0);
+    });
+
     await step('signing out takes the token from the worker: Acknowledge then opens the page instead', async () => {
       const fifth = await publish('cam-hall');
       const tag = topic();
