@@ -37,11 +37,13 @@ function text(value: unknown, max: number): string {
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }
 
-/** A same-origin path ("/x", not "//host/x" or "https://…"), or null. */
+/**
+ * A same-origin path ("/x"; not "//host/x", "https://…", nor anything a URL parser
+ * could turn into one: backslashes, and tabs or newlines, which it drops), or null.
+ */
 export function localPath(value: unknown): string | null {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return null;
-  if (!value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return null;
-  return value;
+  if (typeof value !== 'string' || value.length > 2048) return null;
+  return /^\/(?![/\\])[\x21-\x5b\x5d-\x7e]*$/.test(value) ? value : null;
 }
 
 /** The page that shows one alert. */
