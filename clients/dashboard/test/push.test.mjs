@@ -367,6 +367,43 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
       assert.equal((await shown(tag)).length, 0, 'the notification is closed');
     });
 
+    /** Puts a token for alice where the page keeps it for the worker (IndexedDB). */
+    const storeToken = (token) =>
+      worker.evaluate(
+        (token) =>
+          new Promise((resolve, reject) => {
+            const req = indexedDB.open('vigil-dashboard');
+            req.onsuccess = () => {
+              const tx = req.result.transaction('tokens', 'readwrite');
+              tx.objectStore('tokens').put({ user_id: 'alice', token, saved_at: Date.now() });
+              tx.oncomplete = () => {
+                req.result.close();
+                resolve();
+              };
+              tx.onerror = () => reject(tx.error);
+            };
+            req.onerror = () => reject(req.error);
+          }),
+        token,
+      );
+
+    await step('a token the server refuses (401): Acknowledge shows the alert in the dashboard instead', async () => {
+      const sixth = await publish('cam-porch');
+      await page.waitForSelector(card(sixth.alert_id), { timeout: 5000 });
+      const tag = topic();
+      await push(alertPayload(sixth, { tag }));
+      await waitShown(tag, () => true, 'the notification');
+      await storeToken(mintToken(randomBytes(32).toString('hex'), { sub: 'alice' })); // signed with another secret
+      try {
+        await click(tag, 'ack');
+        await page.waitForSelector(`${card(sixth.alert_id)}.focused`, { timeout: 5000 });
+        await until('the notification closed', async () => (await shown(tag)).length === 0);
+        assert.equal(await statusOf(sixth.alert_id), 'unacked');
+      } finally {
+        await storeToken(alice);
+      }
+    });
+
     await needsPush('snooze a stream from its alert row, then end it', async () => {
       const row = card(first.alert_id);
       await page.selectOption(`${row} select.snooze-select`, '15');
