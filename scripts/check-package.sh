@@ -28,7 +28,7 @@ for lib in libjwt libsqlite3 libboost-json adduser; do
   [[ "$depends" == *"$lib"* ]] || fail "Depends lacks $lib (dpkg-shlibdeps did not run?)"
 done
 contents="$(dpkg-deb -c "$deb")"
-for f in ./usr/bin/vigil ./usr/share/vigil/web/index.html ./usr/share/vigil/web/app.js \
+for f in ./usr/bin/vigil ./usr/share/vigil/web/index.html ./usr/share/vigil/web/app.js ./usr/share/vigil/web/sw.js \
          ./etc/vigil/vigil.toml ./usr/lib/systemd/system/vigil.service; do
   grep -q " $f\$" <<<"$contents" || fail "$f is not in the package"
 done

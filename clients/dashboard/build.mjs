@@ -1,5 +1,6 @@
 // Builds the dashboard into a flat dist/ that `vigil serve --web-root dist` serves:
-//   dist/index.html, dist/app.js (one ES2020 bundle, @vigil/client included), dist/app.css, dist/favicon.svg
+//   dist/index.html, dist/app.js (one ES2020 bundle, @vigil/client included), dist/sw.js (the
+//   service worker, at the root so that its scope is the whole dashboard), dist/app.css and the icons
 // The server serves plain file names only (no subdirectories), so nothing here may nest.
 //   node build.mjs [--watch] [--outdir DIR]   (DIR instead of dist/: the CMake build writes build/web)
 import { build, context } from 'esbuild';
@@ -18,8 +19,8 @@ for (const name of readdirSync(join(root, 'static'))) copyFileSync(join(root, 's
 
 const options = {
   absWorkingDir: root,
-  entryPoints: ['src/app.ts'],
-  outfile: join(dist, 'app.js'),
+  entryPoints: { app: 'src/app.ts', sw: 'src/sw/sw.ts' },
+  outdir: dist,
   bundle: true,
   format: 'iife',
   target: 'es2020',

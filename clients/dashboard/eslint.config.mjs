@@ -17,8 +17,15 @@ export default tseslint.config(
     },
   },
   {
-    // The tests' page.evaluate callbacks run in the browser.
+    files: ['src/sw/**/*.ts'],
+    languageOptions: { globals: globals.serviceworker },
+  },
+  {
+    // The tests' page.evaluate callbacks run in the browser, worker.evaluate ones in the service worker.
     files: ['*.mjs', 'test/**/*.mjs'],
-    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+    // (globals has no NotificationEvent: a service worker's own event classes are named here.)
+    languageOptions: {
+      globals: { ...globals.node, ...globals.browser, ...globals.serviceworker, NotificationEvent: 'readonly', PushEvent: 'readonly' },
+    },
   },
 );

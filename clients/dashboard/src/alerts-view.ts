@@ -13,13 +13,26 @@ export interface AlertListOptions {
   frameSrc(alert: Alert): string | null;
   onAck(alert: Alert): void;
   onViewFrame(alert: Alert, src: string): void;
+  /** Epoch ms until which the alert's stream is snoozed for push, or null. */
+  snoozedUntil(streamId: string, nowMs: number): number | null;
+  /** Snooze the stream for `minutes`, or end its snooze (null). */
+  onSnooze(streamId: string, minutes: number | null): void;
 }
 
 export interface AlertListView {
   render(alerts: readonly Alert[], isAcked: (a: Alert) => boolean, ackPhase: (id: string) => AckPhase | undefined): void;
-  /** Refresh the "12 s ago" labels. */
+  /** Refresh the "12 s ago" labels and the snoozes (one ends by itself). */
   tick(nowMs: number): void;
+  /** Scrolls to the alert and marks it; false when it is not in the list. */
+  focus(alertId: string): boolean;
 }
+
+/** What a row offers for snoozing its stream. */
+export const SNOOZE_CHOICES: readonly { minutes: number; label: string }[] = [
+  { minutes: 15, label: '15 min' },
+  { minutes: 60, label: '1 h' },
+  { minutes: 480, label: '8 h' },
+];
 
 interface Card {
   el: HTMLLIElement;
@@ -28,6 +41,8 @@ interface Card {
   actions: HTMLElement;
   /** What the actions area currently shows, to skip redundant updates. */
   actionsKey: string;
+  snooze: HTMLElement;
+  snoozeKey: string;
 }
 
 export function createAlertList(options: AlertListOptions): AlertListView {
@@ -41,6 +56,10 @@ export function createAlertList(options: AlertListOptions): AlertListView {
     const confidence = confidenceOf(detection.confidence ?? detection.score);
     const boxes = Array.isArray(detection.boxes) ? detection.boxes.length : 0;
     const stream = typeof alert.stream_id === 'number' ? `stream ${alert.stream_id}` : String(alert.stream_id ?? '');
+    // Optional fields of servers with push (SPEC section 9): severity, and suppressed
+    // (stored and shown, but not pushed: the stream was snoozed or in quiet hours).
+    const severity = typeof alert.severity === 'string' && /^(critical|high|medium|low)$/.test(alert.severity) ? alert.severity : null;
+    const suppressed = alert.suppressed === true;
 
     const src = options.frameSrc(alert);
     let thumb: HTMLElement;
@@ -68,6 +87,7 @@ export function createAlertList(options: AlertListOptions): AlertListView {
       h(
         'div',
         { class: 'headline' },
+        severity && h('span', { class: 'severity', 'data-severity': severity, title: 'severity' }, severity),
         h('span', { class: 'type' }, type),
         confidence !== null && h('span', { class: 'confidence', title: 'confidence' }, meter, h('span', { class: 'value' }, percent(confidence))),
       ),
@@ -87,18 +107,57 @@ export function createAlertList(options: AlertListOptions): AlertListView {
         h('span', { class: 'dot' }, '·'),
         h('span', { class: 'seq', title: 'sequence number' }, `#${alert.seq}`),
         alert.replayed === true && h('span', { class: 'tag', title: 'delivered from the store when this page connected' }, 'replayed'),
+        suppressed &&
+          h('span', { class: 'tag suppressed', title: 'not pushed: its stream was snoozed, or quiet hours held it back' }, 'suppressed'),
       ),
     );
+    const snooze = h('div', { class: 'snooze' });
     const actions = h('div', { class: 'actions' });
     const el = h(
       'li',
-      { class: 'alert', 'data-alert-id': alert.alert_id, 'data-level': level, 'data-acked': 'false' },
+      {
+        class: 'alert',
+        'data-alert-id': alert.alert_id,
+        'data-level': level,
+        'data-acked': 'false',
+        'data-severity': severity,
+        'data-suppressed': suppressed ? 'true' : null,
+      },
       thumb,
       body,
-      actions,
+      h('div', { class: 'side' }, actions, snooze),
     );
     if (rendered && alert.replayed !== true) el.classList.add('fresh');
-    return { el, alert, agoEl, actions, actionsKey: '' };
+    return { el, alert, agoEl, actions, actionsKey: '', snooze, snoozeKey: '' };
+  }
+
+  function renderSnooze(card: Card, nowMs: number): void {
+    const streamId = typeof card.alert.stream_id === 'string' ? card.alert.stream_id : String(card.alert.stream_id ?? '');
+    if (!streamId) return;
+    const until = options.snoozedUntil(streamId, nowMs);
+    const key = until === null ? 'off' : String(until);
+    if (key === card.snoozeKey) return;
+    card.snoozeKey = key;
+    card.snooze.dataset.snoozed = String(until !== null);
+    if (until !== null) {
+      const end = h('button', { class: 'link end-snooze', type: 'button', title: `Push ${streamId}'s alerts again` }, 'End snooze');
+      end.addEventListener('click', () => options.onSnooze(streamId, null));
+      const time = new Date(until).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+      card.snooze.replaceChildren(h('span', { class: 'muted small' }, `Snoozed until ${time}`), end);
+      return;
+    }
+    const select = h(
+      'select',
+      { class: 'snooze-select', 'aria-label': `Snooze pushes from ${streamId}`, title: `Snooze pushes from ${streamId}` },
+      h('option', { value: '' }, 'Snooze stream…'),
+      ...SNOOZE_CHOICES.map((c) => h('option', { value: c.minutes }, c.label)),
+    );
+    select.addEventListener('change', () => {
+      const minutes = Number(select.value);
+      select.value = '';
+      if (minutes > 0) options.onSnooze(streamId, minutes);
+    });
+    card.snooze.replaceChildren(select);
   }
 
   function renderActions(card: Card, acked: boolean, phase: AckPhase | undefined): void {
@@ -141,6 +200,7 @@ export function createAlertList(options: AlertListOptions): AlertListView {
         }
         card.alert = alert;
         renderActions(card, isAcked(alert), ackPhase(alert.alert_id));
+        renderSnooze(card, Date.now());
         const expected: ChildNode | null = previous ? previous.nextSibling : list.firstChild;
         if (expected !== card.el) list.insertBefore(card.el, expected);
         previous = card.el;
@@ -148,7 +208,18 @@ export function createAlertList(options: AlertListOptions): AlertListView {
       rendered = true;
     },
     tick(nowMs) {
-      for (const card of cards.values()) setText(card.agoEl, ago(card.alert.timestamp, nowMs));
+      for (const card of cards.values()) {
+        setText(card.agoEl, ago(card.alert.timestamp, nowMs));
+        renderSnooze(card, nowMs);
+      }
+    },
+    focus(alertId) {
+      const card = cards.get(alertId);
+      if (!card) return false;
+      for (const other of list.querySelectorAll('li.alert.focused')) other.classList.remove('focused');
+      card.el.classList.add('focused');
+      card.el.scrollIntoView({ block: 'center', behavior: 'smooth' });
+      return true;
     },
   };
 }

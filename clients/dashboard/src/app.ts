@@ -1,13 +1,17 @@
 // vigil dashboard: live alerts for the signed-in user, connection health, and
-// (for admins) every live connection. Served by `vigil serve` at `/`, so the
-// WebSocket and the HTTP API are on this page's own origin.
+// (for admins) every live connection; Web Push for when no tab is open (the
+// service worker in src/sw, the Notifications panel). Served by `vigil serve` at
+// `/`, so the WebSocket and the HTTP API are on this page's own origin.
 import { createAlertClient, decodeJwtExp, type Alert, type AlertClient } from '@vigil/client';
 import { createAlertList, type AckPhase } from './alerts-view.js';
+import { api, describeError } from './api.js';
 import { startConnectionsPanel } from './connections.js';
 import { byId, setHidden, setText } from './dom.js';
 import { humanize, plural } from './format.js';
+import { pushSupported, startNotificationsPanel, type NotificationsPanel } from './notifications-panel.js';
 import { forget, readStartup, save, subjectOf, type Session } from './session.js';
 import { describeStatus, type ConnectionHistory } from './status.js';
+import { deleteToken, saveToken } from './token-store.js';
 
 const ui = {
   status: byId('status'),
@@ -42,6 +46,24 @@ const ui = {
   adminRows: byId<HTMLTableSectionElement>('admin-rows'),
   adminTotal: byId('admin-total'),
   adminNote: byId('admin-note'),
+  notify: {
+    section: byId('notify'),
+    permission: byId('notify-permission'),
+    device: byId('notify-device'),
+    devices: byId('notify-devices'),
+    subscribe: byId<HTMLButtonElement>('notify-subscribe'),
+    unsubscribe: byId<HTMLButtonElement>('notify-unsubscribe'),
+    test: byId<HTMLButtonElement>('notify-test'),
+    message: byId('notify-message'),
+    snoozes: byId<HTMLUListElement>('snoozes'),
+    quietState: byId('quiet-state'),
+    quietForm: byId<HTMLFormElement>('quiet-form'),
+    quietStart: byId<HTMLInputElement>('quiet-start'),
+    quietEnd: byId<HTMLInputElement>('quiet-end'),
+    quietOffset: byId<HTMLInputElement>('quiet-offset'),
+    quietSeverities: [...document.querySelectorAll<HTMLInputElement>('input[name="quiet-severity"]')],
+    quietRemove: byId<HTMLButtonElement>('quiet-remove'),
+  },
   viewer: byId<HTMLDialogElement>('viewer'),
   viewerImg: byId<HTMLImageElement>('viewer-img'),
   viewerCaption: byId('viewer-caption'),
@@ -49,6 +71,35 @@ const ui = {
 
 /** Stops the running dashboard (socket, timers, polling); null when signed out. */
 let stopDashboard: (() => void) | null = null;
+/** Shows one alert (from a notification's click, or `/?alert=ID`) once it is in the list. */
+let showAlert: (alertId: string) => void = () => {};
+
+/**
+ * The service worker (dist/sw.js, scope: the dashboard) that shows pushes while no
+ * tab is open. Registered on every load; null where browsers offer none (not a
+ * secure context).
+ */
+const serviceWorker: Promise<ServiceWorkerRegistration | null> = pushSupported()
+  ? navigator.serviceWorker.register('sw.js').then(
+      () => navigator.serviceWorker.ready,
+      (err: unknown) => {
+        console.warn('vigil: the service worker was not registered:', err);
+        return null;
+      },
+    )
+  : Promise.resolve(null);
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.addEventListener('message', (event: MessageEvent) => {
+    const data = event.data as { type?: unknown; alert_id?: unknown } | null;
+    if (data?.type === 'vigil.show-alert' && typeof data.alert_id === 'string') showAlert(data.alert_id);
+  });
+}
+
+/** Signing out: the service worker must not keep acting for this user. */
+function forgetUser(userId: string): void {
+  forget();
+  if (userId) void deleteToken(userId).catch(() => undefined);
+}
 
 function showLogin(userHint: string, message = ''): void {
   stopDashboard?.();
@@ -80,7 +131,7 @@ ui.loginForm.addEventListener('submit', (event) => {
 
 ui.signOut.addEventListener('click', () => {
   const user = ui.whoUser.textContent ?? '';
-  forget();
+  forgetUser(user);
   showLogin(user);
 });
 
@@ -97,6 +148,8 @@ function startDashboard(session: Session): void {
   setText(ui.facts.server, window.location.host);
 
   const tokenExp = decodeJwtExp(session.token);
+  // For the service worker: Acknowledge on a notification, and its thumbnail.
+  void saveToken(session.userId, session.token).catch((err: unknown) => console.warn('vigil: token not kept for notifications:', err));
   const client: AlertClient = createAlertClient({
     url: window.location.origin, // http(s) → ws(s)
     userId: session.userId,
@@ -122,7 +175,23 @@ function startDashboard(session: Session): void {
       setText(ui.viewerCaption, `${humanize(alert.detection?.type)} · ${String(alert.stream_id)} · ${alert.timestamp}`);
       ui.viewer.showModal();
     },
+    snoozedUntil: (streamId, nowMs) => notifications.snoozedUntil(streamId, nowMs),
+    onSnooze: (streamId, minutes) => void (minutes === null ? notifications.endSnooze(streamId) : notifications.snooze(streamId, minutes)),
   });
+
+  const notifications: NotificationsPanel = startNotificationsPanel({
+    ui: ui.notify,
+    token: session.token,
+    userId: session.userId,
+    registration: serviceWorker,
+    onSnoozesChanged: () => render(),
+  });
+
+  /** An alert to show once it arrives (a page opened from a notification). */
+  let wantedAlert: string | null = null;
+  showAlert = (alertId) => {
+    wantedAlert = list.focus(alertId) ? null : alertId;
+  };
 
   async function acknowledge(alert: Alert): Promise<void> {
     const id = alert.alert_id;
@@ -154,6 +223,7 @@ function startDashboard(session: Session): void {
     if (stopped) return;
     const state = client.getState();
     list.render(state.alerts, isAcked, (id) => ackPhases.get(id));
+    if (wantedAlert !== null && list.focus(wantedAlert)) wantedAlert = null;
     const unacked = state.alerts.filter((a) => !isAcked(a)).length;
     setText(ui.alertCounts, state.alerts.length ? `${plural(state.alerts.length, 'alert')} · ${unacked} unacknowledged` : '');
     setHidden(ui.empty, state.alerts.length > 0);
@@ -223,7 +293,7 @@ function startDashboard(session: Session): void {
   const onReconnect = () => client.reconnect();
   const onBannerAction = () => {
     if (ui.bannerAction.dataset.action === 'sign-in') {
-      forget();
+      forgetUser(session.userId);
       showLogin(session.userId, 'The token has expired. Paste a new one.');
     } else {
       client.reconnect();
@@ -243,9 +313,15 @@ function startDashboard(session: Session): void {
   });
 
   render();
+  if (startupAlert) {
+    showAlert(startupAlert);
+    startupAlert = null;
+  }
 
   stopDashboard = () => {
     stopped = true;
+    showAlert = () => {};
+    notifications.stop();
     unsubscribe();
     offAlert();
     clearInterval(ticker);
@@ -277,23 +353,22 @@ function frameSrc(alert: Alert, token: string): string | null {
 }
 
 async function ackOverHttp(alertId: string, token: string): Promise<void> {
-  const res = await fetch(`/api/v1/alerts/${encodeURIComponent(alertId)}/ack`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${token}` },
-  });
-  if (res.ok) return;
-  let code = '';
-  try {
-    code = ((await res.json()) as { error?: string }).error ?? '';
-  } catch {
-    // not JSON
-  }
-  throw new Error(`HTTP ${res.status}${code ? ` ${code}` : ''}`);
+  await api('POST', `/api/v1/alerts/${encodeURIComponent(alertId)}/ack`, token);
 }
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return describeError(err);
 }
+
+/** `/?alert=ID`: the page a notification opens; the alert is shown once it is in the list. */
+let startupAlert: string | null = (() => {
+  const url = new URL(window.location.href);
+  const id = url.searchParams.get('alert');
+  if (id === null) return null;
+  url.searchParams.delete('alert');
+  window.history.replaceState(null, '', url.pathname + url.search + url.hash);
+  return id || null;
+})();
 
 const startup = readStartup();
 if (startup.session) startDashboard(startup.session);
