@@ -62,7 +62,7 @@ void alert_service::enqueue(job j) {
 }
 
 void alert_service::refuse(job& j) {
-    std::string const why = "server stopping";
+    refusal const why{503, "store_unavailable", "the server is stopping; retry it"};
     if (auto* p = std::get_if<publish_job>(&j))
         p->done(why);
     else if (auto* a = std::get_if<ack_job>(&j))
@@ -230,7 +230,7 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
         result = store_.write(batch, now_ms());
     } catch (std::exception const& e) {
         log::error("store.write_failed", {{"error", e.what()}, {"alerts", batch.alerts.size()}});
-        std::string const why = std::string{"store unavailable: "} + e.what();
+        auto const why = store_unavailable();
         for (auto* p : publishes) p->done(why);
         for (auto* a : acks) a->done(why);
         publishes.clear();

@@ -24,6 +24,7 @@
 // finishes the queue at stop.
 #include "alerts/alert.hpp"
 #include "bus/alert_bus.hpp"
+#include "common/refusal.hpp"
 #include "hub/connection_registry.hpp"
 #include "store/alert_store.hpp"
 
@@ -65,9 +66,10 @@ struct stream_position {
     std::string epoch;
 };
 
-// Either the results, or why the store refused (the publish was not applied).
-using publish_outcome = std::variant<std::vector<publish_result>, std::string>;
-using ack_outcome_or_error = std::variant<ack_result, std::string>;
+// Either the results, or the refusal to answer (the store failed, or the
+// server is stopping: nothing was applied; the reason is logged here).
+using publish_outcome = or_refusal<std::vector<publish_result>>;
+using ack_outcome_or_error = or_refusal<ack_result>;
 
 // A thread with an event loop that can run the service's drain between its
 // own work (an I/O thread). The server registers one per I/O thread.

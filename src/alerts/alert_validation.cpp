@@ -15,18 +15,16 @@ namespace vigil {
 
 namespace {
 
-using result = std::variant<new_alert, validation_error>;
-
-validation_error bad(std::string detail, int status = 400, std::string code = "invalid_alert") {
-    return validation_error{status, std::move(code), std::move(detail), std::nullopt};
+refusal bad(std::string detail, int status = 400, std::string code = "invalid_alert") {
+    return refusal{status, std::move(code), std::move(detail)};
 }
 
-validation_error too_large_detection(alert_limits const& limits) {
+refusal too_large_detection(alert_limits const& limits) {
     return bad("detection is larger than " + std::to_string(limits.max_detection_bytes) + " bytes", 413,
                "detection_too_large");
 }
 
-validation_error too_large_frame(alert_limits const& limits) {
+refusal too_large_frame(alert_limits const& limits) {
     return bad("frame is larger than " + std::to_string(limits.max_frame_bytes) + " bytes", 413, "frame_too_large");
 }
 
@@ -46,8 +44,8 @@ bool has_control_character(std::string_view text) {
 }
 
 // One alert of a body: `v` parsed, `text` the same alert as the producer wrote it.
-result parse_one(boost::json::value const& v, std::string_view text, alert_limits const& limits,
-                 std::string const& now_iso) {
+or_refusal<new_alert> parse_one(boost::json::value const& v, std::string_view text, alert_limits const& limits,
+                                std::string const& now_iso) {
     auto const* o = v.if_object();
     if (!o) return bad("alert must be a JSON object");
     new_alert a;
@@ -88,7 +86,7 @@ result parse_one(boost::json::value const& v, std::string_view text, alert_limit
         a.frame = annotated_frame{std::move(declared), std::move(*decoded)};
     }
     if (wrong) return bad("frame must be base64 text");
-    if (auto e = check_new_alert(a, limits)) return std::move(*e);
+    if (auto checked = check_new_alert(a, limits); !checked) return checked.error();
     return a;
 }
 
@@ -100,7 +98,7 @@ alert_limits alert_limits_from(limit_settings const& configured) {
     return l;
 }
 
-std::optional<validation_error> check_new_alert(new_alert& a, alert_limits const& limits) {
+or_refusal<void> check_new_alert(new_alert& a, alert_limits const& limits) {
     if (!valid_user_id(a.user_id)) return bad("user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]");
     if (a.stream_id.empty() || a.stream_id.size() > limits.max_stream_id_bytes)
         return bad("stream_id must be 1-" + std::to_string(limits.max_stream_id_bytes) + " characters");
@@ -125,7 +123,7 @@ std::optional<validation_error> check_new_alert(new_alert& a, alert_limits const
                        "unsupported_media_type");
         declared = std::string{sniffed};
     }
-    return std::nullopt;
+    return {};
 }
 
 bool valid_user_id(std::string_view id) {
@@ -144,8 +142,8 @@ std::string_view sniff_image_type(std::string_view b) {
     return {};
 }
 
-std::variant<publish_request, validation_error> parse_publish_body(std::string_view body, alert_limits const& limits,
-                                                                   std::string const& now_iso) {
+or_refusal<publish_request> parse_publish_body(std::string_view body, alert_limits const& limits,
+                                               std::string const& now_iso) {
     // The parsed tree lives only for this call (what is kept is copied out),
     // so its nodes come from one arena per thread, reused, not one heap
     // allocation per node. 64 KiB holds a batch of 100 typical alerts; a
@@ -155,34 +153,33 @@ std::variant<publish_request, validation_error> parse_publish_body(std::string_v
     boost::json::monotonic_resource tree_memory{arena.get(), arena_bytes};
     boost::system::error_code ec;
     boost::json::value const v = boost::json::parse(body, ec, &tree_memory);
-    if (ec) return validation_error{400, "invalid_json", "body is not valid JSON", std::nullopt};
+    if (ec) return bad("body is not valid JSON", 400, "invalid_json");
 
     publish_request out;
     auto add = [&](boost::json::value const& item, std::string_view text,
-                   std::optional<std::size_t> index) -> std::optional<validation_error> {
+                   std::optional<std::size_t> index) -> or_refusal<void> {
         auto r = parse_one(item, text, limits, now_iso);
-        if (auto* e = std::get_if<validation_error>(&r)) {
-            e->index = index;
-            return *e;
+        if (!r) {
+            auto e = r.error();  // a copy: result::error() answers by value
+            e.index = index;
+            return e;
         }
-        out.alerts.push_back(std::move(std::get<new_alert>(r)));
-        return std::nullopt;
+        out.alerts.push_back(std::move(*r));
+        return {};
     };
     if (auto const* list = v.if_array()) {
         out.batch = true;
-        if (list->empty()) return validation_error{400, "invalid_alert", "empty batch", std::nullopt};
+        if (list->empty()) return bad("empty batch");
         if (list->size() > limits.max_batch)
-            return validation_error{413, "batch_too_large",
-                                    "at most " + std::to_string(limits.max_batch) + " alerts per request",
-                                    std::nullopt};
+            return bad("at most " + std::to_string(limits.max_batch) + " alerts per request", 413, "batch_too_large");
         out.alerts.reserve(list->size());
         auto const texts = json_text::elements(body);
         if (texts.size() != list->size())  // not reached: both read the same valid text
-            return validation_error{400, "invalid_json", "body is not valid JSON", std::nullopt};
+            return bad("body is not valid JSON", 400, "invalid_json");
         for (std::size_t i = 0; i < list->size(); ++i)
-            if (auto e = add((*list)[i], texts[i], i)) return *e;
-    } else if (auto e = add(v, body, std::nullopt)) {
-        return *e;
+            if (auto added = add((*list)[i], texts[i], i); !added) return added.error();
+    } else if (auto added = add(v, body, std::nullopt); !added) {
+        return added.error();
     }
     return out;
 }

@@ -4,23 +4,16 @@
 // every refusal has an HTTP status, a stable code and a human detail
 // (docs/protocol.md).
 #include "alerts/alert.hpp"
+#include "common/refusal.hpp"
 #include "config/config.hpp"
 
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 namespace vigil {
-
-struct validation_error {
-    int status = 400;
-    std::string code;  // "invalid_json", "invalid_alert", "frame_too_large"...
-    std::string detail;
-    std::optional<std::size_t> index;  // which alert of a batch
-};
 
 struct publish_request {
     std::vector<new_alert> alerts;
@@ -42,14 +35,15 @@ alert_limits alert_limits_from(limit_settings const& configured);
 // detection (a JSON object's text, at most max_detection_bytes), timestamp,
 // idempotency key and frame (at most max_frame_bytes, JPEG or PNG by its
 // bytes, and what its content_type says when that is set, which then becomes
-// the sniffed type). Nothing when the alert may be stored.
-std::optional<validation_error> check_new_alert(new_alert& a, alert_limits const& limits);
+// the sniffed type). A value when the alert may be stored.
+or_refusal<void> check_new_alert(new_alert& a, alert_limits const& limits);
 
 // Body: one alert object or a non-empty list of them. `now_iso` fills absent
 // timestamps. Each detection is kept as the producer wrote it, without the
 // whitespace between its tokens (json_text::compact).
-std::variant<publish_request, validation_error> parse_publish_body(std::string_view body, alert_limits const& limits,
-                                                                   std::string const& now_iso);
+// A refused alert of a list names its index.
+or_refusal<publish_request> parse_publish_body(std::string_view body, alert_limits const& limits,
+                                               std::string const& now_iso);
 
 // 1 to 128 characters from [A-Za-z0-9._@:|+-]: safe in URLs, logs and keys.
 bool valid_user_id(std::string_view id);

@@ -12,7 +12,7 @@ new_alert embedding::make_alert(std::string user_id, std::string stream_id, boos
                                 std::optional<annotated_frame> frame, std::string idempotency_key) const {
     new_alert a{std::move(user_id), std::move(stream_id), json_text::serialize(detection),
                 std::move(frame),   iso8601(now_ms()),    std::move(idempotency_key)};
-    if (auto e = check_new_alert(a, limits_)) throw alert_rejected(std::move(*e));
+    if (auto checked = check_new_alert(a, limits_); !checked) throw alert_rejected(checked.error());
     return a;
 }
 
@@ -26,10 +26,10 @@ std::future<publish_result> embedding::send_anomaly_alert(std::string user_id, s
     alerts.push_back(make_alert(std::move(user_id), std::move(stream_id), detection, std::move(annotated_frame),
                                 std::move(idempotency_key)));
     alerts_.publish(std::move(alerts), [promise](publish_outcome outcome) {
-        if (auto const* why = std::get_if<std::string>(&outcome))
-            promise->set_exception(std::make_exception_ptr(store_error(*why)));
+        if (!outcome)
+            promise->set_exception(std::make_exception_ptr(store_error(outcome.error().detail)));
         else
-            promise->set_value(std::get<std::vector<publish_result>>(outcome).front());
+            promise->set_value(outcome->front());
     });
     return future;
 }

@@ -28,8 +28,8 @@ namespace vigil {
 
 // An alert the HTTP API would refuse, with the refusal it would give.
 struct alert_rejected : std::invalid_argument {
-    explicit alert_rejected(validation_error e) : std::invalid_argument(e.detail), error(std::move(e)) {}
-    validation_error error;
+    explicit alert_rejected(refusal e) : std::invalid_argument(e.detail), error(std::move(e)) {}
+    refusal error;
 };
 
 class embedding {

@@ -31,10 +31,7 @@ namespace {
 // its server (a PostgreSQL URL), which is not the caller's to know.
 http_response store_unavailable(std::string_view why, http_request const& req) {
     log::debug("http.store_unavailable", {{"error", why}});
-    auto res = json_error(http::status::service_unavailable, "store_unavailable",
-                          "the store cannot take this now (down, or slower than its deadline); retry it", req);
-    res.set(http::field::retry_after, "1");
-    return res;
+    return refusal_response(vigil::store_unavailable(), req);
 }
 
 }  // namespace
@@ -218,18 +215,14 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
                                   "alerts are JSON: send Content-Type: application/json", req));
 
     auto parsed = parse_publish_body(req.body(), alert_limits_from(ctx.config.limits), iso8601(now_ms()));
-    if (auto const* e = std::get_if<validation_error>(&parsed)) {
-        json::object o{{"error", e->code}, {"detail", e->detail}};
-        if (e->index) o["index"] = *e->index;
-        return respond(json_response(static_cast<http::status>(e->status), json::serialize(o), req));
-    }
-    auto& request = std::get<publish_request>(parsed);
+    if (!parsed) return respond(refusal_response(parsed.error(), req));
+    auto& request = *parsed;
     bool const batch = request.batch;
     ctx.alerts.publish(std::move(request.alerts), [batch, head = reply_head(req),
                                                    respond = std::move(respond)](publish_outcome outcome) {
-        if (auto const* why = std::get_if<std::string>(&outcome)) return respond(store_unavailable(*why, head));
+        if (!outcome) return respond(refusal_response(outcome.error(), head));
         json::array out;
-        for (auto const& r : std::get<std::vector<publish_result>>(outcome)) {
+        for (auto const& r : *outcome) {
             json::object o{{"alert_id", r.alert_id}, {"seq", r.seq}, {"delivered", r.delivered}};
             if (r.duplicate) o["duplicate"] = true;
             out.push_back(std::move(o));
@@ -325,8 +318,8 @@ void acknowledge(server_context& ctx, http_request&& req, std::string const& id,
     ctx.alerts.acknowledge(
         ack_request{id, who->is_admin() ? "" : who->subject, who->subject},
         [id, head = reply_head(req), respond = std::move(respond)](ack_outcome_or_error r) {
-            if (auto const* why = std::get_if<std::string>(&r)) return respond(store_unavailable(*why, head));
-            auto const& ack = std::get<ack_result>(r);
+            if (!r) return respond(refusal_response(r.error(), head));
+            auto const& ack = *r;
             if (ack.outcome == ack_outcome::not_found)
                 return respond(json_error(http::status::not_found, "not_found", "no such alert", head));
             json::object o{

@@ -118,15 +118,16 @@ void http_session<Stream>::upgrade(http_request&& req) {
     upgrading_ = true;
     record_.matched = route::websocket;
     auto admitted = admit_websocket(ctx_, req, remote_);
-    if (auto* refusal = std::get_if<http_response>(&admitted)) {
-        log::info("ws.refused", {{"status", refusal->result_int()},
-                                 {"error", error_code_of(*refusal)},
+    if (!admitted) {
+        auto refusal = admitted.error();  // a copy: Boost 1.81's result has no error() &&
+        log::info("ws.refused", {{"status", refusal.result_int()},
+                                 {"error", error_code_of(refusal)},
                                  {"target", log::redact_target(req.target())},
                                  {"remote", remote_.to_string()}});
-        refusal->keep_alive(false);
-        return send(std::move(*refusal));
+        refusal.keep_alive(false);
+        return send(std::move(refusal));
     }
-    auto& a = std::get<ws_admission>(admitted);
+    auto& a = *admitted;
     record_.caller = a.claims.subject;
     finish_request(record_, 101, {}, access_log_mode::off, remote_);
     // The WebSocket has its own timeouts and heartbeat.

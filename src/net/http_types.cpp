@@ -84,4 +84,14 @@ http_response json_error(http::status status, std::string_view code, std::string
     return json_response(status, json::serialize(o), req);
 }
 
+http_response refusal_response(refusal const& r, http_request const& req) {
+    json::object o;
+    o["error"] = r.code;
+    o["detail"] = r.detail;
+    if (r.index) o["index"] = *r.index;
+    auto res = json_response(static_cast<http::status>(r.status), json::serialize(o), req);
+    if (r.status == 503) res.set(http::field::retry_after, "1");
+    return res;
+}
+
 }  // namespace vigil::net

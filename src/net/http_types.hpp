@@ -1,4 +1,6 @@
 #pragma once
+#include "common/refusal.hpp"
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -19,6 +21,10 @@ http_response json_response(http::status status, std::string body, http_request 
 
 // {"error": code, "detail": detail}
 http_response json_error(http::status status, std::string_view code, std::string_view detail, http_request const& req);
+
+// A refusal as the client reads it: {"error", "detail", "index" when a batch
+// item was refused}, with its status; a 503 asks for a retry after a second.
+http_response refusal_response(refusal const& r, http_request const& req);
 
 // The response as it goes on the wire: status line, fields, blank line, body.
 // Every response here has a string body and its Content-Length field set

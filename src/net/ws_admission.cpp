@@ -22,8 +22,8 @@ bool valid_epoch(std::string_view e) {
 
 }  // namespace
 
-std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req,
-                                                          boost::asio::ip::address const& remote) {
+boost::system::result<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req,
+                                                                   boost::asio::ip::address const& remote) {
     auto refuse = [](http_response res, std::string_view reason) {
         metrics::global().handshake_failures.inc(reason);
         return res;

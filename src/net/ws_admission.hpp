@@ -8,10 +8,10 @@
 #include "net/server_context.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/system/result.hpp>
 
 #include <optional>
 #include <string>
-#include <variant>
 
 namespace vigil::net {
 
@@ -24,11 +24,12 @@ struct ws_admission {
 
 // Checks an upgrade request before the handshake: the route, the user id, the
 // token (?token=, ?ticket= or Authorization: Bearer), `since` and `epoch`. Refusals are HTTP
-// errors (401, 403, 400, 404) with a JSON body.
+// errors (401, 403, 400, 404) with a JSON body: the refusal is the whole
+// answer, since some carry fields of their own (Sec-WebSocket-Version).
 // Admission also checks the Origin allow-list, the handshake rate of the
 // source address, and takes a connection slot (ctx.limits) that the caller
 // must release when the connection ends.
-std::variant<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req,
-                                                          boost::asio::ip::address const& remote);
+boost::system::result<ws_admission, http_response> admit_websocket(server_context& ctx, http_request const& req,
+                                                                   boost::asio::ip::address const& remote);
 
 }  // namespace vigil::net

@@ -182,9 +182,9 @@ void ws_session<Layer>::handle_message(std::string_view text) {
                 ack_request{msg->alert_id, user_id_, user_id_},
                 [weak, executor, id = msg->alert_id](ack_outcome_or_error r) {
                     std::string reply;
-                    if (auto const* why = std::get_if<std::string>(&r))
-                        reply = proto::error_message("ack_failed", *why, id);
-                    else if (std::get<ack_result>(r).outcome == ack_outcome::not_found)
+                    if (!r)
+                        reply = proto::error_message("ack_failed", r.error().detail, id);
+                    else if (r->outcome == ack_outcome::not_found)
                         reply = proto::error_message("unknown_alert", "no such alert for this user", id);
                     else
                         reply = proto::ack_ok_message(id);

@@ -155,7 +155,7 @@ alert_service_options on_work_sites() {
 std::vector<publish_result> publish_sync(alert_service& svc, std::vector<new_alert> a) {
     std::promise<publish_outcome> p;
     svc.publish(std::move(a), [&](publish_outcome o) { p.set_value(std::move(o)); });
-    return std::get<std::vector<publish_result>>(p.get_future().get());
+    return p.get_future().get().value();
 }
 
 }  // namespace
@@ -307,14 +307,16 @@ TEST(AlertService, StopFinishesADrainWaitingOnAWorkSiteThenRefusesNewWork) {
     stopper.join();
     EXPECT_TRUE(answered_when_stopped) << "stop() returned before the publish it had accepted was answered";
     auto const outcome = first.get_future().get();
-    ASSERT_TRUE(std::holds_alternative<std::vector<publish_result>>(outcome));
-    EXPECT_EQ(std::get<std::vector<publish_result>>(outcome)[0].seq, 1u);
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ((*outcome)[0].seq, 1u);
 
     std::promise<publish_outcome> late;
     svc.publish({alert("u")}, [&](publish_outcome o) { late.set_value(std::move(o)); });
     auto const refused = late.get_future().get();
-    ASSERT_TRUE(std::holds_alternative<std::string>(refused));
-    EXPECT_EQ(std::get<std::string>(refused), "server stopping");
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().status, 503);
+    EXPECT_EQ(refused.error().code, "store_unavailable");
+    EXPECT_EQ(refused.error().detail, "the server is stopping; retry it");
 }
 
 // ---------------------------------------------------------------- positions
@@ -543,11 +545,16 @@ namespace {
 class store_with_outages final : public alert_store {
 public:
     std::atomic<bool> failing{false};
+    std::atomic<bool> writes_failing{false};
     std::atomic<int> refused{0};
     memory_alert_store inner;
 
     std::string const& epoch() const noexcept override { return inner.epoch(); }
-    write_result write(write_batch const& b, std::int64_t now) override { return inner.write(b, now); }
+    write_result write(write_batch const& b, std::int64_t now) override {
+        // What an engine's error says: its server, which callers must not see.
+        if (writes_failing) throw store_error("could not connect to postgresql://vigil@db.internal:5432/vigil");
+        return inner.write(b, now);
+    }
     replay_page after(std::string_view u, std::uint64_t a, bool unacked, std::size_t limit, bool frames) override {
         if (failing) {
             ++refused;
@@ -590,6 +597,32 @@ TEST(AlertService, AReplayTheStoreRefusedIsReadAgainWhenItIsBack) {
     for (int i = 0; i < 1000 && sub->seqs().size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds{5});
     EXPECT_EQ(sub->seqs(), (std::vector<std::int64_t>{1, 2, 3}));
     EXPECT_EQ(sub->close_code(), 0);
+}
+
+// A write the store refuses answers a publish and an ack with the same
+// refusal HTTP answers (503 store_unavailable), whose words are the client's:
+// the engine's message, which names its server, stays in the log.
+TEST(AlertService, AStoreFailureIsRefusedWithoutTheEnginesMessage) {
+    store_with_outages store;
+    connection_registry registry;
+    local_alert_bus bus;
+    alert_service svc{store, bus, registry, {}};
+    bus.start(svc.bus_receiver());
+    auto const published = publish_sync(svc, {alert("u")});
+    store.writes_failing = true;
+
+    std::promise<publish_outcome> publish;
+    svc.publish({alert("u")}, [&](publish_outcome o) { publish.set_value(std::move(o)); });
+    std::promise<ack_outcome_or_error> ack;
+    svc.acknowledge({published[0].alert_id, "u", "u"}, [&](ack_outcome_or_error o) { ack.set_value(std::move(o)); });
+    for (auto const& r : {publish.get_future().get().error(), ack.get_future().get().error()}) {
+        EXPECT_EQ(r.status, 503);
+        EXPECT_EQ(r.code, "store_unavailable");
+        EXPECT_EQ(r.detail.find("postgresql"), std::string::npos) << r.detail;
+        EXPECT_EQ(r.detail.find("db.internal"), std::string::npos) << r.detail;
+    }
+    svc.stop();
+    bus.stop();
 }
 
 // While the bus has lost the other nodes, their alerts still reach this

@@ -7,17 +7,17 @@ using namespace vigil;
 namespace {
 std::string const now = "2026-01-01T00:00:00.000Z";
 
-validation_error refused(std::string_view body, alert_limits limits = {}) {
+refusal refused(std::string_view body, alert_limits limits = {}) {
     auto r = parse_publish_body(body, limits, now);
-    EXPECT_TRUE(std::holds_alternative<validation_error>(r)) << body;
-    return std::holds_alternative<validation_error>(r) ? std::get<validation_error>(r) : validation_error{};
+    EXPECT_FALSE(r) << body;
+    return r ? refusal{} : r.error();
 }
 }  // namespace
 
 TEST(AlertValidation, AcceptsOneAlertOrAList) {
     auto one = parse_publish_body(R"({"user_id":"u1","stream_id":"s","detection":{"a":1}})", {}, now);
-    ASSERT_TRUE(std::holds_alternative<publish_request>(one));
-    auto const& r = std::get<publish_request>(one);
+    ASSERT_TRUE(one.has_value());
+    auto const& r = (*one);
     EXPECT_FALSE(r.batch);
     ASSERT_EQ(r.alerts.size(), 1u);
     EXPECT_EQ(r.alerts[0].timestamp, now);
@@ -26,8 +26,8 @@ TEST(AlertValidation, AcceptsOneAlertOrAList) {
     auto list = parse_publish_body(
         R"([{"user_id":"u1","stream_id":"12","detection":{},"timestamp":"2024-12-03T10:30:00","idempotency_key":"k"}])",
         {}, now);
-    ASSERT_TRUE(std::holds_alternative<publish_request>(list));
-    auto const& l = std::get<publish_request>(list);
+    ASSERT_TRUE(list.has_value());
+    auto const& l = (*list);
     EXPECT_TRUE(l.batch);
     EXPECT_EQ(l.alerts[0].stream_id, "12");
     EXPECT_EQ(l.alerts[0].timestamp, "2024-12-03T10:30:00");
@@ -90,8 +90,8 @@ TEST(AlertValidation, FramesMustBeStrictBase64) {
               "invalid_alert");
     EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBO Rw0K"})").code, "invalid_alert");
     auto ok = parse_publish_body(R"({"user_id":"u","stream_id":"s","detection":{},"frame":"iVBORw0KGgo="})", {}, now);
-    ASSERT_TRUE(std::holds_alternative<publish_request>(ok));
-    EXPECT_EQ(std::get<publish_request>(ok).alerts[0].frame->bytes, std::string("\x89PNG\r\n\x1A\n", 8));
+    ASSERT_TRUE(ok.has_value());
+    EXPECT_EQ((*ok).alerts[0].frame->bytes, std::string("\x89PNG\r\n\x1A\n", 8));
 }
 
 TEST(AlertValidation, KeepsTheDetectionAsPublished) {
@@ -101,8 +101,8 @@ TEST(AlertValidation, KeepsTheDetectionAsPublished) {
              "t":"a  b", "e":1E+2 }},
             {"detection":{"confidence":1.0},"user_id":"u","stream_id":"s"}])",
         {}, now);
-    ASSERT_TRUE(std::holds_alternative<publish_request>(r));
-    auto const& alerts = std::get<publish_request>(r).alerts;
+    ASSERT_TRUE(r.has_value());
+    auto const& alerts = (*r).alerts;
     ASSERT_EQ(alerts.size(), 2u);
     EXPECT_EQ(alerts[0].detection_json, R"({"confidence":0.93,"big":123456789012345678901234,"t":"a  b","e":1E+2})");
     EXPECT_EQ(alerts[1].detection_json, R"({"confidence":1.0})");
@@ -121,7 +121,7 @@ TEST(AlertValidation, DetectionLimitCountsTheStoredText) {
     small.max_detection_bytes = 16;
     // 16 bytes once compacted, whatever the whitespace around them.
     auto ok = parse_publish_body(R"({"user_id":"u","stream_id":"s","detection":{ "abcdefghij" : 1 }})", small, now);
-    ASSERT_TRUE(std::holds_alternative<publish_request>(ok));
+    ASSERT_TRUE(ok.has_value());
     auto const big = refused(R"({"user_id":"u","stream_id":"s","detection":{"abcdefghijk":1}})", small);
     EXPECT_EQ(big.status, 413);
     EXPECT_EQ(big.code, "detection_too_large");
@@ -137,25 +137,25 @@ TEST(AlertValidation, CheckNewAlertEnforcesEveryLimit) {
     limits.max_detection_bytes = 32;
     {
         auto a = fresh();
-        EXPECT_FALSE(check_new_alert(a, limits));
+        EXPECT_TRUE(check_new_alert(a, limits));
         EXPECT_EQ(a.frame->content_type, "image/png");  // sniffed
     }
-    auto refusal = [&](auto change) {
+    auto refusal_of = [&](auto change) {
         auto a = fresh();
         change(a);
         auto e = check_new_alert(a, limits);
-        return e ? *e : validation_error{0, "accepted", "", std::nullopt};
+        return e ? refusal{0, "accepted", ""} : e.error();
     };
-    EXPECT_EQ(refusal([](new_alert& a) { a.user_id = "a b"; }).code, "invalid_alert");
-    EXPECT_EQ(refusal([](new_alert& a) { a.stream_id = ""; }).code, "invalid_alert");
-    EXPECT_EQ(refusal([](new_alert& a) { a.stream_id = std::string(257, 's'); }).code, "invalid_alert");
-    EXPECT_EQ(refusal([](new_alert& a) { a.detection_json = "[1]"; }).code, "invalid_alert");
-    EXPECT_EQ(refusal([](new_alert& a) { a.detection_json = R"({"x":")" + std::string(40, 'x') + R"("})"; }).code,
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.user_id = "a b"; }).code, "invalid_alert");
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.stream_id = ""; }).code, "invalid_alert");
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.stream_id = std::string(257, 's'); }).code, "invalid_alert");
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.detection_json = "[1]"; }).code, "invalid_alert");
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.detection_json = R"({"x":")" + std::string(40, 'x') + R"("})"; }).code,
               "detection_too_large");
-    EXPECT_EQ(refusal([](new_alert& a) { a.timestamp = "soon"; }).code, "invalid_alert");
-    EXPECT_EQ(refusal([](new_alert& a) { a.idempotency_key = std::string(257, 'k'); }).code, "invalid_alert");
-    EXPECT_EQ(refusal([](new_alert& a) { a.idempotency_key = std::string(256, 'k'); }).code, "accepted");
-    EXPECT_EQ(refusal([&](new_alert& a) { a.frame->bytes = png + std::string(64, 'x'); }).code, "frame_too_large");
-    EXPECT_EQ(refusal([](new_alert& a) { a.frame->bytes = "GIF89a"; }).code, "unsupported_media_type");
-    EXPECT_EQ(refusal([](new_alert& a) { a.frame->content_type = "image/jpeg"; }).code, "unsupported_media_type");
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.timestamp = "soon"; }).code, "invalid_alert");
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.idempotency_key = std::string(257, 'k'); }).code, "invalid_alert");
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.idempotency_key = std::string(256, 'k'); }).code, "accepted");
+    EXPECT_EQ(refusal_of([&](new_alert& a) { a.frame->bytes = png + std::string(64, 'x'); }).code, "frame_too_large");
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.frame->bytes = "GIF89a"; }).code, "unsupported_media_type");
+    EXPECT_EQ(refusal_of([](new_alert& a) { a.frame->content_type = "image/jpeg"; }).code, "unsupported_media_type");
 }
