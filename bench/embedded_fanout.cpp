@@ -170,8 +170,8 @@ int main(int argc, char** argv) {
                                           {"ph", 1},         {"pad", std::string(64, 'x')}};
             feed.published.fetch_add(1, std::memory_order_relaxed);
             api.send_anomaly_alert_async(users[id % users.size()], "cam-" + std::to_string(id % 16), detection,
-                                         std::nullopt, [&feed](vigil::publish_outcome outcome) {
-                                             if (std::holds_alternative<std::string>(outcome))
+                                         std::nullopt, [&feed](vigil::publish_outcome const& outcome) {
+                                             if (!outcome)
                                                  feed.failed.fetch_add(1);
                                              else
                                                  feed.confirmed.fetch_add(1);
