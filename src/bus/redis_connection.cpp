@@ -101,10 +101,11 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
         connect_timer_.async_wait([self = shared_from_this()](error_code ec) {
             if (!ec) self->on_connect_timeout();
         });
-        resolver_.async_resolve(ep.host, std::to_string(ep.port), net::ip::resolver_base::numeric_service,
-                                [self = shared_from_this()](error_code ec, net::ip::tcp::resolver::results_type r) {
-                                    self->on_resolved(ec, std::move(r));
-                                });
+        resolver_.async_resolve(
+            ep.host, std::to_string(ep.port), net::ip::resolver_base::numeric_service,
+            [self = shared_from_this()](error_code ec, net::ip::tcp::resolver::results_type const& r) {
+                self->on_resolved(ec, r);
+            });
     }
 
     void on_resolved(error_code ec, net::ip::tcp::resolver::results_type const& results) {
@@ -451,8 +452,8 @@ struct redis_connection::impl : std::enable_shared_from_this<impl> {
     static void hook_cleanup(void* p) { static_cast<impl*>(p)->on_cleanup(); }
 };
 
-redis_connection::redis_connection(net::any_io_executor executor, options opts)
-    : impl_(std::make_shared<impl>(std::move(executor), opts)) {}
+redis_connection::redis_connection(net::any_io_executor const& executor, options opts)
+    : impl_(std::make_shared<impl>(executor, opts)) {}
 
 redis_connection::~redis_connection() { close(); }
 

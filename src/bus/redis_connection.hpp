@@ -68,7 +68,7 @@ public:
     using message_handler = std::function<void(std::string_view channel, std::string_view payload)>;
 
     redis_connection() = default;  // not connected; make one with the constructor below
-    redis_connection(boost::asio::any_io_executor executor, options opts);
+    redis_connection(boost::asio::any_io_executor const& executor, options opts);
     ~redis_connection();  // close()
     redis_connection(redis_connection&&) noexcept;
     redis_connection& operator=(redis_connection&&) noexcept;

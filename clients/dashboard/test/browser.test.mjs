@@ -16,18 +16,14 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { makeFrame } from './helpers/png.mjs';
 import { mintToken } from './helpers/tokens.mjs';
+import { launchChromium, skipReason } from './helpers/chromium.mjs';
 import { startVigil } from './helpers/vigil.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DIST = resolve(here, '..', 'dist');
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = process.env.VIGIL_DASHBOARD_SCREENSHOT ?? resolve(here, '..', '..', '..', 'docs', 'dashboard.png');
 
-const skip = !process.env.VIGIL_BIN
-  ? 'VIGIL_BIN is not set: point it at a vigil binary (e.g. VIGIL_BIN=../../build/vigil npm test)'
-  : !existsSync(CHROMIUM)
-    ? `${CHROMIUM} is missing: apt-get install -y chromium`
-    : false;
+const skip = skipReason;
 
 /** Alerts of the test, with frames drawn to match their detection boxes. */
 const SCENES = {
@@ -73,7 +69,6 @@ function alertBody(scene, userId) {
 
 test('dashboard: live alerts with frames, ack, reconnect after a server restart', { skip, timeout: 120000 }, async (t) => {
   assert.ok(existsSync(join(DIST, 'index.html')), `${DIST}/index.html is missing: run npm run build`);
-  const { chromium } = await import('playwright-core');
 
   const secret = randomBytes(32).toString('hex');
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-dashboard-data-'));
@@ -84,15 +79,9 @@ test('dashboard: live alerts with frames, ack, reconnect after a server restart'
   const alice = mintToken(secret, { sub: 'alice', role: 'admin' });
   const bob = mintToken(secret, { sub: 'bob' });
 
-  const context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  const context = await launchChromium(profileDir, {
     viewport: { width: 1280, height: 760 },
     colorScheme: 'dark',
-    locale: 'en-GB',
-    timezoneId: 'UTC',
   });
   const problems = [];
   // Expected console errors: while the server is down (refused sockets and polls),

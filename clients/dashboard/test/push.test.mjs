@@ -18,17 +18,13 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { makeFrame } from './helpers/png.mjs';
 import { mintToken } from './helpers/tokens.mjs';
+import { launchChromium, skipReason } from './helpers/chromium.mjs';
 import { startVigil } from './helpers/vigil.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DIST = resolve(here, '..', 'dist');
-const CHROMIUM = '/usr/bin/chromium';
 
-const skip = !process.env.VIGIL_BIN
-  ? 'VIGIL_BIN is not set: point it at a vigil binary (e.g. VIGIL_BIN=../../build/vigil npm test)'
-  : !existsSync(CHROMIUM)
-    ? `${CHROMIUM} is missing: apt-get install -y chromium`
-    : false;
+const skip = skipReason;
 
 /** A notification tag as the server makes them: 32 base64url characters. */
 const topic = () => randomBytes(24).toString('base64url');
@@ -73,7 +69,6 @@ function alertPayload(alert, { tag = topic(), count = 1, severity = 'critical' }
 
 test('dashboard: the service worker shows pushes and acknowledges from a notification', { skip, timeout: 120000 }, async (t) => {
   assert.ok(existsSync(join(DIST, 'sw.js')), `${DIST}/sw.js is missing: run npm run build`);
-  const { chromium } = await import('playwright-core');
 
   const secret = randomBytes(32).toString('hex');
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-push-data-'));
@@ -88,14 +83,8 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
   const pushServed = !(settingsProbe.status === 404 && settingsProbe.json?.error === 'not_found');
   t.diagnostic(pushServed ? 'the server serves the push endpoints' : 'the server does not serve the push endpoints yet: their steps are skipped');
 
-  const context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  const context = await launchChromium(profileDir, {
     viewport: { width: 1280, height: 900 },
-    locale: 'en-GB',
-    timezoneId: 'UTC',
   });
   await context.grantPermissions(['notifications'], { origin: server.baseUrl });
 
