@@ -60,6 +60,9 @@ std::string alert_json(stored_alert const& a) {
     o["user_id"] = a.user_id;
     o["stream_id"] = a.stream_id;
     o["timestamp"] = a.timestamp;
+    o["severity"] = a.severity;
+    o["group_key"] = a.group_key;
+    if (a.suppressed) o["suppressed"] = true;
     if (a.has_frame())
         o["frame"] =
             json::object{{"url", "/api/v1/alerts/" + a.alert_id + "/frame"}, {"content_type", a.frame_content_type}};
