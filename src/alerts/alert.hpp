@@ -17,8 +17,12 @@ struct new_alert {
     std::string stream_id;
     std::string detection_json;  // a serialized JSON object, kept verbatim
     std::optional<annotated_frame> frame;
-    std::string timestamp;            // ISO-8601; the server's time when the producer gave none
-    std::string idempotency_key;      // empty: none
+    std::string timestamp;        // ISO-8601; the server's time when the producer gave none
+    std::string idempotency_key;  // empty: none
+    // Set by alert_service when the user has a live connection as the alert is
+    // committed, so the store records the first delivery in the same insert
+    // instead of a second write.
+    bool delivered_on_commit = false;
     std::string severity = "medium";  // critical, high, medium or low (SPEC section 7)
     // Alerts of one group update one push notification in place (SPEC section
     // 8). Empty until validated: check_new_alert() fills the default,
@@ -27,10 +31,6 @@ struct new_alert {
     // Set by alert_service: the user snoozed the stream or is in quiet hours
     // for this severity; stored and delivered live as usual, only not pushed.
     bool suppressed = false;
-    // Set by alert_service when the user has a live connection as the alert is
-    // committed, so the store records the first delivery in the same insert
-    // instead of a second write.
-    bool delivered_on_commit = false;
 };
 
 // An alert as stored: identity, order, and its delivery bookkeeping.
