@@ -13,9 +13,9 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
-#include <map>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 namespace vigil {
 
@@ -237,22 +237,23 @@ std::string push_dispatcher::group_topic(std::string_view user_id, std::string_v
 }
 
 void push_dispatcher::before_commit(std::vector<new_alert>& alerts, std::int64_t now) noexcept {
-    // One read per user of the batch with an alert that could be held back.
-    std::map<std::string_view, std::optional<push_rules>> rules;
-    for (auto& a : alerts) {
-        if (a.severity == "critical") continue;
-        auto& r = rules[a.user_id];
-        if (!r) {
-            try {
-                r = state_.rules(a.user_id, now);
-            } catch (std::exception const& e) {
-                // Not knowing the user's wishes, push: a blind spot is worse than noise.
-                log::warn("push.rules_unavailable", {{"user_id", a.user_id}, {"error", e.what()}});
-                r = push_rules{};
-            }
-        }
-        a.suppressed = r->suppresses(a.stream_id, a.severity, now);
+    // One read for the batch's users that have an alert that could be held back.
+    std::unordered_map<std::string_view, std::size_t> index;
+    std::vector<std::string_view> users;
+    for (auto const& a : alerts)
+        if (a.severity != "critical" && index.try_emplace(a.user_id, users.size()).second) users.push_back(a.user_id);
+    if (users.empty()) return;
+    std::vector<push_rules> rules;
+    try {
+        rules = state_.rules_of_users(users, now);
+    } catch (std::exception const& e) {
+        // Not knowing the users' wishes, push: a blind spot is worse than noise.
+        log::warn("push.rules_unavailable", {{"users", users.size()}, {"error", e.what()}});
+        return;
     }
+    for (auto& a : alerts)
+        if (auto const it = index.find(a.user_id); it != index.end() && it->second < rules.size())
+            a.suppressed = rules[it->second].suppresses(a.stream_id, a.severity, now);
 }
 
 void push_dispatcher::committed(stored_alert const& alert, bool live) noexcept {

@@ -3,6 +3,8 @@
 #include "common/ids.hpp"
 #include "store/postgres_with_connection.ipp"
 
+#include <unordered_map>
+
 namespace vigil {
 
 namespace {
@@ -45,6 +47,13 @@ pg::statement const clear_quiet_sql{"vigil_push_clear_quiet",
 pg::statement const get_quiet_sql{
     "vigil_push_get_quiet",
     "SELECT start_minute, end_minute, utc_offset_minutes, severities FROM push_quiet_hours WHERE user_id = $1::text"};
+pg::statement const snoozes_of_users_sql{
+    "vigil_push_snoozes_of",
+    "SELECT user_id, stream_id, until_ms FROM push_snoozes WHERE user_id = ANY($1::text[]) AND until_ms > $2::int8"};
+pg::statement const quiet_of_users_sql{
+    "vigil_push_quiet_of",
+    "SELECT user_id, start_minute, end_minute, utc_offset_minutes, severities FROM push_quiet_hours "
+    "WHERE user_id = ANY($1::text[])"};
 pg::statement const mark_pushed_sql{"vigil_push_mark",
                                     "UPDATE alerts SET pushed_ms = coalesce(pushed_ms, $1::int8) WHERE id = $2::uuid"};
 pg::statement const was_pushed_sql{"vigil_push_was", "SELECT pushed_ms IS NOT NULL FROM alerts WHERE id = $1::uuid"};
@@ -142,6 +151,40 @@ std::optional<quiet_hours> postgres_alert_store::get_quiet_hours(std::string_vie
         if (!r.rows()) return std::nullopt;
         return quiet_hours{int(r.integer(0, 0)), int(r.integer(0, 1)), int(r.integer(0, 2)), unsigned(r.integer(0, 3))};
     });
+}
+
+// One round trip for a commit's users, not two per user.
+std::vector<push_rules> postgres_alert_store::rules_of_users(std::vector<std::string_view> const& user_ids,
+                                                             std::int64_t now_ms) {
+    std::vector<push_rules> out(user_ids.size());
+    if (user_ids.empty()) return out;
+    auto users = [&] {
+        pg::array a{pg::array::type::text};
+        for (auto u : user_ids) a.add(u);
+        return std::move(a).finish();
+    };
+    auto const results = with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
+        std::vector<pg::step> steps;
+        steps.push_back({&snoozes_of_users_sql, pg::params{}.binary(users()).integer(now_ms)});
+        steps.push_back({&quiet_of_users_sql, pg::params{}.binary(users())});
+        return c.run(steps, deadline);
+    });
+    std::unordered_map<std::string_view, std::size_t> index;
+    for (std::size_t i = 0; i < user_ids.size(); ++i) index.try_emplace(user_ids[i], i);
+    auto const index_of = [&](std::string_view user) {
+        auto const it = index.find(user);
+        return it == index.end() ? out.size() : it->second;
+    };
+    auto const& snoozes = results[0];
+    for (int row = 0; row < snoozes.rows(); ++row)
+        if (auto const i = index_of(snoozes.text(row, 0)); i < out.size())
+            out[i].snoozes.push_back({snoozes.string(row, 1), snoozes.integer(row, 2)});
+    auto const& quiet = results[1];
+    for (int row = 0; row < quiet.rows(); ++row)
+        if (auto const i = index_of(quiet.text(row, 0)); i < out.size())
+            out[i].quiet = quiet_hours{int(quiet.integer(row, 1)), int(quiet.integer(row, 2)),
+                                       int(quiet.integer(row, 3)), unsigned(quiet.integer(row, 4))};
+    return out;
 }
 
 void postgres_alert_store::mark_pushed(std::string_view alert_id, std::int64_t now_ms) {

@@ -91,6 +91,14 @@ public:
     push_rules rules(std::string_view user_id, std::int64_t now_ms) {
         return {snoozes(user_id, now_ms), get_quiet_hours(user_id)};
     }
+    // The rules of several users, in their order: what a commit of a batch
+    // reads. An engine with round trips to its server reads them together.
+    virtual std::vector<push_rules> rules_of_users(std::vector<std::string_view> const& user_ids, std::int64_t now_ms) {
+        std::vector<push_rules> out;
+        out.reserve(user_ids.size());
+        for (auto u : user_ids) out.push_back(rules(u, now_ms));
+        return out;
+    }
 
     // The alert reached a push service for its user (kept with the alert,
     // and pruned with it).

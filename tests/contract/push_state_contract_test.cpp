@@ -119,6 +119,22 @@ TEST_P(AlertStoreContract, QuietHoursArePerUser) {
     quiet_hours const day{9 * 60, 17 * 60, -300, quiet_severity_bit("high")};
     p.set_quiet_hours("alice", day);
     EXPECT_EQ(*p.get_quiet_hours("alice"), day);
+    p.snooze("bob", "cam-1", 50'000);
+
+    // Several users' rules at once, in the order asked: what a commit reads.
+    auto const rules = p.rules_of_users({"bob", "alice", "nobody"}, 10'000);
+    ASSERT_EQ(rules.size(), 3u);
+    EXPECT_FALSE(rules[0].quiet);
+    ASSERT_EQ(rules[0].snoozes.size(), 1u);
+    EXPECT_EQ(rules[0].snoozes[0].stream_id, "cam-1");
+    EXPECT_EQ(rules[0].snoozes[0].until_ms, 50'000);
+    ASSERT_TRUE(rules[1].quiet);
+    EXPECT_EQ(*rules[1].quiet, day);
+    EXPECT_TRUE(rules[1].snoozes.empty());
+    EXPECT_FALSE(rules[2].quiet);
+    EXPECT_TRUE(rules[2].snoozes.empty());
+    EXPECT_TRUE(p.rules_of_users({}, 10'000).empty());
+
     EXPECT_TRUE(p.clear_quiet_hours("alice"));
     EXPECT_FALSE(p.get_quiet_hours("alice"));
 }
