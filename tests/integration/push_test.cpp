@@ -68,6 +68,7 @@ protected:
             args.push_back(postgres_process::shared().url());
         }
         server_ = new server_process(args);
+        if (on_postgres()) ASSERT_NE(server_->log().find(R"("store":"postgres")"), std::string::npos) << server_->log();
         auto const r = http_request(server_->port(), "GET", "/api/v1/push/vapid-public-key");
         ASSERT_EQ(r.status, 200) << r.body;
         public_key_ = new std::string{std::string{r.json().at("public_key").as_string()}};
