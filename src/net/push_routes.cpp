@@ -25,6 +25,10 @@ namespace {
 // Snooze and quiet-hours bodies are a few dozen bytes.
 constexpr std::size_t max_settings_body = 4096;
 constexpr std::int64_t max_snooze_minutes = 1440;
+// A user's devices: a new one beyond this many replaces the oldest.
+constexpr std::size_t max_subscriptions_per_user = 32;
+// Snoozes in force per user: enough for every camera of a large site.
+constexpr std::size_t max_snoozes_per_user = 1000;
 
 http_response method_not_allowed(http_request const& req, std::string_view allow) {
     auto res = json_error(http::status::method_not_allowed, "method_not_allowed",
@@ -173,7 +177,14 @@ void subscribe(server_context& ctx, http_request const& req, std::string user, r
     auto const& s = std::get<push::push_subscription>(parsed);
     push_subscription_record record{s.endpoint, std::move(user), s.p256dh, s.auth, now_ms()};
     on_store(ctx, req, respond, [&ctx, record = std::move(record)](http_request const& head) {
-        bool const created = ctx.push->state().save_subscription(record);
+        auto& state = ctx.push->state();
+        bool const created = state.save_subscription(record);
+        if (created) {
+            // Every subscription is up to 8 KiB of the store: a user gets a bounded number.
+            auto const mine = state.subscriptions(record.user_id);
+            for (std::size_t i = 0; i + max_subscriptions_per_user < mine.size(); ++i)
+                if (mine[i].endpoint != record.endpoint) state.delete_subscription(record.user_id, mine[i].endpoint);
+        }
         return json_response(created ? http::status::created : http::status::ok, R"({"subscribed":true})", head);
     });
 }
@@ -243,7 +254,15 @@ void snooze(server_context& ctx, http_request const& req, std::string user, std:
                                   "minutes must be an integer, 1 to " + std::to_string(max_snooze_minutes), req));
     auto const until = now_ms() + *n * 60'000;
     on_store(ctx, req, respond, [&ctx, user = std::move(user), stream_id, until](http_request const& head) {
-        ctx.push->state().snooze(user, stream_id, until);
+        auto& state = ctx.push->state();
+        auto const current = state.snoozes(user, now_ms());
+        bool const known = std::any_of(current.begin(), current.end(),
+                                       [&](stream_snooze const& s) { return s.stream_id == stream_id; });
+        if (!known && current.size() >= max_snoozes_per_user)
+            return json_error(http::status::bad_request, "invalid_snooze",
+                              "at most " + std::to_string(max_snoozes_per_user) + " streams may be snoozed at once",
+                              head);
+        state.snooze(user, stream_id, until);
         return json_response(http::status::ok,
                              json::serialize(json::object{{"stream_id", stream_id}, {"until", until}}), head);
     });

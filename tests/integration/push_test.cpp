@@ -214,6 +214,27 @@ TEST_F(PushTest, TheKeyIsPublicAndSubscriptionsArePerDevice) {
               404);
 }
 
+// Subscriptions are bounded per user: a new device beyond 32 replaces the oldest.
+TEST_F(PushTest, AUserHasABoundedNumberOfDevices) {
+    browser b{"push_many"};
+    json::object keys{{"p256dh", vigil::base64url_encode(b.key.public_point())},
+                      {"auth", vigil::base64url_encode(b.auth)}};
+    auto const subscribe = [&](int n) {
+        auto const body = json::serialize(
+            json::object{{"endpoint", "http://127.0.0.1:9/device/" + std::to_string(n)}, {"keys", keys}});
+        return b.call("POST", "/api/v1/push/subscriptions", body).status;
+    };
+    for (int n = 0; n < 32; ++n) ASSERT_EQ(subscribe(n), 201) << n;
+    EXPECT_EQ(b.call("GET", "/api/v1/push/settings").json().at("subscriptions"), 32);
+    std::this_thread::sleep_for(5ms);  // the newest is newer than every other
+    EXPECT_EQ(subscribe(32), 201);
+    EXPECT_EQ(b.call("GET", "/api/v1/push/settings").json().at("subscriptions"), 32);
+    auto const oldest = json::serialize(json::object{{"endpoint", "http://127.0.0.1:9/device/0"}});
+    EXPECT_EQ(b.call("DELETE", "/api/v1/push/subscriptions", oldest).status, 404);  // replaced
+    auto const newest = json::serialize(json::object{{"endpoint", "http://127.0.0.1:9/device/32"}});
+    EXPECT_EQ(b.call("DELETE", "/api/v1/push/subscriptions", newest).status, 204);
+}
+
 TEST_F(PushTest, AnOfflineUserGetsAPushNamingTheAlert) {
     browser b{"push_offline"};
     ASSERT_EQ(b.subscribe().status, 201);
