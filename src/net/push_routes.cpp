@@ -255,14 +255,15 @@ void snooze(server_context& ctx, http_request const& req, std::string user, std:
     auto const until = now_ms() + *n * 60'000;
     on_store(ctx, req, respond, [&ctx, user = std::move(user), stream_id, until](http_request const& head) {
         auto& state = ctx.push->state();
-        auto const current = state.snoozes(user, now_ms());
+        auto const now = now_ms();
+        auto const current = state.snoozes(user, now);
         bool const known = std::any_of(current.begin(), current.end(),
                                        [&](stream_snooze const& s) { return s.stream_id == stream_id; });
         if (!known && current.size() >= max_snoozes_per_user)
             return json_error(http::status::bad_request, "invalid_snooze",
                               "at most " + std::to_string(max_snoozes_per_user) + " streams may be snoozed at once",
                               head);
-        state.snooze(user, stream_id, until);
+        state.snooze(user, stream_id, until, now);
         return json_response(http::status::ok,
                              json::serialize(json::object{{"stream_id", stream_id}, {"until", until}}), head);
     });

@@ -50,8 +50,12 @@ std::vector<push_subscription_record> memory_alert_store::subscriptions(std::str
     return out;
 }
 
-void memory_alert_store::snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms) {
+void memory_alert_store::snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms,
+                                std::int64_t now_ms) {
     std::lock_guard lock{push_mutex_};
+    for (auto it = snoozes_.lower_bound(std::pair{std::string{user_id}, std::string{}});
+         it != snoozes_.end() && it->first.first == user_id;)
+        it = it->second <= now_ms ? snoozes_.erase(it) : std::next(it);
     snoozes_[{std::string{user_id}, std::string{stream_id}}] = until_ms;
 }
 

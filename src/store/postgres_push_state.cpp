@@ -31,6 +31,8 @@ pg::statement const list_subscriptions_sql{
 pg::statement const snooze_sql{"vigil_push_snooze",
                                "INSERT INTO push_snoozes (user_id, stream_id, until_ms) VALUES ($1::text, $2::text, "
                                "$3::int8) ON CONFLICT (user_id, stream_id) DO UPDATE SET until_ms = excluded.until_ms"};
+pg::statement const forget_snoozes_over_sql{
+    "vigil_push_snoozes_over", "DELETE FROM push_snoozes WHERE user_id = $1::text AND until_ms <= $2::int8"};
 pg::statement const unsnooze_sql{"vigil_push_unsnooze",
                                  "DELETE FROM push_snoozes WHERE user_id = $1::text AND stream_id = $2::text"};
 pg::statement const snoozes_sql{"vigil_push_snoozes",
@@ -102,9 +104,13 @@ std::vector<push_subscription_record> postgres_alert_store::subscriptions(std::s
     });
 }
 
-void postgres_alert_store::snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms) {
+void postgres_alert_store::snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms,
+                                  std::int64_t now_ms) {
     with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
-        c.run(snooze_sql, pg::params{}.text(user_id).text(stream_id).integer(until_ms), deadline);
+        std::vector<pg::step> steps;
+        steps.push_back({&forget_snoozes_over_sql, pg::params{}.text(user_id).integer(now_ms)});
+        steps.push_back({&snooze_sql, pg::params{}.text(user_id).text(stream_id).integer(until_ms)});
+        c.run(steps, deadline);
         return true;
     });
 }

@@ -78,7 +78,10 @@ public:
     // Oldest first.
     virtual std::vector<push_subscription_record> subscriptions(std::string_view user_id) = 0;
 
-    virtual void snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms) = 0;
+    // Snoozes the stream until until_ms (replacing a snooze of it), and
+    // forgets the user's snoozes that are over at now_ms.
+    virtual void snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms,
+                        std::int64_t now_ms) = 0;
     virtual void unsnooze(std::string_view user_id, std::string_view stream_id) = 0;
     // The user's snoozes not over at now_ms, by stream id.
     virtual std::vector<stream_snooze> snoozes(std::string_view user_id, std::int64_t now_ms) = 0;

@@ -54,7 +54,8 @@ public:
     bool delete_subscription(std::string_view user_id, std::string_view endpoint) override;
     bool forget_endpoint(std::string_view endpoint) override;
     std::vector<push_subscription_record> subscriptions(std::string_view user_id) override;
-    void snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms) override;
+    void snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms,
+                std::int64_t now_ms) override;
     void unsnooze(std::string_view user_id, std::string_view stream_id) override;
     std::vector<stream_snooze> snoozes(std::string_view user_id, std::int64_t now_ms) override;
     void set_quiet_hours(std::string_view user_id, quiet_hours const& q) override;

@@ -58,13 +58,23 @@ std::vector<push_subscription_record> sqlite_alert_store::subscriptions(std::str
     return out;
 }
 
-void sqlite_alert_store::snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms) {
+void sqlite_alert_store::snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms,
+                                std::int64_t now_ms) {
     std::lock_guard lock{write_mutex_};
-    auto s = writer_->prepare(
-        "INSERT INTO push_snoozes (user_id, stream_id, until_ms) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT (user_id, stream_id) DO UPDATE SET until_ms = excluded.until_ms");
-    s.bind(1, user_id).bind(2, stream_id).bind(3, until_ms);
-    s.step();
+    transaction tx{*writer_};
+    {
+        auto s = writer_->prepare("DELETE FROM push_snoozes WHERE user_id = ?1 AND until_ms <= ?2");
+        s.bind(1, user_id).bind(2, now_ms);
+        s.step();
+    }
+    {
+        auto s = writer_->prepare(
+            "INSERT INTO push_snoozes (user_id, stream_id, until_ms) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT (user_id, stream_id) DO UPDATE SET until_ms = excluded.until_ms");
+        s.bind(1, user_id).bind(2, stream_id).bind(3, until_ms);
+        s.step();
+    }
+    tx.commit();
 }
 
 void sqlite_alert_store::unsnooze(std::string_view user_id, std::string_view stream_id) {
@@ -75,7 +85,7 @@ void sqlite_alert_store::unsnooze(std::string_view user_id, std::string_view str
 }
 
 std::vector<stream_snooze> sqlite_alert_store::snoozes(std::string_view user_id, std::int64_t now_ms) {
-    // Snoozes that are over stay until the user sets another: a few rows.
+    // Snoozes that are over stay until the user sets another (snooze() forgets them).
     std::lock_guard lock{read_mutex_};
     auto s = reader_->prepare(
         "SELECT stream_id, until_ms FROM push_snoozes WHERE user_id = ?1 AND until_ms > ?2 ORDER BY stream_id");

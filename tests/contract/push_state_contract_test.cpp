@@ -79,9 +79,9 @@ TEST_P(AlertStoreContract, SubscriptionsAreKeptPerUserByEndpoint) {
 TEST_P(AlertStoreContract, SnoozesEndByTimeOrByDelete) {
     auto s = make();
     auto& p = push_of(*s);
-    p.snooze("alice", "cam-1", 10'000);
-    p.snooze("alice", "cam-2", 20'000);
-    p.snooze("bob", "cam-1", 30'000);
+    p.snooze("alice", "cam-1", 10'000, 1000);
+    p.snooze("alice", "cam-2", 20'000, 1000);
+    p.snooze("bob", "cam-1", 30'000, 1000);
     auto const now = p.snoozes("alice", 5000);
     ASSERT_EQ(now.size(), 2u);
     EXPECT_EQ(now[0].stream_id, "cam-1");
@@ -92,11 +92,23 @@ TEST_P(AlertStoreContract, SnoozesEndByTimeOrByDelete) {
     ASSERT_EQ(later.size(), 1u);
     EXPECT_EQ(later[0].stream_id, "cam-2");
     // A new snooze of the same stream replaces the old one (also to shorten it).
-    p.snooze("alice", "cam-2", 15'000);
+    p.snooze("alice", "cam-2", 15'000, 10'000);
     EXPECT_EQ(p.snoozes("alice", 10'000).at(0).until_ms, 15'000);
     p.unsnooze("alice", "cam-2");
     p.unsnooze("alice", "cam-9");  // none: nothing happens
     EXPECT_TRUE(p.snoozes("alice", 10'000).empty());
+    // A snooze that is over is forgotten when the user sets another: asked
+    // for a time before it ended, it is gone.
+    p.snooze("alice", "cam-3", 40'000, 12'000);
+    p.snooze("alice", "cam-4", 45'000, 35'000);
+    auto const kept = p.snoozes("alice", 0);
+    ASSERT_EQ(kept.size(), 2u);
+    EXPECT_EQ(kept[0].stream_id, "cam-3");
+    p.snooze("alice", "cam-5", 60'000, 40'000);
+    auto const after = p.snoozes("alice", 0);
+    ASSERT_EQ(after.size(), 2u);
+    EXPECT_EQ(after[0].stream_id, "cam-4");
+    EXPECT_EQ(after[1].stream_id, "cam-5");
     EXPECT_EQ(p.snoozes("bob", 10'000).size(), 1u);
 
     auto const rules = p.rules("bob", 10'000);
@@ -119,7 +131,7 @@ TEST_P(AlertStoreContract, QuietHoursArePerUser) {
     quiet_hours const day{9 * 60, 17 * 60, -300, quiet_severity_bit("high")};
     p.set_quiet_hours("alice", day);
     EXPECT_EQ(*p.get_quiet_hours("alice"), day);
-    p.snooze("bob", "cam-1", 50'000);
+    p.snooze("bob", "cam-1", 50'000, 1000);
 
     // Several users' rules at once, in the order asked: what a commit reads.
     auto const rules = p.rules_of_users({"bob", "alice", "nobody"}, 10'000);
