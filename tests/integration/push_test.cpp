@@ -273,6 +273,27 @@ TEST_F(PushTest, AnOfflineUserGetsAPushNamingTheAlert) {
     EXPECT_EQ(b.service->received().at(1).header("urgency"), "low");
 }
 
+// The frame travels as a URL the service worker fetches with the user's
+// credentials, never as bytes in the push.
+TEST_F(PushTest, APushNamesItsFrameNotItsBytes) {
+    browser b{"push_frame"};
+    ASSERT_EQ(b.subscribe().status, 201);
+    std::string const png = std::string{"\x89PNG\r\n\x1a\n", 8} + std::string(64, 'p');
+    json::object a{{"user_id", b.user},
+                   {"stream_id", "cam-9"},
+                   {"detection", json::object{{"label", "person"}}},
+                   {"frame", vigil::base64_encode(png)}};
+    auto const r = publish(port(), a);
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto const id = text(r.json().at("alert_id"));
+    ASSERT_TRUE(b.wait_for(1));
+    auto const payload = b.payloads().at(0);
+    EXPECT_EQ(text(payload.at("thumbnail_url")), "/api/v1/alerts/" + id + "/frame");
+    EXPECT_EQ(payload.at("severity"), "medium");  // the default
+    EXPECT_EQ(b.service->received().at(0).header("urgency"), "normal");
+    EXPECT_LT(b.service->received().at(0).body.size(), 1024u);
+}
+
 TEST_F(PushTest, AUserWithALiveConnectionIsNotPushed) {
     browser b{"push_live"};
     ASSERT_EQ(b.subscribe().status, 201);
