@@ -23,6 +23,14 @@ struct new_alert {
     // committed, so the store records the first delivery in the same insert
     // instead of a second write.
     bool delivered_on_commit = false;
+    std::string severity = "medium";  // critical, high, medium or low (SPEC section 7)
+    // Alerts of one group update one push notification in place (SPEC section
+    // 8). Empty until validated: check_new_alert() fills the default,
+    // "<stream_id>/<detection type>" or the stream id alone.
+    std::string group_key = {};
+    // Set by alert_service: the user snoozed the stream or is in quiet hours
+    // for this severity; stored and delivered live as usual, only not pushed.
+    bool suppressed = false;
 };
 
 // An alert as stored: identity, order, and its delivery bookkeeping.
@@ -33,6 +41,9 @@ struct stored_alert {
     std::string stream_id;
     std::string detection_json;
     std::string timestamp;
+    std::string severity = "medium";
+    std::string group_key = {};
+    bool suppressed = false;
     std::int64_t created_ms = 0;
     std::string frame_content_type;          // empty: no frame
     std::optional<std::string> frame_bytes;  // filled only where asked for (inline frames)

@@ -225,6 +225,7 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
 
     write_result result;
     auto& m = metrics::global();
+    if (observer_ && !batch.alerts.empty()) observer_->before_commit(batch.alerts, now_ms());
     auto const started = metrics::now_ns();
     try {
         result = store_.write(batch, now_ms());
@@ -261,7 +262,9 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
                               std::make_shared<std::string const>(
                                   proto::anomaly_message(appended.alert, false, store_.epoch()))});
                 r.delivered = here || bus_.connected_elsewhere(appended.alert.user_id);
+                if (observer_) observer_->committed(appended.alert, r.delivered);
                 m.alerts_published.inc();
+                m.alerts_by_severity.inc(appended.alert.severity);
             } else {
                 m.alerts_duplicate.inc();
             }
@@ -270,7 +273,11 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
         p->done(std::move(out));
     }
     for (std::size_t k = 0; k < acks.size(); ++k) {
-        if (result.acks[k].outcome == ack_outcome::acked) m.alerts_acked.inc();
+        if (result.acks[k].outcome == ack_outcome::acked) {
+            m.alerts_acked.inc();
+            if (observer_)
+                observer_->acknowledged(acks[k]->request.alert_id, result.acks[k].user_id, acks[k]->request.acked_by);
+        }
         acks[k]->done(result.acks[k]);
     }
     publishes.clear();

@@ -23,6 +23,7 @@
 // (docs/decisions/0006-drains-on-io-thread.md). The worker also prunes, and
 // finishes the queue at stop.
 #include "alerts/alert.hpp"
+#include "alerts/alert_observer.hpp"
 #include "bus/alert_bus.hpp"
 #include "common/refusal.hpp"
 #include "hub/connection_registry.hpp"
@@ -88,6 +89,9 @@ public:
 
     // What the bus hands this node (start the bus with it once the service exists).
     bus_handler& bus_receiver() noexcept { return receiver_; }
+
+    // Who else hears of commits (Web Push); set once, before any publish.
+    void set_observer(alert_observer* observer) noexcept { observer_ = observer; }
 
     // Makes `site` the calling thread's work site (nullptr: none); work
     // submitted from this thread is then drained there.
@@ -180,6 +184,7 @@ private:
     alert_bus& bus_;
     connection_registry& registry_;
     alert_service_options options_;
+    alert_observer* observer_ = nullptr;
     receiver receiver_{*this};
 
     std::mutex mutex_;

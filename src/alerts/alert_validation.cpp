@@ -39,6 +39,15 @@ std::optional<std::string_view> optional_string(boost::json::object const& o, st
     return std::string_view{v->get_string()};
 }
 
+// The detection's type, as the first string among its `type`, `label` and
+// `class` members; empty when it has none.
+std::string_view detection_type(boost::json::object const& detection) {
+    for (std::string_view key : {"type", "label", "class"})
+        if (auto const* v = detection.if_contains(key); v && v->is_string() && !v->get_string().empty())
+            return v->get_string();
+    return {};
+}
+
 bool has_control_character(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](char c) { return (unsigned char)c < 0x20 || c == 0x7f; });
 }
@@ -75,6 +84,16 @@ or_refusal<new_alert> parse_one(boost::json::value const& v, std::string_view te
     if (auto const key = optional_string(*o, "idempotency_key", wrong)) a.idempotency_key = std::string{*key};
     if (wrong) return bad("idempotency_key must be a string");
 
+    if (auto const severity = optional_string(*o, "severity", wrong)) a.severity = std::string{*severity};
+    if (wrong || !valid_severity(a.severity))
+        return bad("severity must be one of critical, high, medium, low", 400, "invalid_severity");
+    if (auto const group = optional_string(*o, "group_key", wrong)) {
+        if (group->empty()) return bad("group_key must be 1-128 characters", 400, "invalid_group_key");
+        a.group_key = std::string{*group};
+    }
+    if (wrong) return bad("group_key must be a string", 400, "invalid_group_key");
+    if (a.group_key.empty()) a.group_key = default_group_key(a.stream_id, detection_type(detection->get_object()));
+
     std::string declared;
     if (auto const ct = optional_string(*o, "frame_content_type", wrong)) declared = std::string{*ct};
     if (wrong) return bad("frame_content_type must be a string");
@@ -106,6 +125,8 @@ or_refusal<void> check_new_alert(new_alert& a, alert_limits const& limits) {
     // key name, and a NUL would end the text early in C APIs and PostgreSQL.
     if (has_control_character(a.stream_id)) return bad("stream_id must not contain control characters");
     if (has_control_character(a.idempotency_key)) return bad("idempotency_key must not contain control characters");
+    if (!valid_severity(a.severity))
+        return bad("severity must be one of critical, high, medium, low", 400, "invalid_severity");
     // Every caller hands over JSON text: an object's starts with its brace.
     if (a.detection_json.empty() || a.detection_json.front() != '{') return bad("detection must be a JSON object");
     if (a.detection_json.size() > limits.max_detection_bytes) return too_large_detection(limits);
@@ -113,6 +134,17 @@ or_refusal<void> check_new_alert(new_alert& a, alert_limits const& limits) {
     if (a.idempotency_key.size() > limits.max_idempotency_key_bytes)
         return bad("idempotency_key must be at most " + std::to_string(limits.max_idempotency_key_bytes) +
                    " characters");
+    if (a.group_key.empty() && a.detection_json.size() <= limits.max_detection_bytes) {
+        // Given without one through the embedding API: the same default as a publish body's.
+        boost::system::error_code ec;
+        auto const detection = boost::json::parse(a.detection_json, ec);
+        std::string_view const type = !ec && detection.is_object() ? detection_type(detection.get_object()) : "";
+        a.group_key = default_group_key(a.stream_id, type);
+    }
+    if (a.group_key.empty() || a.group_key.size() > max_group_key_bytes || has_control_character(a.group_key))
+        return bad(
+            "group_key must be 1-" + std::to_string(max_group_key_bytes) + " characters without control characters",
+            400, "invalid_group_key");
     if (a.frame) {
         if (a.frame->bytes.size() > limits.max_frame_bytes) return too_large_frame(limits);
         auto const sniffed = sniff_image_type(a.frame->bytes);
@@ -124,6 +156,26 @@ or_refusal<void> check_new_alert(new_alert& a, alert_limits const& limits) {
         declared = std::string{sniffed};
     }
     return {};
+}
+
+bool valid_severity(std::string_view s) noexcept {
+    return s == "critical" || s == "high" || s == "medium" || s == "low";
+}
+
+std::string default_group_key(std::string_view stream_id, std::string_view detection_type) {
+    std::string key{stream_id};
+    // A type with control characters is nobody's label: the stream alone then.
+    if (!detection_type.empty() && !has_control_character(detection_type)) {
+        key.push_back('/');
+        key += detection_type;
+    }
+    // Within the bound, cut at a character's start.
+    if (key.size() > max_group_key_bytes) {
+        std::size_t end = max_group_key_bytes;
+        while (end > 0 && (static_cast<unsigned char>(key[end]) & 0xC0) == 0x80) --end;
+        key.resize(end);
+    }
+    return key;
 }
 
 bool valid_user_id(std::string_view id) {

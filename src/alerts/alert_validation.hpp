@@ -33,9 +33,10 @@ alert_limits alert_limits_from(limit_settings const& configured);
 
 // The one check of a new alert, whichever way it came in: user id, stream id,
 // detection (a JSON object's text, at most max_detection_bytes), timestamp,
-// idempotency key and frame (at most max_frame_bytes, JPEG or PNG by its
-// bytes, and what its content_type says when that is set, which then becomes
-// the sniffed type). A value when the alert may be stored.
+// idempotency key, severity, group key (the default filled in when empty)
+// and frame (at most max_frame_bytes, JPEG or PNG by its bytes, and what its
+// content_type says when that is set, which then becomes the sniffed type).
+// A value when the alert may be stored.
 or_refusal<void> check_new_alert(new_alert& a, alert_limits const& limits);
 
 // Body: one alert object or a non-empty list of them. `now_iso` fills absent
@@ -44,6 +45,16 @@ or_refusal<void> check_new_alert(new_alert& a, alert_limits const& limits);
 // A refused alert of a list names its index.
 or_refusal<publish_request> parse_publish_body(std::string_view body, alert_limits const& limits,
                                                std::string const& now_iso);
+
+// critical, high, medium (the default) or low (SPEC section 7).
+bool valid_severity(std::string_view severity) noexcept;
+
+inline constexpr std::size_t max_group_key_bytes = 128;
+
+// "<stream_id>/<detection type>", or the stream id alone when the detection
+// names no type (its `type`, `label` or `class` string); cut to
+// max_group_key_bytes at a character's start.
+std::string default_group_key(std::string_view stream_id, std::string_view detection_type);
 
 // 1 to 128 characters from [A-Za-z0-9._@:|+-]: safe in URLs, logs and keys.
 bool valid_user_id(std::string_view id);

@@ -1,6 +1,7 @@
 #include "app/server.hpp"
 
 #include "alerts/alert_service.hpp"
+#include "alerts/push_dispatcher.hpp"
 #include "app/heartbeat_sweep.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "bus/local_alert_bus.hpp"
@@ -11,6 +12,7 @@
 #include "net/listener.hpp"
 #include "net/server_context.hpp"
 #include "net/tls_identity.hpp"
+#include "push/vapid.hpp"
 #include "store/memory_alert_store.hpp"
 #include "store/postgres_alert_store.hpp"
 #include "store/sqlite_alert_store.hpp"
@@ -102,6 +104,49 @@ std::unique_ptr<alert_bus> make_bus(settings const& s) {
     }
 }
 
+// Web Push's VAPID key: --vapid-private-key-file, else the data directory's
+// (generated on first start), else, for a memory store, one for this run.
+push::vapid_key vapid_key_for(settings const& s) {
+    try {
+        if (!s.push.vapid_private_key_file.empty()) return push::vapid_key::load(s.push.vapid_private_key_file);
+        if (s.store.engine == "memory") {
+            log::warn("push.ephemeral_key",
+                      {{"detail",
+                        "a memory store and no --vapid-private-key-file: a VAPID key for this run only; "
+                        "browsers subscribed now must subscribe again after a restart"}});
+            return push::vapid_key{push::p256_key::generate()};
+        }
+        if (s.bus.engine == "redis")
+            log::warn("push.node_key", {{"detail",
+                                         "each node of a cluster generates its own VAPID key in its data directory; "
+                                         "give every node the same --vapid-private-key-file"}});
+        return push::vapid_key::load_or_create(s.data_dir);
+    } catch (push::vapid_error const& e) {
+        throw config_error(e.what());
+    }
+}
+
+std::unique_ptr<push_dispatcher> make_push(settings const& s, alert_store& store) {
+    auto* state = dynamic_cast<push_state*>(&store);
+    if (!state) return nullptr;  // every engine keeps push state; kept for one that would not
+    push_dispatch_options o;
+    o.subject = s.push.vapid_subject;
+    o.ttl_seconds = s.push.ttl_seconds;
+    o.group_window_ms = std::int64_t{s.push.group_window_seconds} * 1000;
+    o.allow_insecure_endpoints = s.push.allow_insecure_endpoints;
+    auto d = std::make_unique<push_dispatcher>(store, *state, vapid_key_for(s), std::move(o));
+    if (s.push.vapid_subject == push_settings{}.vapid_subject)
+        log::warn("push.placeholder_subject",
+                  {{"subject", s.push.vapid_subject},
+                   {"detail",
+                    "push services may refuse pushes from this placeholder contact (Apple does): "
+                    "set --vapid-subject to a mailto: address or https: URL that reaches you"}});
+    if (s.push.allow_insecure_endpoints)
+        log::warn("push.insecure_endpoints", {{"detail", "pushing to plain http:// loopback endpoints: tests only"}});
+    log::info("push.ready", {{"public_key", d->public_key()}, {"subject", s.push.vapid_subject}});
+    return d;
+}
+
 alert_service_options service_options(settings const& s) {
     alert_service_options o;
     o.group_commit = s.store.group_commit;
@@ -162,6 +207,7 @@ struct server::impl {
     connection_registry registry;
     std::unique_ptr<alert_bus> bus;
     alert_service alerts;
+    std::unique_ptr<push_dispatcher> push;  // before the alert service stops, nothing is pushed
     vigil::embedding embedding{alerts, registry, alert_limits_from(config.limits)};
     net::static_files web;
     net::connection_limits limits{config.limits};
@@ -193,12 +239,15 @@ struct server::impl {
           store(make_store(config)),
           bus(make_bus(config)),
           alerts(*store, *bus, registry, service_options(config)),
+          push(make_push(config, *store)),
           context{config, verifier, api_tokens,  alerts,  registry, *bus, load_web(web, config),
                   limits, tickets,  store_reads, now_ms()},
           tls(make_tls(config)),
           contexts(make_contexts(config.threads)),
           sweep(*contexts[0], registry, limits, alerts, *bus, config.ping_interval, config.heartbeat_timeout),
           signals(*contexts[0]) {
+        alerts.set_observer(push.get());
+        context.push = push.get();
         for (auto& c : contexts) {
             guards.push_back(asio::make_work_guard(*c));
             sites.push_back(std::make_unique<io_work_site>(*c));
@@ -326,7 +375,8 @@ void server::wait() {
     auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{7};
     while (m.context.live_sessions > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds{20});
-    m.alerts.stop();  // commits what is queued, records delivery counts (I/O threads still run its drains)
+    m.alerts.stop();             // commits what is queued, records delivery counts (I/O threads still run its drains)
+    if (m.push) m.push->stop();  // what is still queued or in flight is dropped
     m.bus->stop();
     std::this_thread::sleep_for(std::chrono::milliseconds{50});  // let those answers be written
     m.guards.clear();

@@ -150,6 +150,8 @@ std::string registry::render(std::size_t connections) const {
                               "Refused WebSocket upgrades, by reason.");
     simple("vigil_alerts_published_total", "counter", "Alerts stored (duplicates excluded).",
            double(alerts_published.value()));
+    alerts_by_severity.render(out, "vigil_alerts_published_by_severity_total", "severity",
+                              "Alerts stored (duplicates excluded), by severity.");
     simple("vigil_alerts_duplicate_total", "counter", "Publishes answered from an earlier idempotency key.",
            double(alerts_duplicate.value()));
     simple("vigil_alerts_delivered_total", "counter", "Alerts handed to a live connection when published.",
@@ -181,6 +183,15 @@ std::string registry::render(std::size_t connections) const {
     simple("vigil_bus_received_total", "counter", "Alerts and control messages received from other nodes.",
            double(bus_received.value()));
     bus_publish.render(out, "vigil_bus_publish_seconds", "Time from a bus publish to the bus server accepting it.");
+    simple("vigil_push_sent_total", "counter", "Web Push messages a push service accepted.", double(push_sent.value()));
+    push_failed.render(out, "vigil_push_failed_total", "reason",
+                       "Web Push messages not delivered to the push service, by reason.");
+    simple("vigil_push_subscriptions_removed_total", "counter",
+           "Push subscriptions forgotten because their push service answered 404 or 410.",
+           double(push_subscriptions_removed.value()));
+    push_latency.render(out, "vigil_push_latency_seconds",
+                        "Time from an alert's commit (or acknowledgement) to the push service's answer, retries "
+                        "included.");
     header(out, "vigil_build_info", "gauge", "The running build: version and I/O backend.");
     out += "vigil_build_info{version=\"" VIGIL_VERSION "\",io=\"";
     out += io_backend;

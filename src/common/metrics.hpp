@@ -62,6 +62,7 @@ struct registry {
     labeled_counter connections_closed;  // by close code
     labeled_counter handshake_failures;  // by refusal code
     counter alerts_published;
+    labeled_counter alerts_by_severity;  // stored, duplicates excluded: critical, high, medium, low
     counter alerts_duplicate;
     counter alerts_delivered;  // handed to a live connection when published
     counter alerts_replayed;
@@ -87,6 +88,15 @@ struct registry {
     counter bus_publish_dropped;
     counter bus_received;
     histogram bus_publish;
+    // Web Push (docs/notifications.md): pushes the push services took;
+    // pushes that failed, by reason (gone, rejected, gave_up, queue_full,
+    // no_key, ...); subscriptions forgotten because the push service said
+    // they are gone; from an alert's commit (or ack) to the push service's
+    // answer, retries included.
+    counter push_sent;
+    labeled_counter push_failed;
+    counter push_subscriptions_removed;
+    histogram push_latency;
 
     // `connections` is the registry's current count, supplied by the caller.
     // Also renders build info and the process's CPU, memory and descriptors.

@@ -1,6 +1,8 @@
 #include "config/config.hpp"
 
 #include "common/log.hpp"
+#include "push/push_request.hpp"
+#include "push/vapid.hpp"
 
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
@@ -319,6 +321,22 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
     add("--postgres-pool-size", "store.postgres_pool_size", "connections to PostgreSQL from this node",
         VIGIL_FIELD(store.postgres_pool_size), store);
 
+    std::string const push = "Web Push";
+    add("--vapid-private-key-file", "push.vapid_private_key_file",
+        "P-256 PEM key that signs pushes (empty: vapid_private_key.pem in --data-dir, generated on first start)",
+        VIGIL_FIELD(push.vapid_private_key_file), push);
+    add("--vapid-subject", "push.vapid_subject",
+        "contact sent with every push (mailto: or https:); push services may refuse a placeholder",
+        VIGIL_FIELD(push.vapid_subject), push);
+    add("--push-ttl", "push.ttl", "seconds a push service keeps a push for an offline device (0-2419200)",
+        VIGIL_FIELD(push.ttl_seconds), push);
+    add("--push-group-window", "push.group_window",
+        "seconds within which alerts of one group_key update one notification, with a count",
+        VIGIL_FIELD(push.group_window_seconds), push);
+    add("--push-allow-insecure-endpoints", "push.allow_insecure_endpoints",
+        "push to plain http:// endpoints on loopback addresses (tests; only with --dev)",
+        VIGIL_FIELD(push.allow_insecure_endpoints), push);
+
     std::string const cluster = "Cluster";
     add("--bus", "bus.engine", "local (one node) or redis (several nodes sharing a PostgreSQL store)",
         VIGIL_FIELD(bus.engine), cluster);
@@ -469,6 +487,14 @@ std::vector<std::string> validate(settings const& s) {
     if (s.store.retention_days < 0) out.push_back("store.retention_days must not be negative");
     if (s.store.replay_batch == 0) out.push_back("store.replay_batch must be positive");
     if (!log::parse_level(s.log_level)) out.push_back("log_level must be debug, info, warn, error or off");
+    if (!push::valid_vapid_subject(s.push.vapid_subject))
+        out.push_back("push.vapid_subject must be a mailto: address or an https: URL (at most 256 characters)");
+    if (s.push.ttl_seconds < 0 || s.push.ttl_seconds > push::max_push_ttl_seconds)
+        out.push_back("push.ttl must be 0-" + std::to_string(push::max_push_ttl_seconds) + " seconds");
+    if (s.push.group_window_seconds < 0 || s.push.group_window_seconds > 86'400)
+        out.push_back("push.group_window must be 0-86400 seconds");
+    if (s.push.allow_insecure_endpoints && !s.dev)
+        out.push_back("push.allow_insecure_endpoints (--push-allow-insecure-endpoints) is for tests: only with --dev");
     if (s.access_log != "errors" && s.access_log != "all" && s.access_log != "off")
         out.push_back("access_log must be errors, all or off");
     return out;

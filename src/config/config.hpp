@@ -84,6 +84,16 @@ struct tls_settings {
     bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
 };
 
+// Web Push (docs/notifications.md): on whenever there is a VAPID key, the
+// file given here or the one generated into the data directory.
+struct push_settings {
+    std::string vapid_private_key_file;                    // PEM; empty: <data_dir>/vapid_private_key.pem
+    std::string vapid_subject = "mailto:vigil@localhost";  // VAPID `sub`: a mailto: or https: contact
+    int ttl_seconds = 86'400;                              // how long push services keep a push for an offline device
+    int group_window_seconds = 300;                        // alerts of one group within it update one notification
+    bool allow_insecure_endpoints = false;                 // plain http:// to loopback (tests; only with --dev)
+};
+
 struct settings {
     std::string host = "0.0.0.0";
     std::uint16_t port = 8000;
@@ -105,6 +115,7 @@ struct settings {
     limit_settings limits;
     store_settings store;
     bus_settings bus;
+    push_settings push;
     // This node's name in the cluster (monitoring's `node`, the bus's
     // presence). Empty: host name and port.
     std::string node_id;

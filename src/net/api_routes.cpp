@@ -7,6 +7,7 @@
 #include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
 #include "net/api_description.hpp"
+#include "net/push_routes.hpp"
 #include "net/request_auth.hpp"
 #include "net/request_log.hpp"
 #include "net/request_target.hpp"
@@ -57,6 +58,9 @@ std::string alert_json(stored_alert const& a) {
     o["user_id"] = a.user_id;
     o["stream_id"] = a.stream_id;
     o["timestamp"] = a.timestamp;
+    o["severity"] = a.severity;
+    o["group_key"] = a.group_key;
+    if (a.suppressed) o["suppressed"] = true;
     if (a.has_frame())
         o["frame"] =
             json::object{{"url", "/api/v1/alerts/" + a.alert_id + "/frame"}, {"content_type", a.frame_content_type}};
@@ -450,6 +454,7 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         res.set(http::field::cache_control, "no-cache");
         return respond(std::move(res));
     }
+    if (handle_push_request(ctx, req, *t, respond)) return;  // Web Push: net/push_routes.cpp
     if (get && t->path.size() <= 1) {
         auto const* file = ctx.web.find(t->path.empty() ? std::string_view{} : std::string_view{t->path[0]});
         if (file) {

@@ -53,6 +53,12 @@ std::string_view route_template(route r) noexcept {
         case route::dashboard: return "/ (dashboard)";
         case route::openapi: return "/api/v1/openapi.json";
         case route::asyncapi: return "/api/v1/asyncapi.json";
+        case route::push_vapid_key: return "/api/v1/push/vapid-public-key";
+        case route::push_subscriptions: return "/api/v1/push/subscriptions";
+        case route::push_test: return "/api/v1/push/test";
+        case route::push_settings: return "/api/v1/push/settings";
+        case route::push_quiet_hours: return "/api/v1/push/quiet-hours";
+        case route::stream_snooze: return "/api/v1/streams/{stream_id}/snooze";
         case route::count_: break;
     }
     return "unmatched";

@@ -36,6 +36,12 @@ enum class route : std::uint8_t {
     dashboard,
     openapi,
     asyncapi,
+    push_vapid_key,
+    push_subscriptions,
+    push_test,
+    push_settings,
+    push_quiet_hours,
+    stream_snooze,
     count_
 };
 std::string_view route_template(route r) noexcept;

@@ -17,6 +17,10 @@
 #include <cstdint>
 #include <string>
 
+namespace vigil {
+class push_dispatcher;
+}
+
 namespace vigil::net {
 
 struct server_context {
@@ -33,6 +37,8 @@ struct server_context {
     // may wait for the disk or the network, which no I/O thread may do.
     boost::asio::thread_pool& store_reads;
     std::int64_t started_ms = 0;
+    // Web Push (alerts/push_dispatcher.hpp); null: push is off.
+    push_dispatcher* push = nullptr;
     std::atomic<bool> shutting_down{false};
     std::atomic<std::size_t> live_sessions{0};  // ws_sessions not yet destroyed
     // The API keys in force: config's at start, replaced by a SIGHUP reload

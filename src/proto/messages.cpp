@@ -79,7 +79,7 @@ std::string refresh_ok_message(std::int64_t expires_at) {
 
 std::string anomaly_message(stored_alert const& a, bool replayed, std::string_view epoch) {
     std::string out;
-    out.reserve(180 + a.detection_json.size() + a.user_id.size() + a.stream_id.size());
+    out.reserve(220 + a.group_key.size() + a.detection_json.size() + a.user_id.size() + a.stream_id.size());
     out += R"({"type":"anomaly_detected","alert_id":")";
     out += a.alert_id;  // UUID: nothing to escape
     out += R"(","seq":)";
@@ -92,6 +92,11 @@ std::string anomaly_message(stored_alert const& a, bool replayed, std::string_vi
     out += quoted(a.stream_id);
     out += R"(,"timestamp":)";
     out += quoted(a.timestamp);
+    out += R"(,"severity":")";
+    out += a.severity;  // one of four words
+    out += R"(","group_key":)";
+    out += quoted(a.group_key);
+    if (a.suppressed) out += R"(,"suppressed":true)";
     out += R"(,"detection":)";
     out += a.detection_json;  // as the producer wrote it, validated at publish (json_text)
     if (a.has_frame()) {

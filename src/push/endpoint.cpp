@@ -7,12 +7,18 @@
 
 namespace vigil::push {
 
-std::variant<push_endpoint, std::string> parse_endpoint(std::string_view url, bool allow_insecure_loopback) {
-    if (url.empty()) return std::string{"the endpoint is empty"};
+namespace {
+
+refusal invalid(std::string detail) { return {400, "invalid_subscription", std::move(detail)}; }
+
+}  // namespace
+
+or_refusal<push_endpoint> parse_endpoint(std::string_view url, bool allow_insecure_loopback) {
+    if (url.empty()) return invalid("the endpoint is empty");
     if (url.size() > max_endpoint_size)
-        return "the endpoint is longer than " + std::to_string(max_endpoint_size) + " bytes";
+        return invalid("the endpoint is longer than " + std::to_string(max_endpoint_size) + " bytes");
     auto const parsed = boost::urls::parse_absolute_uri(url);
-    if (!parsed) return std::string{"the endpoint is not an absolute URL"};
+    if (!parsed) return invalid("the endpoint is not an absolute URL");
     auto const& u = *parsed;
 
     push_endpoint e;
@@ -21,19 +27,19 @@ std::variant<push_endpoint, std::string> parse_endpoint(std::string_view url, bo
     else if (u.scheme_id() == boost::urls::scheme::http)
         e.tls = false;
     else
-        return std::string{"the endpoint is not an https:// URL"};
-    if (!u.has_authority() || u.has_userinfo()) return std::string{"the endpoint has no host, or has user information"};
-    if (u.has_fragment()) return std::string{"the endpoint has a fragment"};
+        return invalid("the endpoint is not an https:// URL");
+    if (!u.has_authority() || u.has_userinfo()) return invalid("the endpoint has no host, or has user information");
+    if (u.has_fragment()) return invalid("the endpoint has a fragment");
 
     bool loopback = false;
     switch (u.host_type()) {
         case boost::urls::host_type::name: {
             auto const host = u.encoded_host();
-            if (host.empty()) return std::string{"the endpoint has no host"};
+            if (host.empty()) return invalid("the endpoint has no host");
             // A DNS name, as push services have: letters, digits, '-', '_' and dots.
             for (char c : host) {
                 if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-                    return std::string{"the endpoint's host is not a DNS name"};
+                    return invalid("the endpoint's host is not a DNS name");
                 e.host.push_back(char(std::tolower(static_cast<unsigned char>(c))));
             }
             break;
@@ -48,11 +54,12 @@ std::variant<push_endpoint, std::string> parse_endpoint(std::string_view url, bo
             e.host_is_ip = true;
             loopback = u.host_ipv6_address().is_loopback();
             break;
-        default: return std::string{"the endpoint has no usable host"};
+        default: return invalid("the endpoint has no usable host");
     }
     if (!e.tls && !(allow_insecure_loopback && loopback))
-        return std::string{allow_insecure_loopback ? "a plain http:// endpoint must be a loopback address"
-                                                   : "the endpoint is not an https:// URL"};
+        return refusal{400, "insecure_endpoint",
+                       allow_insecure_loopback ? "a plain http:// endpoint must be a loopback address"
+                                               : "the endpoint is not an https:// URL"};
 
     std::uint16_t const default_port = e.tls ? 443 : 80;
     e.port = default_port;
@@ -66,13 +73,13 @@ std::variant<push_endpoint, std::string> parse_endpoint(std::string_view url, bo
         }
         if (digits.empty() || digits.size() > 5 || port == 0 || port > 65535 ||
             digits.find_first_not_of("0123456789") != std::string_view::npos)
-            return std::string{"the endpoint's port is not a number from 1 to 65535"};
+            return invalid("the endpoint's port is not a number from 1 to 65535");
         e.port = std::uint16_t(port);
     }
 
     // Boost.URL 1.81 takes "http://[::1]x/y" as host [::1] and path "x/y".
     auto const path = u.encoded_path();
-    if (!path.empty() && path.front() != '/') return std::string{"the endpoint has no path after its host"};
+    if (!path.empty() && path.front() != '/') return invalid("the endpoint has no path after its host");
     e.target = path.empty() ? std::string{"/"} : std::string{path};
     if (u.has_query()) e.target += "?" + std::string{u.encoded_query()};
 

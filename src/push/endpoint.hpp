@@ -3,11 +3,12 @@
 // does with it: connect to it, and name its origin as the VAPID audience.
 // The endpoint is a capability (whoever knows it can push to that browser),
 // so nothing here echoes it in an error, and callers log only the origin.
+#include "common/refusal.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace vigil::push {
 
@@ -25,8 +26,9 @@ struct push_endpoint {
 // Accepts an absolute https:// URL with a host (a DNS name or an IP address),
 // an optional port, no user information and no fragment, at most
 // max_endpoint_size bytes. With `allow_insecure_loopback`, also http:// to a
-// loopback address (127.0.0.0/8 or [::1], not a name). Otherwise the answer
-// is why not, in words that do not repeat the URL.
-std::variant<push_endpoint, std::string> parse_endpoint(std::string_view url, bool allow_insecure_loopback);
+// loopback address (127.0.0.0/8 or [::1], not a name). Otherwise a refusal,
+// in words that do not repeat the URL: `insecure_endpoint` for a plain
+// http:// one that is not allowed, `invalid_subscription` for the rest.
+or_refusal<push_endpoint> parse_endpoint(std::string_view url, bool allow_insecure_loopback);
 
 }  // namespace vigil::push

@@ -79,8 +79,8 @@ boost::system::result<push_request> build_push_request(push_subscription const& 
     if (message.ttl_seconds < 0 || message.ttl_seconds > max_push_ttl_seconds) return push_error::bad_ttl;
     if (!valid_vapid_subject(signer.subject)) return push_error::bad_subject;
     auto endpoint = parse_endpoint(subscription.endpoint, signer.allow_insecure_loopback);
-    auto* e = std::get_if<push_endpoint>(&endpoint);
-    if (!e) return push_error::bad_endpoint;
+    if (!endpoint) return push_error::bad_endpoint;
+    auto* e = &*endpoint;
 
     auto body = ece_encrypt(message.payload, subscription.p256dh, subscription.auth, fixed);
     if (!body) return body.error();

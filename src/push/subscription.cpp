@@ -16,34 +16,28 @@ namespace {
 // Base64url of 65 bytes is 87 characters (88 padded); room for nothing else.
 constexpr std::size_t max_key_text = 128;
 
-subscription_error invalid(std::string detail) { return {400, "invalid_subscription", std::move(detail)}; }
+refusal invalid(std::string detail) { return {400, "invalid_subscription", std::move(detail)}; }
 
 }  // namespace
 
-std::variant<push_subscription, subscription_error> parse_subscription(std::string_view body,
-                                                                       bool allow_insecure_loopback) {
+or_refusal<push_subscription> parse_subscription(std::string_view body, bool allow_insecure_loopback) {
     if (body.size() > max_subscription_body)
-        return subscription_error{413, "payload_too_large",
-                                  "a subscription is at most " + std::to_string(max_subscription_body) + " bytes"};
+        return refusal{413, "payload_too_large",
+                       "a subscription is at most " + std::to_string(max_subscription_body) + " bytes"};
     // The tree lives only for this call; the body's size bounds its memory.
     unsigned char buffer[4096];
     boost::json::monotonic_resource memory{buffer, sizeof buffer};
     boost::system::error_code ec;
     boost::json::value const v = boost::json::parse(body, ec, &memory);
-    if (ec) return subscription_error{400, "invalid_json", "the body is not JSON"};
+    if (ec) return refusal{400, "invalid_json", "the body is not JSON"};
     auto const* o = v.if_object();
     if (!o) return invalid("a subscription is a JSON object");
 
     push_subscription s;
     auto const* endpoint = o->if_contains("endpoint");
     if (!endpoint || !endpoint->is_string()) return invalid("endpoint must be a string");
-    auto const parsed = parse_endpoint(endpoint->get_string(), allow_insecure_loopback);
-    if (auto const* why = std::get_if<std::string>(&parsed)) {
-        std::string_view const url = endpoint->get_string();
-        bool const insecure = url.size() >= 7 && (url[0] | 0x20) == 'h' && (url[1] | 0x20) == 't' &&
-                              (url[2] | 0x20) == 't' && (url[3] | 0x20) == 'p' && url.substr(4, 3) == "://";
-        return subscription_error{400, insecure ? "insecure_endpoint" : "invalid_subscription", *why};
-    }
+    if (auto const parsed = parse_endpoint(endpoint->get_string(), allow_insecure_loopback); !parsed)
+        return parsed.error();
     s.endpoint = endpoint->get_string();
 
     if (auto const* exp = o->if_contains("expirationTime"); exp && !exp->is_null()) {

@@ -3,6 +3,7 @@
 //   {"endpoint":"https://…","expirationTime":null,"keys":{"p256dh":"<base64url>","auth":"<base64url>"}}
 // Pure; every refusal has an HTTP status, a stable code and a detail that
 // never repeats the endpoint (a capability URL).
+#include "common/refusal.hpp"
 #include "push/endpoint.hpp"
 
 #include <cstddef>
@@ -10,7 +11,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace vigil::push {
 
@@ -24,18 +24,13 @@ struct push_subscription {
     std::optional<std::int64_t> expiration_time;  // milliseconds since 1970, when the browser gave one
 };
 
-struct subscription_error {
-    int status = 400;
-    std::string code;  // "payload_too_large" (413), "invalid_json", "invalid_subscription", "insecure_endpoint"
-    std::string detail;
-};
-
 // `endpoint` must pass parse_endpoint(…, allow_insecure_loopback) (an
 // http:// endpoint it refuses is "insecure_endpoint"); `keys.p256dh` and
 // `keys.auth` are base64url (padding tolerated) of a P-256 point and of 16
 // bytes; `expirationTime` is absent, null or a non-negative number. Other
 // members are ignored.
-std::variant<push_subscription, subscription_error> parse_subscription(std::string_view body,
-                                                                       bool allow_insecure_loopback);
+// Refusals: "payload_too_large" (413), "invalid_json", "invalid_subscription",
+// "insecure_endpoint" (400).
+or_refusal<push_subscription> parse_subscription(std::string_view body, bool allow_insecure_loopback);
 
 }  // namespace vigil::push

@@ -37,6 +37,9 @@ stored_alert memory_alert_store::to_stored(alert_map::value_type const& entry, b
     a.stream_id = r.stream_id;
     a.detection_json = r.detection_json;
     a.timestamp = r.timestamp;
+    a.severity = r.severity;
+    a.group_key = r.group_key;
+    a.suppressed = r.suppressed;
     a.created_ms = r.created_ms;
     if (r.frame) {
         a.frame_content_type = r.frame->content_type;
@@ -83,6 +86,9 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
         r.stream_id = in.stream_id;
         r.detection_json = in.detection_json;
         r.timestamp = in.timestamp;
+        r.severity = in.severity;
+        r.group_key = in.group_key;
+        r.suppressed = in.suppressed;
         r.created_ms = now_ms;
         if (in.delivered_on_commit) {
             r.first_delivered_ms = now_ms;

@@ -5,6 +5,7 @@
 // new epoch, so clients that resume after a restart start over.
 #include "common/huge_page_resource.hpp"
 #include "store/alert_store.hpp"
+#include "store/push_state.hpp"
 
 #include <map>
 #include <memory>
@@ -14,7 +15,7 @@
 
 namespace vigil {
 
-class memory_alert_store final : public alert_store {
+class memory_alert_store final : public alert_store, public push_state {
 public:
     explicit memory_alert_store(retention_policy retention = {});
 
@@ -31,6 +32,23 @@ public:
     std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
     std::uint64_t last_seq(std::string_view user_id) override;
 
+    // push_state (memory_push_state.cpp)
+    bool save_subscription(push_subscription_record const& s) override;
+    bool delete_subscription(std::string_view user_id, std::string_view endpoint) override;
+    bool forget_endpoint(std::string_view endpoint) override;
+    std::vector<push_subscription_record> subscriptions(std::string_view user_id) override;
+    void snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms,
+                std::int64_t now_ms) override;
+    void unsnooze(std::string_view user_id, std::string_view stream_id) override;
+    std::vector<stream_snooze> snoozes(std::string_view user_id, std::int64_t now_ms) override;
+    void set_quiet_hours(std::string_view user_id, quiet_hours const& q) override;
+    bool clear_quiet_hours(std::string_view user_id) override;
+    std::optional<quiet_hours> get_quiet_hours(std::string_view user_id) override;
+    void mark_pushed(std::string_view alert_id, std::int64_t now_ms) override;
+    bool was_pushed(std::string_view alert_id) override;
+    std::uint32_t count_group_push(std::string_view user_id, std::string_view topic, std::int64_t now_ms,
+                                   std::int64_t window_ms) override;
+
 private:
     using allocator = std::pmr::polymorphic_allocator<>;
     struct text_less {
@@ -44,8 +62,17 @@ private:
     // An alert as kept; its id is the map key. Text lives in the arena.
     struct record {
         explicit record(allocator a)
-            : user_id(a), stream_id(a), detection_json(a), timestamp(a), idempotency_key(a), acked_by(a) {}
-        std::pmr::string user_id, stream_id, detection_json, timestamp, idempotency_key, acked_by;
+            : user_id(a),
+              stream_id(a),
+              detection_json(a),
+              timestamp(a),
+              idempotency_key(a),
+              acked_by(a),
+              severity(a),
+              group_key(a) {}
+        std::pmr::string user_id, stream_id, detection_json, timestamp, idempotency_key, acked_by, severity, group_key;
+        bool suppressed = false;
+        bool pushed = false;  // push_state::mark_pushed
         std::uint64_t seq = 0;
         std::uint64_t commit_no = 0;  // order of commits across users, for the feed
         std::int64_t created_ms = 0;
@@ -73,6 +100,19 @@ private:
     std::pmr::unsynchronized_pool_resource pool_;
     alert_map alerts_;
     std::pmr::unordered_map<std::pmr::string, user_log, text_hash, std::equal_to<>> users_;
+
+    // Push state: small, and behind its own lock (the alerts' is the hot one).
+    struct push_group {
+        std::int64_t started_ms = 0;
+        std::uint32_t count = 0;
+    };
+    std::mutex push_mutex_;
+    std::uint64_t subscriptions_made_ = 0;  // orders subscriptions oldest first
+    std::map<std::string, std::pair<std::uint64_t, push_subscription_record>, std::less<>>
+        subscriptions_;                                                                 // by endpoint
+    std::map<std::pair<std::string, std::string>, std::int64_t, std::less<>> snoozes_;  // (user, stream) -> until
+    std::map<std::string, quiet_hours, std::less<>> quiet_hours_;
+    std::map<std::pair<std::string, std::string>, push_group, std::less<>> groups_;  // (user, topic)
 };
 
 }  // namespace vigil

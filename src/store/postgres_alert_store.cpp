@@ -6,6 +6,7 @@
 #include "common/metrics.hpp"
 #include "store/pg_connection.hpp"
 #include "store/pg_pool.hpp"
+#include "store/postgres_with_connection.ipp"
 
 #include <algorithm>
 #include <ctime>
@@ -50,13 +51,51 @@ constexpr char const* migrations[] = {
     CREATE INDEX alerts_idempotency ON alerts (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
     CREATE INDEX alerts_feed ON alerts (xid, id);
     )sql",
+    // 2: severity, group key and suppression (SPEC sections 7 and 8), and
+    // what Web Push keeps per user (store/push_state.hpp). Alerts stored
+    // before have the default severity and their stream as their group.
+    R"sql(
+    ALTER TABLE alerts ADD COLUMN severity text NOT NULL DEFAULT 'medium';
+    ALTER TABLE alerts ADD COLUMN group_key text NOT NULL DEFAULT '';
+    ALTER TABLE alerts ADD COLUMN suppressed bool NOT NULL DEFAULT false;
+    ALTER TABLE alerts ADD COLUMN pushed_ms bigint;
+    UPDATE alerts SET group_key = left(stream_id, 128);
+    CREATE TABLE push_subscriptions (
+        endpoint   text PRIMARY KEY,        -- one browser's; it follows whoever subscribed it last
+        user_id    text NOT NULL,
+        p256dh     bytea NOT NULL,
+        auth       bytea NOT NULL,
+        created_ms bigint NOT NULL
+    );
+    CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id);
+    CREATE TABLE push_snoozes (
+        user_id   text NOT NULL,
+        stream_id text NOT NULL,
+        until_ms  bigint NOT NULL,
+        PRIMARY KEY (user_id, stream_id)
+    );
+    CREATE TABLE push_quiet_hours (
+        user_id            text PRIMARY KEY,
+        start_minute       int NOT NULL,
+        end_minute         int NOT NULL,
+        utc_offset_minutes int NOT NULL,
+        severities         int NOT NULL     -- bit 0 low, 1 medium, 2 high
+    );
+    CREATE TABLE push_groups (
+        user_id    text NOT NULL,
+        topic      text NOT NULL,
+        started_ms bigint NOT NULL,         -- the window's first push
+        count      bigint NOT NULL,
+        PRIMARY KEY (user_id, topic)
+    );
+    )sql",
 };
 static_assert(std::size(migrations) == postgres_alert_store::schema_version);
 
 constexpr char alert_columns[] =
     "id, user_id, seq, stream_id, detection, ts, created_ms, frame_type, first_delivered_ms, delivery_count, "
-    "acked_ms, acked_by";
-constexpr int alert_column_count = 12;
+    "acked_ms, acked_by, severity, group_key, suppressed";
+constexpr int alert_column_count = 15;
 
 std::string select_alerts(std::string_view rest) {
     return std::string{"SELECT "} + alert_columns + " FROM alerts " + std::string{rest};
@@ -77,6 +116,9 @@ stored_alert read_alert(pg::result const& r, int row, int col = 0) {
     a.delivery_count = r.integer(row, col + 9);
     a.acked_ms = r.optional_integer(row, col + 10);
     if (!r.is_null(row, col + 11)) a.acked_by = r.string(row, col + 11);
+    a.severity = r.string(row, col + 12);
+    a.group_key = r.string(row, col + 13);
+    a.suppressed = r.boolean(row, col + 14);
     return a;
 }
 
@@ -103,12 +145,13 @@ pg::statement const lock_users{
 pg::statement const insert_alerts{"vigil_insert_alerts", std::string{R"sql(
 WITH input AS (
     SELECT * FROM unnest($1::int4[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::bytea[], $10::bool[])
-        AS t(ord, id, user_id, stream_id, detection, ts, idempotency_key, frame_type, frame, delivered)
+                         $8::text[], $9::bytea[], $10::bool[], $12::text[], $13::text[], $14::bool[])
+        AS t(ord, id, user_id, stream_id, detection, ts, idempotency_key, frame_type, frame, delivered, severity,
+             group_key, suppressed)
 ),
 earlier AS (
     SELECT i.ord, a.id, a.user_id, a.seq, a.stream_id, a.detection, a.ts, a.created_ms, a.frame_type,
-           a.first_delivered_ms, a.delivery_count, a.acked_ms, a.acked_by
+           a.first_delivered_ms, a.delivery_count, a.acked_ms, a.acked_by, a.severity, a.group_key, a.suppressed
     FROM input i JOIN alerts a ON a.user_id = i.user_id AND a.idempotency_key = i.idempotency_key
 ),
 fresh AS (
@@ -123,18 +166,19 @@ heads AS (
 ),
 inserted AS (
     INSERT INTO alerts (id, user_id, seq, stream_id, detection, ts, created_ms, idempotency_key, frame_type, frame,
-                        first_delivered_ms, delivery_count)
+                        first_delivered_ms, delivery_count, severity, group_key, suppressed)
     SELECT f.id, f.user_id, h.base + f.n, f.stream_id, f.detection, f.ts, $11::int8, f.idempotency_key,
-           f.frame_type, f.frame, CASE WHEN f.delivered THEN $11::int8 END, CASE WHEN f.delivered THEN 1 ELSE 0 END
+           f.frame_type, f.frame, CASE WHEN f.delivered THEN $11::int8 END, CASE WHEN f.delivered THEN 1 ELSE 0 END,
+           f.severity, f.group_key, f.suppressed
     FROM fresh f JOIN heads h ON h.user_id = f.user_id
     RETURNING id, seq
 )
 SELECT f.ord, false, NULL::uuid, NULL::text, s.seq, NULL::text, NULL::text, NULL::text, NULL::int8, NULL::text,
-       NULL::int8, NULL::int8, NULL::int8, NULL::text
+       NULL::int8, NULL::int8, NULL::int8, NULL::text, NULL::text, NULL::text, NULL::bool
 FROM inserted s JOIN fresh f ON f.id = s.id
 UNION ALL
 SELECT ord, true, id, user_id, seq, stream_id, detection, ts, created_ms, frame_type, first_delivered_ms,
-       delivery_count, acked_ms, acked_by
+       delivery_count, acked_ms, acked_by, severity, group_key, suppressed
 FROM earlier
 )sql"}};
 
@@ -372,43 +416,6 @@ struct partition_row {
 
 // ------------------------------------------------------------------ store
 
-template <class F>
-auto postgres_alert_store::with_connection(bool retry_if_applied, F&& f) {
-    auto const deadline = clock::now() + options_.timeout + std::chrono::milliseconds{500};
-    for (int attempt = 0;; ++attempt) {
-        std::optional<pg::pool::lease> leased;
-        try {
-            leased.emplace(pool_->acquire(deadline));
-        } catch (store_error const& e) {
-            note_status(false, e.what());  // no connection to be had in time
-            metrics::global().store_errors.inc("unreachable");
-            throw;
-        }
-        auto& c = *leased;
-        try {
-            auto result = f(*c, deadline);
-            note_status(true, {});
-            return result;
-        } catch (pg::error const& e) {
-            // Unreachable, or slower than the deadline: /health says so.
-            bool const timeout = e.sqlstate == "57014";
-            bool const unreachable =
-                e.connection_lost || e.sqlstate.rfind("57P", 0) == 0 || e.sqlstate.rfind("08", 0) == 0;
-            if (timeout || unreachable) note_status(false, e.what());
-            metrics::global().store_errors.inc(timeout ? "timeout" : unreachable ? "unreachable" : "query");
-            if (e.connection_lost) c.discard();
-            // Once, on a new connection, when it cannot have been applied: the
-            // server restarted, or the connection broke under the call.
-            if (attempt == 0 && e.connection_lost && (retry_if_applied || !e.maybe_applied) &&
-                clock::now() < deadline) {
-                log::warn("store.postgres_retry", {{"error", e.what()}});
-                continue;
-            }
-            throw;
-        }
-    }
-}
-
 postgres_alert_store::postgres_alert_store(postgres_options options) : options_(std::move(options)) {
     if (!valid_schema_name(options_.schema))
         throw store_error("postgres: schema name must be 1-63 characters of [a-z0-9_], not starting with a digit");
@@ -620,7 +627,8 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
         pg::array ord{pg::array::type::int4}, id{pg::array::type::uuid}, user{pg::array::type::text},
             stream{pg::array::type::text}, detection{pg::array::type::text}, ts{pg::array::type::text},
             key{pg::array::type::text}, frame_type{pg::array::type::text}, frame{pg::array::type::bytea},
-            delivered{pg::array::type::boolean};
+            delivered{pg::array::type::boolean}, severity{pg::array::type::text}, group_key{pg::array::type::text},
+            suppressed{pg::array::type::boolean};
         for (std::size_t i = 0; i < in.size(); ++i) {
             auto const& a = in[i];
             if (!a.idempotency_key.empty()) {
@@ -649,6 +657,9 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
                 frame.add_null();
             }
             delivered.add(a.delivered_on_commit);
+            severity.add(a.severity);
+            group_key.add(a.group_key);
+            suppressed.add(a.suppressed);
         }
         std::sort(users.begin(), users.end());
         users.erase(std::unique(users.begin(), users.end()), users.end());
@@ -664,6 +675,7 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
         p.binary(std::move(ord)).binary(std::move(id)).binary(std::move(user)).binary(std::move(stream));
         p.binary(std::move(detection)).binary(std::move(ts)).binary(std::move(key)).binary(std::move(frame_type));
         p.binary(std::move(frame)).binary(std::move(delivered)).integer(now_ms);
+        p.binary(std::move(severity)).binary(std::move(group_key)).binary(std::move(suppressed));
         steps.push_back({&insert_alerts, std::move(p)});
         if (auto const keep = options_.retention.per_user)
             steps.push_back({&trim_users, pg::params{}.binary(user_list()).integer(std::int64_t(keep))});
@@ -714,6 +726,9 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
             s.stream_id = a.stream_id;
             s.detection_json = a.detection_json;
             s.timestamp = a.timestamp;
+            s.severity = a.severity;
+            s.group_key = a.group_key;
+            s.suppressed = a.suppressed;
             s.created_ms = now_ms;
             if (a.frame) s.frame_content_type = a.frame->content_type;
             if (a.delivered_on_commit) {

@@ -26,6 +26,7 @@
 //   commit went unanswered is not retried (store_error: its caller answers
 //   503, and a retry with the same idempotency key gives one alert).
 #include "store/alert_store.hpp"
+#include "store/push_state.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -71,7 +72,7 @@ struct alert_partition {
     std::int64_t to_ms = 0;
 };
 
-class postgres_alert_store final : public alert_store {
+class postgres_alert_store final : public alert_store, public push_state {
 public:
     // Connects, creates or migrates the schema, creates the current and next
     // partitions. Throws store_error.
@@ -95,6 +96,24 @@ public:
     // same store, returns 0 at once.
     std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
     std::uint64_t last_seq(std::string_view user_id) override;
+
+    // push_state (postgres_push_state.cpp): the tables of schema 2.
+    bool save_subscription(push_subscription_record const& s) override;
+    bool delete_subscription(std::string_view user_id, std::string_view endpoint) override;
+    bool forget_endpoint(std::string_view endpoint) override;
+    std::vector<push_subscription_record> subscriptions(std::string_view user_id) override;
+    void snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms,
+                std::int64_t now_ms) override;
+    void unsnooze(std::string_view user_id, std::string_view stream_id) override;
+    std::vector<stream_snooze> snoozes(std::string_view user_id, std::int64_t now_ms) override;
+    void set_quiet_hours(std::string_view user_id, quiet_hours const& q) override;
+    bool clear_quiet_hours(std::string_view user_id) override;
+    std::optional<quiet_hours> get_quiet_hours(std::string_view user_id) override;
+    std::vector<push_rules> rules_of_users(std::vector<std::string_view> const& user_ids, std::int64_t now_ms) override;
+    void mark_pushed(std::string_view alert_id, std::int64_t now_ms) override;
+    bool was_pushed(std::string_view alert_id) override;
+    std::uint32_t count_group_push(std::string_view user_id, std::string_view topic, std::int64_t now_ms,
+                                   std::int64_t window_ms) override;
     // Exact, in commit order: each alert records its transaction's id (xid8),
     // and a page reads only transactions older than every running one. A
     // long transaction anywhere in the PostgreSQL cluster holds the feed back
@@ -109,7 +128,7 @@ public:
     static std::string begin_new_epoch(postgres_options options);
 
     // The schema version this build writes (meta.schema_version).
-    static constexpr int schema_version = 1;
+    static constexpr int schema_version = 2;
 
 private:
     class call;

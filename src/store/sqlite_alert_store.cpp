@@ -65,6 +65,44 @@ constexpr char const* migrations[] = {
     ) WITHOUT ROWID;
     INSERT INTO meta (key, value) VALUES ('epoch', lower(hex(randomblob(8))));
     )sql",
+    // v4: severity, group key and suppression (SPEC sections 7 and 8), and
+    // what Web Push keeps per user (store/push_state.hpp). Alerts stored
+    // before have the default severity and their stream as their group.
+    R"sql(
+    ALTER TABLE alerts ADD COLUMN severity TEXT NOT NULL DEFAULT 'medium';
+    ALTER TABLE alerts ADD COLUMN group_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE alerts ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE alerts ADD COLUMN pushed_ms INTEGER;
+    UPDATE alerts SET group_key = substr(stream_id, 1, 128);
+    CREATE TABLE push_subscriptions (
+        endpoint   TEXT PRIMARY KEY,        -- one browser's; it follows whoever subscribed it last
+        user_id    TEXT NOT NULL,
+        p256dh     BLOB NOT NULL,
+        auth       BLOB NOT NULL,
+        created_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id);
+    CREATE TABLE push_snoozes (
+        user_id   TEXT NOT NULL,
+        stream_id TEXT NOT NULL,
+        until_ms  INTEGER NOT NULL,
+        PRIMARY KEY (user_id, stream_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE push_quiet_hours (
+        user_id            TEXT PRIMARY KEY,
+        start_minute       INTEGER NOT NULL,
+        end_minute         INTEGER NOT NULL,
+        utc_offset_minutes INTEGER NOT NULL,
+        severities         INTEGER NOT NULL   -- bit 0 low, 1 medium, 2 high
+    ) WITHOUT ROWID;
+    CREATE TABLE push_groups (
+        user_id    TEXT NOT NULL,
+        topic      TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,        -- the window's first push
+        count      INTEGER NOT NULL,
+        PRIMARY KEY (user_id, topic)
+    ) WITHOUT ROWID;
+    )sql",
 };
 static_assert(std::size(migrations) == sqlite_alert_store::schema_version);
 
@@ -76,7 +114,7 @@ constexpr char last_seq_sql[] =
 
 constexpr char alert_columns[] =
     "id, user_id, seq, stream_id, detection, timestamp, created_ms, frame_type, "
-    "first_delivered_ms, delivery_count, acked_ms, acked_by";
+    "first_delivered_ms, delivery_count, acked_ms, acked_by, severity, group_key, suppressed";
 
 }  // namespace
 
@@ -101,6 +139,9 @@ stored_alert read_alert(statement const& s, int first = 0) {
     a.delivery_count = s.integer(first + 9);
     if (!s.is_null(first + 10)) a.acked_ms = s.integer(first + 10);
     a.acked_by = s.text(first + 11);
+    a.severity = s.text(first + 12);
+    a.group_key = s.text(first + 13);
+    a.suppressed = s.integer(first + 14) != 0;
     return a;
 }
 
@@ -231,13 +272,16 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
             a.stream_id = in.stream_id;
             a.detection_json = in.detection_json;
             a.timestamp = in.timestamp;
+            a.severity = in.severity;
+            a.group_key = in.group_key;
+            a.suppressed = in.suppressed;
             a.created_ms = now_ms;
             if (in.frame) a.frame_content_type = in.frame->content_type;
             {
                 auto s = writer_->prepare(
                     "INSERT INTO alerts (id, user_id, seq, stream_id, detection, timestamp, created_ms, "
-                    "idempotency_key, frame_type, first_delivered_ms, delivery_count) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                    "idempotency_key, frame_type, first_delivered_ms, delivery_count, severity, group_key, "
+                    "suppressed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
                 s.bind(1, a.alert_id).bind(2, a.user_id).bind(3, std::int64_t(a.seq)).bind(4, a.stream_id);
                 s.bind(5, a.detection_json).bind(6, a.timestamp).bind(7, now_ms);
                 if (in.idempotency_key.empty())
@@ -253,6 +297,7 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
                 else
                     s.bind_null(10);
                 s.bind(11, std::int64_t{in.delivered_on_commit});
+                s.bind(12, in.severity).bind(13, in.group_key).bind(14, std::int64_t{in.suppressed});
                 s.step();
                 if (in.delivered_on_commit) {
                     a.first_delivered_ms = now_ms;

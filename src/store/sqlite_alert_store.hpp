@@ -7,6 +7,7 @@
 // (PRAGMA data_version) before it numbers alerts from its cache of last seqs.
 // The epoch is kept in the database: one per database file.
 #include "store/alert_store.hpp"
+#include "store/push_state.hpp"
 
 #include <memory>
 #include <mutex>
@@ -29,7 +30,7 @@ struct sqlite_options {
     int checkpoint_pages = 10000;
 };
 
-class sqlite_alert_store final : public alert_store {
+class sqlite_alert_store final : public alert_store, public push_state {
 public:
     // Opens or creates the database and migrates its schema. Throws store_error.
     explicit sqlite_alert_store(sqlite_options options);
@@ -48,6 +49,23 @@ public:
     std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
     std::uint64_t last_seq(std::string_view user_id) override;
 
+    // push_state (sqlite_push_state.cpp): writes on the writer, reads on the reader.
+    bool save_subscription(push_subscription_record const& s) override;
+    bool delete_subscription(std::string_view user_id, std::string_view endpoint) override;
+    bool forget_endpoint(std::string_view endpoint) override;
+    std::vector<push_subscription_record> subscriptions(std::string_view user_id) override;
+    void snooze(std::string_view user_id, std::string_view stream_id, std::int64_t until_ms,
+                std::int64_t now_ms) override;
+    void unsnooze(std::string_view user_id, std::string_view stream_id) override;
+    std::vector<stream_snooze> snoozes(std::string_view user_id, std::int64_t now_ms) override;
+    void set_quiet_hours(std::string_view user_id, quiet_hours const& q) override;
+    bool clear_quiet_hours(std::string_view user_id) override;
+    std::optional<quiet_hours> get_quiet_hours(std::string_view user_id) override;
+    void mark_pushed(std::string_view alert_id, std::int64_t now_ms) override;
+    bool was_pushed(std::string_view alert_id) override;
+    std::uint32_t count_group_push(std::string_view user_id, std::string_view topic, std::int64_t now_ms,
+                                   std::int64_t window_ms) override;
+
     // Gives the existing database at `path` a new epoch and returns it: after
     // a restore from a backup, seqs handed out since the backup was taken will
     // be handed out again, and clients holding them must start over. Run it
@@ -56,7 +74,7 @@ public:
     static std::string begin_new_epoch(std::string const& path);
 
     // The schema version this build writes (PRAGMA user_version).
-    static constexpr int schema_version = 3;
+    static constexpr int schema_version = 4;
 
 private:
     std::uint64_t next_seq_locked(std::string const& user_id);

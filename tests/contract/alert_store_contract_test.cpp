@@ -39,6 +39,52 @@ TEST_P(AlertStoreContract, IdempotencyKeyReturnsTheEarlierAlert) {
     EXPECT_EQ(s->last_seq("a"), 1u);
 }
 
+// Severity, group key and the suppressed flag are kept as written and read
+// back by every way an alert is read (SPEC sections 7 and 8).
+TEST_P(AlertStoreContract, SeverityGroupAndSuppressionAreKept) {
+    auto s = make();
+    auto critical = alert("u", "k-critical");
+    critical.severity = "critical";
+    critical.group_key = "cam-3/person";
+    auto quiet = alert("u");
+    quiet.severity = "low";
+    quiet.group_key = "cam-3/car";
+    quiet.suppressed = true;
+    auto const feed_start = s->feed("", 0).cursor;
+    auto const r = s->write(alerts({critical, quiet}), 1000);
+    ASSERT_EQ(r.appended.size(), 2u);
+    auto const check = [](stored_alert const& a, std::string_view severity, std::string_view group, bool suppressed) {
+        EXPECT_EQ(a.severity, severity);
+        EXPECT_EQ(a.group_key, group);
+        EXPECT_EQ(a.suppressed, suppressed);
+    };
+    check(r.appended[0].alert, "critical", "cam-3/person", false);
+    check(r.appended[1].alert, "low", "cam-3/car", true);
+
+    auto const got = s->get(r.appended[1].alert.alert_id);
+    ASSERT_TRUE(got);
+    check(*got, "low", "cam-3/car", true);
+    auto const page = s->after("u", 0, false, 10, false);
+    ASSERT_EQ(page.alerts.size(), 2u);
+    check(page.alerts[0], "critical", "cam-3/person", false);
+    check(page.alerts[1], "low", "cam-3/car", true);
+    auto const rows = s->history({"u", ack_filter::all, 10, ""});
+    ASSERT_EQ(rows.size(), 2u);
+    check(rows[0], "low", "cam-3/car", true);
+    check(rows[1], "critical", "cam-3/person", false);
+    auto const fed = s->feed(feed_start, 10);
+    ASSERT_EQ(fed.alerts.size(), 2u);
+    check(fed.alerts[0], "critical", "cam-3/person", false);
+
+    // A duplicate answers with the earlier alert's values, not the new ones.
+    auto again = alert("u", "k-critical");
+    again.severity = "low";
+    again.group_key = "other";
+    auto const dup = s->write(alerts({again}), 2000).appended[0];
+    EXPECT_TRUE(dup.duplicate);
+    check(dup.alert, "critical", "cam-3/person", false);
+}
+
 TEST_P(AlertStoreContract, AfterReplaysInOrderAndFiltersAcked) {
     auto s = make();
     std::vector<std::string> ids;

@@ -159,3 +159,65 @@ TEST(AlertValidation, CheckNewAlertEnforcesEveryLimit) {
     EXPECT_EQ(refusal_of([](new_alert& a) { a.frame->bytes = "GIF89a"; }).code, "unsupported_media_type");
     EXPECT_EQ(refusal_of([](new_alert& a) { a.frame->content_type = "image/jpeg"; }).code, "unsupported_media_type");
 }
+
+TEST(AlertValidation, SeverityDefaultsToMediumAndIsOneOfFour) {
+    auto const parsed = [](std::string_view body) {
+        auto r = parse_publish_body(body, {}, now);
+        EXPECT_TRUE(r.has_value()) << body;
+        return r ? r->alerts.at(0) : new_alert{};
+    };
+    EXPECT_EQ(parsed(R"({"user_id":"u","stream_id":"s","detection":{}})").severity, "medium");
+    for (std::string s : {"critical", "high", "medium", "low"})
+        EXPECT_EQ(parsed(R"({"user_id":"u","stream_id":"s","detection":{},"severity":")" + s + R"("})").severity, s);
+    for (std::string_view bad : {R"("CRITICAL")", R"("urgent")", R"("")", "3", "true"}) {
+        auto const e = refused(std::string{R"({"user_id":"u","stream_id":"s","detection":{},"severity":)"} +
+                               std::string{bad} + "}");
+        EXPECT_EQ(e.status, 400);
+        EXPECT_EQ(e.code, "invalid_severity") << bad;
+    }
+    new_alert a;
+    a.user_id = "u";
+    a.stream_id = "s";
+    a.detection_json = "{}";
+    a.timestamp = now;
+    a.severity = "severe";
+    auto const e = check_new_alert(a, {});
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().code, "invalid_severity");
+}
+
+TEST(AlertValidation, GroupKeyDefaultsToStreamAndDetectionType) {
+    auto const group = [](std::string_view body) {
+        auto r = parse_publish_body(body, {}, now);
+        EXPECT_TRUE(r.has_value()) << body;
+        return r ? r->alerts.at(0).group_key : std::string{};
+    };
+    EXPECT_EQ(group(R"({"user_id":"u","stream_id":"cam-3","detection":{"type":"person","label":"x"}})"),
+              "cam-3/person");
+    EXPECT_EQ(group(R"({"user_id":"u","stream_id":"cam-3","detection":{"label":"car"}})"), "cam-3/car");
+    EXPECT_EQ(group(R"({"user_id":"u","stream_id":"cam-3","detection":{"class":"dog","type":7}})"), "cam-3/dog");
+    EXPECT_EQ(group(R"({"user_id":"u","stream_id":"cam-3","detection":{"confidence":0.9}})"), "cam-3");
+    EXPECT_EQ(group(R"({"user_id":"u","stream_id":"cam-3","detection":{},"group_key":"door"})"), "door");
+    // A long stream id still gives a key within the bound.
+    std::string const long_stream(200, 's');
+    EXPECT_EQ(group(R"({"user_id":"u","stream_id":")" + long_stream + R"(","detection":{}})").size(),
+              max_group_key_bytes);
+
+    EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"group_key":""})").code, "invalid_group_key");
+    EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"group_key":5})").code, "invalid_group_key");
+    EXPECT_EQ(refused(R"({"user_id":"u","stream_id":"s","detection":{},"group_key":"a\u0001b"})").code,
+              "invalid_group_key");
+    EXPECT_EQ(
+        refused(R"({"user_id":"u","stream_id":"s","detection":{},"group_key":")" + std::string(129, 'g') + R"("})")
+            .code,
+        "invalid_group_key");
+
+    // The embedding API's alerts get the same default.
+    new_alert a;
+    a.user_id = "u";
+    a.stream_id = "cam-1";
+    a.detection_json = R"({"label":"person"})";
+    a.timestamp = now;
+    EXPECT_TRUE(check_new_alert(a, {}));
+    EXPECT_EQ(a.group_key, "cam-1/person");
+}

@@ -256,3 +256,26 @@ TEST(Config, ClusterSettings) {
     EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--bus", "kafka"}), config_error);
     EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--node-id", "a b"}), config_error);
 }
+
+TEST(Config, PushSettings) {
+    auto const d = resolve({"--jwt-secret", long_secret});
+    EXPECT_EQ(d.push.vapid_subject, "mailto:vigil@localhost");
+    EXPECT_EQ(d.push.ttl_seconds, 86400);
+    EXPECT_EQ(d.push.group_window_seconds, 300);
+    EXPECT_FALSE(d.push.allow_insecure_endpoints);
+    EXPECT_TRUE(d.push.vapid_private_key_file.empty());
+    auto const s = resolve({"--jwt-secret", long_secret, "--vapid-subject", "https://ops.example.com/contact",
+                            "--push-ttl", "600", "--push-group-window", "0", "--vapid-private-key-file", "/k.pem"});
+    EXPECT_EQ(s.push.vapid_subject, "https://ops.example.com/contact");
+    EXPECT_EQ(s.push.ttl_seconds, 600);
+    EXPECT_EQ(s.push.group_window_seconds, 0);
+    EXPECT_EQ(s.push.vapid_private_key_file, "/k.pem");
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--vapid-subject", "ops@example.com"}), config_error);
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--vapid-subject", "http://example.com"}), config_error);
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--push-ttl", "-1"}), config_error);
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--push-ttl", "2419201"}), config_error);
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--push-group-window", "-5"}), config_error);
+    // Plain http:// push endpoints are for tests: only beside --dev.
+    EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--push-allow-insecure-endpoints"}), config_error);
+    EXPECT_TRUE(resolve({"--dev", "--push-allow-insecure-endpoints"}).push.allow_insecure_endpoints);
+}

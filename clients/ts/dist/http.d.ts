@@ -1,4 +1,4 @@
-import { type Alert } from './types.js';
+import { type Alert, type Severity } from './types.js';
 /**
  * The server's HTTP base for a client base URL: `ws://` → `http://`, `wss://` →
  * `https://`, trailing slashes dropped; a path (a reverse-proxy prefix) is kept.
@@ -19,6 +19,11 @@ export interface HistoryAlert {
     stream_id: string;
     /** ISO-8601, the producer's (or the server's when it gave none). */
     timestamp: string;
+    /** Absent from servers that predate severities. */
+    severity?: Severity;
+    group_key?: string;
+    /** Present (true) when the alert was not pushed: a snoozed stream or quiet hours. */
+    suppressed?: boolean;
     detection: Record<string, unknown>;
     frame?: {
         url: string;

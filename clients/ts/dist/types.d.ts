@@ -1,3 +1,5 @@
+/** How much an alert matters (SPEC section 7); `critical` is never suppressed. */
+export type Severity = 'critical' | 'high' | 'medium' | 'low';
 /** An alert as delivered by the server (`type: "anomaly_detected"`). */
 export interface Alert {
     type: 'anomaly_detected';
@@ -14,6 +16,12 @@ export interface Alert {
     stream_id: string;
     /** ISO-8601 */
     timestamp: string;
+    /** Absent from servers that predate severities; `medium` when the producer gave none. */
+    severity?: Severity;
+    /** Alerts of one group update one push notification in place (default `<stream_id>/<detection type>`). */
+    group_key?: string;
+    /** True when the user had snoozed the stream or was in quiet hours for this severity: shown here, not pushed. */
+    suppressed?: boolean;
     /** Free-form detector output (type, confidence, boxes…). */
     detection: Record<string, unknown>;
     /** Annotated frame: a URL to fetch (owner or admin token), or inline data when the server is configured so. */

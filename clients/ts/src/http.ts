@@ -2,7 +2,7 @@
 // to: an alert's frame and the user's history, without joining URLs or turning
 // ws:// into http:// by hand.
 
-import { AlertClientError, type Alert } from './types.js';
+import { AlertClientError, type Alert, type Severity } from './types.js';
 
 /**
  * The server's HTTP base for a client base URL: `ws://` → `http://`, `wss://` →
@@ -41,6 +41,11 @@ export interface HistoryAlert {
   stream_id: string;
   /** ISO-8601, the producer's (or the server's when it gave none). */
   timestamp: string;
+  /** Absent from servers that predate severities. */
+  severity?: Severity;
+  group_key?: string;
+  /** Present (true) when the alert was not pushed: a snoozed stream or quiet hours. */
+  suppressed?: boolean;
   detection: Record<string, unknown>;
   frame?: { url: string; content_type: string };
   created_at: string;

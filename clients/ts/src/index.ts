@@ -4,6 +4,7 @@ export {
   type Alert,
   type AlertClientState,
   type ConnectionStatus,
+  type Severity,
   type WebSocketConstructor,
   type WebSocketLike,
   type SocketEventHandler,
