@@ -87,15 +87,12 @@ test('dashboard: live alerts with frames, ack, reconnect after a server restart'
   // Expected console errors: while the server is down (refused sockets and polls),
   // and bob's 403 from /ws/connections (Chromium logs every failed fetch).
   const expected = /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE/;
-  // A server without the push endpoints (SPEC section 8) answers the Notifications panel 404.
-  const settings = await server.request('/api/v1/push/settings', { token: alice });
-  const withoutPush = settings.status === 404 && settings.json?.error === 'not_found' ? /status of 404 \(Not Found\)/ : null;
   const watch = (page, who, alsoExpected = null) => {
     page.on('pageerror', (err) => problems.push(`${who}: page error: ${err.message}`));
     page.on('console', (msg) => {
       if (msg.type() !== 'error') return;
       const text = msg.text();
-      if (expected.test(text) || alsoExpected?.test(text) || withoutPush?.test(text)) return;
+      if (expected.test(text) || alsoExpected?.test(text)) return;
       problems.push(`${who}: console error: ${text}`);
     });
   };

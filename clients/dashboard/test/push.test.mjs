@@ -77,11 +77,6 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
   const publisher = mintToken(secret, { sub: 'detector-7', role: 'publisher' });
   const alice = mintToken(secret, { sub: 'alice' });
 
-  // The push endpoints of SPEC section 8 (GET /api/v1/push/settings and the rest):
-  // the steps that need them run once the server serves them.
-  const settingsProbe = await server.request('/api/v1/push/settings', { token: alice });
-  const pushServed = !(settingsProbe.status === 404 && settingsProbe.json?.error === 'not_found');
-  t.diagnostic(pushServed ? 'the server serves the push endpoints' : 'the server does not serve the push endpoints yet: their steps are skipped');
 
   const context = await launchChromium(profileDir, {
     viewport: { width: 1280, height: 900 },
@@ -129,8 +124,6 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
         throw err;
       }
     });
-  const needsPush = (name, fn) =>
-    pushServed ? step(name, fn) : t.test(name, { skip: 'the server does not serve the push endpoints yet' }, () => {});
 
   try {
     const page = context.pages()[0] ?? (await context.newPage());
@@ -393,7 +386,7 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
       }
     });
 
-    await needsPush('snooze a stream from its alert row, then end it', async () => {
+    await step('snooze a stream from its alert row, then end it', async () => {
       const row = card(first.alert_id);
       await page.selectOption(`${row} select.snooze-select`, '15');
       await page.waitForSelector(`${row} .snooze[data-snoozed="true"]`, { timeout: 5000 });
@@ -410,7 +403,7 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
       assert.equal(after.json.snoozes.some((s) => s.stream_id === 'cam-lobby'), false, after.text);
     });
 
-    await needsPush('quiet hours: saved, refused with the server’s message, removed', async () => {
+    await step('quiet hours: saved, refused with the server’s message, removed', async () => {
       await page.fill('#quiet-start', '22:00');
       await page.fill('#quiet-end', '07:00');
       await page.fill('#quiet-offset', '60');
@@ -433,13 +426,13 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
       assert.equal((await server.request('/api/v1/push/quiet-hours', { token: alice })).status, 404);
     });
 
-    await needsPush('Send a test with no subscription shows the server’s answer', async () => {
+    await step('Send a test with no subscription shows the server’s answer', async () => {
       await page.click('#notify-test');
       await page.waitForSelector('#notify-message[data-kind="error"]', { timeout: 5000 });
       assert.match(await page.textContent('#notify-message'), /no_subscriptions/);
     });
 
-    await needsPush('severity and suppressed are shown on the alert rows', async () => {
+    await step('severity and suppressed are shown on the alert rows', async () => {
       const body = { ...alertBody('alice', 'cam-roof', 'smoke'), severity: 'low' };
       const low = await server.request('/api/v1/alerts', { method: 'POST', token: publisher, body });
       assert.equal(low.status, 201, low.text);
@@ -453,7 +446,7 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
       await server.request('/api/v1/streams/cam-roof/snooze', { method: 'DELETE', token: alice });
     });
 
-    await needsPush('Subscribe asks the browser’s push service with the server’s key', async () => {
+    await step('Subscribe asks the browser’s push service with the server’s key', async () => {
       // After the permission and the server's key, the page asks Chromium's push
       // service (FCM) for a subscription. It is not reachable here, so only the
       // asking is checked (and that nothing reached the server); the rest is the
