@@ -98,6 +98,7 @@ std::vector<push_subscription_record> postgres_alert_store::subscriptions(std::s
     return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
         auto const r = c.run(list_subscriptions_sql, pg::params{}.text(user_id), deadline);
         std::vector<push_subscription_record> out;
+        out.reserve(std::size_t(r.rows()));
         for (int row = 0; row < r.rows(); ++row)
             out.push_back({r.string(row, 0), r.string(row, 1), r.bytea(row, 2), r.bytea(row, 3), r.integer(row, 4)});
         return out;
@@ -126,6 +127,7 @@ std::vector<stream_snooze> postgres_alert_store::snoozes(std::string_view user_i
     return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
         auto const r = c.run(snoozes_sql, pg::params{}.text(user_id).integer(now_ms), deadline);
         std::vector<stream_snooze> out;
+        out.reserve(std::size_t(r.rows()));
         for (int row = 0; row < r.rows(); ++row) out.push_back({r.string(row, 0), r.integer(row, 1)});
         return out;
     });
