@@ -11,6 +11,7 @@
 #include "net/request_auth.hpp"
 #include "net/request_log.hpp"
 #include "net/request_target.hpp"
+#include "net/store_work.hpp"
 #include "proto/messages.hpp"
 
 #include <boost/asio/post.hpp>
@@ -23,19 +24,6 @@ namespace vigil::net {
 
 namespace json = boost::json;
 namespace beast = boost::beast;
-
-namespace {
-
-// The store could not do it (down, or slower than its deadline): nothing was
-// applied, and the same request (a publish with its idempotency key) may be
-// retried. What failed stays in the server's log: the engine's message names
-// its server (a PostgreSQL URL), which is not the caller's to know.
-http_response store_unavailable(std::string_view why, http_request const& req) {
-    log::debug("http.store_unavailable", {{"error", why}});
-    return refusal_response(vigil::store_unavailable(), req);
-}
-
-}  // namespace
 
 namespace {
 
@@ -136,14 +124,6 @@ bool json_compatible(std::string_view content_type) {
            is("application/x-www-form-urlencoded");
 }
 
-// What an answer given later (after a commit) needs of its request: version
-// and keep-alive, without keeping the body alive.
-http_request reply_head(http_request const& req) {
-    http_request head{req.method(), req.target(), req.version()};
-    head.keep_alive(req.keep_alive());
-    return head;
-}
-
 // A connection row as the quick reference shows it; in a cluster, with the
 // node that holds it.
 json::object connection_row(connection_report const& r, std::string const* node) {
@@ -238,22 +218,6 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
 // The caller may see the alert: its owner, or an admin.
 bool may_read(auth::claims const& who, stored_alert const& a) { return who.is_admin() || who.subject == a.user_id; }
 
-// Runs `read` (which returns the answer) on the store's reader threads and
-// answers with it; a store that fails answers 503.
-template <class Read>
-void read_store(server_context& ctx, http_request const& req, responder respond, Read read) {
-    boost::asio::post(ctx.store_reads,
-                      [head = reply_head(req), respond = std::move(respond), read = std::move(read)]() mutable {
-                          http_response res;
-                          try {
-                              res = read(head);
-                          } catch (std::exception const& e) {
-                              res = store_unavailable(e.what(), head);
-                          }
-                          respond(std::move(res));
-                      });
-}
-
 void history(server_context& ctx, http_request&& req, target const& t, responder respond) {
     auto const who = authenticate(ctx, req);
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
@@ -278,7 +242,7 @@ void history(server_context& ctx, http_request&& req, target const& t, responder
     if (!q.before.empty() && !is_alert_id(q.before))
         return respond(json_error(http::status::bad_request, "bad_request",
                                   "before must be an alert id (next_before of a page)", req));
-    read_store(ctx, req, std::move(respond), [&ctx, q = std::move(q)](http_request const& head) {
+    on_store_threads(ctx, req, std::move(respond), [&ctx, q = std::move(q)](http_request const& head) {
         auto const rows = ctx.alerts.store().history(q);
         std::string body = R"({"alerts":[)";
         for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -297,7 +261,7 @@ void one_alert(server_context& ctx, http_request&& req, target const& t, bool fr
     auto const query_token = frame ? t.param("token").value_or("") : std::string{};
     auto const who = authenticate(ctx, req, query_token);
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
-    read_store(ctx, req, std::move(respond), [&ctx, id, frame, who = *who](http_request const& head) {
+    on_store_threads(ctx, req, std::move(respond), [&ctx, id, frame, who = *who](http_request const& head) {
         auto const a = ctx.alerts.store().get(id);
         // Someone else's alert answers like a missing one: ids are not an oracle.
         if (!a || !may_read(who, *a)) return json_error(http::status::not_found, "not_found", "no such alert", head);

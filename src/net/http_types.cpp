@@ -84,6 +84,12 @@ http_response json_error(http::status status, std::string_view code, std::string
     return json_response(status, json::serialize(o), req);
 }
 
+http_request reply_head(http_request const& req) {
+    http_request head{req.method(), req.target(), req.version()};
+    head.keep_alive(req.keep_alive());
+    return head;
+}
+
 http_response refusal_response(refusal const& r, http_request const& req) {
     json::object o;
     o["error"] = r.code;

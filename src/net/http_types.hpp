@@ -22,6 +22,10 @@ http_response json_response(http::status status, std::string body, http_request 
 // {"error": code, "detail": detail}
 http_response json_error(http::status status, std::string_view code, std::string_view detail, http_request const& req);
 
+// What an answer given later (after a commit, or from another thread) needs
+// of its request: method, target, version and keep-alive, without the body.
+http_request reply_head(http_request const& req);
+
 // A refusal as the client reads it: {"error", "detail", "index" when a batch
 // item was refused}, with its status; a 503 asks for a retry after a second.
 http_response refusal_response(refusal const& r, http_request const& req);

@@ -5,6 +5,7 @@
 #include "common/clock.hpp"
 #include "net/request_auth.hpp"
 #include "net/request_log.hpp"
+#include "net/store_work.hpp"
 #include "push/subscription.hpp"
 
 #include <boost/asio/post.hpp>
@@ -43,32 +44,6 @@ http_response no_content(http_request const& req) {
     res.keep_alive(req.keep_alive());
     res.prepare_payload();
     return res;
-}
-
-// What an answer given later needs of its request.
-http_request reply_head(http_request const& req) {
-    http_request head{req.method(), req.target(), req.version()};
-    head.keep_alive(req.keep_alive());
-    return head;
-}
-
-// Runs `work(head)` (which returns the answer) on the store's reader
-// threads: push state lives in the store, which may wait for the disk or the
-// network. A store that fails answers 503, as elsewhere.
-template <class Work>
-void on_store(server_context& ctx, http_request const& req, responder& respond, Work work) {
-    boost::asio::post(ctx.store_reads,
-                      [head = reply_head(req), respond = std::move(respond), work = std::move(work)]() mutable {
-                          http_response res;
-                          try {
-                              res = work(head);
-                          } catch (std::exception const& e) {
-                              res = json_error(http::status::service_unavailable, "store_unavailable",
-                                               "the store cannot take this now; retry it", head);
-                              res.set(http::field::retry_after, "1");
-                          }
-                          respond(std::move(res));
-                      });
 }
 
 // The caller's user, or the answer refusing them: push settings belong to a
@@ -176,7 +151,7 @@ void subscribe(server_context& ctx, http_request const& req, std::string user, r
     if (!parsed) return respond(refusal_response(parsed.error(), req));
     auto const& s = *parsed;
     push_subscription_record record{s.endpoint, std::move(user), s.p256dh, s.auth, now_ms()};
-    on_store(ctx, req, respond, [&ctx, record = std::move(record)](http_request const& head) {
+    on_store_threads(ctx, req, std::move(respond), [&ctx, record = std::move(record)](http_request const& head) {
         auto& state = ctx.push->state();
         bool const created = state.save_subscription(record);
         if (created) {
@@ -202,16 +177,17 @@ void unsubscribe(server_context& ctx, http_request const& req, std::string user,
     if (!endpoint || !endpoint->is_string() || endpoint->get_string().empty())
         return respond(json_error(http::status::bad_request, "invalid_subscription",
                                   "endpoint (the subscription's URL, a string) is required", req));
-    on_store(ctx, req, respond,
-             [&ctx, user = std::move(user), endpoint = std::string{endpoint->get_string()}](http_request const& head) {
-                 if (!ctx.push->state().delete_subscription(user, endpoint))
-                     return json_error(http::status::not_found, "not_found", "no such subscription of yours", head);
-                 return no_content(head);
-             });
+    on_store_threads(
+        ctx, req, std::move(respond),
+        [&ctx, user = std::move(user), endpoint = std::string{endpoint->get_string()}](http_request const& head) {
+            if (!ctx.push->state().delete_subscription(user, endpoint))
+                return json_error(http::status::not_found, "not_found", "no such subscription of yours", head);
+            return no_content(head);
+        });
 }
 
 void test_push(server_context& ctx, http_request const& req, std::string user, responder& respond) {
-    on_store(ctx, req, respond, [&ctx, user = std::move(user)](http_request const& head) {
+    on_store_threads(ctx, req, std::move(respond), [&ctx, user = std::move(user)](http_request const& head) {
         auto const n = ctx.push->send_test(user);
         if (n == 0)
             return json_error(http::status::not_found, "no_subscriptions", "no device of yours is subscribed", head);
@@ -220,7 +196,7 @@ void test_push(server_context& ctx, http_request const& req, std::string user, r
 }
 
 void push_settings_route(server_context& ctx, http_request const& req, std::string user, responder& respond) {
-    on_store(ctx, req, respond, [&ctx, user = std::move(user)](http_request const& head) {
+    on_store_threads(ctx, req, std::move(respond), [&ctx, user = std::move(user)](http_request const& head) {
         auto& state = ctx.push->state();
         json::array snoozes;
         for (auto const& s : state.snoozes(user, now_ms()))
@@ -241,10 +217,11 @@ void snooze(server_context& ctx, http_request const& req, std::string user, std:
         return respond(json_error(http::status::bad_request, "invalid_stream_id",
                                   "stream_id must be 1-256 characters without control characters", req));
     if (req.method() == http::verb::delete_)
-        return on_store(ctx, req, respond, [&ctx, user = std::move(user), stream_id](http_request const& head) {
-            ctx.push->state().unsnooze(user, stream_id);
-            return no_content(head);
-        });
+        return on_store_threads(ctx, req, std::move(respond),
+                                [&ctx, user = std::move(user), stream_id](http_request const& head) {
+                                    ctx.push->state().unsnooze(user, stream_id);
+                                    return no_content(head);
+                                });
     auto const body = object_body(req, respond);
     if (!body) return;
     auto const* minutes = body->if_contains("minutes");
@@ -253,32 +230,33 @@ void snooze(server_context& ctx, http_request const& req, std::string user, std:
         return respond(json_error(http::status::bad_request, "invalid_snooze",
                                   "minutes must be an integer, 1 to " + std::to_string(max_snooze_minutes), req));
     auto const until = now_ms() + *n * 60'000;
-    on_store(ctx, req, respond, [&ctx, user = std::move(user), stream_id, until](http_request const& head) {
-        auto& state = ctx.push->state();
-        auto const now = now_ms();
-        auto const current = state.snoozes(user, now);
-        bool const known = std::any_of(current.begin(), current.end(),
-                                       [&](stream_snooze const& s) { return s.stream_id == stream_id; });
-        if (!known && current.size() >= max_snoozes_per_user)
-            return json_error(http::status::bad_request, "invalid_snooze",
-                              "at most " + std::to_string(max_snoozes_per_user) + " streams may be snoozed at once",
-                              head);
-        state.snooze(user, stream_id, until, now);
-        return json_response(http::status::ok,
-                             json::serialize(json::object{{"stream_id", stream_id}, {"until", until}}), head);
-    });
+    on_store_threads(
+        ctx, req, std::move(respond), [&ctx, user = std::move(user), stream_id, until](http_request const& head) {
+            auto& state = ctx.push->state();
+            auto const now = now_ms();
+            auto const current = state.snoozes(user, now);
+            bool const known = std::any_of(current.begin(), current.end(),
+                                           [&](stream_snooze const& s) { return s.stream_id == stream_id; });
+            if (!known && current.size() >= max_snoozes_per_user)
+                return json_error(http::status::bad_request, "invalid_snooze",
+                                  "at most " + std::to_string(max_snoozes_per_user) + " streams may be snoozed at once",
+                                  head);
+            state.snooze(user, stream_id, until, now);
+            return json_response(http::status::ok,
+                                 json::serialize(json::object{{"stream_id", stream_id}, {"until", until}}), head);
+        });
 }
 
 void quiet_hours_route(server_context& ctx, http_request const& req, std::string user, responder& respond) {
     auto const method = req.method();
     if (method == http::verb::get)
-        return on_store(ctx, req, respond, [&ctx, user = std::move(user)](http_request const& head) {
+        return on_store_threads(ctx, req, std::move(respond), [&ctx, user = std::move(user)](http_request const& head) {
             auto const q = ctx.push->state().get_quiet_hours(user);
             if (!q) return json_error(http::status::not_found, "not_found", "no quiet hours are set", head);
             return json_response(http::status::ok, json::serialize(quiet_hours_json(*q)), head);
         });
     if (method == http::verb::delete_)
-        return on_store(ctx, req, respond, [&ctx, user = std::move(user)](http_request const& head) {
+        return on_store_threads(ctx, req, std::move(respond), [&ctx, user = std::move(user)](http_request const& head) {
             ctx.push->state().clear_quiet_hours(user);
             return no_content(head);
         });
@@ -286,10 +264,11 @@ void quiet_hours_route(server_context& ctx, http_request const& req, std::string
     if (!body) return;
     auto parsed = parse_quiet_hours(*body);
     if (!parsed) return respond(refusal_response(parsed.error(), req));
-    on_store(ctx, req, respond, [&ctx, user = std::move(user), q = *parsed](http_request const& head) {
-        ctx.push->state().set_quiet_hours(user, q);
-        return json_response(http::status::ok, json::serialize(quiet_hours_json(q)), head);
-    });
+    on_store_threads(ctx, req, std::move(respond),
+                     [&ctx, user = std::move(user), q = *parsed](http_request const& head) {
+                         ctx.push->state().set_quiet_hours(user, q);
+                         return json_response(http::status::ok, json::serialize(quiet_hours_json(q)), head);
+                     });
 }
 
 }  // namespace
