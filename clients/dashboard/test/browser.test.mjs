@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { makeFrame } from './helpers/png.mjs';
 import { mintToken } from './helpers/tokens.mjs';
 import { launchChromium, skipReason } from './helpers/chromium.mjs';
+import { chainedSteps } from './helpers/steps.mjs';
 import { startVigil } from './helpers/vigil.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -115,17 +116,7 @@ test('dashboard: live alerts with frames, ack, reconnect after a server restart'
     );
   }
 
-  // The steps build on each other: once one fails, skip the rest rather than pile up errors.
-  let failedStep = null;
-  const step = (name, fn) =>
-    t.test(name, failedStep ? { skip: `an earlier step failed (${failedStep})` } : {}, async (st) => {
-      try {
-        await fn(st);
-      } catch (err) {
-        failedStep = name;
-        throw err;
-      }
-    });
+  const step = chainedSteps(t);
 
   try {
     const page = context.pages()[0] ?? (await context.newPage());
@@ -248,7 +239,7 @@ test('dashboard: live alerts with frames, ack, reconnect after a server restart'
       assert.equal(await page.title(), 'vigil · alerts');
     });
 
-    if (!failedStep) assert.deepEqual(problems, [], 'no page errors, CSP violations or unexpected console errors');
+    if (!step.failed()) assert.deepEqual(problems, [], 'no page errors, CSP violations or unexpected console errors');
   } finally {
     await context.close().catch(() => {});
     await server.stop();

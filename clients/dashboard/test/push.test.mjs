@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { makeFrame } from './helpers/png.mjs';
 import { mintToken } from './helpers/tokens.mjs';
 import { launchChromium, skipReason } from './helpers/chromium.mjs';
+import { chainedSteps } from './helpers/steps.mjs';
 import { startVigil } from './helpers/vigil.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -114,16 +115,7 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
     }
   }
 
-  let failedStep = null;
-  const step = (name, fn) =>
-    t.test(name, failedStep ? { skip: `an earlier step failed (${failedStep})` } : {}, async (st) => {
-      try {
-        await fn(st);
-      } catch (err) {
-        failedStep = name;
-        throw err;
-      }
-    });
+  const step = chainedSteps(t);
 
   try {
     const page = context.pages()[0] ?? (await context.newPage());
@@ -487,7 +479,7 @@ test('dashboard: the service worker shows pushes and acknowledges from a notific
       assert.equal(await statusOf(fifth.alert_id), 'unacked', 'not acknowledged without a token');
     });
 
-    if (!failedStep) assert.deepEqual(problems, [], 'no page errors or unexpected console errors');
+    if (!step.failed()) assert.deepEqual(problems, [], 'no page errors or unexpected console errors');
   } finally {
     await context.close().catch(() => {});
     await server.stop();
