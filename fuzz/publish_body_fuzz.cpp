@@ -12,14 +12,16 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     limits.max_frame_bytes = 64 * 1024;
     auto const r = vigil::parse_publish_body(std::string_view{reinterpret_cast<char const*>(data), size}, limits,
                                              "2026-01-01T00:00:00.000Z");
-    if (auto const* ok = std::get_if<vigil::publish_request>(&r)) {
-        for (auto const& a : ok->alerts) {
+    if (r) {
+        for (auto const& a : r->alerts) {
             if (!vigil::valid_user_id(a.user_id) || a.stream_id.empty()) __builtin_trap();
             if (a.frame && vigil::sniff_image_type(a.frame->bytes).empty()) __builtin_trap();
             // The detection is kept as text: it must still be one JSON object.
             boost::system::error_code ec;
             if (!boost::json::parse(a.detection_json, ec).is_object() || ec) __builtin_trap();
         }
+    } else if (r.error().code.empty() || r.error().detail.empty()) {
+        __builtin_trap();  // every refusal has a code and a detail
     }
     return 0;
 }

@@ -11,18 +11,18 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     std::string_view const in{reinterpret_cast<char const*>(data), size};
     bool const insecure = size > 0 && (data[0] & 1) != 0;
     auto const r = vigil::push::parse_subscription(in, insecure);
-    if (auto const* s = std::get_if<vigil::push::push_subscription>(&r)) {
+    if (auto const* s = r ? &*r : nullptr) {
         if (s->p256dh.size() != 65 || s->p256dh[0] != 0x04 || s->auth.size() != 16) __builtin_trap();
         // What was accepted, the sender can connect to: the same policy accepts it again.
         auto const e = vigil::push::parse_endpoint(s->endpoint, insecure);
-        auto const* endpoint = std::get_if<vigil::push::push_endpoint>(&e);
+        auto const* endpoint = e ? &*e : nullptr;
         if (!endpoint || endpoint->target.empty() || endpoint->target[0] != '/') __builtin_trap();
         if (!endpoint->tls && !insecure) __builtin_trap();
         auto const scheme_end = endpoint->origin.find("://");
         if (scheme_end == std::string::npos ||
             endpoint->origin.find_first_of("\r\n /?#@", scheme_end + 3) != std::string::npos)
             __builtin_trap();
-    } else if (std::get<vigil::push::subscription_error>(r).detail.empty()) {
+    } else if (r.error().detail.empty()) {
         __builtin_trap();
     }
     // Base64url: what decodes re-encodes to the same text, padding aside.
