@@ -112,6 +112,23 @@ void histogram::render(std::string& out, std::string_view name, std::string_view
     sample(out, std::string{name} + "_count", double(count_.load(std::memory_order_relaxed)));
 }
 
+void severity_counter::inc(std::string_view severity) noexcept {
+    for (std::size_t i = 0; i < severities.size(); ++i)
+        if (severities[i] == severity) return by_severity_[i].inc();
+}
+
+void severity_counter::render(std::string& out, std::string_view name, std::string_view help) const {
+    header(out, name, "counter", help);
+    for (std::size_t i = 0; i < severities.size(); ++i) {
+        out += name;
+        out += "{severity=\"";
+        out += severities[i];
+        out += "\"} ";
+        out += std::to_string(by_severity_[i].value());
+        out += '\n';
+    }
+}
+
 void labeled_counter::inc(std::string_view label) {
     std::lock_guard lock{mutex_};
     auto it = values_.find(label);
@@ -150,7 +167,7 @@ std::string registry::render(std::size_t connections) const {
                               "Refused WebSocket upgrades, by reason.");
     simple("vigil_alerts_published_total", "counter", "Alerts stored (duplicates excluded).",
            double(alerts_published.value()));
-    alerts_by_severity.render(out, "vigil_alerts_published_by_severity_total", "severity",
+    alerts_by_severity.render(out, "vigil_alerts_published_by_severity_total",
                               "Alerts stored (duplicates excluded), by severity.");
     simple("vigil_alerts_duplicate_total", "counter", "Publishes answered from an earlier idempotency key.",
            double(alerts_duplicate.value()));

@@ -57,12 +57,25 @@ private:
     std::map<std::string, std::uint64_t, std::less<>> values_;
 };
 
+// A counter per alert severity (critical, high, medium, low): counted per
+// stored alert, so a relaxed atomic each rather than labeled_counter's lock
+// and map. Another value is not counted (validation admits none).
+class severity_counter {
+public:
+    static constexpr std::array<std::string_view, 4> severities{"critical", "high", "medium", "low"};
+    void inc(std::string_view severity) noexcept;
+    void render(std::string& out, std::string_view name, std::string_view help) const;
+
+private:
+    std::array<counter, severities.size()> by_severity_;
+};
+
 struct registry {
     counter connections_opened;
     labeled_counter connections_closed;  // by close code
     labeled_counter handshake_failures;  // by refusal code
     counter alerts_published;
-    labeled_counter alerts_by_severity;  // stored, duplicates excluded: critical, high, medium, low
+    severity_counter alerts_by_severity;  // stored, duplicates excluded
     counter alerts_duplicate;
     counter alerts_delivered;  // handed to a live connection when published
     counter alerts_replayed;

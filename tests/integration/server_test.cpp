@@ -413,6 +413,12 @@ TEST_F(ServerTest, MetricsInPrometheusFormatForAdmins) {
           "vigil_alerts_delivered_total ", "vigil_store_commit_seconds_bucket{le=\"+Inf\"} ",
           "vigil_publish_to_delivery_seconds_count "})
         EXPECT_NE(r.body.find(name), std::string::npos) << name;
+    // The alert above had no severity: medium, the default. (The registry is the
+    // process's, so other tests' alerts may count too: at least one.)
+    auto const medium = r.body.find("vigil_alerts_published_by_severity_total{severity=\"medium\"} ");
+    ASSERT_NE(medium, std::string::npos);
+    EXPECT_NE(r.body.compare(medium + 60, 2, "0\n"), 0);
+    EXPECT_NE(r.body.find("vigil_alerts_published_by_severity_total{severity=\"critical\"} "), std::string::npos);
     // Every sample line is "name[{label="value",...}] value".
     std::istringstream lines{r.body};
     std::string line;
