@@ -136,10 +136,7 @@ or_refusal<void> check_new_alert(new_alert& a, alert_limits const& limits) {
                    " characters");
     if (a.group_key.empty() && a.detection_json.size() <= limits.max_detection_bytes) {
         // Given without one through the embedding API: the same default as a publish body's.
-        boost::system::error_code ec;
-        auto const detection = boost::json::parse(a.detection_json, ec);
-        std::string_view const type = !ec && detection.is_object() ? detection_type(detection.get_object()) : "";
-        a.group_key = default_group_key(a.stream_id, type);
+        a.group_key = default_group_key(a.stream_id, detection_type_of(a.detection_json));
     }
     if (a.group_key.empty() || a.group_key.size() > max_group_key_bytes || has_control_character(a.group_key))
         return bad(
@@ -169,13 +166,20 @@ std::string default_group_key(std::string_view stream_id, std::string_view detec
         key.push_back('/');
         key += detection_type;
     }
-    // Within the bound, cut at a character's start.
-    if (key.size() > max_group_key_bytes) {
-        std::size_t end = max_group_key_bytes;
-        while (end > 0 && (static_cast<unsigned char>(key[end]) & 0xC0) == 0x80) --end;
-        key.resize(end);
-    }
+    key.resize(utf8_prefix(key, max_group_key_bytes).size());  // within the bound
     return key;
+}
+
+std::string detection_type_of(std::string_view detection_json) {
+    boost::system::error_code ec;
+    auto const v = boost::json::parse(detection_json, ec);
+    return !ec && v.is_object() ? std::string{detection_type(v.get_object())} : std::string{};
+}
+
+std::string_view utf8_prefix(std::string_view text, std::size_t n) noexcept {
+    if (text.size() <= n) return text;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    return text.substr(0, n);
 }
 
 bool valid_user_id(std::string_view id) {

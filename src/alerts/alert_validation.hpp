@@ -56,6 +56,14 @@ inline constexpr std::size_t max_group_key_bytes = 128;
 // max_group_key_bytes at a character's start.
 std::string default_group_key(std::string_view stream_id, std::string_view detection_type);
 
+// The detection's type, as the group key's default takes it: the first
+// non-empty string among its `type`, `label` and `class` members; empty when
+// it has none or the text is not a JSON object.
+std::string detection_type_of(std::string_view detection_json);
+
+// At most `n` bytes of `text`, cut at a UTF-8 character's start.
+std::string_view utf8_prefix(std::string_view text, std::size_t n) noexcept;
+
 // 1 to 128 characters from [A-Za-z0-9._@:|+-]: safe in URLs, logs and keys.
 bool valid_user_id(std::string_view id);
 

@@ -1,5 +1,6 @@
 #include "alerts/push_dispatcher.hpp"
 
+#include "alerts/alert_validation.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
@@ -8,7 +9,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -24,25 +24,8 @@ namespace json = boost::json;
 
 namespace {
 
-// The detection's type, as the group key's default takes it: the first
-// string among `type`, `label` and `class`; empty when none.
-std::string detection_type(std::string const& detection_json) {
-    boost::system::error_code ec;
-    auto const v = json::parse(detection_json, ec);
-    if (ec || !v.is_object()) return {};
-    for (std::string_view key : {"type", "label", "class"})
-        if (auto const* s = v.get_object().if_contains(key); s && s->is_string() && !s->get_string().empty())
-            return std::string{s->get_string()};
-    return {};
-}
-
 // At most `n` bytes, cut at a character's start.
-std::string cut(std::string s, std::size_t n) {
-    if (s.size() <= n) return s;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s.resize(n);
-    return s;
-}
+std::string cut(std::string_view s, std::size_t n) { return std::string{utf8_prefix(s, n)}; }
 
 std::string capitalised(std::string s) {
     if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
@@ -51,7 +34,7 @@ std::string capitalised(std::string s) {
 
 // "person on cam-3", or "alert on cam-3" when the detection names no type.
 std::string what_on(stored_alert const& a) {
-    auto type = cut(detection_type(a.detection_json), 64);
+    auto type = cut(detection_type_of(a.detection_json), 64);
     return (type.empty() ? std::string{"alert"} : type) + " on " + cut(a.stream_id, 128);
 }
 
