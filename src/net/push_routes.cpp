@@ -62,19 +62,14 @@ std::optional<std::string> caller(server_context& ctx, http_request const& req, 
     return who->subject;
 }
 
-// A small JSON object body, or the answer refusing it.
-std::optional<json::object> object_body(http_request const& req, responder& respond) {
-    if (req.body().size() > max_settings_body) {
-        respond(json_error(http::status::payload_too_large, "payload_too_large",
-                           "the body is larger than " + std::to_string(max_settings_body) + " bytes", req));
-        return std::nullopt;
-    }
+// A small JSON object body, or the refusal.
+or_refusal<json::object> object_body(http_request const& req) {
+    if (req.body().size() > max_settings_body)
+        return refusal{413, "payload_too_large",
+                       "the body is larger than " + std::to_string(max_settings_body) + " bytes"};
     boost::system::error_code ec;
     auto v = json::parse(req.body(), ec);
-    if (ec || !v.is_object()) {
-        respond(json_error(http::status::bad_request, "invalid_json", "the body must be a JSON object", req));
-        return std::nullopt;
-    }
+    if (ec || !v.is_object()) return refusal{400, "invalid_json", "the body must be a JSON object"};
     return std::move(v.as_object());
 }
 
@@ -222,8 +217,8 @@ void snooze(server_context& ctx, http_request const& req, std::string user, std:
                                     ctx.push->state().unsnooze(user, stream_id);
                                     return no_content(head);
                                 });
-    auto const body = object_body(req, respond);
-    if (!body) return;
+    auto const body = object_body(req);
+    if (!body) return respond(refusal_response(body.error(), req));
     auto const* minutes = body->if_contains("minutes");
     auto const n = minutes ? minutes->if_int64() : nullptr;
     if (!n || *n < 1 || *n > max_snooze_minutes)
@@ -260,8 +255,8 @@ void quiet_hours_route(server_context& ctx, http_request const& req, std::string
             ctx.push->state().clear_quiet_hours(user);
             return no_content(head);
         });
-    auto const body = object_body(req, respond);
-    if (!body) return;
+    auto const body = object_body(req);
+    if (!body) return respond(refusal_response(body.error(), req));
     auto parsed = parse_quiet_hours(*body);
     if (!parsed) return respond(refusal_response(parsed.error(), req));
     on_store_threads(ctx, req, std::move(respond),
