@@ -1,6 +1,5 @@
 // JSON over HTTP to the page's own server with the user's token, and its errors
-// as the server words them: `{"error":"code","detail":"…"}` (or
-// `{"error":{"code","message"}}`), shown to the user as they are.
+// as the server words them: `{"error":"code","detail":"…"}`, shown to the user as they are.
 
 export class ApiError extends Error {
   constructor(
@@ -44,14 +43,8 @@ export async function api<T = unknown>(method: string, path: string, token: stri
 
 function errorOf(body: unknown): { code: string; message: string } {
   if (body === null || typeof body !== 'object') return { code: '', message: '' };
-  const o = body as Record<string, unknown>;
-  const error = o.error;
-  if (typeof error === 'string') return { code: error, message: typeof o.detail === 'string' ? o.detail : typeof o.message === 'string' ? o.message : '' };
-  if (error !== null && typeof error === 'object') {
-    const e = error as Record<string, unknown>;
-    return { code: typeof e.code === 'string' ? e.code : '', message: typeof e.message === 'string' ? e.message : '' };
-  }
-  return { code: '', message: '' };
+  const { error, detail } = body as Record<string, unknown>;
+  return { code: typeof error === 'string' ? error : '', message: typeof detail === 'string' ? detail : '' };
 }
 
 /** "no such alert (not_found)", as the page shows a failed call. */

@@ -210,10 +210,10 @@ function startDashboard(session: Session): void {
           ackedOverHttp.add(id);
           ackPhases.delete(id);
         } catch (httpErr) {
-          ackPhases.set(id, { phase: 'failed', message: `Not acknowledged: ${messageOf(httpErr)}` });
+          ackPhases.set(id, { phase: 'failed', message: `Not acknowledged: ${describeError(httpErr)}` });
         }
       } else {
-        ackPhases.set(id, { phase: 'failed', message: `Not acknowledged: ${messageOf(err)}` });
+        ackPhases.set(id, { phase: 'failed', message: `Not acknowledged: ${describeError(err)}` });
       }
     }
     render();
@@ -354,10 +354,6 @@ function frameSrc(alert: Alert, token: string): string | null {
 
 async function ackOverHttp(alertId: string, token: string): Promise<void> {
   await api('POST', `/api/v1/alerts/${encodeURIComponent(alertId)}/ack`, token);
-}
-
-function messageOf(err: unknown): string {
-  return describeError(err);
 }
 
 /** `/?alert=ID`: the page a notification opens; the alert is shown once it is in the list. */
