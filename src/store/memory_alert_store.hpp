@@ -44,6 +44,7 @@ public:
     void set_quiet_hours(std::string_view user_id, quiet_hours const& q) override;
     bool clear_quiet_hours(std::string_view user_id) override;
     std::optional<quiet_hours> get_quiet_hours(std::string_view user_id) override;
+    bool any_rules(std::int64_t now_ms) override;
     void mark_pushed(std::string_view alert_id, std::int64_t now_ms) override;
     bool was_pushed(std::string_view alert_id) override;
     std::uint32_t count_group_push(std::string_view user_id, std::string_view topic, std::int64_t now_ms,

@@ -92,6 +92,12 @@ bool memory_alert_store::clear_quiet_hours(std::string_view user_id) {
     return true;
 }
 
+bool memory_alert_store::any_rules(std::int64_t /*now_ms*/) {
+    // Snoozes that are over count until a read forgets them: "maybe" is allowed.
+    std::lock_guard lock{push_mutex_};
+    return !snoozes_.empty() || !quiet_hours_.empty();
+}
+
 std::optional<quiet_hours> memory_alert_store::get_quiet_hours(std::string_view user_id) {
     std::lock_guard lock{push_mutex_};
     auto it = quiet_hours_.find(user_id);

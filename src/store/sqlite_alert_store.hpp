@@ -61,8 +61,7 @@ public:
     void set_quiet_hours(std::string_view user_id, quiet_hours const& q) override;
     bool clear_quiet_hours(std::string_view user_id) override;
     std::optional<quiet_hours> get_quiet_hours(std::string_view user_id) override;
-    // Most commits meet no rule at all: one read says so for the whole batch.
-    std::vector<push_rules> rules_of_users(std::vector<std::string_view> const& user_ids, std::int64_t now_ms) override;
+    bool any_rules(std::int64_t now_ms) override;
     void mark_pushed(std::string_view alert_id, std::int64_t now_ms) override;
     bool was_pushed(std::string_view alert_id) override;
     std::uint32_t count_group_push(std::string_view user_id, std::string_view topic, std::int64_t now_ms,

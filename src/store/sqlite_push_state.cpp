@@ -124,20 +124,14 @@ std::optional<quiet_hours> sqlite_alert_store::get_quiet_hours(std::string_view 
     return quiet_hours{int(s.integer(0)), int(s.integer(1)), int(s.integer(2)), unsigned(s.integer(3))};
 }
 
-std::vector<push_rules> sqlite_alert_store::rules_of_users(std::vector<std::string_view> const& user_ids,
-                                                           std::int64_t now_ms) {
-    {
-        // Two rows looked up by index or a scan of the live snoozes, instead of
-        // two reads per user of every commit (~14 % of a durable publish's CPU
-        // with 1,000 users and no rules).
-        std::lock_guard lock{read_mutex_};
-        auto s = reader_->prepare(
-            "SELECT EXISTS (SELECT 1 FROM push_quiet_hours) OR "
-            "EXISTS (SELECT 1 FROM push_snoozes WHERE until_ms > ?1)");
-        s.bind(1, now_ms);
-        if (s.step() && s.integer(0) == 0) return std::vector<push_rules>(user_ids.size());
-    }
-    return push_state::rules_of_users(user_ids, now_ms);
+bool sqlite_alert_store::any_rules(std::int64_t now_ms) {
+    // One row of quiet hours, or a scan of the snoozes, instead of two reads
+    // per user of every commit.
+    std::lock_guard lock{read_mutex_};
+    auto s = reader_->prepare(
+        "SELECT EXISTS (SELECT 1 FROM push_quiet_hours) OR EXISTS (SELECT 1 FROM push_snoozes WHERE until_ms > ?1)");
+    s.bind(1, now_ms);
+    return !s.step() || s.integer(0) != 0;
 }
 
 void sqlite_alert_store::mark_pushed(std::string_view alert_id, std::int64_t now_ms) {
