@@ -221,6 +221,11 @@ std::string push_dispatcher::group_topic(std::string_view user_id, std::string_v
 
 void push_dispatcher::before_commit(std::vector<new_alert>& alerts, std::int64_t now) noexcept {
     // One read for the batch's users that have an alert that could be held back.
+    try {
+        if (!state_.any_rules(now)) return;  // the usual case: nobody has a rule in force
+    } catch (std::exception const&) {
+        // Read the rules themselves below; their failure is logged there.
+    }
     std::unordered_map<std::string_view, std::size_t> index;
     std::vector<std::string_view> users;
     for (auto const& a : alerts)
@@ -242,8 +247,17 @@ void push_dispatcher::before_commit(std::vector<new_alert>& alerts, std::int64_t
 void push_dispatcher::committed(stored_alert const& alert, bool live) noexcept {
     if (live || alert.suppressed) return;
     try {
-        auto a = alert;
-        a.frame_bytes.reset();  // inline frames: the push names the frame's URL, never its bytes
+        // What a push names, without the frame's bytes (inline frames): it
+        // points to the frame's URL, and copying megabytes to drop them is waste.
+        stored_alert a;
+        a.alert_id = alert.alert_id;
+        a.user_id = alert.user_id;
+        a.stream_id = alert.stream_id;
+        a.detection_json = alert.detection_json;
+        a.timestamp = alert.timestamp;
+        a.severity = alert.severity;
+        a.group_key = alert.group_key;
+        a.frame_content_type = alert.frame_content_type;
         impl_->post([i = impl_.get(), a = std::move(a), started = metrics::now_ns()] { i->send_alert(a, started); });
     } catch (std::exception const&) {
         metrics::global().push_failed.inc("queue_full");  // out of memory: as good as a full queue

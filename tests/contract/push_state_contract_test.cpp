@@ -82,6 +82,7 @@ TEST_P(AlertStoreContract, SnoozesEndByTimeOrByDelete) {
     p.snooze("alice", "cam-1", 10'000, 1000);
     p.snooze("alice", "cam-2", 20'000, 1000);
     p.snooze("bob", "cam-1", 30'000, 1000);
+    EXPECT_TRUE(p.any_rules(29'999));  // bob's snooze is in force
     auto const now = p.snoozes("alice", 5000);
     ASSERT_EQ(now.size(), 2u);
     EXPECT_EQ(now[0].stream_id, "cam-1");
@@ -132,6 +133,9 @@ TEST_P(AlertStoreContract, QuietHoursArePerUser) {
     p.set_quiet_hours("alice", day);
     EXPECT_EQ(*p.get_quiet_hours("alice"), day);
     p.snooze("bob", "cam-1", 50'000, 1000);
+
+    // A rule in force is never missed by the look that lets a commit skip the reads.
+    EXPECT_TRUE(p.any_rules(10'000));
 
     // Several users' rules at once, in the order asked: what a commit reads.
     auto const rules = p.rules_of_users({"bob", "alice", "nobody"}, 10'000);
