@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace vigil {
 
@@ -31,7 +32,22 @@ struct new_alert {
     // Set by alert_service: the user snoozed the stream or is in quiet hours
     // for this severity; stored and delivered live as usual, only not pushed.
     bool suppressed = false;
+
+    // Handling (SPEC section 7, docs/handling.md). An alert for a team is
+    // stored once per member, every copy under the same alert_id: each in
+    // its member's own seq order, all sharing one state.
+    std::string alert_id = {};     // empty: the store makes one; set by alert_service for a team's copies
+    std::string team = {};         // the audience, when a team (user_id is then one member)
+    std::string escalation = {};   // the escalation policy's name; empty: none
+    int escalation_level = 0;      // 1 with a policy (its first step's audience), 0 without
+    // With a policy: when its first step's deadline falls. The store arms the
+    // alert's escalation timer with it, in the same transaction (once per alert).
+    std::optional<std::int64_t> escalation_due_ms = {};
+    std::string published_by = {};  // who published (a token's subject, an API key's name), for the audit trail
 };
+
+// Where an alert stands (SPEC section 7).
+enum class alert_state : std::uint8_t { open, acknowledged, resolved };
 
 // An alert as stored: identity, order, and its delivery bookkeeping.
 struct stored_alert {
@@ -49,11 +65,26 @@ struct stored_alert {
     std::optional<std::string> frame_bytes;  // filled only where asked for (inline frames)
     std::optional<std::int64_t> first_delivered_ms;
     std::int64_t delivery_count = 0;
-    std::optional<std::int64_t> acked_ms;
+    std::optional<std::int64_t> acked_ms;  // set: acknowledged (or resolved); acked_by is the owner
     std::string acked_by;
+    // Handling, shared by every copy of the alert (see new_alert).
+    std::optional<std::int64_t> resolved_ms;  // set: resolved
+    std::string resolved_by;
+    std::string outcome;  // real, false_alarm or test, when resolved
+    std::string note;     // the resolver's, optional
+    std::string team;
+    std::string escalation;
+    int escalation_level = 0;
+    std::string published_by;
+    std::string delivered_node;  // the node of this copy's first delivery
 
     bool has_frame() const { return !frame_content_type.empty(); }
+    alert_state state() const noexcept {
+        return resolved_ms ? alert_state::resolved : acked_ms ? alert_state::acknowledged : alert_state::open;
+    }
 };
+
+std::string_view to_string(alert_state s) noexcept;
 
 // The answer to one publish.
 struct publish_result {

@@ -97,7 +97,7 @@ void alert_service::fetch(std::weak_ptr<subscriber> connection, std::uint64_t af
     enqueue(open_job{std::move(connection), after_seq, unacked_only, false});
 }
 
-void alert_service::acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done) {
+void alert_service::acknowledge(transition_request request, std::function<void(transition_outcome_or_error)> done) {
     enqueue(ack_job{std::move(request), std::move(done)});
 }
 
@@ -217,7 +217,7 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
             a.delivered_on_commit = registry_.connected(a.user_id);
             batch.alerts.push_back(std::move(a));
         }
-    for (auto* a : acks) batch.acks.push_back(a->request);
+    for (auto* a : acks) batch.transitions.push_back(a->request);
     {
         std::lock_guard lock{delivered_mutex_};
         batch.delivered.swap(delivered_);
@@ -273,12 +273,12 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
         p->done(std::move(out));
     }
     for (std::size_t k = 0; k < acks.size(); ++k) {
-        if (result.acks[k].outcome == ack_outcome::acked) {
+        if (result.transitions[k].outcome == transition_outcome::applied) {
             m.alerts_acked.inc();
             if (observer_)
-                observer_->acknowledged(acks[k]->request.alert_id, result.acks[k].user_id, acks[k]->request.acked_by);
+                observer_->acknowledged(acks[k]->request.alert_id, result.transitions[k].user_id, acks[k]->request.actor);
         }
-        acks[k]->done(result.acks[k]);
+        acks[k]->done(result.transitions[k]);
     }
     publishes.clear();
     acks.clear();
@@ -323,7 +323,7 @@ void alert_service::replay(open_job& j) {
             {std::make_shared<std::string const>(proto::anomaly_message(a, true, store_.epoch())), a.seq, 0});
     {
         std::lock_guard lock{delivered_mutex_};
-        for (auto& a : page.alerts) delivered_.push_back(std::move(a.alert_id));
+        for (auto& a : page.alerts) delivered_.push_back({std::move(a.alert_id), std::move(a.user_id)});
     }
     metrics::global().alerts_replayed.inc(page.alerts.size());
     connection->replay(std::move(out));
@@ -337,9 +337,9 @@ void alert_service::take_due_retries(std::deque<job>& jobs, std::int64_t now) {
     retries_.erase(due, retries_.end());
 }
 
-void alert_service::record_delivery(std::string alert_id) {
+void alert_service::record_delivery(delivery_mark mark) {
     std::lock_guard lock{delivered_mutex_};
-    delivered_.push_back(std::move(alert_id));
+    delivered_.push_back(std::move(mark));
 }
 
 void alert_service::flush_deliveries() {
@@ -361,7 +361,7 @@ void alert_service::flush_deliveries() {
 void alert_service::receiver::on_alert(bus_alert const& alert) {
     if (!s_.registry_.deliver(alert.user_id, {alert.text, alert.seq, metrics::now_ns()})) return;
     metrics::global().alerts_delivered.inc();
-    if (!alert.delivery_recorded || alert.origin_node != s_.bus_.node_id()) s_.record_delivery(alert.alert_id);
+    if (!alert.delivery_recorded || alert.origin_node != s_.bus_.node_id()) s_.record_delivery({alert.alert_id, alert.user_id});
 }
 
 // A newer connection of the user opened on another node: the one here goes,
@@ -430,7 +430,7 @@ void alert_service::follow_feed_if_due(std::int64_t now) {
                 bool const first = a.delivery_count == 0;
                 auto text = std::make_shared<std::string const>(proto::anomaly_message(a, false, store_.epoch()));
                 if (registry_.deliver(a.user_id, {std::move(text), a.seq, metrics::now_ns()}) && first)
-                    record_delivery(std::move(a.alert_id));
+                    record_delivery({std::move(a.alert_id), std::move(a.user_id)});
             }
             if (page.alerts.size() < page_size) break;
         }

@@ -70,7 +70,7 @@ struct stream_position {
 // Either the results, or the refusal to answer (the store failed, or the
 // server is stopping: nothing was applied; the reason is logged here).
 using publish_outcome = or_refusal<std::vector<publish_result>>;
-using ack_outcome_or_error = or_refusal<ack_result>;
+using transition_outcome_or_error = or_refusal<transition_result>;
 
 // A thread with an event loop that can run the service's drain between its
 // own work (an I/O thread). The server registers one per I/O thread.
@@ -115,7 +115,7 @@ public:
     // after `after_seq`, only unacknowledged ones when asked.
     void fetch(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only);
 
-    void acknowledge(ack_request request, std::function<void(ack_outcome_or_error)> done);
+    void acknowledge(transition_request request, std::function<void(transition_outcome_or_error)> done);
 
     // One connection per user across nodes, when a "replaced" message was
     // lost: every connection here whose user the bus shows connected on
@@ -162,8 +162,8 @@ private:
         std::int64_t due_ms = 0;
     };
     struct ack_job {
-        ack_request request;
-        std::function<void(ack_outcome_or_error)> done;
+        transition_request request;
+        std::function<void(transition_outcome_or_error)> done;
     };
     using job = std::variant<publish_job, open_job, ack_job>;
 
@@ -177,7 +177,7 @@ private:
     void take_due_retries(std::deque<job>& jobs, std::int64_t now);
     void follow_feed_if_due(std::int64_t now);
     void flush_deliveries();
-    void record_delivery(std::string alert_id);
+    void record_delivery(delivery_mark mark);
     void prune_if_due(std::int64_t now);
 
     alert_store& store_;
@@ -199,7 +199,7 @@ private:
     // Deliveries to record with the next commit: from the drain (replays) and
     // from whichever thread the bus hands live alerts on.
     std::mutex delivered_mutex_;
-    std::vector<std::string> delivered_;
+    std::vector<delivery_mark> delivered_;
 
     // Owned by whoever holds the drain.
     std::int64_t next_prune_ms_ = 0;

@@ -241,3 +241,16 @@ or_refusal<publish_request> parse_publish_body(std::string_view body, alert_limi
 }
 
 }  // namespace vigil
+
+namespace vigil {
+
+std::string_view to_string(alert_state s) noexcept {
+    switch (s) {
+        case alert_state::open: return "open";
+        case alert_state::acknowledged: return "acknowledged";
+        case alert_state::resolved: return "resolved";
+    }
+    return "open";
+}
+
+}  // namespace vigil

@@ -226,9 +226,9 @@ void history(server_context& ctx, http_request&& req, target const& t, responder
     if (!who->is_admin() && q.user_id != who->subject) return respond(auth_failure(auth::auth_error::forbidden, req));
     auto const status = t.param("status").value_or("all");
     if (status == "unacked")
-        q.status = ack_filter::unacked;
+        q.status = state_filter::open;
     else if (status == "acked")
-        q.status = ack_filter::acked;
+        q.status = state_filter::acked;
     else if (status != "all")
         return respond(
             json_error(http::status::bad_request, "bad_request", "status must be unacked, acked or all", req));
@@ -284,14 +284,14 @@ void acknowledge(server_context& ctx, http_request&& req, std::string const& id,
     auto const who = authenticate(ctx, req);
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
     ctx.alerts.acknowledge(
-        ack_request{id, who->is_admin() ? "" : who->subject, who->subject},
-        [id, head = reply_head(req), respond = std::move(respond)](ack_outcome_or_error r) {
+        transition_request{id, who->is_admin() ? "" : who->subject, who->subject},
+        [id, head = reply_head(req), respond = std::move(respond)](transition_outcome_or_error r) {
             if (!r) return respond(refusal_response(r.error(), head));
             auto const& ack = *r;
-            if (ack.outcome == ack_outcome::not_found)
+            if (ack.outcome == transition_outcome::not_found)
                 return respond(json_error(http::status::not_found, "not_found", "no such alert", head));
             json::object o{
-                {"alert_id", id}, {"status", "acked"}, {"already_acked", ack.outcome == ack_outcome::already_acked}};
+                {"alert_id", id}, {"status", "acked"}, {"already_acked", ack.outcome == transition_outcome::unchanged}};
             respond(json_response(http::status::ok, json::serialize(o), head));
         });
 }

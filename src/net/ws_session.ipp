@@ -179,12 +179,12 @@ void ws_session<Layer>::handle_message(std::string_view text) {
             std::weak_ptr<ws_session> weak = this->shared_from_this();
             auto const executor = ws_.get_executor();
             ctx_.alerts.acknowledge(
-                ack_request{msg->alert_id, user_id_, user_id_},
-                [weak, executor, id = msg->alert_id](ack_outcome_or_error r) {
+                transition_request{msg->alert_id, user_id_, user_id_},
+                [weak, executor, id = msg->alert_id](transition_outcome_or_error r) {
                     std::string reply;
                     if (!r)
                         reply = proto::error_message("ack_failed", r.error().detail, id);
-                    else if (r->outcome == ack_outcome::not_found)
+                    else if (r->outcome == transition_outcome::not_found)
                         reply = proto::error_message("unknown_alert", "no such alert for this user", id);
                     else
                         reply = proto::ack_ok_message(id);

@@ -16,6 +16,11 @@
 //   from before can be recognised as meaningless. Constant for the store's life.
 // - A publish whose idempotency key the user already has is not stored again:
 //   its result is the earlier alert, flagged duplicate.
+// - An alert may have several copies (a team's members, escalation's
+//   audiences: new_alert::alert_id), one per user, each with that user's seq.
+//   Every copy carries the alert's one handling state; a transition changes
+//   them all in one transaction. get() and frame() answer for the alert
+//   (its first copy); the frame is kept once.
 // - Readers see only committed writes. Engines are safe to call from any thread.
 //   Reads may block (disk, network): callers keep them off the I/O threads.
 // - prune_expired() is safe while other processes write and prune the same store.
@@ -35,25 +40,52 @@ struct store_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-struct ack_request {
+// A change of an alert's handling state (SPEC section 7): acknowledge
+// (open -> acknowledged), resolve (open or acknowledged -> resolved; an
+// alert resolved without an acknowledgement gets the resolver as its owner),
+// reopen (acknowledged or resolved -> open). Applied to every copy of the
+// alert at once, with an audit event, a webhook outbox row per configured
+// URL (handling_store.hpp), and its escalation timer stopped (acknowledge,
+// resolve) or started again from its first step (reopen).
+enum class transition_kind : std::uint8_t { acknowledge, resolve, reopen };
+
+struct transition_request {
     std::string alert_id;
-    std::string owner;     // the alert must belong to this user; empty: any (admin)
-    std::string acked_by;  // who acknowledged, kept with the alert
+    std::string recipient;  // the actor must be one of the alert's recipients; empty: anyone (admin)
+    std::string actor;      // who, kept with the alert and in the audit trail
+    transition_kind kind = transition_kind::acknowledge;
+    std::string outcome;  // resolve: real, false_alarm or test (validated before)
+    std::string note;     // resolve: optional
 };
 
-enum class ack_outcome { acked, already_acked, not_found };
+enum class transition_outcome {
+    applied,
+    unchanged,  // an acknowledgement of an alert already acknowledged or resolved: nothing to do
+    invalid,    // resolve of a resolved alert, reopen of an open one
+    not_found,  // no such alert (or not the recipient's)
+};
 
-struct ack_result {
-    ack_outcome outcome = ack_outcome::not_found;
-    std::string user_id;  // the alert's owner when found
+struct transition_result {
+    transition_outcome outcome = transition_outcome::not_found;
+    std::string user_id;                  // the recipient who asked, or the alert's first recipient
+    std::vector<std::string> recipients;  // every user holding a copy, when found
+    std::optional<stored_alert> alert;    // its state after (a copy, without frame bytes), when found
+    std::int64_t at_ms = 0;               // when it was applied
+};
+
+// A copy of an alert handed to a live connection, recorded by the node that did.
+struct delivery_mark {
+    std::string alert_id;
+    std::string user_id;
 };
 
 struct write_batch {
     std::vector<new_alert> alerts;
-    std::vector<ack_request> acks;
-    std::vector<std::string> delivered;  // alert ids handed to a live connection
+    std::vector<transition_request> transitions;
+    std::vector<delivery_mark> delivered;
+    std::string node;  // the writing node, recorded with the first delivery of a copy
 
-    bool empty() const { return alerts.empty() && acks.empty() && delivered.empty(); }
+    bool empty() const { return alerts.empty() && transitions.empty() && delivered.empty(); }
 };
 
 struct append_result {
@@ -63,14 +95,16 @@ struct append_result {
 
 struct write_result {
     std::vector<append_result> appended;  // one per batch.alerts, same order
-    std::vector<ack_result> acks;         // one per batch.acks, same order
+    std::vector<transition_result> transitions;  // one per batch.transitions, same order
 };
 
-enum class ack_filter { unacked, acked, all };
+// History by state; `acked` (the quick reference's) is acknowledged or resolved.
+enum class state_filter { all, open, acknowledged, resolved, acked };
 
 struct history_query {
-    std::string user_id;  // empty: every user (admin)
-    ack_filter status = ack_filter::all;
+    std::string user_id;  // empty: every user (admin): every copy, a team alert once per member
+    std::string team;     // non-empty: only this team's alerts
+    state_filter status = state_filter::all;
     std::size_t limit = 100;
     std::string before;  // alert id cursor: only older alerts; empty: newest
 };
@@ -123,7 +157,8 @@ public:
     virtual replay_page after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only, std::size_t limit,
                               bool with_frames) = 0;
 
-    virtual std::optional<stored_alert> get(std::string_view alert_id) = 0;
+    // The alert's first copy; `user_id` non-empty: that user's copy.
+    virtual std::optional<stored_alert> get(std::string_view alert_id, std::string_view user_id = {}) = 0;
     virtual std::optional<annotated_frame> frame(std::string_view alert_id) = 0;
 
     // Newest first.

@@ -8,8 +8,8 @@ namespace vigil {
 
 namespace {
 
-bool matches(std::optional<std::int64_t> const& acked_ms, ack_filter f) {
-    return f == ack_filter::all || (f == ack_filter::acked) == acked_ms.has_value();
+bool matches(std::optional<std::int64_t> const& acked_ms, state_filter f) {
+    return f == state_filter::all || (f == state_filter::acked) == acked_ms.has_value();
 }
 
 // The pool hands blocks up to this size out of its own chunks; anything larger
@@ -105,23 +105,23 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
                 erase_locked(log.by_seq.begin()->second);
         }
     }
-    for (auto const& ack : batch.acks) {
+    for (auto const& ack : batch.transitions) {
         auto it = alerts_.find(std::string_view{ack.alert_id});
-        if (it == alerts_.end() || (!ack.owner.empty() && std::string_view{it->second.user_id} != ack.owner)) {
-            out.acks.push_back({ack_outcome::not_found, {}});
+        if (it == alerts_.end() || (!ack.recipient.empty() && std::string_view{it->second.user_id} != ack.recipient)) {
+            out.transitions.push_back({transition_outcome::not_found, {}});
             continue;
         }
         auto& r = it->second;
         if (r.acked_ms) {
-            out.acks.push_back({ack_outcome::already_acked, std::string{r.user_id}});
+            out.transitions.push_back({transition_outcome::unchanged, std::string{r.user_id}});
         } else {
             r.acked_ms = now_ms;
-            r.acked_by = ack.acked_by;
-            out.acks.push_back({ack_outcome::acked, std::string{r.user_id}});
+            r.acked_by = ack.actor;
+            out.transitions.push_back({transition_outcome::applied, std::string{r.user_id}});
         }
     }
-    for (auto const& id : batch.delivered) {
-        auto it = alerts_.find(std::string_view{id});
+    for (auto const& d : batch.delivered) {
+        auto it = alerts_.find(std::string_view{d.alert_id});
         if (it == alerts_.end()) continue;
         auto& r = it->second;
         if (!r.first_delivered_ms) r.first_delivered_ms = now_ms;
@@ -145,7 +145,7 @@ replay_page memory_alert_store::after(std::string_view user_id, std::uint64_t af
     return out;
 }
 
-std::optional<stored_alert> memory_alert_store::get(std::string_view alert_id) {
+std::optional<stored_alert> memory_alert_store::get(std::string_view alert_id, std::string_view user_id) {
     std::lock_guard lock{mutex_};
     auto it = alerts_.find(alert_id);
     if (it == alerts_.end()) return std::nullopt;

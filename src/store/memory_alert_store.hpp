@@ -23,7 +23,7 @@ public:
     write_result write(write_batch const& batch, std::int64_t now_ms) override;
     replay_page after(std::string_view user_id, std::uint64_t after_seq, bool unacked_only, std::size_t limit,
                       bool with_frames) override;
-    std::optional<stored_alert> get(std::string_view alert_id) override;
+    std::optional<stored_alert> get(std::string_view alert_id, std::string_view user_id = {}) override;
     std::optional<annotated_frame> frame(std::string_view alert_id) override;
     std::vector<stored_alert> history(history_query const& q) override;
     // A scan of every retained alert: this engine serves one node, whose bus

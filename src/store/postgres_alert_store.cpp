@@ -241,13 +241,13 @@ pg::statement const get_last_seq{"vigil_last_seq", "SELECT last_seq FROM users W
 
 // History, by whether a user and a cursor are given and by ack status: each
 // its own plan (a user's alerts by index, everyone's in id order).
-std::string history_sql(bool user, bool cursor, ack_filter status) {
+std::string history_sql(bool user, bool cursor, state_filter status) {
     std::string where = "WHERE true";
     int n = 0;
     if (user) where += " AND user_id = $" + std::to_string(++n) + "::text";
     if (cursor) where += " AND id < $" + std::to_string(++n) + "::uuid";
-    if (status == ack_filter::unacked) where += " AND acked_ms IS NULL";
-    if (status == ack_filter::acked) where += " AND acked_ms IS NOT NULL";
+    if (status == state_filter::open) where += " AND acked_ms IS NULL";
+    if (status == state_filter::acked) where += " AND acked_ms IS NOT NULL";
     return select_alerts(where + " ORDER BY id DESC LIMIT $" + std::to_string(++n) + "::int8");
 }
 struct history_statements {
@@ -259,9 +259,9 @@ struct history_statements {
                                               "vigil_history_6", "vigil_history_7",  "vigil_history_8",
                                               "vigil_history_9", "vigil_history_10", "vigil_history_11"};
         for (int i = 0; i < 12; ++i)
-            all.push_back({names[i], history_sql(i & 1, i & 2, static_cast<ack_filter>(i >> 2))});
+            all.push_back({names[i], history_sql(i & 1, i & 2, static_cast<state_filter>(i >> 2))});
     }
-    pg::statement const& of(bool user, bool cursor, ack_filter f) const {
+    pg::statement const& of(bool user, bool cursor, state_filter f) const {
         return all[std::size_t((user ? 1 : 0) | (cursor ? 2 : 0) | (static_cast<int>(f) << 2))];
     }
 };
@@ -682,24 +682,24 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
     }
     // Acks: one statement each, in order (the same alert twice: acked, then
     // already acked). An id that is no alert id is not found.
-    std::vector<int> ack_step(batch.acks.size(), -1);
-    for (std::size_t i = 0; i < batch.acks.size(); ++i) {
-        auto const& a = batch.acks[i];
+    std::vector<int> ack_step(batch.transitions.size(), -1);
+    for (std::size_t i = 0; i < batch.transitions.size(); ++i) {
+        auto const& a = batch.transitions[i];
         if (!canonical_uuid(a.alert_id)) continue;
         ack_step[i] = int(steps.size());
-        steps.push_back({&ack_alert, pg::params{}.integer(now_ms).text(a.acked_by).text(a.alert_id).text(a.owner)});
+        steps.push_back({&ack_alert, pg::params{}.integer(now_ms).text(a.actor).text(a.alert_id).text(a.recipient)});
     }
     {
         pg::array delivered{pg::array::type::uuid};
         for (auto const& d : batch.delivered)
-            if (canonical_uuid(d)) delivered.add(uuid_bytes(d));
+            if (canonical_uuid(d.alert_id)) delivered.add(uuid_bytes(d.alert_id));
         if (delivered.size())
             steps.push_back({&record_deliveries, pg::params{}.binary(std::move(delivered)).integer(now_ms)});
     }
 
     write_result out;
     if (steps.empty()) {
-        out.acks.resize(batch.acks.size());  // none is an alert id: not found
+        out.transitions.resize(batch.transitions.size());  // none is an alert id: not found
         return out;
     }
     auto const results = c.run(steps, deadline);
@@ -745,15 +745,15 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
             }
         }
     }
-    out.acks.resize(batch.acks.size());
-    for (std::size_t i = 0; i < batch.acks.size(); ++i) {
+    out.transitions.resize(batch.transitions.size());
+    for (std::size_t i = 0; i < batch.transitions.size(); ++i) {
         if (ack_step[i] < 0) continue;
         auto const& r = results[std::size_t(ack_step[i])];
         if (r.rows() != 1) continue;
         if (!r.is_null(0, 0))
-            out.acks[i] = {ack_outcome::acked, r.string(0, 0)};
+            out.transitions[i] = {transition_outcome::applied, r.string(0, 0)};
         else if (!r.is_null(0, 1))
-            out.acks[i] = {ack_outcome::already_acked, r.string(0, 1)};
+            out.transitions[i] = {transition_outcome::unchanged, r.string(0, 1)};
     }
     return out;
 }
@@ -781,7 +781,7 @@ replay_page postgres_alert_store::after(std::string_view user_id, std::uint64_t 
     });
 }
 
-std::optional<stored_alert> postgres_alert_store::get(std::string_view alert_id) {
+std::optional<stored_alert> postgres_alert_store::get(std::string_view alert_id, std::string_view user_id) {
     if (!canonical_uuid(alert_id)) return std::nullopt;
     return with_connection(true, [&](pg::connection& c, clock::time_point deadline) -> std::optional<stored_alert> {
         auto const r = c.run(get_alert, pg::params{}.text(alert_id), deadline);

@@ -318,28 +318,28 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
             }
             out.appended.push_back({std::move(a), false});
         }
-        for (auto const& ack : batch.acks) {
+        for (auto const& ack : batch.transitions) {
             auto s = writer_->prepare(
                 "UPDATE alerts SET acked_ms = ?1, acked_by = ?2 "
                 "WHERE id = ?3 AND (?4 = '' OR user_id = ?4) AND acked_ms IS NULL RETURNING user_id");
-            s.bind(1, now_ms).bind(2, ack.acked_by).bind(3, ack.alert_id).bind(4, ack.owner);
+            s.bind(1, now_ms).bind(2, ack.actor).bind(3, ack.alert_id).bind(4, ack.recipient);
             if (s.step()) {
-                out.acks.push_back({ack_outcome::acked, s.text(0)});
+                out.transitions.push_back({transition_outcome::applied, s.text(0)});
                 while (s.step()) {}
                 continue;
             }
             auto q = writer_->prepare("SELECT user_id FROM alerts WHERE id = ?1 AND (?2 = '' OR user_id = ?2)");
-            q.bind(1, ack.alert_id).bind(2, ack.owner);
+            q.bind(1, ack.alert_id).bind(2, ack.recipient);
             if (q.step())
-                out.acks.push_back({ack_outcome::already_acked, q.text(0)});
+                out.transitions.push_back({transition_outcome::unchanged, q.text(0)});
             else
-                out.acks.push_back({ack_outcome::not_found, {}});
+                out.transitions.push_back({transition_outcome::not_found, {}});
         }
-        for (auto const& id : batch.delivered) {
+        for (auto const& d : batch.delivered) {
             auto s = writer_->prepare(
                 "UPDATE alerts SET delivery_count = delivery_count + 1, "
                 "first_delivered_ms = coalesce(first_delivered_ms, ?1) WHERE id = ?2");
-            s.bind(1, now_ms).bind(2, id);
+            s.bind(1, now_ms).bind(2, d.alert_id);
             s.step();
         }
         tx.commit();
@@ -377,7 +377,7 @@ replay_page sqlite_alert_store::after(std::string_view user_id, std::uint64_t af
     return page;
 }
 
-std::optional<stored_alert> sqlite_alert_store::get(std::string_view alert_id) {
+std::optional<stored_alert> sqlite_alert_store::get(std::string_view alert_id, std::string_view user_id) {
     std::lock_guard lock{read_mutex_};
     auto s = reader_->prepare_built(select_alerts("WHERE id = ?1"));
     s.bind(1, alert_id);
@@ -397,8 +397,8 @@ std::optional<annotated_frame> sqlite_alert_store::frame(std::string_view alert_
 std::vector<stored_alert> sqlite_alert_store::history(history_query const& q) {
     std::lock_guard lock{read_mutex_};
     std::string where = "WHERE (?1 = '' OR user_id = ?1) AND (?2 = '' OR id < ?2)";
-    if (q.status == ack_filter::unacked) where += " AND acked_ms IS NULL";
-    if (q.status == ack_filter::acked) where += " AND acked_ms IS NOT NULL";
+    if (q.status == state_filter::open) where += " AND acked_ms IS NULL";
+    if (q.status == state_filter::acked) where += " AND acked_ms IS NOT NULL";
     auto s = reader_->prepare_built(select_alerts(where + " ORDER BY id DESC LIMIT ?3"));
     s.bind(1, q.user_id).bind(2, q.before).bind(3, std::int64_t(q.limit));
     std::vector<stored_alert> out;

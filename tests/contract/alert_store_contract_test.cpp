@@ -68,7 +68,7 @@ TEST_P(AlertStoreContract, SeverityGroupAndSuppressionAreKept) {
     ASSERT_EQ(page.alerts.size(), 2u);
     check(page.alerts[0], "critical", "cam-3/person", false);
     check(page.alerts[1], "low", "cam-3/car", true);
-    auto const rows = s->history({"u", ack_filter::all, 10, ""});
+    auto const rows = s->history({"u", "", state_filter::all, 10, ""});
     ASSERT_EQ(rows.size(), 2u);
     check(rows[0], "low", "cam-3/car", true);
     check(rows[1], "critical", "cam-3/person", false);
@@ -90,14 +90,14 @@ TEST_P(AlertStoreContract, AfterReplaysInOrderAndFiltersAcked) {
     std::vector<std::string> ids;
     for (int i = 0; i < 5; ++i) ids.push_back(s->write(alerts({alert("u")}), 1000 + i).appended[0].alert.alert_id);
     write_batch acks;
-    acks.acks = {{ids[1], "u", "u"}, {ids[2], "other", "other"}, {"missing", "", "admin"}};
+    acks.transitions = {{ids[1], "u", "u"}, {ids[2], "other", "other"}, {"missing", "", "admin"}};
     auto const r = s->write(acks, 5000);
-    EXPECT_EQ(r.acks[0].outcome, ack_outcome::acked);
-    EXPECT_EQ(r.acks[1].outcome, ack_outcome::not_found);  // not the owner
-    EXPECT_EQ(r.acks[2].outcome, ack_outcome::not_found);
+    EXPECT_EQ(r.transitions[0].outcome, transition_outcome::applied);
+    EXPECT_EQ(r.transitions[1].outcome, transition_outcome::not_found);  // not the owner
+    EXPECT_EQ(r.transitions[2].outcome, transition_outcome::not_found);
     write_batch again;
-    again.acks = {{ids[1], "", "admin"}};
-    EXPECT_EQ(s->write(again, 6000).acks[0].outcome, ack_outcome::already_acked);
+    again.transitions = {{ids[1], "", "admin"}};
+    EXPECT_EQ(s->write(again, 6000).transitions[0].outcome, transition_outcome::unchanged);
 
     auto const all = s->after("u", 2, false, 100, false).alerts;
     ASSERT_EQ(all.size(), 3u);
@@ -264,7 +264,7 @@ TEST_P(AlertStoreContract, APageCarriesTheHeadReadBeforeIt) {
     std::vector<std::string> ids;
     for (int i = 0; i < 6; ++i) ids.push_back(s->write(alerts({alert("u")}), 1000 + i).appended[0].alert.alert_id);
     write_batch acks;
-    acks.acks = {{ids[4], "u", "u"}, {ids[5], "u", "u"}};
+    acks.transitions = {{ids[4], "u", "u"}, {ids[5], "u", "u"}};
     s->write(acks, 2000);
     auto const unacked = s->after("u", 0, true, 100, false);
     EXPECT_EQ(unacked.head, 6u);  // 5 and 6 exist: left out because acknowledged

@@ -256,11 +256,11 @@ TEST(PostgresStore, TheSameKeyTwiceInOneBatchIsStoredOnce) {
     write_batch b = alerts({alert("w")});
     auto const first = s.write(b, 2000).appended[0].alert.alert_id;
     write_batch acks;
-    acks.acks = {{first, "w", "w"}, {first, "w", "w"}};
+    acks.transitions = {{first, "w", "w"}, {first, "w", "w"}};
     auto const out = s.write(acks, 3000);
-    EXPECT_EQ(out.acks[0].outcome, ack_outcome::acked);
-    EXPECT_EQ(out.acks[1].outcome, ack_outcome::already_acked);
-    EXPECT_EQ(out.acks[1].user_id, "w");
+    EXPECT_EQ(out.transitions[0].outcome, transition_outcome::applied);
+    EXPECT_EQ(out.transitions[1].outcome, transition_outcome::unchanged);
+    EXPECT_EQ(out.transitions[1].user_id, "w");
 }
 
 TEST(PostgresStore, IdsThatAreNotAlertIdsFindNothing) {
@@ -273,9 +273,9 @@ TEST(PostgresStore, IdsThatAreNotAlertIdsFindNothing) {
         EXPECT_FALSE(s.get(bad)) << bad;
         EXPECT_FALSE(s.frame(bad)) << bad;
         write_batch b;
-        b.acks = {{bad, "", "admin"}};
+        b.transitions = {{bad, "", "admin"}};
         b.delivered = {bad};
-        EXPECT_EQ(s.write(b, 2000).acks[0].outcome, ack_outcome::not_found) << bad;
+        EXPECT_EQ(s.write(b, 2000).transitions[0].outcome, transition_outcome::not_found) << bad;
     }
     EXPECT_EQ(s.get(id)->delivery_count, 0);
 }
