@@ -31,4 +31,8 @@ struct push_endpoint {
 // http:// one that is not allowed, `invalid_subscription` for the rest.
 or_refusal<push_endpoint> parse_endpoint(std::string_view url, bool allow_insecure_loopback);
 
+// The same rules for a URL an administrator configured (a webhook), which
+// may also be plain http:// to any host. Refusals say "the URL".
+or_refusal<push_endpoint> parse_configured_url(std::string_view url);
+
 }  // namespace vigil::push

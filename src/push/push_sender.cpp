@@ -184,7 +184,7 @@ struct push_sender::impl : std::enable_shared_from_this<push_sender::impl> {
             ip = asio::ip::make_address(e.host, ec);
             if (ec) return "the endpoint's address does not parse";
         }
-        if (!e.tls) {
+        if (!e.tls && !options.allow_plain_http) {
             if (!options.allow_insecure_loopback || !ip || !ip->is_loopback())
                 return "plain http:// is allowed only to loopback addresses, for tests";
             return std::nullopt;
@@ -463,19 +463,7 @@ struct push_sender::impl : std::enable_shared_from_this<push_sender::impl> {
         return false;
     }
 
-    void finish(op_ptr const& op, push_outcome outcome, std::string detail) {
-        if (op->finished) return;
-        op->finished = true;
-        if (op->conn) op->conn->close();
-        live.erase(op);
-        push_result r;
-        r.outcome = outcome;
-        r.status = op->status;
-        r.attempts = op->attempts;
-        r.detail = std::move(detail);
-        r.elapsed = clock_type::now() - op->started;
-        auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.elapsed).count();
-        auto const& origin = op->request.endpoint.origin;
+    void log_outcome(std::string const& origin, push_outcome outcome, push_result const& r, std::int64_t ms) const {
         switch (outcome) {
             case push_outcome::delivered:
                 log::debug("push.delivered",
@@ -492,6 +480,22 @@ struct push_sender::impl : std::enable_shared_from_this<push_sender::impl> {
                           {{"origin", origin}, {"status", r.status}, {"attempts", r.attempts}, {"detail", r.detail}});
                 break;
         }
+    }
+
+    void finish(op_ptr const& op, push_outcome outcome, std::string detail) {
+        if (op->finished) return;
+        op->finished = true;
+        if (op->conn) op->conn->close();
+        live.erase(op);
+        push_result r;
+        r.outcome = outcome;
+        r.status = op->status;
+        r.attempts = op->attempts;
+        r.detail = std::move(detail);
+        r.elapsed = clock_type::now() - op->started;
+        auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.elapsed).count();
+        auto const& origin = op->request.endpoint.origin;
+        if (options.log_outcomes) log_outcome(origin, outcome, r, ms);
         auto done = std::move(op->done);
         release(op);
         if (done) done(std::move(r));

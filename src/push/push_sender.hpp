@@ -12,6 +12,9 @@
 //   loopback, private, link-local or otherwise not public is refused unless
 //   allow_private_addresses is set, so a subscription (user input) cannot
 //   make vigil send requests into its own network.
+// - Webhooks (alerts/webhook_dispatcher.hpp) go through it too: their URLs
+//   are the administrator's, so plain http:// and private addresses are
+//   allowed there (allow_plain_http, allow_private_addresses).
 // - Timeouts on connecting (DNS, TCP and TLS together) and on each exchange;
 //   one idle keep-alive connection per origin is kept for the next push to
 //   the same push service, which saves a TLS handshake per push.
@@ -57,6 +60,8 @@ struct push_result {
 struct sender_options {
     bool allow_insecure_loopback = false;                // plain http:// to 127.0.0.0/8 and ::1 (tests only)
     bool allow_private_addresses = false;                // endpoints that are not on the public internet
+    bool allow_plain_http = false;                       // http:// to any host (URLs an admin configured: webhooks)
+    bool log_outcomes = true;                            // false: the caller logs each result itself
     std::string extra_ca_file;                           // PEM certificates trusted beside the system's store
     std::chrono::milliseconds connect_timeout{10'000};   // DNS, TCP and TLS handshake together
     std::chrono::milliseconds exchange_timeout{30'000};  // writing the request and reading the answer
