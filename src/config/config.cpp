@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include "common/log.hpp"
+#include "push/endpoint.hpp"
 #include "push/push_request.hpp"
 #include "push/vapid.hpp"
 
@@ -9,7 +10,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -133,6 +137,25 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     return row[b.size()];
 }
 
+// webhooks.secret_file's contents, without the trailing newline an editor
+// adds. Errors name the file, never what is in it.
+std::string read_secret_file(webhook_settings const& w) {
+    auto const& path = w.secret_file;
+    if (!w.secret.empty())
+        throw config_error("webhooks.secret and webhooks.secret_file are both set: give the secret one way");
+    std::ifstream in{path, std::ios::binary};
+    if (!in) throw config_error("cannot read webhooks.secret_file " + path + ": " + std::strerror(errno));
+    std::string secret(max_webhook_secret_bytes + 1, '\0');
+    in.read(secret.data(), std::streamsize(secret.size()));
+    if (in.bad()) throw config_error("cannot read webhooks.secret_file " + path);
+    secret.resize(std::size_t(in.gcount()));
+    if (secret.size() > max_webhook_secret_bytes)
+        throw config_error("webhooks.secret_file " + path + " holds more than " +
+                           std::to_string(max_webhook_secret_bytes) + " bytes: is it the right file?");
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    return secret;
+}
+
 std::string_view last_segment(std::string_view path) {
     auto const dot = path.rfind('.');
     return dot == std::string_view::npos ? path : path.substr(dot + 1);
@@ -199,11 +222,18 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
 
     // The one table: flag (and so the environment variable), TOML key, help,
     // field and --help section. The default is the field's in `settings`.
+    // `env`: an environment name other than the flag's (a repeatable flag's plural).
     auto add = [&]<class T>(std::string const& flag, std::string toml_path, std::string desc, T& (*field)(settings&),
-                            std::string const& group) {
+                            std::string const& group, std::string const& env = {}) {
         T& target = field(*from_cli_);
-        setting_info info{flag, env_name(flag),     toml_path,          group,
-                          desc, write_toml(target), write_text(target), std::is_same_v<T, bool>};
+        setting_info info{flag,
+                          env.empty() ? env_name(flag) : env,
+                          toml_path,
+                          group,
+                          desc,
+                          write_toml(target),
+                          write_text(target),
+                          std::is_same_v<T, bool>};
         CLI::Option* opt = nullptr;
         if constexpr (std::is_same_v<T, bool>) {
             // A bare flag, --no-... for off, and still `--flag true|false` for scripts.
@@ -337,6 +367,18 @@ settings_loader::settings_loader(CLI::App& app) : from_cli_(std::make_unique<set
         "push to plain http:// endpoints on loopback addresses (tests; only with --dev)",
         VIGIL_FIELD(push.allow_insecure_endpoints), push);
 
+    std::string const webhooks = "Webhooks";
+    add("--webhook-url", "webhooks.urls",
+        "http:// or https:// URL that receives every alert's handling changes, signed (repeatable, or comma-separated; "
+        "at most 16)",
+        VIGIL_FIELD(webhooks.urls), webhooks, "VIGIL_WEBHOOK_URLS");
+    add("--webhook-secret", "webhooks.secret",
+        "key of the webhooks' X-Vigil-Signature (HMAC-SHA256), at least 16 bytes (prefer the environment or a file)",
+        VIGIL_FIELD(webhooks.secret), webhooks);
+    add("--webhook-secret-file", "webhooks.secret_file",
+        "file holding --webhook-secret instead (a trailing newline is dropped)", VIGIL_FIELD(webhooks.secret_file),
+        webhooks);
+
     std::string const cluster = "Cluster";
     add("--bus", "bus.engine", "local (one node) or redis (several nodes sharing a PostgreSQL store)",
         VIGIL_FIELD(bus.engine), cluster);
@@ -384,6 +426,7 @@ settings settings_loader::resolve() const {
         if (b.option->count() > 0) b.copy(s, *from_cli_);
 
     if (s.threads == 0) s.threads = std::max(1u, std::thread::hardware_concurrency());
+    if (!s.webhooks.secret_file.empty()) s.webhooks.secret = read_secret_file(s.webhooks);
     if (auto errors = validate(s); !errors.empty()) {
         std::string all;
         for (auto const& e : errors) all += (all.empty() ? "" : "; ") + e;
@@ -435,6 +478,33 @@ std::string example_toml() {
     settings_loader loader{app};
     return loader.to_toml(settings{});
 }
+
+namespace {
+
+// Messages name a URL by its place, never by its text: a webhook's path or
+// query may carry the receiver's token. Nor do they repeat the secret.
+void validate_webhooks(webhook_settings const& w, std::vector<std::string>& out) {
+    if (w.urls.size() > max_webhook_urls)
+        out.push_back("webhooks.urls has " + std::to_string(w.urls.size()) + " URLs: at most " +
+                      std::to_string(max_webhook_urls));
+    for (std::size_t i = 0; i < w.urls.size(); ++i) {
+        auto const which = "webhooks.urls: URL " + std::to_string(i + 1) + " of " + std::to_string(w.urls.size());
+        if (auto const parsed = push::parse_configured_url(w.urls[i]); !parsed)
+            out.push_back(which + ": " + parsed.error().detail);
+        else if (auto const first = std::find(w.urls.begin(), w.urls.begin() + std::ptrdiff_t(i), w.urls[i]);
+                 first != w.urls.begin() + std::ptrdiff_t(i))
+            out.push_back(which + " repeats URL " + std::to_string(first - w.urls.begin() + 1));
+    }
+    if (!w.urls.empty() && w.secret.empty())
+        out.push_back(
+            "webhooks.urls needs a secret to sign with: --webhook-secret (VIGIL_WEBHOOK_SECRET, "
+            "webhooks.secret) or --webhook-secret-file; `openssl rand -hex 32` makes one");
+    if (!w.secret.empty() && w.secret.size() < min_webhook_secret_bytes)
+        out.push_back("the webhook secret has " + std::to_string(w.secret.size()) + " bytes: at least " +
+                      std::to_string(min_webhook_secret_bytes) + " are needed; `openssl rand -hex 32` makes one");
+}
+
+}  // namespace
 
 std::vector<std::string> validate(settings const& s) {
     std::vector<std::string> out;
@@ -495,6 +565,7 @@ std::vector<std::string> validate(settings const& s) {
         out.push_back("push.group_window must be 0-86400 seconds");
     if (s.push.allow_insecure_endpoints && !s.dev)
         out.push_back("push.allow_insecure_endpoints (--push-allow-insecure-endpoints) is for tests: only with --dev");
+    validate_webhooks(s.webhooks, out);
     if (s.access_log != "errors" && s.access_log != "all" && s.access_log != "off")
         out.push_back("access_log must be errors, all or off");
     return out;

@@ -94,6 +94,14 @@ struct push_settings {
     bool allow_insecure_endpoints = false;                 // plain http:// to loopback (tests; only with --dev)
 };
 
+// Webhooks (docs/handling.md): every change of an alert's handling state is
+// POSTed to each URL, signed with the secret (X-Vigil-Signature).
+struct webhook_settings {
+    std::vector<std::string> urls;  // absolute http:// or https:// URLs, at most max_webhook_urls
+    std::string secret;             // HMAC-SHA256 key; required with urls
+    std::string secret_file;        // a file holding the secret instead (its trailing newline dropped)
+};
+
 struct settings {
     std::string host = "0.0.0.0";
     std::uint16_t port = 8000;
@@ -116,6 +124,7 @@ struct settings {
     store_settings store;
     bus_settings bus;
     push_settings push;
+    webhook_settings webhooks;
     // This node's name in the cluster (monitoring's `node`, the bus's
     // presence). Empty: host name and port.
     std::string node_id;
@@ -179,6 +188,11 @@ std::string example_toml();
 // Problems that make the settings unusable (empty when fine).
 // An HS256 secret shorter than this is refused outside --dev (RFC 7518 §3.2).
 inline constexpr std::size_t min_hs256_secret_bytes = 32;
+
+// Webhooks: how many URLs, the shortest secret, the largest secret file.
+inline constexpr std::size_t max_webhook_urls = 16;
+inline constexpr std::size_t min_webhook_secret_bytes = 16;
+inline constexpr std::size_t max_webhook_secret_bytes = 4096;
 
 std::vector<std::string> validate(settings const& s);
 

@@ -215,7 +215,7 @@ TEST(ConfigTable, UnknownKeysNameTheNearOnesAndErrorsTheirLine) {
     EXPECT_TRUE(contains(config_error_of("port = 9000\ndata-dir = \"/x\"\n"),
                          ".toml:2: unknown setting 'data-dir'; did you mean 'data_dir'?"));
     EXPECT_TRUE(contains(config_error_of("data_dir = \"/x\"\n"), "accepted"));
-    EXPECT_TRUE(contains(config_error_of("secret = \"x\"\n"), "did you mean 'jwt.secret'?"));
+    EXPECT_TRUE(contains(config_error_of("secret = \"x\"\n"), "did you mean 'jwt.secret' or 'webhooks.secret'?"));
     EXPECT_TRUE(contains(config_error_of("engine = \"memory\"\n"), "did you mean 'store.engine' or 'bus.engine'?"));
     EXPECT_TRUE(contains(config_error_of("[tls]\ncert = \"c.pem\"\n"),
                          ":2: unknown setting 'tls.cert'; did you mean 'tls.cert_file'?"));
@@ -278,4 +278,88 @@ TEST(Config, PushSettings) {
     // Plain http:// push endpoints are for tests: only beside --dev.
     EXPECT_THROW(resolve({"--jwt-secret", long_secret, "--push-allow-insecure-endpoints"}), config_error);
     EXPECT_TRUE(resolve({"--dev", "--push-allow-insecure-endpoints"}).push.allow_insecure_endpoints);
+}
+
+// Webhooks: URLs from flags (repeatable), the environment (comma-separated)
+// or the file; a secret of at least 16 bytes, given or read from a file;
+// errors that name neither the secret nor a URL's path.
+TEST(Config, WebhookSettings) {
+    std::string const hook_secret = "whsec-0123456789abcdef";
+    auto const d = resolve({"--jwt-secret", long_secret});
+    EXPECT_TRUE(d.webhooks.urls.empty());
+    EXPECT_TRUE(d.webhooks.secret.empty());
+
+    auto const s = resolve({"--jwt-secret", long_secret, "--webhook-url", "https://hooks.example.com/vigil",
+                            "--webhook-url", "http://10.0.0.7:8080/in", "--webhook-secret", hook_secret});
+    EXPECT_EQ(s.webhooks.urls,
+              (std::vector<std::string>{"https://hooks.example.com/vigil", "http://10.0.0.7:8080/in"}));
+    EXPECT_EQ(s.webhooks.secret, hook_secret);
+
+    setenv("VIGIL_WEBHOOK_URLS", "https://a.example.com/h,http://b.internal/h", 1);
+    setenv("VIGIL_WEBHOOK_SECRET", hook_secret.c_str(), 1);
+    auto const e = resolve({"--jwt-secret", long_secret});
+    EXPECT_EQ(e.webhooks.urls, (std::vector<std::string>{"https://a.example.com/h", "http://b.internal/h"}));
+    EXPECT_EQ(e.webhooks.secret, hook_secret);
+    unsetenv("VIGIL_WEBHOOK_URLS");
+    unsetenv("VIGIL_WEBHOOK_SECRET");
+
+    auto const dir = std::filesystem::temp_directory_path();
+    auto const secret_file = dir / "vigil-webhook-secret";
+    std::ofstream{secret_file} << hook_secret << "\n";
+    auto const file = dir / "vigil-webhook-config.toml";
+    std::ofstream{file} << "[webhooks]\nurls = [\"https://hooks.example.com/a\"]\nsecret_file = \""
+                        << secret_file.string() << "\"\n";
+    auto const f = resolve({"--config", file.string(), "--jwt-secret", long_secret});
+    EXPECT_EQ(f.webhooks.urls, (std::vector<std::string>{"https://hooks.example.com/a"}));
+    EXPECT_EQ(f.webhooks.secret, hook_secret) << "the file's trailing newline is not part of the secret";
+
+    auto error_of = [&](std::vector<std::string> args) -> std::string {
+        args.insert(args.begin(), {"--jwt-secret", long_secret});
+        try {
+            resolve(args);
+        } catch (config_error const& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    auto const secret_args = std::vector<std::string>{"--webhook-secret", hook_secret};
+    auto with_secret = [&](std::vector<std::string> args) {
+        args.insert(args.end(), secret_args.begin(), secret_args.end());
+        return error_of(args);
+    };
+    EXPECT_NE(error_of({"--webhook-url", "https://h.example.com/x"}).find("needs a secret"), std::string::npos);
+    auto const short_one = error_of({"--webhook-url", "https://h.example.com/x", "--webhook-secret", "tooshort"});
+    EXPECT_NE(short_one.find("at least 16"), std::string::npos) << short_one;
+    EXPECT_EQ(short_one.find("tooshort"), std::string::npos) << "the secret is never echoed";
+    auto const ftp = with_secret({"--webhook-url", "ftp://h.example.com/secret-path-token"});
+    EXPECT_NE(ftp.find("URL 1 of 1"), std::string::npos) << ftp;
+    EXPECT_EQ(ftp.find("secret-path-token"), std::string::npos) << "a URL's path may hold a token: " << ftp;
+    EXPECT_NE(with_secret({"--webhook-url", "/relative/hook"}), "accepted");
+    EXPECT_NE(with_secret({"--webhook-url", "https:///no-host"}), "accepted");
+    EXPECT_NE(with_secret({"--webhook-url", "https://user:pw@h.example.com/x"}), "accepted");
+    EXPECT_NE(with_secret({"--webhook-url", "https://h.example.com/x", "--webhook-url", "https://h.example.com/x"})
+                  .find("repeats URL 1"),
+              std::string::npos);
+    std::vector<std::string> seventeen;
+    for (int i = 0; i < 17; ++i)
+        seventeen.insert(seventeen.end(), {"--webhook-url", "https://h.example.com/" + std::to_string(i)});
+    EXPECT_NE(with_secret(seventeen).find("at most 16"), std::string::npos);
+    seventeen.resize(32);
+    EXPECT_EQ(with_secret(seventeen), "accepted");
+    // One way to give the secret, and a file that is there.
+    EXPECT_NE(
+        error_of({"--webhook-secret", hook_secret, "--webhook-secret-file", secret_file.string()}).find("both set"),
+        std::string::npos);
+    auto const missing = error_of({"--webhook-secret-file", (dir / "vigil-no-such-secret").string()});
+    EXPECT_NE(missing.find("cannot read webhooks.secret_file"), std::string::npos) << missing;
+    std::filesystem::remove(secret_file);
+    std::filesystem::remove(file);
+}
+
+TEST(ConfigTable, HelpNeverShowsAWebhookSecret) {
+    setenv("VIGIL_WEBHOOK_SECRET", "whsec-from-the-environment-0123", 1);
+    CLI::App app;
+    settings_loader loader{app};
+    EXPECT_EQ(app.help().find("whsec-from-the-environment"), std::string::npos);
+    unsetenv("VIGIL_WEBHOOK_SECRET");
 }
