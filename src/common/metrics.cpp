@@ -209,6 +209,15 @@ std::string registry::render(std::size_t connections) const {
     push_latency.render(out, "vigil_push_latency_seconds",
                         "Time from an alert's commit (or acknowledgement) to the push service's answer, retries "
                         "included.");
+    // Every outcome from the start, so that a rate() has a series before the first failure.
+    header(out, "vigil_webhook_deliveries_total", "counter",
+           "Webhook POSTs by outcome: delivered (2xx), failed (one attempt; retried later), dropped (unsent after 72 "
+           "hours).");
+    sample(out, "vigil_webhook_deliveries_total{outcome=\"delivered\"}", double(webhook_delivered.value()));
+    sample(out, "vigil_webhook_deliveries_total{outcome=\"failed\"}", double(webhook_failed.value()));
+    sample(out, "vigil_webhook_deliveries_total{outcome=\"dropped\"}", double(webhook_dropped.value()));
+    webhook_delivery.render(out, "vigil_webhook_delivery_seconds",
+                            "Duration of one webhook POST, from sending it to its answer or to giving up.");
     header(out, "vigil_build_info", "gauge", "The running build: version and I/O backend.");
     out += "vigil_build_info{version=\"" VIGIL_VERSION "\",io=\"";
     out += io_backend;

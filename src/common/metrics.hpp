@@ -110,6 +110,13 @@ struct registry {
     labeled_counter push_failed;
     counter push_subscriptions_removed;
     histogram push_latency;
+    // Webhooks (docs/handling.md): POSTs answered 2xx; failed attempts (each
+    // one: the row is retried later); rows dropped unsent after 72 hours;
+    // one POST, from sending it to its answer (or to giving it up).
+    counter webhook_delivered;
+    counter webhook_failed;
+    counter webhook_dropped;
+    histogram webhook_delivery;
 
     // `connections` is the registry's current count, supplied by the caller.
     // Also renders build info and the process's CPU, memory and descriptors.
