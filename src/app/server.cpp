@@ -2,6 +2,7 @@
 
 #include "alerts/alert_service.hpp"
 #include "alerts/push_dispatcher.hpp"
+#include "alerts/webhook_dispatcher.hpp"
 #include "app/heartbeat_sweep.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "bus/local_alert_bus.hpp"
@@ -147,6 +148,18 @@ std::unique_ptr<push_dispatcher> make_push(settings const& s, alert_store& store
     return d;
 }
 
+// Webhooks, when URLs are configured: the store learns them here, before
+// the alert service writes anything, so that every change has its rows.
+std::unique_ptr<webhook_dispatcher> make_webhooks(settings const& s, alert_store& store) {
+    if (s.webhooks.urls.empty()) return nullptr;
+    auto* handling = dynamic_cast<handling_store*>(&store);
+    if (!handling) throw config_error("webhooks.urls: the " + s.store.engine + " store keeps no webhook outbox");
+    webhook_options o;
+    o.urls = s.webhooks.urls;
+    o.secret = s.webhooks.secret;
+    return std::make_unique<webhook_dispatcher>(*handling, std::move(o));
+}
+
 alert_service_options service_options(settings const& s) {
     alert_service_options o;
     o.group_commit = s.store.group_commit;
@@ -204,6 +217,7 @@ struct server::impl {
     auth::jwt_verifier verifier;
     auth::verified_tokens api_tokens;
     std::unique_ptr<alert_store> store;
+    std::unique_ptr<webhook_dispatcher> webhooks;  // made before the alert service: the store knows the URLs first
     connection_registry registry;
     std::unique_ptr<alert_bus> bus;
     alert_service alerts;
@@ -237,6 +251,7 @@ struct server::impl {
         : config(prepared(std::move(s))),
           verifier(config.jwt),
           store(make_store(config)),
+          webhooks(make_webhooks(config, *store)),
           bus(make_bus(config)),
           alerts(*store, *bus, registry, service_options(config)),
           push(make_push(config, *store)),
@@ -377,6 +392,7 @@ void server::wait() {
         std::this_thread::sleep_for(std::chrono::milliseconds{20});
     m.alerts.stop();             // commits what is queued, records delivery counts (I/O threads still run its drains)
     if (m.push) m.push->stop();  // what is still queued or in flight is dropped
+    if (m.webhooks) m.webhooks->stop();  // rows in flight stay leased: sent again after their lease
     m.bus->stop();
     std::this_thread::sleep_for(std::chrono::milliseconds{50});  // let those answers be written
     m.guards.clear();
