@@ -562,7 +562,7 @@ public:
         }
         return inner.after(u, a, unacked, limit, frames);
     }
-    std::optional<stored_alert> get(std::string_view id) override { return inner.get(id); }
+    std::optional<stored_alert> get(std::string_view id, std::string_view user) override { return inner.get(id, user); }
     std::optional<annotated_frame> frame(std::string_view id) override { return inner.frame(id); }
     std::vector<stored_alert> history(history_query const& q) override { return inner.history(q); }
     feed_page feed(std::string const& cursor, std::size_t limit) override { return inner.feed(cursor, limit); }
