@@ -109,8 +109,10 @@ constexpr char const* migrations[] = {
     // SQLite cannot drop a constraint, so the table is made again, rowids
     // kept (they order the feed and age pruning). Every copy carries the
     // alert's handling state. The frame, audit events and escalation timer
-    // are kept once per alert and go with its last copy; handling_rows says
-    // whether events or a timer may name the alert, so that removing a plain
+    // are kept once per alert and go with its last copy. handling_rows says
+    // whether removing a copy needs that check: 1 on every copy of an alert
+    // that may have several (its id was given), a timer or events (a
+    // transition or an escalation sets it on all), so that removing a plain
     // alert (most of them) looks for no other copy. Rows from before: no
     // team, no policy, level 0, open or acknowledged as they were.
     R"sql(
@@ -380,7 +382,9 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
                 s.bind(11, std::int64_t{in.delivered_on_commit});
                 s.bind(12, in.severity).bind(13, in.group_key).bind(14, std::int64_t{in.suppressed});
                 s.bind(15, in.team).bind(16, in.escalation).bind(17, std::int64_t{in.escalation_level});
-                s.bind(18, in.published_by).bind(20, std::int64_t{in.escalation_due_ms.has_value()});
+                // A preset id may have other copies; only those and a timer's alert need a look when removed.
+                s.bind(18, in.published_by)
+                    .bind(20, std::int64_t{in.escalation_due_ms.has_value() || !in.alert_id.empty()});
                 s.step();
                 if (in.delivered_on_commit) {
                     a.first_delivered_ms = now_ms;

@@ -375,6 +375,28 @@ TEST(SqliteAlertStore, AnAlertsFrameTrailAndTimerGoWithItsLastCopy) {
     EXPECT_FALSE(s.frame(id));
     EXPECT_TRUE(s.events(id).empty());
     EXPECT_FALSE(s.next_escalation_due());
+
+    // A copy that brought neither the frame nor the timer still takes them along when it is the last.
+    std::string const other = "01938a6e-1a2b-7c3d-8e4f-0000000000ab";
+    write_batch second;
+    for (auto const* user : {"carol", "dave"}) {
+        new_alert a = v1_alert(user);
+        a.alert_id = other;
+        second.alerts.push_back(a);
+    }
+    second.alerts[0].frame = annotated_frame{"image/png", "\x89PNG-bytes"};
+    second.alerts[0].escalation = "p";
+    second.alerts[0].escalation_due_ms = 90'000;
+    s.write(second, 6000);
+    next.alerts = {v1_alert("carol")};
+    s.write(next, 7000);
+    EXPECT_TRUE(s.frame(other));
+    EXPECT_EQ(s.next_escalation_due(), 90'000);
+    next.alerts = {v1_alert("dave")};
+    s.write(next, 8000);
+    EXPECT_FALSE(s.frame(other));
+    EXPECT_FALSE(s.next_escalation_due());
+
     raw_db check{dir.db()};
     EXPECT_EQ(check.integer("SELECT count(*) FROM alert_events"), 0);
     EXPECT_EQ(check.integer("SELECT count(*) FROM frames"), 0);
