@@ -465,9 +465,8 @@ replay_page sqlite_alert_store::after(std::string_view user_id, std::uint64_t af
 std::optional<stored_alert> sqlite_alert_store::get(std::string_view alert_id, std::string_view user_id) {
     std::lock_guard lock{read_mutex_};
     // The first copy is the oldest row: a row's rowid is above every other's when inserted.
-    auto s = reader_->prepare_built(
-        user_id.empty() ? select_alerts("WHERE id = ?1 ORDER BY rowid LIMIT 1")
-                        : select_alerts("WHERE id = ?1 AND user_id = ?2"));
+    auto s = reader_->prepare_built(user_id.empty() ? select_alerts("WHERE id = ?1 ORDER BY rowid LIMIT 1")
+                                                    : select_alerts("WHERE id = ?1 AND user_id = ?2"));
     s.bind(1, alert_id);
     if (!user_id.empty()) s.bind(2, user_id);
     if (!s.step()) return std::nullopt;
@@ -488,11 +487,11 @@ std::vector<stored_alert> sqlite_alert_store::history(history_query const& q) {
     std::string where = "WHERE (?1 = '' OR user_id = ?1) AND (?2 = '' OR id < ?2)";
     if (!q.team.empty()) where += " AND team = ?4";
     switch (q.status) {
-    case state_filter::all: break;
-    case state_filter::open: where += " AND acked_ms IS NULL"; break;
-    case state_filter::acknowledged: where += " AND acked_ms IS NOT NULL AND resolved_ms IS NULL"; break;
-    case state_filter::resolved: where += " AND resolved_ms IS NOT NULL"; break;
-    case state_filter::acked: where += " AND acked_ms IS NOT NULL"; break;
+        case state_filter::all: break;
+        case state_filter::open: where += " AND acked_ms IS NULL"; break;
+        case state_filter::acknowledged: where += " AND acked_ms IS NOT NULL AND resolved_ms IS NULL"; break;
+        case state_filter::resolved: where += " AND resolved_ms IS NOT NULL"; break;
+        case state_filter::acked: where += " AND acked_ms IS NOT NULL"; break;
     }
     auto s = reader_->prepare_built(select_alerts(where + " ORDER BY id DESC LIMIT ?3"));
     s.bind(1, q.user_id).bind(2, q.before).bind(3, std::int64_t(q.limit));

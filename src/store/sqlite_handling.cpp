@@ -64,7 +64,8 @@ team_record read_team(std::string name, std::string const& members, std::string 
 
 std::string steps_json(std::vector<escalation_step> const& steps) {
     json::array a;
-    for (auto const& s : steps) a.push_back(json::object{{"notify", s.notify}, {"ack_within_seconds", s.ack_within_seconds}});
+    for (auto const& s : steps)
+        a.push_back(json::object{{"notify", s.notify}, {"ack_within_seconds", s.ack_within_seconds}});
     return json::serialize(a);
 }
 
@@ -182,8 +183,7 @@ std::vector<escalation_policy> sqlite_alert_store::policies() {
     std::lock_guard lock{read_mutex_};
     auto s = reader_->prepare("SELECT name, steps, repeat, updated_ms FROM escalation_policies ORDER BY name");
     std::vector<escalation_policy> out;
-    while (s.step())
-        out.push_back({s.text(0), read_steps(s.text(1)), static_cast<int>(s.integer(2)), s.integer(3)});
+    while (s.step()) out.push_back({s.text(0), read_steps(s.text(1)), static_cast<int>(s.integer(2)), s.integer(3)});
     return out;
 }
 
@@ -215,8 +215,8 @@ std::vector<audit_event> sqlite_alert_store::events(std::string_view alert_id) {
     }
     std::vector<audit_event> recorded;
     {
-        auto s = reader_->prepare(
-            "SELECT type, actor, at_ms, detail FROM alert_events WHERE alert_id = ?1 ORDER BY serial");
+        auto s =
+            reader_->prepare("SELECT type, actor, at_ms, detail FROM alert_events WHERE alert_id = ?1 ORDER BY serial");
         s.bind(1, alert_id);
         while (s.step()) recorded.push_back({s.text(0), s.text(1), s.integer(2), s.text(3)});
     }
@@ -245,8 +245,8 @@ std::vector<std::string> sqlite_alert_store::recipients(std::string_view alert_i
 
 std::map<std::string, std::int64_t> sqlite_alert_store::open_by_severity() {
     std::lock_guard lock{read_mutex_};
-    auto s = reader_->prepare(
-        "SELECT severity, count(DISTINCT id) FROM alerts WHERE acked_ms IS NULL GROUP BY severity");
+    auto s =
+        reader_->prepare("SELECT severity, count(DISTINCT id) FROM alerts WHERE acked_ms IS NULL GROUP BY severity");
     std::map<std::string, std::int64_t> out;
     while (s.step()) out[s.text(0)] = s.integer(1);
     return out;
@@ -255,12 +255,12 @@ std::map<std::string, std::int64_t> sqlite_alert_store::open_by_severity() {
 // ------------------------------------------------------------------ transitions
 
 void sqlite_alert_store::enqueue_webhooks_locked(std::string_view change, std::string_view actor,
-                                                 stored_alert const& alert,
-                                                 std::vector<std::string> const& recipients, std::int64_t now_ms) {
+                                                 stored_alert const& alert, std::vector<std::string> const& recipients,
+                                                 std::int64_t now_ms) {
     if (webhook_urls_.empty()) return;
     // One id per change, the same for every URL: receivers deduplicate on it.
-    auto const body = proto::webhook_body(new_alert_id(now_ms), proto::webhook_type(change), now_ms, actor, alert,
-                                          recipients);
+    auto const body =
+        proto::webhook_body(new_alert_id(now_ms), proto::webhook_type(change), now_ms, actor, alert, recipients);
     for (auto const& url : webhook_urls_) {
         auto s = writer_->prepare(
             "INSERT INTO webhook_outbox (url, body, attempts, due_ms, created_ms) VALUES (?1, ?2, 0, ?3, ?3)");
@@ -278,13 +278,13 @@ transition_result sqlite_alert_store::apply_transition_locked(transition_request
         auto s = writer_->prepare_built(select_alerts("WHERE id = ?1 ORDER BY rowid"));
         s.bind(1, t.alert_id);
         while (s.step()) {
-            if (r.recipients.empty())
-                first = read_alert(s);
+            if (r.recipients.empty()) first = read_alert(s);
             r.recipients.push_back(s.text(1));
         }
     }
     if (r.recipients.empty()) return r;
-    if (!t.recipient.empty() && std::find(r.recipients.begin(), r.recipients.end(), t.recipient) == r.recipients.end()) {
+    if (!t.recipient.empty() &&
+        std::find(r.recipients.begin(), r.recipients.end(), t.recipient) == r.recipients.end()) {
         r.recipients.clear();
         return r;
     }
@@ -293,68 +293,68 @@ transition_result sqlite_alert_store::apply_transition_locked(transition_request
     auto const state = first.state();
     char const* change = nullptr;
     switch (t.kind) {
-    case transition_kind::acknowledge:
-        if (state != alert_state::open) {
-            r.outcome = transition_outcome::unchanged;
-            r.alert = std::move(first);
-            return r;
-        }
-        {
-            auto s = writer_->prepare(
-                "UPDATE alerts SET acked_ms = ?1, acked_by = ?2, handling_rows = 1 WHERE id = ?3");
-            s.bind(1, now_ms).bind(2, t.actor).bind(3, t.alert_id);
-            s.step();
-        }
-        first.acked_ms = now_ms;
-        first.acked_by = t.actor;
-        change = "acknowledged";
-        break;
-    case transition_kind::resolve:
-        if (state == alert_state::resolved) {
-            r.outcome = transition_outcome::invalid;
-            r.alert = std::move(first);
-            return r;
-        }
-        {
-            // Resolved while open: the resolver owns it. (SET reads the row as it was.)
-            auto s = writer_->prepare(
-                "UPDATE alerts SET resolved_ms = ?1, resolved_by = ?2, outcome = ?4, note = ?5, "
-                "acked_by = CASE WHEN acked_ms IS NULL THEN ?2 ELSE acked_by END, "
-                "acked_ms = coalesce(acked_ms, ?1), handling_rows = 1 WHERE id = ?3");
-            s.bind(1, now_ms).bind(2, t.actor).bind(3, t.alert_id).bind(4, t.outcome).bind(5, t.note);
-            s.step();
-        }
-        if (!first.acked_ms) {
+        case transition_kind::acknowledge:
+            if (state != alert_state::open) {
+                r.outcome = transition_outcome::unchanged;
+                r.alert = std::move(first);
+                return r;
+            }
+            {
+                auto s =
+                    writer_->prepare("UPDATE alerts SET acked_ms = ?1, acked_by = ?2, handling_rows = 1 WHERE id = ?3");
+                s.bind(1, now_ms).bind(2, t.actor).bind(3, t.alert_id);
+                s.step();
+            }
             first.acked_ms = now_ms;
             first.acked_by = t.actor;
-        }
-        first.resolved_ms = now_ms;
-        first.resolved_by = t.actor;
-        first.outcome = t.outcome;
-        first.note = t.note;
-        change = "resolved";
-        break;
-    case transition_kind::reopen:
-        if (state == alert_state::open) {
-            r.outcome = transition_outcome::invalid;
-            r.alert = std::move(first);
-            return r;
-        }
-        {
-            auto s = writer_->prepare(
-                "UPDATE alerts SET acked_ms = NULL, acked_by = NULL, resolved_ms = NULL, resolved_by = NULL, "
-                "outcome = NULL, note = NULL, handling_rows = 1 WHERE id = ?1");
-            s.bind(1, t.alert_id);
-            s.step();
-        }
-        first.acked_ms.reset();
-        first.acked_by.clear();
-        first.resolved_ms.reset();
-        first.resolved_by.clear();
-        first.outcome.clear();
-        first.note.clear();
-        change = "reopened";
-        break;
+            change = "acknowledged";
+            break;
+        case transition_kind::resolve:
+            if (state == alert_state::resolved) {
+                r.outcome = transition_outcome::invalid;
+                r.alert = std::move(first);
+                return r;
+            }
+            {
+                // Resolved while open: the resolver owns it. (SET reads the row as it was.)
+                auto s = writer_->prepare(
+                    "UPDATE alerts SET resolved_ms = ?1, resolved_by = ?2, outcome = ?4, note = ?5, "
+                    "acked_by = CASE WHEN acked_ms IS NULL THEN ?2 ELSE acked_by END, "
+                    "acked_ms = coalesce(acked_ms, ?1), handling_rows = 1 WHERE id = ?3");
+                s.bind(1, now_ms).bind(2, t.actor).bind(3, t.alert_id).bind(4, t.outcome).bind(5, t.note);
+                s.step();
+            }
+            if (!first.acked_ms) {
+                first.acked_ms = now_ms;
+                first.acked_by = t.actor;
+            }
+            first.resolved_ms = now_ms;
+            first.resolved_by = t.actor;
+            first.outcome = t.outcome;
+            first.note = t.note;
+            change = "resolved";
+            break;
+        case transition_kind::reopen:
+            if (state == alert_state::open) {
+                r.outcome = transition_outcome::invalid;
+                r.alert = std::move(first);
+                return r;
+            }
+            {
+                auto s = writer_->prepare(
+                    "UPDATE alerts SET acked_ms = NULL, acked_by = NULL, resolved_ms = NULL, resolved_by = NULL, "
+                    "outcome = NULL, note = NULL, handling_rows = 1 WHERE id = ?1");
+                s.bind(1, t.alert_id);
+                s.step();
+            }
+            first.acked_ms.reset();
+            first.acked_by.clear();
+            first.resolved_ms.reset();
+            first.resolved_by.clear();
+            first.outcome.clear();
+            first.note.clear();
+            change = "reopened";
+            break;
     }
     {
         json::object detail;
@@ -411,8 +411,8 @@ std::vector<escalation_timer> sqlite_alert_store::claim_due_escalations(std::int
             "ORDER BY due_ms, alert_id LIMIT ?2");
         s.bind(1, now_ms).bind(2, std::int64_t(limit));
         while (s.step())
-            out.push_back({s.text(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)),
-                           s.integer(4)});
+            out.push_back(
+                {s.text(0), s.text(1), static_cast<int>(s.integer(2)), static_cast<int>(s.integer(3)), s.integer(4)});
     }
     if (out.empty()) return out;
     for (auto const& t : out) {
@@ -553,8 +553,8 @@ std::vector<webhook_delivery> sqlite_alert_store::claim_webhooks(std::int64_t no
         s.bind(1, now_ms).bind(2, std::int64_t(limit));
         while (s.step()) {
             ids.push_back(s.integer(0));
-            out.push_back({std::to_string(s.integer(0)), s.text(1), s.text(2), static_cast<int>(s.integer(3)),
-                           s.integer(4)});
+            out.push_back(
+                {std::to_string(s.integer(0)), s.text(1), s.text(2), static_cast<int>(s.integer(3)), s.integer(4)});
         }
     }
     if (out.empty()) return out;
