@@ -274,7 +274,7 @@ transition_result sqlite_alert_store::apply_transition_locked(transition_request
     if (!is_alert_id(t.alert_id)) return r;  // not_found
     stored_alert first;
     {
-        // The first copy whole, the others' users: a team's copies differ only in those.
+        // The first copy whole (what the result and the webhooks show), the others' users.
         auto s = writer_->prepare_built(select_alerts("WHERE id = ?1 ORDER BY rowid"));
         s.bind(1, t.alert_id);
         while (s.step()) {
