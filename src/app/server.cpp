@@ -1,6 +1,7 @@
 #include "app/server.hpp"
 
 #include "alerts/alert_service.hpp"
+#include "alerts/escalation_worker.hpp"
 #include "alerts/push_dispatcher.hpp"
 #include "alerts/webhook_dispatcher.hpp"
 #include "app/heartbeat_sweep.hpp"
@@ -148,16 +149,20 @@ std::unique_ptr<push_dispatcher> make_push(settings const& s, alert_store& store
     return d;
 }
 
+handling_store& handling_of(alert_store& store) {
+    auto* h = dynamic_cast<handling_store*>(&store);
+    if (!h) throw std::logic_error("this store engine keeps no handling state");  // every engine does
+    return *h;
+}
+
 // Webhooks, when URLs are configured: the store learns them here, before
 // the alert service writes anything, so that every change has its rows.
 std::unique_ptr<webhook_dispatcher> make_webhooks(settings const& s, alert_store& store) {
     if (s.webhooks.urls.empty()) return nullptr;
-    auto* handling = dynamic_cast<handling_store*>(&store);
-    if (!handling) throw config_error("webhooks.urls: the " + s.store.engine + " store keeps no webhook outbox");
     webhook_options o;
     o.urls = s.webhooks.urls;
     o.secret = s.webhooks.secret;
-    return std::make_unique<webhook_dispatcher>(*handling, std::move(o));
+    return std::make_unique<webhook_dispatcher>(handling_of(store), std::move(o));
 }
 
 alert_service_options service_options(settings const& s) {
@@ -222,6 +227,8 @@ struct server::impl {
     std::unique_ptr<alert_bus> bus;
     alert_service alerts;
     std::unique_ptr<push_dispatcher> push;  // before the alert service stops, nothing is pushed
+    handling_store& handling{handling_of(*store)};
+    escalation_worker escalations{handling, alerts};
     vigil::embedding embedding{alerts, registry, alert_limits_from(config.limits)};
     net::static_files web;
     net::connection_limits limits{config.limits};
@@ -262,7 +269,9 @@ struct server::impl {
           sweep(*contexts[0], registry, limits, alerts, *bus, config.ping_interval, config.heartbeat_timeout),
           signals(*contexts[0]) {
         alerts.set_observer(push.get());
+        if (webhooks) alerts.set_change_listener([w = webhooks.get()] { w->poke(); });
         context.push = push.get();
+        context.handling = &handling;
         for (auto& c : contexts) {
             guards.push_back(asio::make_work_guard(*c));
             sites.push_back(std::make_unique<io_work_site>(*c));
@@ -338,6 +347,7 @@ void server::start(bool handle_signals) {
     m.bus->start(m.alerts.bus_receiver());
     m.for_each_listener([](net::listener& l) { l.run(); });
     m.sweep.start();
+    m.escalations.start();
     for (std::size_t i = 0; i < m.contexts.size(); ++i)
         m.threads.emplace_back([ctx = m.contexts[i].get(), site = m.sites[i].get()] {
             alert_service::set_work_site(site);
@@ -390,6 +400,7 @@ void server::wait() {
     auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{7};
     while (m.context.live_sessions > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    m.escalations.stop();        // a step claimed and not fired is claimed again after its lease, here or elsewhere
     m.alerts.stop();             // commits what is queued, records delivery counts (I/O threads still run its drains)
     if (m.push) m.push->stop();  // what is still queued or in flight is dropped
     if (m.webhooks) m.webhooks->stop();  // rows in flight stay leased: sent again after their lease
