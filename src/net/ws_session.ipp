@@ -232,6 +232,14 @@ void ws_session<Layer>::handle_message(std::string_view text) {
 template <class Layer>
 bool ws_session<Layer>::deliver(sequenced_message message) {
     if (closing_.load(std::memory_order_relaxed)) return false;
+    // A message outside the seq order (alert_updated) queues behind what was
+    // posted before it, such as the answer to the change it reports.
+    if (message.seq == 0) {
+        asio::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message)]() mutable {
+            self->on_live(std::move(m));
+        });
+        return true;
+    }
     // At once when the commit runs on this session's own thread (a drain on
     // its work site): a post from there would wait in the thread's private
     // queue until the drain returns, behind alerts the worker may post

@@ -5,7 +5,7 @@
 // on the same data and in the same transactions as the alerts' state, so
 // that every node of a cluster sees the same and a change is never half made.
 //
-// Contract, shared by every engine (tests/contract/handling_store_contract.hpp):
+// Contract, shared by every engine (tests/contract/handling_store_contract_test.cpp):
 // - Teams and policies are replaced whole by put_*; names are validated
 //   before (1-64 of [A-Za-z0-9_.-]).
 // - events() lists the alert's trail oldest first: `published` (actor: who

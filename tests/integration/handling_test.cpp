@@ -78,7 +78,8 @@ std::vector<std::string> event_types(server_process const& s, std::string const&
     EXPECT_EQ(r.status, 200) << r.body;
     std::vector<std::string> out;
     if (r.status != 200) return out;
-    for (auto const& e : r.json().at("events").as_array()) out.emplace_back(e.at("type").as_string());
+    auto const body = r.json();
+    for (auto const& e : body.at("events").as_array()) out.emplace_back(e.at("type").as_string());
     return out;
 }
 
@@ -126,7 +127,8 @@ TEST(Handling, ATeamAlertReachesEveryMemberAndOneAcknowledgementReachesTheOthers
     auto const history =
         http_request(server.port(), "GET", "/api/v1/alerts?status=acknowledged", {}, bearer(token_for("bob")));
     ASSERT_EQ(history.status, 200);
-    auto const& rows = history.json().at("alerts").as_array();
+    auto const history_body = history.json();
+    auto const& rows = history_body.at("alerts").as_array();
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0].at("owner"), "alice");
     EXPECT_EQ(rows[0].at("user_id"), "bob");
@@ -207,13 +209,14 @@ TEST(Handling, ResolveAndReopenReachEveryoneAndWrongMovesAreRefused) {
     auto const events = http_request(server.port(), "GET", "/api/v1/alerts/" + id + "/events", {}, bearer(token_for("carol")));
     ASSERT_EQ(events.status, 200);
     std::vector<std::string> types;
-    for (auto const& e : events.json().at("events").as_array()) {
+    auto const trail = events.json();
+    for (auto const& e : trail.at("events").as_array()) {
         types.emplace_back(e.at("type").as_string());
         EXPECT_TRUE(e.as_object().contains("actor"));
         EXPECT_TRUE(e.as_object().contains("at"));
     }
     EXPECT_EQ(types, (std::vector<std::string>{"published", "delivered", "delivered", "resolved", "reopened", "resolved"}));
-    auto const& first_resolution = events.json().at("events").as_array()[3];
+    auto const& first_resolution = trail.at("events").as_array()[3];
     EXPECT_EQ(first_resolution.at("actor"), "carol");
     EXPECT_EQ(first_resolution.at("outcome"), "false_alarm");
     EXPECT_EQ(http_request(server.port(), "GET", "/api/v1/alerts/" + id + "/events", {}, bearer(token_for("mallory"))).status,
@@ -254,7 +257,8 @@ TEST(Handling, AnUnacknowledgedAlertEscalatesToTheNextStepWithinASecondOfItsDead
     auto const types = event_types(server, id);
     EXPECT_EQ(count(types, "escalated"), 1);
     auto const trail = http_request(server.port(), "GET", "/api/v1/alerts/" + id + "/events", {}, admin());
-    for (auto const& e : trail.json().at("events").as_array())
+    auto const trail_body = trail.json();
+    for (auto const& e : trail_body.at("events").as_array())
         if (e.at("type") == "escalated") {
             EXPECT_EQ(e.at("level"), 2);
             EXPECT_EQ(e.at("notify"), "user:sup");
