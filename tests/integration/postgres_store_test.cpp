@@ -274,7 +274,7 @@ TEST(PostgresStore, IdsThatAreNotAlertIdsFindNothing) {
         EXPECT_FALSE(s.frame(bad)) << bad;
         write_batch b;
         b.transitions = {{bad, "", "admin"}};
-        b.delivered = {bad};
+        b.delivered = {{bad, "u"}};
         EXPECT_EQ(s.write(b, 2000).transitions[0].outcome, transition_outcome::not_found) << bad;
     }
     EXPECT_EQ(s.get(id)->delivery_count, 0);
