@@ -90,29 +90,36 @@ pg::statement const lock_users{
 
 // The per-user count: what the batch's users have beyond it goes. An
 // alert's frame moves to a copy that stays; its events and timer go with
-// its last copy.
+// its last copy. Only an alert of a team or with a policy has other
+// copies (the first of them copy_no 0): the others are not looked for.
+// (Rows are found through `= ANY(ARRAY(...))`, an index probe per id per
+// partition, where a join could be planned as a scan of every partition.)
 pg::statement const trim_users{"vigil_trim_users", R"sql(
 WITH gone AS (
     DELETE FROM alerts a USING users u
     WHERE u.user_id = ANY($1::text[]) AND a.user_id = u.user_id AND a.seq <= u.last_seq - $2::int8
-    RETURNING a.id, a.user_id, a.frame IS NOT NULL AS held_frame
+    RETURNING a.id, a.user_id, a.frame IS NOT NULL AS held_frame,
+              a.team <> '' OR a.escalation <> '' OR a.copy_no > 0 AS shared
 ),
 kept AS (
     SELECT DISTINCT ON (a.id) a.id, a.user_id FROM alerts a
-    WHERE a.id IN (SELECT id FROM gone)
+    WHERE a.id = ANY(ARRAY(SELECT id FROM gone WHERE shared))
       AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.id = a.id AND g.user_id = a.user_id)
     ORDER BY a.id, a.copy_no
 ),
+moves AS (
+    SELECT k.id, k.user_id FROM kept k WHERE EXISTS (SELECT 1 FROM gone g WHERE g.id = k.id AND g.held_frame)
+),
 frames AS (
-    UPDATE alerts a SET frame = (SELECT x.frame FROM alerts x WHERE x.id = g.id AND x.user_id = g.user_id)
-    FROM gone g JOIN kept k ON k.id = g.id
-    WHERE g.held_frame AND a.id = k.id AND a.user_id = k.user_id
+    UPDATE alerts a SET frame = (SELECT x.frame FROM alerts x WHERE x.id = a.id AND x.frame IS NOT NULL LIMIT 1)
+    WHERE a.id = ANY(ARRAY(SELECT id FROM moves)) AND a.user_id = ANY(ARRAY(SELECT user_id FROM moves))
+      AND EXISTS (SELECT 1 FROM moves m WHERE m.id = a.id AND m.user_id = a.user_id)
 ),
 events AS (
-    DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM gone) AND alert_id NOT IN (SELECT id FROM kept)
+    DELETE FROM alert_events WHERE alert_id = ANY(ARRAY(SELECT id FROM gone EXCEPT SELECT id FROM kept))
 ),
 timers AS (
-    DELETE FROM escalation_timers WHERE alert_id IN (SELECT id FROM gone) AND alert_id NOT IN (SELECT id FROM kept)
+    DELETE FROM escalation_timers WHERE alert_id = ANY(ARRAY(SELECT id FROM gone EXCEPT SELECT id FROM kept))
 )
 SELECT count(*) FROM gone
 )sql"};
@@ -122,8 +129,8 @@ SELECT count(*) FROM gone
 pg::statement const begin_sql{"vigil_begin", "BEGIN"};
 pg::statement const commit_sql{"vigil_commit", "COMMIT"};
 
-pg::statement const lock_copies{
-    "vigil_lock_copies", "SELECT 1 FROM alerts WHERE id = ANY($1::uuid[]) ORDER BY id, user_id FOR UPDATE"};
+pg::statement const lock_copies{"vigil_lock_copies",
+                                "SELECT 1 FROM alerts WHERE id = ANY($1::uuid[]) ORDER BY id, user_id FOR UPDATE"};
 pg::statement const read_copies{"vigil_read_copies",
                                 select_alerts("WHERE id = ANY($1::uuid[]) ORDER BY id, copy_no, user_id")};
 
@@ -279,8 +286,6 @@ using pgrows::uuid_bytes;
 
 // ------------------------------------------------------------ statements
 
-
-
 // "a.id, a.user_id, ...": the alert columns of the table aliased `alias`.
 std::string qualified_columns(std::string_view alias) {
     std::string out;
@@ -342,10 +347,10 @@ timers AS (
     ORDER BY f.id, f.ord
     ON CONFLICT (alert_id) DO NOTHING
 )
-SELECT i.ord, e.ord IS NOT NULL, s.seq, )sql" + qualified_columns("e") + R"sql(
+SELECT i.ord, e.ord IS NOT NULL, s.seq, )sql" + qualified_columns("e") +
+                                                             R"sql(
 FROM input i LEFT JOIN earlier e ON e.ord = i.ord LEFT JOIN inserted s ON s.id = i.id AND s.user_id = i.user_id
 )sql"};
-
 
 // Deliveries of copies ($1 ids, $2 users, once per delivery): the first
 // one records when and on which node.
@@ -356,7 +361,6 @@ pg::statement const record_deliveries{
     "delivered_node = CASE WHEN a.first_delivered_ms IS NULL THEN $4::text ELSE a.delivered_node END "
     "FROM (SELECT id, user_id, count(*) AS n FROM unnest($1::uuid[], $2::text[]) AS t(id, user_id) "
     "GROUP BY id, user_id) d WHERE a.id = d.id AND a.user_id = d.user_id"};
-
 
 // A replay page and the head it is read against, in one snapshot. A copy
 // whose frame is kept on another copy reads it there.
@@ -369,8 +373,8 @@ std::string after_sql(bool unacked_only, bool with_frames) {
            (with_frames ? ", CASE WHEN o.frame IS NULL AND o.frame_type IS NOT NULL THEN (SELECT x.frame FROM "
                           "alerts x WHERE x.id = o.id AND x.frame IS NOT NULL LIMIT 1) ELSE o.frame END"
                         : "") +
-           " FROM alerts o WHERE user_id = $1::text AND seq > $2::int8" + (unacked_only ? " AND acked_ms IS NULL" : "") +
-           " ORDER BY seq LIMIT $3::int8) a ON true ORDER BY a.seq";
+           " FROM alerts o WHERE user_id = $1::text AND seq > $2::int8" +
+           (unacked_only ? " AND acked_ms IS NULL" : "") + " ORDER BY seq LIMIT $3::int8) a ON true ORDER BY a.seq";
 }
 pg::statement const after_statements[4] = {
     {"vigil_after", after_sql(false, false)},
@@ -397,8 +401,8 @@ pg::statement const feed_page_sql{
         alert_columns +
         " FROM alerts WHERE (xid, id) > ($1::xid8, $2::uuid) AND xid < h.horizon ORDER BY xid, id LIMIT $3::int8) a "
         "ON true ORDER BY a.xid, a.id"};
-pg::statement const get_frame{
-    "vigil_frame", "SELECT frame_type, frame FROM alerts WHERE id = $1::uuid AND frame IS NOT NULL LIMIT 1"};
+pg::statement const get_frame{"vigil_frame",
+                              "SELECT frame_type, frame FROM alerts WHERE id = $1::uuid AND frame IS NOT NULL LIMIT 1"};
 pg::statement const get_last_seq{"vigil_last_seq", "SELECT last_seq FROM users WHERE user_id = $1::text"};
 
 // History, by whether a user, a cursor and a team are given and by state:
@@ -410,11 +414,11 @@ std::string history_sql(bool user, bool cursor, bool team, state_filter status) 
     if (cursor) where += " AND id < $" + std::to_string(++n) + "::uuid";
     if (team) where += " AND team = $" + std::to_string(++n) + "::text";
     switch (status) {
-    case state_filter::all: break;
-    case state_filter::open: where += " AND acked_ms IS NULL"; break;
-    case state_filter::acknowledged: where += " AND acked_ms IS NOT NULL AND resolved_ms IS NULL"; break;
-    case state_filter::resolved: where += " AND resolved_ms IS NOT NULL"; break;
-    case state_filter::acked: where += " AND acked_ms IS NOT NULL"; break;
+        case state_filter::all: break;
+        case state_filter::open: where += " AND acked_ms IS NULL"; break;
+        case state_filter::acknowledged: where += " AND acked_ms IS NOT NULL AND resolved_ms IS NULL"; break;
+        case state_filter::resolved: where += " AND resolved_ms IS NOT NULL"; break;
+        case state_filter::acked: where += " AND acked_ms IS NOT NULL"; break;
     }
     return select_alerts(where + " ORDER BY id DESC, user_id LIMIT $" + std::to_string(++n) + "::int8");
 }
@@ -428,8 +432,7 @@ struct history_statements {
         all.reserve(count);
         for (int i = 0; i < count; ++i) {
             names.push_back("vigil_history_" + std::to_string(i));
-            all.push_back({names.back().c_str(),
-                           history_sql(i & 1, i & 2, i & 4, static_cast<state_filter>(i >> 3))});
+            all.push_back({names.back().c_str(), history_sql(i & 1, i & 2, i & 4, static_cast<state_filter>(i >> 3))});
         }
     }
     pg::statement const& of(bool user, bool cursor, bool team, state_filter f) const {
@@ -438,27 +441,20 @@ struct history_statements {
 };
 history_statements const history_by_kind;
 
-// An age shorter than a partition: the oldest copies, row by row. An
-// alert's events and timer go with its last copy.
+// An age shorter than a partition: the oldest alerts, every copy of each,
+// with their events and timers.
 pg::statement const prune_rows{"vigil_prune_rows", R"sql(
-WITH gone AS (
-    DELETE FROM alerts WHERE (id, user_id) IN
-        (SELECT id, user_id FROM alerts WHERE id < $1::uuid ORDER BY id LIMIT $2::int8)
-    RETURNING id, user_id
+WITH expired AS (
+    SELECT ARRAY(SELECT DISTINCT id FROM alerts WHERE id < $1::uuid ORDER BY id LIMIT $2::int8) AS ids
 ),
-done AS (
-    SELECT DISTINCT g.id FROM gone g WHERE NOT EXISTS (
-        SELECT 1 FROM alerts a WHERE a.id = g.id
-        AND NOT EXISTS (SELECT 1 FROM gone h WHERE h.id = a.id AND h.user_id = a.user_id))
-),
-events AS (DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM done)),
-timers AS (DELETE FROM escalation_timers WHERE alert_id IN (SELECT id FROM done))
+gone AS (DELETE FROM alerts WHERE id = ANY((SELECT ids FROM expired)::uuid[]) RETURNING id),
+events AS (DELETE FROM alert_events WHERE alert_id = ANY((SELECT ids FROM expired)::uuid[])),
+timers AS (DELETE FROM escalation_timers WHERE alert_id = ANY((SELECT ids FROM expired)::uuid[]))
 SELECT count(*) FROM gone
 )sql"};
 // What belonged to alerts below the oldest partition (dropped with theirs).
 pg::statement const prune_events_below{"vigil_prune_events", "DELETE FROM alert_events WHERE alert_id < $1::uuid"};
-pg::statement const prune_timers_below{"vigil_prune_timers",
-                                       "DELETE FROM escalation_timers WHERE alert_id < $1::uuid"};
+pg::statement const prune_timers_below{"vigil_prune_timers", "DELETE FROM escalation_timers WHERE alert_id < $1::uuid"};
 pg::statement const try_lock{"vigil_try_lock", "SELECT pg_try_advisory_lock(hashtext($1::text))"};
 pg::statement const unlock{"vigil_unlock", "SELECT pg_advisory_unlock(hashtext($1::text))"};
 pg::statement const list_partitions_sql{
@@ -483,7 +479,6 @@ bool canonical_uuid(std::string_view s) {
         if (dash_at(i) ? s[i] != '-' : !hex_digit(s[i])) return false;
     return true;
 }
-
 
 // The least id of the millisecond `ms`: a partition bound.
 std::string uuid_at(std::int64_t ms) {
@@ -909,9 +904,9 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
             user.add(d.user_id);
         }
         if (!id.size()) return std::optional<pg::step>{};
-        return std::optional<pg::step>{pg::step{
-            &record_deliveries,
-            pg::params{}.binary(std::move(id)).binary(std::move(user)).integer(now_ms).text(batch.node)}};
+        return std::optional<pg::step>{
+            pg::step{&record_deliveries,
+                     pg::params{}.binary(std::move(id)).binary(std::move(user)).integer(now_ms).text(batch.node)}};
     };
     if (!explicit_tx)
         if (auto d = deliveries()) steps.push_back(std::move(*d));

@@ -29,10 +29,9 @@ pg::statement const set_state{
     "vigil_set_state",
     "UPDATE alerts SET acked_ms = $2::int8, acked_by = $3::text, resolved_ms = $4::int8, resolved_by = $5::text, "
     "outcome = $6::text, note = $7::text WHERE id = $1::uuid"};
-pg::statement const insert_event{
-    "vigil_event",
-    "INSERT INTO alert_events (alert_id, type, actor, at_ms, detail) "
-    "VALUES ($1::uuid, $2::text, $3::text, $4::int8, $5::text)"};
+pg::statement const insert_event{"vigil_event",
+                                 "INSERT INTO alert_events (alert_id, type, actor, at_ms, detail) "
+                                 "VALUES ($1::uuid, $2::text, $3::text, $4::int8, $5::text)"};
 // One row per URL, all with the same body.
 pg::statement const insert_outbox{
     "vigil_outbox",
@@ -121,8 +120,7 @@ FROM src s CROSS JOIN top t JOIN unnest($2::text[]) WITH ORDINALITY AS r(user_id
 JOIN heads h ON h.user_id = r.user_id
 RETURNING user_id, seq
 )sql"};
-pg::statement const set_level{"vigil_set_level",
-                              "UPDATE alerts SET escalation_level = $2::int4 WHERE id = $1::uuid"};
+pg::statement const set_level{"vigil_set_level", "UPDATE alerts SET escalation_level = $2::int4 WHERE id = $1::uuid"};
 
 pg::statement const claim_webhooks_sql{"vigil_claim_webhooks", R"sql(
 WITH due AS (
@@ -135,12 +133,10 @@ claimed AS (
 )
 SELECT id, url, body, attempts, created_ms FROM claimed ORDER BY created_ms, id
 )sql"};
-pg::statement const webhook_delivered_sql{"vigil_webhook_delivered",
-                                          "DELETE FROM webhook_outbox WHERE id = $1::int8"};
+pg::statement const webhook_delivered_sql{"vigil_webhook_delivered", "DELETE FROM webhook_outbox WHERE id = $1::int8"};
 pg::statement const webhook_failed_sql{
     "vigil_webhook_failed", "UPDATE webhook_outbox SET attempts = attempts + 1, due_ms = $2::int8 WHERE id = $1::int8"};
-pg::statement const drop_webhooks_sql{"vigil_webhooks_drop",
-                                      "DELETE FROM webhook_outbox WHERE created_ms < $1::int8"};
+pg::statement const drop_webhooks_sql{"vigil_webhooks_drop", "DELETE FROM webhook_outbox WHERE created_ms < $1::int8"};
 
 // Each open alert once, however many copies it has.
 pg::statement const open_by_severity_sql{
@@ -170,7 +166,8 @@ std::string escalation_map_json(std::map<std::string, std::string> const& m) {
 
 std::string steps_json(std::vector<escalation_step> const& steps) {
     json::array a;
-    for (auto const& s : steps) a.push_back(json::object{{"notify", s.notify}, {"ack_within_seconds", s.ack_within_seconds}});
+    for (auto const& s : steps)
+        a.push_back(json::object{{"notify", s.notify}, {"ack_within_seconds", s.ack_within_seconds}});
     return json::serialize(a);
 }
 
@@ -231,9 +228,9 @@ void add_outbox(std::vector<pg::step>& steps, std::vector<std::string> const& ur
                 std::int64_t now_ms, std::string_view actor, stored_alert const& alert,
                 std::vector<std::string> const& recipients) {
     if (urls.empty()) return;
-    auto body = proto::webhook_body(new_alert_id(now_ms), proto::webhook_type(change), now_ms, actor, alert, recipients);
-    steps.push_back(
-        {&insert_outbox, pg::params{}.binary(text_array(urls)).binary(std::move(body)).integer(now_ms)});
+    auto body =
+        proto::webhook_body(new_alert_id(now_ms), proto::webhook_type(change), now_ms, actor, alert, recipients);
+    steps.push_back({&insert_outbox, pg::params{}.binary(text_array(urls)).binary(std::move(body)).integer(now_ms)});
 }
 
 }  // namespace
@@ -264,67 +261,63 @@ std::vector<transition_result> apply_transitions(std::vector<transition_request>
         char const* change = nullptr;
         std::string detail = "{}";
         switch (t.kind) {
-        case transition_kind::acknowledge:
-            if (state != alert_state::open) {
-                r.outcome = transition_outcome::unchanged;
-                break;
-            }
-            change = "acknowledged";
-            for (auto& c : v) {
-                c.acked_ms = now_ms;
-                c.acked_by = t.actor;
-            }
-            break;
-        case transition_kind::resolve: {
-            if (state == alert_state::resolved) {
-                r.outcome = transition_outcome::invalid;
-                break;
-            }
-            change = "resolved";
-            for (auto& c : v) {
-                if (!c.acked_ms) {  // resolved while open: the resolver owns it
+            case transition_kind::acknowledge:
+                if (state != alert_state::open) {
+                    r.outcome = transition_outcome::unchanged;
+                    break;
+                }
+                change = "acknowledged";
+                for (auto& c : v) {
                     c.acked_ms = now_ms;
                     c.acked_by = t.actor;
                 }
-                c.resolved_ms = now_ms;
-                c.resolved_by = t.actor;
-                c.outcome = t.outcome;
-                c.note = t.note;
-            }
-            json::object d{{"outcome", t.outcome}};
-            if (!t.note.empty()) d["note"] = t.note;
-            detail = json::serialize(d);
-            break;
-        }
-        case transition_kind::reopen:
-            if (state == alert_state::open) {
-                r.outcome = transition_outcome::invalid;
+                break;
+            case transition_kind::resolve: {
+                if (state == alert_state::resolved) {
+                    r.outcome = transition_outcome::invalid;
+                    break;
+                }
+                change = "resolved";
+                for (auto& c : v) {
+                    if (!c.acked_ms) {  // resolved while open: the resolver owns it
+                        c.acked_ms = now_ms;
+                        c.acked_by = t.actor;
+                    }
+                    c.resolved_ms = now_ms;
+                    c.resolved_by = t.actor;
+                    c.outcome = t.outcome;
+                    c.note = t.note;
+                }
+                json::object d{{"outcome", t.outcome}};
+                if (!t.note.empty()) d["note"] = t.note;
+                detail = json::serialize(d);
                 break;
             }
-            change = "reopened";
-            for (auto& c : v) {
-                c.acked_ms.reset();
-                c.acked_by.clear();
-                c.resolved_ms.reset();
-                c.resolved_by.clear();
-                c.outcome.clear();
-                c.note.clear();
-            }
-            break;
+            case transition_kind::reopen:
+                if (state == alert_state::open) {
+                    r.outcome = transition_outcome::invalid;
+                    break;
+                }
+                change = "reopened";
+                for (auto& c : v) {
+                    c.acked_ms.reset();
+                    c.acked_by.clear();
+                    c.resolved_ms.reset();
+                    c.resolved_by.clear();
+                    c.outcome.clear();
+                    c.note.clear();
+                }
+                break;
         }
         r.alert = v.front();
         if (!change) continue;
         r.outcome = transition_outcome::applied;
         changed.insert(found->first);
-        steps.push_back({&insert_event, pg::params{}
-                                            .text(found->first)
-                                            .text(change)
-                                            .text(t.actor)
-                                            .integer(now_ms)
-                                            .binary(std::move(detail))});
+        steps.push_back(
+            {&insert_event,
+             pg::params{}.text(found->first).text(change).text(t.actor).integer(now_ms).binary(std::move(detail))});
         if (t.kind == transition_kind::reopen)
-            steps.push_back(
-                {&arm_timer, pg::params{}.text(found->first).integer(now_ms).text(v.front().escalation)});
+            steps.push_back({&arm_timer, pg::params{}.text(found->first).integer(now_ms).text(v.front().escalation)});
         else
             steps.push_back({&delete_timer, pg::params{}.text(found->first)});
         add_outbox(steps, webhook_urls, change, now_ms, t.actor, v.front(), r.recipients);
@@ -447,8 +440,8 @@ std::vector<audit_event> postgres_alert_store::events(std::string_view alert_id)
                          [](auto const& a, auto const& b) { return a.at_ms < b.at_ms; });
         out.insert(out.end(), delivered.begin(), delivered.end());
         for (int row = 0; row < recorded.rows(); ++row)
-            out.push_back({recorded.string(row, 0), recorded.string(row, 1), recorded.integer(row, 2),
-                           recorded.string(row, 3)});
+            out.push_back(
+                {recorded.string(row, 0), recorded.string(row, 1), recorded.integer(row, 2), recorded.string(row, 3)});
         // By time; on a tie the derived ones (before) stay first.
         std::stable_sort(out.begin(), out.end(), [](auto const& a, auto const& b) { return a.at_ms < b.at_ms; });
         return out;
@@ -473,10 +466,10 @@ std::vector<escalation_timer> postgres_alert_store::claim_due_escalations(std::i
     // Not tried again after a commit went unanswered: what it claimed is
     // claimed again once the lease is over.
     return with_connection(false, [&](pg::connection& c, clock::time_point deadline) {
-        auto const r = c.run(
-            claim_timers,
-            pg::params{}.integer(now_ms).integer(lease_ms).integer(std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
-            deadline);
+        auto const r = c.run(claim_timers,
+                             pg::params{}.integer(now_ms).integer(lease_ms).integer(
+                                 std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
+                             deadline);
         std::vector<escalation_timer> out;
         for (int row = 0; row < r.rows(); ++row)
             out.push_back({r.string(row, 0), r.string(row, 1), int(r.integer(row, 2)), int(r.integer(row, 3)),
@@ -567,8 +560,8 @@ escalation_result postgres_alert_store::escalate_once(pg::connection& c, escalat
             changes.push_back({&pgrows::add_users, pg::params{}.binary(text_array(sorted))});
             changes.push_back({&pgrows::lock_users, pg::params{}.binary(text_array(sorted))});
             insert_step = int(changes.size());
-            changes.push_back({&insert_escalated,
-                               pg::params{}.text(id).binary(text_array(added_users)).integer(fire.level)});
+            changes.push_back(
+                {&insert_escalated, pg::params{}.text(id).binary(text_array(added_users)).integer(fire.level)});
             if (auto const keep = options_.retention.per_user)
                 changes.push_back(
                     {&pgrows::trim_users, pg::params{}.binary(text_array(sorted)).integer(std::int64_t(keep))});
@@ -583,8 +576,8 @@ escalation_result postgres_alert_store::escalate_once(pg::connection& c, escalat
                  .text("escalated")
                  .text("escalation")
                  .integer(fire.now_ms)
-                 .binary(json::serialize(
-                     json::object{{"level", fire.level}, {"notify", fire.notify}, {"recipients", std::move(audience)}}))});
+                 .binary(json::serialize(json::object{
+                     {"level", fire.level}, {"notify", fire.notify}, {"recipients", std::move(audience)}}))});
         add_outbox(changes, webhook_urls(), "escalated", fire.now_ms, "escalation", *out.alert, out.recipients);
         if (fire.next)
             changes.push_back({&move_timer, pg::params{}
@@ -638,14 +631,14 @@ std::vector<webhook_delivery> postgres_alert_store::claim_webhooks(std::int64_t 
                                                                    std::size_t limit) {
     if (limit == 0) return {};
     return with_connection(false, [&](pg::connection& c, clock::time_point deadline) {
-        auto const r = c.run(
-            claim_webhooks_sql,
-            pg::params{}.integer(now_ms).integer(lease_ms).integer(std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
-            deadline);
+        auto const r = c.run(claim_webhooks_sql,
+                             pg::params{}.integer(now_ms).integer(lease_ms).integer(
+                                 std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
+                             deadline);
         std::vector<webhook_delivery> out;
         for (int row = 0; row < r.rows(); ++row)
-            out.push_back({r.string(row, 0), r.string(row, 1), r.string(row, 2), int(r.integer(row, 3)),
-                           r.integer(row, 4)});
+            out.push_back(
+                {r.string(row, 0), r.string(row, 1), r.string(row, 2), int(r.integer(row, 3)), r.integer(row, 4)});
         return out;
     });
 }

@@ -16,9 +16,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
-#include <chrono>
 #include <thread>
 #include <unistd.h>
 
@@ -421,8 +421,8 @@ namespace {
 // The least id of a millisecond (a partition bound), as the engine writes it.
 std::string uuid_at(std::int64_t ms) {
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%08llx-%04llx-0000-0000-000000000000",
-                  static_cast<unsigned long long>(ms >> 16), static_cast<unsigned long long>(ms & 0xffff));
+    std::snprintf(buf, sizeof buf, "%08llx-%04llx-0000-0000-000000000000", static_cast<unsigned long long>(ms >> 16),
+                  static_cast<unsigned long long>(ms & 0xffff));
     return buf;
 }
 
@@ -484,8 +484,9 @@ TEST(PostgresStore, UpgradesASchema2DatabaseInPlace) {
             CREATE TABLE push_groups (user_id text NOT NULL, topic text NOT NULL, started_ms bigint NOT NULL,
                                       count bigint NOT NULL, PRIMARY KEY (user_id, topic));
             CREATE TABLE alerts_19700111_000000 (LIKE alerts INCLUDING DEFAULTS INCLUDING STORAGE);
-            )sql" + "ALTER TABLE alerts ATTACH PARTITION alerts_19700111_000000 FOR VALUES FROM ('" +
-                uuid_at(day10) + "') TO ('" + uuid_at(day11) + "');" +
+            )sql" +
+                "ALTER TABLE alerts ATTACH PARTITION alerts_19700111_000000 FOR VALUES FROM ('" + uuid_at(day10) +
+                "') TO ('" + uuid_at(day11) + "');" +
                 "INSERT INTO users VALUES ('u', 2);"
                 "INSERT INTO alerts (id, user_id, seq, stream_id, detection, ts, created_ms, acked_ms, acked_by, "
                 "severity, group_key) VALUES ('" +
@@ -557,7 +558,9 @@ TEST(PostgresStore, ADroppedPartitionTakesItsAlertsEventsAndTimers) {
     ASSERT_EQ(s.events(old_acked).size(), 2u);
 
     session db{postgres_process::shared().url()};
-    auto const count = [&](std::string const& table) { return db.query("SELECT count(*) FROM " + o.schema + "." + table); };
+    auto const count = [&](std::string const& table) {
+        return db.query("SELECT count(*) FROM " + o.schema + "." + table);
+    };
     EXPECT_EQ(count("alert_events"), "3");
     EXPECT_EQ(count("escalation_timers"), "1");
 
@@ -586,12 +589,14 @@ TEST(PostgresStore, TheLastCopyTakesTheFrameEventsAndTimerAlong) {
     s.write(alerts(batch), 1000);
     auto const claimed = s.claim_due_escalations(5000, 1000, 10);
     ASSERT_EQ(claimed.size(), 1u);
-    ASSERT_TRUE(s.escalate({claimed[0], 1, "team:night", {"alice", "bob"},
-                            escalation_timer{id, "p", 0, 1, 90'000}, 5100})
-                    .applied);
+    ASSERT_TRUE(
+        s.escalate({claimed[0], 1, "team:night", {"alice", "bob"}, escalation_timer{id, "p", 0, 1, 90'000}, 5100})
+            .applied);
 
     session db{postgres_process::shared().url()};
-    auto const count = [&](std::string const& table) { return db.query("SELECT count(*) FROM " + o.schema + "." + table); };
+    auto const count = [&](std::string const& table) {
+        return db.query("SELECT count(*) FROM " + o.schema + "." + table);
+    };
     auto const frames_kept =
         db.query("SELECT count(*) FROM " + o.schema + ".alerts WHERE id = '" + id + "' AND frame IS NOT NULL");
     EXPECT_EQ(frames_kept, "1");  // once, however many copies
@@ -681,4 +686,38 @@ TEST(PostgresStore, NodesClaimEachWebhookRowOnce) {
     t.join();
     EXPECT_EQ(seen.size(), 30u);
     EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 30u);
+}
+
+// An age shorter than a partition prunes alerts row by row: each alert
+// whole, every copy at once, with its events and timer.
+TEST(PostgresStore, RowByRowRetentionTakesEveryCopyWithItsEventsAndTimer) {
+    auto const o = shared_options(retention_policy{1000, 0});
+    postgres_alert_store s{o};
+    auto const old_id = new_alert_id(5000), young_id = new_alert_id(6500);
+    auto old = copies_of(old_id, {"a", "b", "c"});
+    for (auto& a : old) {
+        a.escalation = "p";
+        a.escalation_due_ms = 60'000;
+    }
+    s.write(alerts(old), 5000);
+    s.write(alerts(copies_of(young_id, {"a", "b"})), 6500);
+    write_batch b;
+    b.transitions = {ack_by(young_id, "a")};
+    s.write(b, 6600);
+    write_batch r;
+    r.transitions = {{old_id, "b", "b", transition_kind::resolve, "test", ""},
+                     {old_id, "b", "b", transition_kind::reopen, {}, {}}};
+    s.write(r, 6700);  // no policy "p": the reopening arms no timer; the publish's went with the resolution
+    session db{postgres_process::shared().url()};
+    db.query("INSERT INTO " + o.schema + ".escalation_timers VALUES ('" + old_id + "', 'p', 0, 0, 60000)");
+
+    EXPECT_EQ(s.prune_expired(7000, 1), 3u);  // one alert: its three copies
+    EXPECT_FALSE(s.get(old_id));
+    EXPECT_TRUE(s.get(young_id));
+    auto const count = [&](std::string const& table) {
+        return db.query("SELECT count(*) FROM " + o.schema + "." + table);
+    };
+    EXPECT_EQ(count("alert_events"), "1");  // young_id's acknowledgement
+    EXPECT_EQ(count("escalation_timers"), "0");
+    EXPECT_EQ(s.prune_expired(7000, 1), 0u);
 }
