@@ -105,8 +105,9 @@ public:
     // Drops the partitions wholly older than the retention age (each drop
     // counts its rows, and is not bounded by max_rows: it costs the same
     // whatever their number), then, for an age shorter than one partition,
-    // deletes at most max_rows expired alerts. While another node prunes the
-    // same store, returns 0 at once.
+    // deletes at most max_rows expired alerts (each with every copy, so it
+    // may count more rows). While another node prunes the same store,
+    // returns 0 at once.
     std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
     std::uint64_t last_seq(std::string_view user_id) override;
 
