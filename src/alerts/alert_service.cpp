@@ -422,7 +422,8 @@ void alert_service::flush_deliveries() {
 void alert_service::receiver::on_alert(bus_alert const& alert) {
     if (!s_.registry_.deliver(alert.user_id, {alert.text, alert.seq, metrics::now_ns()})) return;
     metrics::global().alerts_delivered.inc();
-    if (!alert.delivery_recorded || alert.origin_node != s_.bus_.node_id()) s_.record_delivery({alert.alert_id, alert.user_id});
+    if (!alert.delivery_recorded || alert.origin_node != s_.bus_.node_id())
+        s_.record_delivery({alert.alert_id, alert.user_id});
 }
 
 // A newer connection of the user opened on another node: the one here goes,

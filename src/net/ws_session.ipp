@@ -168,8 +168,9 @@ void ws_session<Layer>::handle_message(std::string_view text) {
             "message must be a JSON object with a type of ping, pong, ack, resolve, reopen or refresh";
         if (msg.error() == proto::message_error::invalid_ack) detail = "ack needs a string alert_id";
         if (msg.error() == proto::message_error::invalid_resolve)
-            detail = "resolve needs a string alert_id, an outcome of real, false_alarm or test, and a note of at most "
-                     "1000 characters";
+            detail =
+                "resolve needs a string alert_id, an outcome of real, false_alarm or test, and a note of at most "
+                "1000 characters";
         if (msg.error() == proto::message_error::invalid_reopen) detail = "reopen needs a string alert_id";
         if (msg.error() == proto::message_error::invalid_refresh) detail = "refresh needs a string token";
         return send(std::make_shared<std::string const>(proto::error_message(code, detail)));
