@@ -4,7 +4,7 @@
 
 namespace vigil::pg {
 
-pool::pool(pool_options options) : options_(std::move(options)), redacted_(redact(options_.conninfo)) {
+pool::pool(pool_settings options) : options_(std::move(options)), redacted_(redact(options_.conninfo)) {
     if (options_.size == 0) options_.size = 1;
 }
 

@@ -15,7 +15,7 @@
 
 namespace vigil::pg {
 
-struct pool_options {
+struct pool_settings {
     std::string conninfo;  // a postgresql:// URL or key=value string
     std::size_t size = 4;
     settings session;  // applied to every new connection
@@ -23,7 +23,7 @@ struct pool_options {
 
 class pool {
 public:
-    explicit pool(pool_options options);
+    explicit pool(pool_settings options);
     ~pool();
     pool(pool const&) = delete;
     pool& operator=(pool const&) = delete;
@@ -58,7 +58,7 @@ public:
 private:
     void give_back(std::unique_ptr<connection> c) noexcept;
 
-    pool_options options_;
+    pool_settings options_;
     std::string redacted_;
     mutable std::mutex mutex_;
     std::condition_variable freed_;

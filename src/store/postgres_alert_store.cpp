@@ -592,7 +592,7 @@ postgres_alert_store::postgres_alert_store(postgres_options options) : options_(
     if (options_.partition_ms < 1000 || options_.partition_ms % 1000)
         throw store_error("postgres: partition_ms must be a whole number of seconds");
     if (options_.timeout.count() <= 0) throw store_error("postgres: the timeout must be positive");
-    pg::pool_options po;
+    pg::pool_settings po;
     po.conninfo = options_.url;
     po.size = options_.pool_size;
     po.session = {{"statement_timeout", std::to_string(options_.timeout.count())},

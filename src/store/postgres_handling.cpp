@@ -373,6 +373,7 @@ std::vector<team_record> postgres_alert_store::teams() {
     return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
         auto const r = c.run(teams_sql, {}, deadline);
         std::vector<team_record> out;
+        out.reserve(std::size_t(r.rows()));
         for (int row = 0; row < r.rows(); ++row) out.push_back(read_team(r, row));
         return out;
     });
@@ -406,6 +407,7 @@ std::vector<escalation_policy> postgres_alert_store::policies() {
     return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
         auto const r = c.run(policies_sql, {}, deadline);
         std::vector<escalation_policy> out;
+        out.reserve(std::size_t(r.rows()));
         for (int row = 0; row < r.rows(); ++row) out.push_back(read_policy(r, row));
         return out;
     });
@@ -453,6 +455,7 @@ std::vector<std::string> postgres_alert_store::recipients(std::string_view alert
     return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
         auto const r = c.run(recipients_sql, pg::params{}.text(alert_id), deadline);
         std::vector<std::string> out;
+        out.reserve(std::size_t(r.rows()));
         for (int row = 0; row < r.rows(); ++row) out.push_back(r.string(row, 0));
         return out;
     });
@@ -471,6 +474,7 @@ std::vector<escalation_timer> postgres_alert_store::claim_due_escalations(std::i
                                  std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
                              deadline);
         std::vector<escalation_timer> out;
+        out.reserve(std::size_t(r.rows()));
         for (int row = 0; row < r.rows(); ++row)
             out.push_back({r.string(row, 0), r.string(row, 1), int(r.integer(row, 2)), int(r.integer(row, 3)),
                            r.integer(row, 4)});
@@ -636,6 +640,7 @@ std::vector<webhook_delivery> postgres_alert_store::claim_webhooks(std::int64_t 
                                  std::int64_t(std::min<std::size_t>(limit, INT64_MAX))),
                              deadline);
         std::vector<webhook_delivery> out;
+        out.reserve(std::size_t(r.rows()));
         for (int row = 0; row < r.rows(); ++row)
             out.push_back(
                 {r.string(row, 0), r.string(row, 1), r.string(row, 2), int(r.integer(row, 3)), r.integer(row, 4)});
