@@ -239,12 +239,13 @@ class ApiDescription(unittest.TestCase):
                 got["anomaly_detected"] = json.loads(await asyncio.wait_for(ws.recv(), 20))
                 await ws.send(json.dumps({"type": "ping"}))
                 await ws.send(json.dumps({"type": "ack", "alert_id": self.alert_id}))
-                while len(got) < 3:
+                while len(got) < 4:  # then the change itself, as every recipient gets it
                     m = json.loads(await asyncio.wait_for(ws.recv(), 20))
                     got.setdefault(m["type"], m)
             return got
         got = asyncio.run(session())
-        for name, key in (("anomaly_detected", "anomalyDetected"), ("pong", "serverPong"), ("ack_ok", "ackOk")):
+        for name, key in (("anomaly_detected", "anomalyDetected"), ("pong", "serverPong"), ("ack_ok", "ackOk"),
+                          ("alert_updated", "alertUpdated")):
             with self.subTest(message=name):
                 self.assertIn(name, got)
                 self.assertEqual(check_schema(ASYNCAPI, messages[key]["payload"], got[name], name), [])

@@ -238,6 +238,11 @@ TEST_F(ServerTest, AckIsConfirmed) {
     auto const ok = erin->read_json();
     EXPECT_EQ(ok.at("type"), "ack_ok");
     EXPECT_EQ(ok.at("alert_id"), m.at("alert_id"));
+    // Then the change itself, as every recipient gets it (docs/handling.md).
+    auto const update = erin->read_json();
+    EXPECT_EQ(update.at("type"), "alert_updated");
+    EXPECT_EQ(update.at("alert_id"), m.at("alert_id"));
+    EXPECT_EQ(update.at("owner"), "erin");
 
     erin->send_json({{"type", "ack"}, {"alert_id", "no-such-alert"}});
     auto const err = erin->read_json();
