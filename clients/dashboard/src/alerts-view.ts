@@ -223,11 +223,13 @@ export function createAlertList(options: AlertListOptions): AlertListView {
     const parts = [
       h('span', { class: 'state-badge', 'data-state': state, title: 'state' }, state),
       owner !== null && h('span', { class: 'owner', title: 'who acknowledged it' }, `owner ${owner}`),
+      // A replayed copy carries the state and owner only; the outcome comes with alert_updated (and the trail).
       state === 'resolved' &&
+        outcomeLabel !== null &&
         h(
           'span',
           { class: 'resolution' },
-          `${outcomeLabel ?? 'resolved'}${resolvedBy !== null && resolvedBy !== owner ? ` by ${resolvedBy}` : ''}`,
+          `${outcomeLabel}${resolvedBy !== null && resolvedBy !== owner ? ` by ${resolvedBy}` : ''}`,
           note !== null && h('q', { class: 'note' }, note),
         ),
       team !== null && h('span', { class: 'tag team', title: 'sent to this team' }, `team ${team}`),
