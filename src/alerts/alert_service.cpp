@@ -6,6 +6,7 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
+#include "proto/alert_json.hpp"
 #include "proto/messages.hpp"
 
 namespace vigil {
@@ -65,7 +66,7 @@ void alert_service::refuse(job& j) {
     refusal const why{503, "store_unavailable", "the server is stopping; retry it"};
     if (auto* p = std::get_if<publish_job>(&j))
         p->done(why);
-    else if (auto* a = std::get_if<ack_job>(&j))
+    else if (auto* a = std::get_if<transition_job>(&j))
         a->done(why);
     else if (auto const c = std::get<open_job>(j).target.lock())
         c->close(close_code::going_away, "server going away");
@@ -97,8 +98,8 @@ void alert_service::fetch(std::weak_ptr<subscriber> connection, std::uint64_t af
     enqueue(open_job{std::move(connection), after_seq, unacked_only, false});
 }
 
-void alert_service::acknowledge(transition_request request, std::function<void(transition_outcome_or_error)> done) {
-    enqueue(ack_job{std::move(request), std::move(done)});
+void alert_service::transition(transition_request request, std::function<void(transition_outcome_or_error)> done) {
+    enqueue(transition_job{std::move(request), std::move(done)});
 }
 
 void alert_service::stop() {
@@ -180,7 +181,7 @@ void alert_service::run_round(std::deque<job>& jobs) {
     // Consecutive publishes and acks form one commit; an open() is a barrier
     // so that its replay sees exactly what was committed before it.
     std::vector<publish_job*> publishes;
-    std::vector<ack_job*> acks;
+    std::vector<transition_job*> acks;
     std::size_t pending_alerts = 0;
     for (auto& j : jobs) {
         if (auto* p = std::get_if<publish_job>(&j)) {
@@ -191,7 +192,7 @@ void alert_service::run_round(std::deque<job>& jobs) {
             }
             publishes.push_back(p);
             pending_alerts += p->alerts.size();
-        } else if (auto* a = std::get_if<ack_job>(&j)) {
+        } else if (auto* a = std::get_if<transition_job>(&j)) {
             acks.push_back(a);
         } else {
             commit(publishes, acks);
@@ -209,7 +210,7 @@ void alert_service::run_round(std::deque<job>& jobs) {
     if (full) flush_deliveries();
 }
 
-void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks) {
+void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<transition_job*>& acks) {
     if (publishes.empty() && acks.empty()) return;
     write_batch batch;
     for (auto* p : publishes)
@@ -218,6 +219,7 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
             batch.alerts.push_back(std::move(a));
         }
     for (auto* a : acks) batch.transitions.push_back(a->request);
+    batch.node = bus_.node_id();
     {
         std::lock_guard lock{delivered_mutex_};
         batch.delivered.swap(delivered_);
@@ -245,6 +247,7 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
     // and `delivered` says whether a live connection was there to take it, as
     // far as this node knows (its own, or one the bus knows of elsewhere).
     std::size_t i = 0;
+    std::string_view last_counted;  // a team alert's copies are neighbours: count the alert once
     for (auto* p : publishes) {
         std::vector<publish_result> out;
         out.reserve(p->alerts.size());
@@ -263,8 +266,11 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
                                   proto::anomaly_message(appended.alert, false, store_.epoch()))});
                 r.delivered = here || bus_.connected_elsewhere(appended.alert.user_id);
                 if (observer_) observer_->committed(appended.alert, r.delivered);
-                m.alerts_published.inc();
-                m.alerts_by_severity.inc(appended.alert.severity);
+                if (appended.alert.alert_id != last_counted) {
+                    m.alerts_published.inc();
+                    m.alerts_by_severity.inc(appended.alert.severity);
+                    last_counted = appended.alert.alert_id;
+                }
             } else {
                 m.alerts_duplicate.inc();
             }
@@ -272,16 +278,67 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<ack
         }
         p->done(std::move(out));
     }
+    bool changed = false;
     for (std::size_t k = 0; k < acks.size(); ++k) {
-        if (result.transitions[k].outcome == transition_outcome::applied) {
-            m.alerts_acked.inc();
-            if (observer_)
-                observer_->acknowledged(acks[k]->request.alert_id, result.transitions[k].user_id, acks[k]->request.actor);
+        auto const& t = result.transitions[k];
+        auto const& request = acks[k]->request;
+        if (t.outcome == transition_outcome::applied && t.alert) {
+            changed = true;
+            auto const& a = *t.alert;
+            std::string_view change = "acknowledged";
+            if (request.kind == transition_kind::resolve) change = "resolved";
+            if (request.kind == transition_kind::reopen) change = "reopened";
+            m.alert_transitions.inc(change);
+            // The first acknowledgement: an alert resolved while open is acknowledged by it.
+            if (request.kind != transition_kind::reopen && a.acked_ms == t.at_ms) {
+                m.alerts_acked.inc();
+                m.time_to_acknowledge.observe_ms(a.severity, t.at_ms - a.created_ms);
+                if (observer_)
+                    for (auto const& u : t.recipients) observer_->acknowledged(request.alert_id, u, request.actor);
+            }
+            if (request.kind == transition_kind::resolve)
+                m.time_to_resolve.observe_ms(a.severity, t.at_ms - a.created_ms);
+            announce_change(a, t.recipients, change, request.actor);
         }
-        acks[k]->done(result.transitions[k]);
+        acks[k]->done(t);
     }
+    if (changed && on_change_) on_change_();
     publishes.clear();
     acks.clear();
+}
+
+void alert_service::announce_change(stored_alert const& alert, std::vector<std::string> const& recipients,
+                                    std::string_view change, std::string_view actor) {
+    auto const text = std::make_shared<std::string const>(proto::alert_updated_message(alert, change, actor));
+    for (auto const& u : recipients) {
+        registry_.deliver(u, {text, 0, 0});
+        bus_.publish_control({bus_control::kind::user_message, u, bus_.node_id(), {}, 0, text});
+    }
+}
+
+void alert_service::announce_escalation(escalation_result const& result, escalation_fire const& fire) {
+    if (!result.applied || !result.alert) return;
+    auto& m = metrics::global();
+    m.escalations.inc();
+    m.alert_transitions.inc("escalated");
+    std::vector<std::string> others;
+    for (auto const& u : result.recipients)
+        if (std::none_of(result.added.begin(), result.added.end(), [&](auto const& a) { return a.user_id == u; }))
+            others.push_back(u);
+    for (auto const& copy : result.added)  // as a fresh alert: the receiving node records its delivery
+        bus_.publish({copy.user_id, copy.seq, copy.alert_id, bus_.node_id(), false,
+                      std::make_shared<std::string const>(proto::anomaly_message(copy, false, store_.epoch()))});
+    announce_change(*result.alert, others, "escalated", "escalation");
+    // Everyone the step reached is pushed, connected or not (SPEC section 9).
+    if (observer_) {
+        for (auto const& u : fire.recipients) {
+            auto copy = *result.alert;
+            copy.user_id = u;
+            copy.suppressed = false;
+            observer_->committed(copy, false);
+        }
+    }
+    if (on_change_) on_change_();
 }
 
 void alert_service::replay(open_job& j) {
@@ -367,7 +424,12 @@ void alert_service::receiver::on_alert(bus_alert const& alert) {
 // A newer connection of the user opened on another node: the one here goes,
 // unless it is the newer of the two (both opened at about the same time).
 void alert_service::receiver::on_control(bus_control const& message) {
-    if (message.what != bus_control::kind::connection_replaced || message.node == s_.bus_.node_id()) return;
+    if (message.node == s_.bus_.node_id()) return;
+    if (message.what == bus_control::kind::user_message) {
+        if (message.text) s_.registry_.deliver(message.user_id, {message.text, 0, 0});
+        return;
+    }
+    if (message.what != bus_control::kind::connection_replaced) return;
     s_.registry_.close_if(message.user_id, close_code::replaced, "replaced by a newer connection on another node",
                           [&](connection_stats const& here) {
                               return gives_way(here.connected_at_ms, message.connected_at_ms, s_.bus_.node_id(),

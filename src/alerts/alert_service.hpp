@@ -28,6 +28,7 @@
 #include "common/refusal.hpp"
 #include "hub/connection_registry.hpp"
 #include "store/alert_store.hpp"
+#include "store/handling_store.hpp"
 
 #include <condition_variable>
 #include <cstdint>
@@ -115,7 +116,19 @@ public:
     // after `after_seq`, only unacknowledged ones when asked.
     void fetch(std::weak_ptr<subscriber> connection, std::uint64_t after_seq, bool unacked_only);
 
-    void acknowledge(transition_request request, std::function<void(transition_outcome_or_error)> done);
+    // Acknowledges, resolves or reopens (docs/handling.md). Grouped with
+    // publishes into one commit; once applied, every recipient's live
+    // connection, on any node, gets an alert_updated.
+    void transition(transition_request request, std::function<void(transition_outcome_or_error)> done);
+
+    // An escalation step the store applied (escalation_worker): the new
+    // copies go out like fresh alerts, the other recipients get an
+    // alert_updated, and everyone the step reached is pushed.
+    void announce_escalation(escalation_result const& result, escalation_fire const& fire);
+
+    // Called after each commit that applied a handling change (the webhook
+    // dispatcher's poke); set once, before any publish.
+    void set_change_listener(std::function<void()> listener) { on_change_ = std::move(listener); }
 
     // One connection per user across nodes, when a "replaced" message was
     // lost: every connection here whose user the bus shows connected on
@@ -161,18 +174,21 @@ private:
         open_job read;
         std::int64_t due_ms = 0;
     };
-    struct ack_job {
+    struct transition_job {
         transition_request request;
         std::function<void(transition_outcome_or_error)> done;
     };
-    using job = std::variant<publish_job, open_job, ack_job>;
+    using job = std::variant<publish_job, open_job, transition_job>;
 
     void enqueue(job j);
     void refuse(job& j);
     void run_worker();
     void drain_on(work_site& site);
     void run_round(std::deque<job>& jobs);
-    void commit(std::vector<publish_job*>& publishes, std::vector<ack_job*>& acks);
+    void commit(std::vector<publish_job*>& publishes, std::vector<transition_job*>& changes);
+    // alert_updated to every recipient, here and through the bus.
+    void announce_change(stored_alert const& alert, std::vector<std::string> const& recipients,
+                         std::string_view change, std::string_view actor);
     void replay(open_job& j);
     void take_due_retries(std::deque<job>& jobs, std::int64_t now);
     void follow_feed_if_due(std::int64_t now);
@@ -185,6 +201,7 @@ private:
     connection_registry& registry_;
     alert_service_options options_;
     alert_observer* observer_ = nullptr;
+    std::function<void()> on_change_;
     receiver receiver_{*this};
 
     std::mutex mutex_;

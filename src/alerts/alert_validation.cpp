@@ -59,9 +59,19 @@ or_refusal<new_alert> parse_one(boost::json::value const& v, std::string_view te
     if (!o) return bad("alert must be a JSON object");
     new_alert a;
 
+    // The audience: a user or a team (docs/handling.md), exactly one.
     auto const* user = o->if_contains("user_id");
-    if (!user || !user->is_string()) return bad("user_id (string) is required");
-    a.user_id = std::string{user->get_string()};
+    auto const* team = o->if_contains("team");
+    if ((user == nullptr) == (team == nullptr))
+        return bad("an alert names either user_id or team (a string)", 400, "invalid_audience");
+    if (user) {
+        if (!user->is_string()) return bad("user_id (string) is required");
+        a.user_id = std::string{user->get_string()};
+    } else {
+        if (!team->is_string() || !valid_handling_name(team->get_string()))
+            return bad("team must be 1-64 characters of [A-Za-z0-9_.-]", 400, "invalid_audience");
+        a.team = std::string{team->get_string()};
+    }
 
     // A string only: an integer would come back as a string, not as published.
     auto const* stream = o->if_contains("stream_id");
@@ -87,6 +97,12 @@ or_refusal<new_alert> parse_one(boost::json::value const& v, std::string_view te
     if (auto const severity = optional_string(*o, "severity", wrong)) a.severity = std::string{*severity};
     if (wrong || !valid_severity(a.severity))
         return bad("severity must be one of critical, high, medium, low", 400, "invalid_severity");
+    if (auto const policy = optional_string(*o, "escalation", wrong)) {
+        if (!valid_handling_name(*policy))
+            return bad("escalation must name a policy: 1-64 characters of [A-Za-z0-9_.-]", 400, "unknown_policy");
+        a.escalation = std::string{*policy};
+    }
+    if (wrong) return bad("escalation must be a string", 400, "unknown_policy");
     if (auto const group = optional_string(*o, "group_key", wrong)) {
         if (group->empty()) return bad("group_key must be 1-128 characters", 400, "invalid_group_key");
         a.group_key = std::string{*group};
@@ -118,7 +134,9 @@ alert_limits alert_limits_from(limit_settings const& configured) {
 }
 
 or_refusal<void> check_new_alert(new_alert& a, alert_limits const& limits) {
-    if (!valid_user_id(a.user_id)) return bad("user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]");
+    // A team's alert before it is expanded into its members' copies has no user yet.
+    if (!(a.user_id.empty() && valid_handling_name(a.team)) && !valid_user_id(a.user_id))
+        return bad("user_id must be 1-128 characters of [A-Za-z0-9._@:|+-]");
     if (a.stream_id.empty() || a.stream_id.size() > limits.max_stream_id_bytes)
         return bad("stream_id must be 1-" + std::to_string(limits.max_stream_id_bytes) + " characters");
     // Control characters (a JSON "\u0000" among them) are nobody's camera or
@@ -180,6 +198,14 @@ std::string_view utf8_prefix(std::string_view text, std::size_t n) noexcept {
     if (text.size() <= n) return text;
     while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
     return text.substr(0, n);
+}
+
+bool valid_handling_name(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+               c == '-';
+    });
 }
 
 bool valid_user_id(std::string_view id) {

@@ -64,6 +64,9 @@ std::string detection_type_of(std::string_view detection_json);
 // At most `n` bytes of `text`, cut at a UTF-8 character's start.
 std::string_view utf8_prefix(std::string_view text, std::size_t n) noexcept;
 
+// A team's or an escalation policy's name: 1 to 64 characters of [A-Za-z0-9_.-].
+bool valid_handling_name(std::string_view name);
+
 // 1 to 128 characters from [A-Za-z0-9._@:|+-]: safe in URLs, logs and keys.
 bool valid_user_id(std::string_view id);
 

@@ -95,7 +95,8 @@ std::function<int()> add_listen(CLI::App& app) {
         bool ack = false, insecure = false;
     };
     auto a = std::make_shared<args>();
-    auto* cmd = app.add_subcommand("listen", "print a user's alerts as JSON lines, reconnecting as needed");
+    auto* cmd = app.add_subcommand(
+        "listen", "print a user's alerts, and updates to them (alert_updated), as JSON lines, reconnecting as needed");
     cmd->add_option("--url", a->url, "server, ws://host:port or wss://host:port")->capture_default_str();
     add_tls_options(cmd, a->ca_file, a->insecure);
     cmd->add_option("--user", a->user, "user id")->required();
@@ -117,6 +118,7 @@ std::function<int()> add_listen(CLI::App& app) {
         o.since_epoch = a->epoch;
         o.auto_ack = a->ack;
         o.get_token = [a] { return token_for(a->token, a->user, ""); };
+        o.on_update = [](boost::json::object const&, std::string_view text) { std::cout << text << std::endl; };
         int exit_code = 0;
         client::alert_client c{
             o, [](boost::json::object const&, std::string_view text) { std::cout << text << std::endl; },

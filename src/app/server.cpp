@@ -1,6 +1,7 @@
 #include "app/server.hpp"
 
 #include "alerts/alert_service.hpp"
+#include "alerts/escalation_worker.hpp"
 #include "alerts/push_dispatcher.hpp"
 #include "app/heartbeat_sweep.hpp"
 #include "auth/jwt_verifier.hpp"
@@ -147,6 +148,12 @@ std::unique_ptr<push_dispatcher> make_push(settings const& s, alert_store& store
     return d;
 }
 
+handling_store& handling_of(alert_store& store) {
+    auto* h = dynamic_cast<handling_store*>(&store);
+    if (!h) throw std::logic_error("this store engine keeps no handling state");  // every engine does
+    return *h;
+}
+
 alert_service_options service_options(settings const& s) {
     alert_service_options o;
     o.group_commit = s.store.group_commit;
@@ -208,6 +215,8 @@ struct server::impl {
     std::unique_ptr<alert_bus> bus;
     alert_service alerts;
     std::unique_ptr<push_dispatcher> push;  // before the alert service stops, nothing is pushed
+    handling_store& handling{handling_of(*store)};
+    escalation_worker escalations{handling, alerts};
     vigil::embedding embedding{alerts, registry, alert_limits_from(config.limits)};
     net::static_files web;
     net::connection_limits limits{config.limits};
@@ -248,6 +257,7 @@ struct server::impl {
           signals(*contexts[0]) {
         alerts.set_observer(push.get());
         context.push = push.get();
+        context.handling = &handling;
         for (auto& c : contexts) {
             guards.push_back(asio::make_work_guard(*c));
             sites.push_back(std::make_unique<io_work_site>(*c));
@@ -323,6 +333,7 @@ void server::start(bool handle_signals) {
     m.bus->start(m.alerts.bus_receiver());
     m.for_each_listener([](net::listener& l) { l.run(); });
     m.sweep.start();
+    m.escalations.start();
     for (std::size_t i = 0; i < m.contexts.size(); ++i)
         m.threads.emplace_back([ctx = m.contexts[i].get(), site = m.sites[i].get()] {
             alert_service::set_work_site(site);
@@ -375,6 +386,7 @@ void server::wait() {
     auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{7};
     while (m.context.live_sessions > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    m.escalations.stop();        // a step claimed and not fired is claimed again after its lease, here or elsewhere
     m.alerts.stop();             // commits what is queued, records delivery counts (I/O threads still run its drains)
     if (m.push) m.push->stop();  // what is still queued or in flight is dropped
     m.bus->stop();

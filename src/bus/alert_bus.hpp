@@ -53,12 +53,16 @@ struct bus_control {
         // A newer connection of `user_id` opened on `node`: every other node
         // closes the connection it holds for that user with 4001.
         connection_replaced = 1,
+        // A message for `user_id`'s live connection, wherever it is, outside
+        // the seq order (an alert_updated): every node that holds one sends `text`.
+        user_message = 2,
     };
     kind what = kind::connection_replaced;
     std::string user_id;
     std::string node;                  // the sender
     std::string connection_id;         // the newer connection
     std::int64_t connected_at_ms = 0;  // when it opened (the sender's wall clock)
+    shared_message text;               // user_message: what to send
 };
 
 // A connection held by some node, as monitoring lists it.

@@ -115,6 +115,7 @@ std::string encode_control(std::string_view sender, bus_control const& c) {
     put(out, c.user_id);
     put(out, c.connection_id);
     put_number(out, c.connected_at_ms);
+    if (c.what == bus_control::kind::user_message && c.text) out += *c.text;
     return out;
 }
 
@@ -151,9 +152,15 @@ std::optional<message> decode(std::string_view payload, std::string_view& error)
         unsigned kind = 0;
         std::string_view node, user, connection;
         if (!in.field(sender) || sender.empty() || !in.number(kind) || !in.field(node) || !in.field(user) ||
-            user.empty() || !in.field(connection) || !in.number(m.control.connected_at_ms) || !in.rest().empty())
+            user.empty() || !in.field(connection) || !in.number(m.control.connected_at_ms))
             return bad("malformed control");
-        if (kind != unsigned(bus_control::kind::connection_replaced)) return bad("unknown control kind");
+        if (kind == unsigned(bus_control::kind::user_message)) {
+            if (in.rest().empty() || in.rest().size() > max_text_bytes) return bad("malformed user message");
+            m.control.text = std::make_shared<std::string const>(in.rest());
+        } else if (kind != unsigned(bus_control::kind::connection_replaced) || !in.rest().empty()) {
+            return bad(kind == unsigned(bus_control::kind::connection_replaced) ? "malformed control"
+                                                                                : "unknown control kind");
+        }
         m.what = message::kind::control;
         m.control.what = bus_control::kind(kind);
         m.control.node = node;

@@ -192,6 +192,10 @@ struct session final : alert_client::impl, std::enable_shared_from_this<session<
         auto const* type = o.if_contains("type");
         if (!type || !type->is_string()) return;
         if (*type == "ping") return send(R"({"type":"pong"})", gen);
+        if (*type == "alert_updated") {
+            if (options.on_update) options.on_update(o, text);
+            return;
+        }
         if (*type != "anomaly_detected") return;
         auto const* id = o.if_contains("alert_id");
         auto const* seq = o.if_contains("seq");

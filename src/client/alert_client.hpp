@@ -33,6 +33,9 @@ struct client_options {
     std::optional<std::uint64_t> since;      // first connect; later ones resume from the last seq
     std::string since_epoch;                 // the epoch `since` was numbered in (empty: unknown)
     bool auto_ack = false;                   // ack every alert as it arrives
+    // alert_updated messages (an alert acknowledged, resolved, reopened or
+    // escalated by anyone: docs/handling.md), as the server sent them; none: ignored.
+    std::function<void(boost::json::object const& update, std::string_view text)> on_update;
     std::chrono::milliseconds initial_reconnect_delay{1000};
     std::chrono::milliseconds max_reconnect_delay{30000};
     double jitter = 0.5;  // each delay is drawn in [base*(1-j), base*(1+j)], capped

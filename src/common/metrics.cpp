@@ -129,6 +129,66 @@ void severity_counter::render(std::string& out, std::string_view name, std::stri
     }
 }
 
+void severity_duration_histogram::observe_ms(std::string_view severity, std::int64_t ms) noexcept {
+    for (std::size_t i = 0; i < severity_counter::severities.size(); ++i) {
+        if (severity_counter::severities[i] != severity) continue;
+        auto& h = by_severity_[i];
+        double const seconds = double(std::max<std::int64_t>(ms, 0)) / 1000.0;
+        std::size_t b = 0;
+        while (b < bounds.size() && seconds > bounds[b]) ++b;
+        h.buckets[b].fetch_add(1, std::memory_order_relaxed);
+        h.count.fetch_add(1, std::memory_order_relaxed);
+        h.sum_ms.fetch_add(std::uint64_t(std::max<std::int64_t>(ms, 0)), std::memory_order_relaxed);
+        return;
+    }
+}
+
+void severity_duration_histogram::render(std::string& out, std::string_view name, std::string_view help) const {
+    header(out, name, "histogram", help);
+    char buf[128];
+    for (std::size_t i = 0; i < severity_counter::severities.size(); ++i) {
+        auto const& h = by_severity_[i];
+        auto const sev = severity_counter::severities[i];
+        std::uint64_t cumulative = 0;
+        for (std::size_t b = 0; b <= bounds.size(); ++b) {
+            cumulative += h.buckets[b].load(std::memory_order_relaxed);
+            if (b < bounds.size())
+                std::snprintf(buf, sizeof buf, "_bucket{severity=\"%.*s\",le=\"%g\"} %llu\n", int(sev.size()),
+                              sev.data(), bounds[b], (unsigned long long)cumulative);
+            else
+                std::snprintf(buf, sizeof buf, "_bucket{severity=\"%.*s\",le=\"+Inf\"} %llu\n", int(sev.size()),
+                              sev.data(), (unsigned long long)cumulative);
+            out += name;
+            out += buf;
+        }
+        std::snprintf(buf, sizeof buf, "_sum{severity=\"%.*s\"} %g\n", int(sev.size()), sev.data(),
+                      double(h.sum_ms.load(std::memory_order_relaxed)) / 1000.0);
+        out += name;
+        out += buf;
+        std::snprintf(buf, sizeof buf, "_count{severity=\"%.*s\"} %llu\n", int(sev.size()), sev.data(),
+                      (unsigned long long)h.count.load(std::memory_order_relaxed));
+        out += name;
+        out += buf;
+    }
+}
+
+void severity_gauge::set(std::string_view severity, std::int64_t v) noexcept {
+    for (std::size_t i = 0; i < severity_counter::severities.size(); ++i)
+        if (severity_counter::severities[i] == severity) return by_severity_[i].set(v);
+}
+
+void severity_gauge::render(std::string& out, std::string_view name, std::string_view help) const {
+    header(out, name, "gauge", help);
+    for (std::size_t i = 0; i < severity_counter::severities.size(); ++i) {
+        out += name;
+        out += "{severity=\"";
+        out += severity_counter::severities[i];
+        out += "\"} ";
+        out += std::to_string(by_severity_[i].value());
+        out += '\n';
+    }
+}
+
 void labeled_counter::inc(std::string_view label) {
     std::lock_guard lock{mutex_};
     auto it = values_.find(label);
@@ -176,6 +236,14 @@ std::string registry::render(std::size_t connections) const {
     simple("vigil_alerts_replayed_total", "counter", "Alerts sent from the store on connect.",
            double(alerts_replayed.value()));
     simple("vigil_alerts_acked_total", "counter", "Alerts acknowledged (first time).", double(alerts_acked.value()));
+    time_to_acknowledge.render(out, "vigil_alert_time_to_acknowledge_seconds",
+                               "Time from an alert's publish to its first acknowledgement, by severity.");
+    time_to_resolve.render(out, "vigil_alert_time_to_resolve_seconds",
+                           "Time from an alert's publish to its resolution, by severity.");
+    alerts_open.render(out, "vigil_alerts_open", "Open alerts in the store (each once, however many recipients).");
+    alert_transitions.render(out, "vigil_alert_transitions_total", "change",
+                             "Applied handling changes, by change (acknowledged, resolved, reopened, escalated).");
+    simple("vigil_escalations_total", "counter", "Escalation steps fired.", double(escalations.value()));
     simple("vigil_heartbeat_timeouts_total", "counter", "Connections closed with 4000.",
            double(heartbeat_timeouts.value()));
     simple("vigil_slow_consumers_total", "counter", "Connections closed with 4008.", double(slow_consumers.value()));

@@ -70,6 +70,33 @@ private:
     std::array<counter, severities.size()> by_severity_;
 };
 
+// Human reaction times by severity: from seconds to hours, one histogram
+// per severity, observed once per alert.
+class severity_duration_histogram {
+public:
+    static constexpr std::array<double, 11> bounds = {1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400};
+    void observe_ms(std::string_view severity, std::int64_t ms) noexcept;
+    void render(std::string& out, std::string_view name, std::string_view help) const;
+
+private:
+    struct one {
+        std::array<std::atomic<std::uint64_t>, bounds.size() + 1> buckets{};
+        std::atomic<std::uint64_t> count{0};
+        std::atomic<std::uint64_t> sum_ms{0};
+    };
+    std::array<one, severity_counter::severities.size()> by_severity_;
+};
+
+// A gauge per severity, set from a count the store makes.
+class severity_gauge {
+public:
+    void set(std::string_view severity, std::int64_t v) noexcept;
+    void render(std::string& out, std::string_view name, std::string_view help) const;
+
+private:
+    std::array<gauge, severity_counter::severities.size()> by_severity_;
+};
+
 struct registry {
     counter connections_opened;
     labeled_counter connections_closed;  // by close code
@@ -80,6 +107,14 @@ struct registry {
     counter alerts_delivered;  // handed to a live connection when published
     counter alerts_replayed;
     counter alerts_acked;
+    // Handling (docs/handling.md): from publish to the first acknowledgement
+    // and to resolution; open alerts (the store's count, refreshed now and
+    // then); applied changes by kind; escalation steps fired.
+    severity_duration_histogram time_to_acknowledge;
+    severity_duration_histogram time_to_resolve;
+    severity_gauge alerts_open;
+    labeled_counter alert_transitions;
+    counter escalations;
     counter heartbeat_timeouts;
     counter slow_consumers;
     gauge outbox_messages;   // queued to clients, all connections

@@ -1,17 +1,20 @@
 #include "net/api_routes.hpp"
 
 #include "alerts/alert_validation.hpp"
+#include "alerts/audience.hpp"
 #include "common/clock.hpp"
 #include "common/ids.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "hub/connection_report.hpp"
 #include "net/api_description.hpp"
+#include "net/handling_routes.hpp"
 #include "net/push_routes.hpp"
 #include "net/request_auth.hpp"
 #include "net/request_log.hpp"
 #include "net/request_target.hpp"
 #include "net/store_work.hpp"
+#include "proto/alert_json.hpp"
 #include "proto/messages.hpp"
 
 #include <boost/asio/post.hpp>
@@ -28,43 +31,6 @@ namespace beast = boost::beast;
 namespace {
 
 using target = request_target;
-
-http_response method_not_allowed(http_request const& req, std::string_view allow) {
-    auto res = json_error(http::status::method_not_allowed, "method_not_allowed",
-                          "this resource allows " + std::string{allow}, req);
-    res.set(http::field::allow, allow);
-    return res;
-}
-
-// The alert as history and GET /api/v1/alerts/{id} show it. The detection is
-// spliced in as stored, the producer's text: through a json::value its numbers
-// would be written in Boost.JSON's spelling (0.93 as 9.3E-1).
-std::string alert_json(stored_alert const& a) {
-    json::object o;
-    o["alert_id"] = a.alert_id;
-    o["seq"] = a.seq;
-    o["user_id"] = a.user_id;
-    o["stream_id"] = a.stream_id;
-    o["timestamp"] = a.timestamp;
-    o["severity"] = a.severity;
-    o["group_key"] = a.group_key;
-    if (a.suppressed) o["suppressed"] = true;
-    if (a.has_frame())
-        o["frame"] =
-            json::object{{"url", "/api/v1/alerts/" + a.alert_id + "/frame"}, {"content_type", a.frame_content_type}};
-    o["created_at"] = iso8601(a.created_ms);
-    o["status"] = a.acked_ms ? "acked" : "unacked";
-    o["acked_at"] = a.acked_ms ? json::value(iso8601(*a.acked_ms)) : json::value(nullptr);
-    o["acked_by"] = a.acked_ms ? json::value(a.acked_by) : json::value(nullptr);
-    o["first_delivered_at"] = a.first_delivered_ms ? json::value(iso8601(*a.first_delivered_ms)) : json::value(nullptr);
-    o["delivery_count"] = a.delivery_count;
-    std::string out = json::serialize(o);
-    out.pop_back();  // the closing brace
-    out += R"(,"detection":)";
-    out += a.detection_json;
-    out.push_back('}');
-    return out;
-}
 
 // ---------------------------------------------------------------- handlers
 
@@ -201,22 +167,55 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
     auto parsed = parse_publish_body(req.body(), alert_limits_from(ctx.config.limits), iso8601(now_ms()));
     if (!parsed) return respond(refusal_response(parsed.error(), req));
     auto& request = *parsed;
-    bool const batch = request.batch;
-    ctx.alerts.publish(std::move(request.alerts), [batch, head = reply_head(req),
-                                                   respond = std::move(respond)](publish_outcome outcome) {
+    bool needs_audience = false;  // a team to expand, or a policy to look up: the store's to say
+    for (auto& a : request.alerts) {
+        a.published_by = who->subject;
+        needs_audience = needs_audience || !a.team.empty() || !a.escalation.empty();
+    }
+    // One result per alert of the body: a team alert's copies answer as one.
+    auto finish = [batch = request.batch, head = reply_head(req), respond = std::move(respond)](
+                      std::vector<expanded_publish::origin> const& origins, publish_outcome const& outcome) {
         if (!outcome) return respond(refusal_response(outcome.error(), head));
         json::array out;
-        for (auto const& r : *outcome) {
-            json::object o{{"alert_id", r.alert_id}, {"seq", r.seq}, {"delivered", r.delivered}};
-            if (r.duplicate) o["duplicate"] = true;
-            out.push_back(std::move(o));
+        for (auto const& o : origins) {
+            auto const& first = (*outcome)[o.first];
+            bool delivered = false;
+            for (std::size_t k = o.first; k < o.first + o.count; ++k) delivered = delivered || (*outcome)[k].delivered;
+            json::object r{{"alert_id", first.alert_id}};
+            if (o.team.empty()) {
+                r["seq"] = first.seq;
+            } else {
+                r["team"] = o.team;
+                r["recipients"] = o.count;
+            }
+            r["delivered"] = delivered;
+            if (first.duplicate) r["duplicate"] = true;
+            out.push_back(std::move(r));
         }
         respond(json_response(http::status::created, batch ? json::serialize(out) : json::serialize(out[0]), head));
+    };
+    if (!needs_audience) {  // the common case: each alert is its user's, no store read before the commit
+        std::vector<expanded_publish::origin> origins(request.alerts.size());
+        for (std::size_t i = 0; i < origins.size(); ++i) origins[i] = {i, 1, {}};
+        return ctx.alerts.publish(std::move(request.alerts),
+                                  [finish = std::move(finish), origins = std::move(origins)](publish_outcome o) {
+                                      finish(origins, o);
+                                  });
+    }
+    boost::asio::post(ctx.store_reads, [&ctx, alerts = std::move(request.alerts), finish = std::move(finish)]() mutable {
+        or_refusal<expanded_publish> expanded = store_unavailable();
+        try {
+            expanded = expand_audiences(std::move(alerts), *ctx.handling, now_ms());
+        } catch (std::exception const& e) {
+            log::debug("http.store_unavailable", {{"error", e.what()}});
+        }
+        if (!expanded) return finish({}, expanded.error());
+        ctx.alerts.publish(std::move(expanded->copies),
+                           [finish = std::move(finish), origins = std::move(expanded->origins)](publish_outcome o) {
+                               finish(origins, o);
+                           });
     });
 }
-
-// The caller may see the alert: its owner, or an admin.
-bool may_read(auth::claims const& who, stored_alert const& a) { return who.is_admin() || who.subject == a.user_id; }
 
 void history(server_context& ctx, http_request&& req, target const& t, responder respond) {
     auto const who = authenticate(ctx, req);
@@ -225,13 +224,20 @@ void history(server_context& ctx, http_request&& req, target const& t, responder
     q.user_id = t.param("user_id").value_or(who->is_admin() ? "" : who->subject);
     if (!who->is_admin() && q.user_id != who->subject) return respond(auth_failure(auth::auth_error::forbidden, req));
     auto const status = t.param("status").value_or("all");
-    if (status == "unacked")
+    if (status == "open" || status == "unacked")
         q.status = state_filter::open;
+    else if (status == "acknowledged")
+        q.status = state_filter::acknowledged;
+    else if (status == "resolved")
+        q.status = state_filter::resolved;
     else if (status == "acked")
         q.status = state_filter::acked;
     else if (status != "all")
-        return respond(
-            json_error(http::status::bad_request, "bad_request", "status must be unacked, acked or all", req));
+        return respond(json_error(http::status::bad_request, "bad_request",
+                                  "status must be open, acknowledged, resolved, all, or unacked or acked", req));
+    q.team = t.param("team").value_or("");
+    if (!q.team.empty() && !valid_handling_name(q.team))
+        return respond(json_error(http::status::bad_request, "bad_request", "team must be a team's name", req));
     if (auto const limit = t.param("limit")) {
         auto const n = parse_uint(*limit);
         if (!n || *n == 0 || *n > 1000)
@@ -247,7 +253,7 @@ void history(server_context& ctx, http_request&& req, target const& t, responder
         std::string body = R"({"alerts":[)";
         for (std::size_t i = 0; i < rows.size(); ++i) {
             if (i > 0) body.push_back(',');
-            body += alert_json(rows[i]);
+            body += proto::alert_json(rows[i]);
         }
         body += R"(],"next_before":)";
         body += rows.size() == q.limit ? proto::quoted(rows.back().alert_id) : "null";
@@ -262,10 +268,11 @@ void one_alert(server_context& ctx, http_request&& req, target const& t, bool fr
     auto const who = authenticate(ctx, req, query_token);
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
     on_store_threads(ctx, req, std::move(respond), [&ctx, id, frame, who = *who](http_request const& head) {
-        auto const a = ctx.alerts.store().get(id);
+        // A recipient reads their own copy; an admin, the alert's first.
+        auto const a = ctx.alerts.store().get(id, who.is_admin() ? std::string_view{} : std::string_view{who.subject});
         // Someone else's alert answers like a missing one: ids are not an oracle.
-        if (!a || !may_read(who, *a)) return json_error(http::status::not_found, "not_found", "no such alert", head);
-        if (!frame) return json_response(http::status::ok, alert_json(*a), head);
+        if (!a) return json_error(http::status::not_found, "not_found", "no such alert", head);
+        if (!frame) return json_response(http::status::ok, proto::alert_json(*a), head);
         auto f = ctx.alerts.store().frame(id);
         if (!f) return json_error(http::status::not_found, "not_found", "this alert has no frame", head);
         http_response res{http::status::ok, head.version()};
@@ -278,22 +285,6 @@ void one_alert(server_context& ctx, http_request&& req, target const& t, bool fr
         res.prepare_payload();
         return res;
     });
-}
-
-void acknowledge(server_context& ctx, http_request&& req, std::string const& id, responder respond) {
-    auto const who = authenticate(ctx, req);
-    if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
-    ctx.alerts.acknowledge(
-        transition_request{id, who->is_admin() ? "" : who->subject, who->subject},
-        [id, head = reply_head(req), respond = std::move(respond)](transition_outcome_or_error r) {
-            if (!r) return respond(refusal_response(r.error(), head));
-            auto const& ack = *r;
-            if (ack.outcome == transition_outcome::not_found)
-                return respond(json_error(http::status::not_found, "not_found", "no such alert", head));
-            json::object o{
-                {"alert_id", id}, {"status", "acked"}, {"already_acked", ack.outcome == transition_outcome::unchanged}};
-            respond(json_response(http::status::ok, json::serialize(o), head));
-        });
 }
 
 // A single-use ticket for one user's WebSocket (see ws_tickets.hpp): the
@@ -405,11 +396,7 @@ void handle_http_request(server_context& ctx, http_request&& req, boost::asio::i
         if (!get) return respond(method_not_allowed(req, "GET"));
         return one_alert(ctx, std::move(req), *t, true, std::move(respond));
     }
-    if (is_path(*t, {"api", "v1", "alerts", "", "ack"})) {
-        note_route(route::alert_ack);
-        if (!post) return respond(method_not_allowed(req, "POST"));
-        return acknowledge(ctx, std::move(req), t->path[3], std::move(respond));
-    }
+    if (handle_handling_request(ctx, req, *t, respond)) return;  // teams, policies, lifecycle: net/handling_routes.cpp
     if (is_path(*t, {"api", "v1", "openapi.json"}) || is_path(*t, {"api", "v1", "asyncapi.json"})) {
         note_route(t->path[2] == "openapi.json" ? route::openapi : route::asyncapi);
         if (!get) return respond(method_not_allowed(req, "GET"));

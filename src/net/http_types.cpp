@@ -100,4 +100,19 @@ http_response refusal_response(refusal const& r, http_request const& req) {
     return res;
 }
 
+http_response method_not_allowed(http_request const& req, std::string_view allow) {
+    auto res = json_error(http::status::method_not_allowed, "method_not_allowed",
+                          "this resource allows " + std::string{allow}, req);
+    res.set(http::field::allow, allow);
+    return res;
+}
+
+http_response no_content(http_request const& req) {
+    http_response res{http::status::no_content, req.version()};
+    set_common_fields(res);
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return res;
+}
+
 }  // namespace vigil::net

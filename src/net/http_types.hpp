@@ -26,6 +26,12 @@ http_response json_error(http::status status, std::string_view code, std::string
 // of its request: method, target, version and keep-alive, without the body.
 http_request reply_head(http_request const& req);
 
+// 405 naming what the resource allows (the Allow header too).
+http_response method_not_allowed(http_request const& req, std::string_view allow);
+
+// 204, no body.
+http_response no_content(http_request const& req);
+
 // A refusal as the client reads it: {"error", "detail", "index" when a batch
 // item was refused}, with its status; a 503 asks for a retry after a second.
 http_response refusal_response(refusal const& r, http_request const& req);

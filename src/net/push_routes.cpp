@@ -31,21 +31,6 @@ constexpr std::size_t max_subscriptions_per_user = 32;
 // Snoozes in force per user: enough for every camera of a large site.
 constexpr std::size_t max_snoozes_per_user = 1000;
 
-http_response method_not_allowed(http_request const& req, std::string_view allow) {
-    auto res = json_error(http::status::method_not_allowed, "method_not_allowed",
-                          "this resource allows " + std::string{allow}, req);
-    res.set(http::field::allow, allow);
-    return res;
-}
-
-http_response no_content(http_request const& req) {
-    http_response res{http::status::no_content, req.version()};
-    set_common_fields(res);
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    return res;
-}
-
 // The caller's user, or the answer refusing them: push settings belong to a
 // user, which an API key is not.
 std::optional<std::string> caller(server_context& ctx, http_request const& req, responder& respond) {

@@ -59,6 +59,13 @@ std::string_view route_template(route r) noexcept {
         case route::push_settings: return "/api/v1/push/settings";
         case route::push_quiet_hours: return "/api/v1/push/quiet-hours";
         case route::stream_snooze: return "/api/v1/streams/{stream_id}/snooze";
+        case route::alert_resolve: return "/api/v1/alerts/{id}/resolve";
+        case route::alert_reopen: return "/api/v1/alerts/{id}/reopen";
+        case route::alert_events: return "/api/v1/alerts/{id}/events";
+        case route::teams: return "/api/v1/teams";
+        case route::team: return "/api/v1/teams/{team}";
+        case route::escalation_policies: return "/api/v1/escalation-policies";
+        case route::escalation_policy: return "/api/v1/escalation-policies/{name}";
         case route::count_: break;
     }
     return "unmatched";

@@ -42,6 +42,13 @@ enum class route : std::uint8_t {
     push_settings,
     push_quiet_hours,
     stream_snooze,
+    alert_resolve,
+    alert_reopen,
+    alert_events,
+    teams,
+    team,
+    escalation_policies,
+    escalation_policy,
     count_
 };
 std::string_view route_template(route r) noexcept;

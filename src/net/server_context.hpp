@@ -10,6 +10,7 @@
 #include "net/connection_limits.hpp"
 #include "net/static_files.hpp"
 #include "net/ws_tickets.hpp"
+#include "store/handling_store.hpp"
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -39,6 +40,9 @@ struct server_context {
     std::int64_t started_ms = 0;
     // Web Push (alerts/push_dispatcher.hpp); null: push is off.
     push_dispatcher* push = nullptr;
+    // Teams, policies and audit trails (docs/handling.md): the store's, which
+    // every engine keeps.
+    handling_store* handling = nullptr;
     std::atomic<bool> shutting_down{false};
     std::atomic<std::size_t> live_sessions{0};  // ws_sessions not yet destroyed
     // The API keys in force: config's at start, replaced by a SIGHUP reload

@@ -164,8 +164,13 @@ void ws_session<Layer>::handle_message(std::string_view text) {
     auto const msg = proto::parse_client_message(text);
     if (!msg) {
         auto const code = proto::code_name(msg.error());
-        std::string_view detail = "message must be a JSON object with a type of ping, pong, ack or refresh";
+        std::string_view detail =
+            "message must be a JSON object with a type of ping, pong, ack, resolve, reopen or refresh";
         if (msg.error() == proto::message_error::invalid_ack) detail = "ack needs a string alert_id";
+        if (msg.error() == proto::message_error::invalid_resolve)
+            detail = "resolve needs a string alert_id, an outcome of real, false_alarm or test, and a note of at most "
+                     "1000 characters";
+        if (msg.error() == proto::message_error::invalid_reopen) detail = "reopen needs a string alert_id";
         if (msg.error() == proto::message_error::invalid_refresh) detail = "refresh needs a string token";
         return send(std::make_shared<std::string const>(proto::error_message(code, detail)));
     }
@@ -175,19 +180,35 @@ void ws_session<Layer>::handle_message(std::string_view text) {
             return send(pong);
         }
         case proto::client_message_type::pong: answers_json_pings_ = true; return;  // the heartbeat is already recorded
-        case proto::client_message_type::ack: {
+        case proto::client_message_type::ack:
+        case proto::client_message_type::resolve:
+        case proto::client_message_type::reopen: {
             std::weak_ptr<ws_session> weak = this->shared_from_this();
             auto const executor = ws_.get_executor();
-            ctx_.alerts.acknowledge(
-                transition_request{msg->alert_id, user_id_, user_id_},
-                [weak, executor, id = msg->alert_id](transition_outcome_or_error r) {
+            auto const kind = msg->type == proto::client_message_type::ack       ? transition_kind::acknowledge
+                              : msg->type == proto::client_message_type::resolve ? transition_kind::resolve
+                                                                                 : transition_kind::reopen;
+            ctx_.alerts.transition(
+                transition_request{msg->alert_id, user_id_, user_id_, kind, msg->outcome, msg->note},
+                [weak, executor, kind, id = msg->alert_id](transition_outcome_or_error r) {
                     std::string reply;
+                    std::string_view const failed = kind == transition_kind::acknowledge ? "ack_failed"
+                                                    : kind == transition_kind::resolve   ? "resolve_failed"
+                                                                                         : "reopen_failed";
                     if (!r)
-                        reply = proto::error_message("ack_failed", r.error().detail, id);
+                        reply = proto::error_message(failed, r.error().detail, id);
                     else if (r->outcome == transition_outcome::not_found)
                         reply = proto::error_message("unknown_alert", "no such alert for this user", id);
-                    else
+                    else if (r->outcome == transition_outcome::invalid)
+                        reply = proto::error_message("invalid_transition",
+                                                     kind == transition_kind::resolve ? "the alert is already resolved"
+                                                                                      : "the alert is already open",
+                                                     id);
+                    else if (kind == transition_kind::acknowledge)
                         reply = proto::ack_ok_message(id);
+                    else
+                        reply = kind == transition_kind::resolve ? proto::resolve_ok_message(id)
+                                                                 : proto::reopen_ok_message(id);
                     asio::post(executor, [weak, m = std::make_shared<std::string const>(std::move(reply))] {
                         if (auto self = weak.lock()) self->send(m);
                     });

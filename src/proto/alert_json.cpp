@@ -70,6 +70,7 @@ json::object alert_object(stored_alert const& a) {
 std::string alert_json(stored_alert const& a) { return with_detection(alert_object(a), a); }
 
 std::string alert_updated_message(stored_alert const& a, std::string_view change, std::string_view actor) {
+    // {"type":"alert_updated", ...}
     json::object o;
     o["type"] = "alert_updated";
     o["alert_id"] = a.alert_id;

@@ -18,6 +18,8 @@ std::string_view code_name(message_error e) noexcept {
         case message_error::unknown_type: return "unknown_type";
         case message_error::invalid_ack: return "invalid_ack";
         case message_error::invalid_refresh: return "invalid_refresh";
+        case message_error::invalid_resolve: return "invalid_resolve";
+        case message_error::invalid_reopen: return "invalid_reopen";
     }
     return "invalid_message";
 }
@@ -39,17 +41,37 @@ boost::system::result<client_message, message_error> parse_client_message(std::s
         auto const* f = obj->if_contains(name);
         return f ? f->if_string() : nullptr;
     };
-    if (t == "ping") return client_message{client_message_type::ping, {}, {}};
-    if (t == "pong") return client_message{client_message_type::pong, {}, {}};
-    if (t == "ack") {
+    auto alert_id = [&]() -> boost::json::string const* {
         auto const* id = string_field("alert_id");
-        if (!id || id->empty() || id->size() > 128) return message_error::invalid_ack;
-        return client_message{client_message_type::ack, std::string{*id}, {}};
+        return id && !id->empty() && id->size() <= 128 ? id : nullptr;
+    };
+    if (t == "ping") return client_message{client_message_type::ping, {}, {}, {}, {}};
+    if (t == "pong") return client_message{client_message_type::pong, {}, {}, {}, {}};
+    if (t == "ack") {
+        auto const* id = alert_id();
+        if (!id) return message_error::invalid_ack;
+        return client_message{client_message_type::ack, std::string{*id}, {}, {}, {}};
     }
     if (t == "refresh") {
         auto const* token = string_field("token");
         if (!token || token->empty()) return message_error::invalid_refresh;
-        return client_message{client_message_type::refresh, {}, std::string{*token}};
+        return client_message{client_message_type::refresh, {}, std::string{*token}, {}, {}};
+    }
+    if (t == "resolve") {
+        auto const* id = alert_id();
+        auto const* outcome = string_field("outcome");
+        auto const* note_field = obj->if_contains("note");
+        auto const* note = note_field ? note_field->if_string() : nullptr;
+        if (!id || !outcome || !is_outcome(*outcome) || (note_field && !note_field->is_null() && !note) ||
+            (note && note->size() > max_note_bytes))
+            return message_error::invalid_resolve;
+        return client_message{client_message_type::resolve, std::string{*id}, {}, std::string{*outcome},
+                              note ? std::string{*note} : std::string{}};
+    }
+    if (t == "reopen") {
+        auto const* id = alert_id();
+        if (!id) return message_error::invalid_reopen;
+        return client_message{client_message_type::reopen, std::string{*id}, {}, {}, {}};
     }
     return message_error::unknown_type;
 }
@@ -71,6 +93,16 @@ std::string error_message(std::string_view code, std::string_view detail, std::s
 
 std::string ack_ok_message(std::string_view alert_id) {
     return R"({"type":"ack_ok","alert_id":)" + quoted(alert_id) + "}";
+}
+
+bool is_outcome(std::string_view s) noexcept { return s == "real" || s == "false_alarm" || s == "test"; }
+
+std::string resolve_ok_message(std::string_view alert_id) {
+    return R"({"type":"resolve_ok","alert_id":)" + quoted(alert_id) + "}";
+}
+
+std::string reopen_ok_message(std::string_view alert_id) {
+    return R"({"type":"reopen_ok","alert_id":)" + quoted(alert_id) + "}";
 }
 
 std::string refresh_ok_message(std::int64_t expires_at) {
@@ -97,6 +129,21 @@ std::string anomaly_message(stored_alert const& a, bool replayed, std::string_vi
     out += R"(","group_key":)";
     out += quoted(a.group_key);
     if (a.suppressed) out += R"(,"suppressed":true)";
+    out += R"(,"state":")";
+    out += to_string(a.state());
+    out.push_back('"');
+    if (a.acked_ms) {
+        out += R"(,"owner":)";
+        out += quoted(a.acked_by);
+    }
+    if (!a.team.empty()) {
+        out += R"(,"team":)";
+        out += quoted(a.team);
+    }
+    if (a.escalation_level > 0) {
+        out += R"(,"escalation_level":)";
+        out += std::to_string(a.escalation_level);
+    }
     out += R"(,"detection":)";
     out += a.detection_json;  // as the producer wrote it, validated at publish (json_text)
     if (a.has_frame()) {

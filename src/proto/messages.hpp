@@ -10,13 +10,20 @@
 
 namespace vigil::proto {
 
-enum class client_message_type { ping, pong, ack, refresh };
+enum class client_message_type { ping, pong, ack, refresh, resolve, reopen };
 
 struct client_message {
     client_message_type type;
-    std::string alert_id;  // ack
+    std::string alert_id;  // ack, resolve, reopen
     std::string token;     // refresh
+    std::string outcome;   // resolve: real, false_alarm or test
+    std::string note;      // resolve: optional, at most max_note_bytes
 };
+
+inline constexpr std::size_t max_note_bytes = 1000;
+
+// real, false_alarm or test (SPEC section 7).
+bool is_outcome(std::string_view s) noexcept;
 
 // Why a client message was not understood; the connection stays open and the
 // client gets an `error` message carrying code_name(e).
@@ -27,6 +34,8 @@ enum class message_error {
     unknown_type,      /// a `type` the server does not know
     invalid_ack,       /// ack without a string alert_id
     invalid_refresh,   /// refresh without a string token
+    invalid_resolve,   /// resolve without a string alert_id, or with a bad outcome or note
+    invalid_reopen,    /// reopen without a string alert_id
 };
 
 std::string_view code_name(message_error e) noexcept;
@@ -36,6 +45,8 @@ boost::system::result<client_message, message_error> parse_client_message(std::s
 // {"type":"error","error":code,"detail":detail[,"alert_id":id]}
 std::string error_message(std::string_view code, std::string_view detail, std::string_view alert_id = {});
 std::string ack_ok_message(std::string_view alert_id);
+std::string resolve_ok_message(std::string_view alert_id);
+std::string reopen_ok_message(std::string_view alert_id);
 std::string refresh_ok_message(std::int64_t expires_at);
 inline constexpr std::string_view ping_message = R"({"type":"ping"})";
 inline constexpr std::string_view pong_message = R"({"type":"pong"})";

@@ -8,15 +8,35 @@ namespace vigil {
 
 namespace {
 
-bool matches(std::optional<std::int64_t> const& acked_ms, state_filter f) {
-    return f == state_filter::all || (f == state_filter::acked) == acked_ms.has_value();
+bool matches(alert_state s, state_filter f) {
+    switch (f) {
+        case state_filter::all: return true;
+        case state_filter::open: return s == alert_state::open;
+        case state_filter::acknowledged: return s == alert_state::acknowledged;
+        case state_filter::resolved: return s == alert_state::resolved;
+        case state_filter::acked: return s != alert_state::open;
+    }
+    return true;
 }
+
+// Between an alert id and a user id in a copy's key: below every character
+// either may hold, so an alert's copies sort together, right after its id.
+constexpr char copy_separator = '\x1f';
 
 // The pool hands blocks up to this size out of its own chunks; anything larger
 // (a detection of more than 1 MiB) goes through to the arena and back.
 constexpr std::size_t largest_pooled_block = std::size_t{1} << 20;
 
 }  // namespace
+
+std::string memory_alert_store::copy_key(std::string_view alert_id, std::string_view user_id) {
+    std::string key;
+    key.reserve(alert_id.size() + 1 + user_id.size());
+    key += alert_id;
+    key += copy_separator;
+    key += user_id;
+    return key;
+}
 
 memory_alert_store::memory_alert_store(retention_policy retention)
     : retention_(retention),
@@ -29,9 +49,9 @@ memory_alert_store::memory_alert_store(retention_policy retention)
 }
 
 stored_alert memory_alert_store::to_stored(alert_map::value_type const& entry, bool with_frame_bytes) {
-    auto const& [id, r] = entry;
+    auto const& [key, r] = entry;
     stored_alert a;
-    a.alert_id = id;
+    a.alert_id = std::string_view{key}.substr(0, key.find(copy_separator));
     a.seq = r.seq;
     a.user_id = r.user_id;
     a.stream_id = r.stream_id;
@@ -49,13 +69,40 @@ stored_alert memory_alert_store::to_stored(alert_map::value_type const& entry, b
     a.delivery_count = r.delivery_count;
     a.acked_ms = r.acked_ms;
     a.acked_by = r.acked_by;
+    a.published_by = r.published_by;
+    a.delivered_node = r.delivered_node;
+    a.escalation_level = r.escalation_level;
+    if (r.extra) {
+        a.team = r.extra->team;
+        a.escalation = r.extra->escalation;
+        a.resolved_ms = r.extra->resolved_ms;
+        a.resolved_by = r.extra->resolved_by;
+        a.outcome = r.extra->outcome;
+        a.note = r.extra->note;
+    }
     return a;
 }
 
 void memory_alert_store::erase_locked(alert_map::iterator it) {
     if (auto u = users_.find(std::string_view{it->second.user_id}); u != users_.end())
         u->second.by_seq.erase(it->second.seq);
+    std::string const id{std::string_view{it->first}.substr(0, it->first.find(copy_separator))};
     alerts_.erase(it);
+    if (copies_locked(id).empty()) {  // the last copy: its trail and clock go with it
+        if (auto e = events_.find(id); e != events_.end()) events_.erase(e);
+        if (auto t = timers_.find(id); t != timers_.end()) timers_.erase(t);
+    }
+}
+
+std::vector<memory_alert_store::alert_map::iterator> memory_alert_store::copies_locked(std::string_view alert_id) {
+    std::vector<alert_map::iterator> out;
+    std::string prefix{alert_id};
+    prefix += copy_separator;
+    for (auto it = alerts_.lower_bound(std::string_view{prefix});
+         it != alerts_.end() && std::string_view{it->first}.starts_with(prefix); ++it)
+        out.push_back(it);
+    std::sort(out.begin(), out.end(), [](auto a, auto b) { return a->second.commit_no < b->second.commit_no; });
+    return out;
 }
 
 write_result memory_alert_store::write(write_batch const& batch, std::int64_t now_ms) {
@@ -79,6 +126,13 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
             }
             if (found) continue;
         }
+        std::string const id = in.alert_id.empty() ? new_alert_id() : in.alert_id;
+        auto key = copy_key(id, in.user_id);
+        if (alerts_.contains(std::string_view{key})) {  // this user has this alert already
+            out.appended.push_back({to_stored(*alerts_.find(std::string_view{key}), false), true});
+            continue;
+        }
+        auto const siblings = in.alert_id.empty() ? std::vector<alert_map::iterator>{} : copies_locked(id);
         record r{arena};
         r.seq = ++log.last_seq;
         r.commit_no = ++commits_;
@@ -93,11 +147,30 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
         if (in.delivered_on_commit) {
             r.first_delivered_ms = now_ms;
             r.delivery_count = 1;
+            r.delivered_node = batch.node;
         }
-        if (in.frame) r.frame = std::make_shared<annotated_frame const>(*in.frame);
+        r.published_by = in.published_by;
+        r.escalation_level = in.escalation_level;
+        if (!in.team.empty() || !in.escalation.empty()) {
+            r.extra = std::make_unique<handling_extra>();
+            r.extra->team = in.team;
+            r.extra->escalation = in.escalation;
+        }
+        if (!siblings.empty()) {  // another copy of the alert: one frame, one state
+            auto const& first = siblings.front()->second;
+            r.frame = first.frame;
+            r.acked_ms = first.acked_ms;
+            r.acked_by = first.acked_by;
+            r.escalation_level = first.escalation_level;
+            if (first.extra) r.extra = std::make_unique<handling_extra>(*first.extra);
+        } else if (in.frame) {
+            r.frame = std::make_shared<annotated_frame const>(*in.frame);
+        }
         r.idempotency_key = in.idempotency_key;
-        // Ids and seqs only grow, so both inserts go at the end: the hint makes them O(1).
-        auto const it = alerts_.emplace_hint(alerts_.end(), std::pmr::string{new_alert_id(), arena}, std::move(r));
+        if (in.escalation_due_ms && !timers_.contains(id))
+            timers_.emplace(id, escalation_timer{id, in.escalation, 0, 0, *in.escalation_due_ms});
+        // Ids and seqs mostly grow, so both inserts go at the end: the hint makes them O(1).
+        auto const it = alerts_.emplace_hint(alerts_.end(), std::pmr::string{key, arena}, std::move(r));
         log.by_seq.emplace_hint(log.by_seq.end(), it->second.seq, it);
         out.appended.push_back({to_stored(*it, false), false});
         if (auto const seq = it->second.seq; retention_.per_user && seq > retention_.per_user) {
@@ -105,26 +178,15 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
                 erase_locked(log.by_seq.begin()->second);
         }
     }
-    for (auto const& ack : batch.transitions) {
-        auto it = alerts_.find(std::string_view{ack.alert_id});
-        if (it == alerts_.end() || (!ack.recipient.empty() && std::string_view{it->second.user_id} != ack.recipient)) {
-            out.transitions.push_back({transition_outcome::not_found, {}});
-            continue;
-        }
-        auto& r = it->second;
-        if (r.acked_ms) {
-            out.transitions.push_back({transition_outcome::unchanged, std::string{r.user_id}});
-        } else {
-            r.acked_ms = now_ms;
-            r.acked_by = ack.actor;
-            out.transitions.push_back({transition_outcome::applied, std::string{r.user_id}});
-        }
-    }
+    for (auto const& t : batch.transitions) out.transitions.push_back(transition_locked(t, now_ms));
     for (auto const& d : batch.delivered) {
-        auto it = alerts_.find(std::string_view{d.alert_id});
+        auto it = alerts_.find(std::string_view{copy_key(d.alert_id, d.user_id)});
         if (it == alerts_.end()) continue;
         auto& r = it->second;
-        if (!r.first_delivered_ms) r.first_delivered_ms = now_ms;
+        if (!r.first_delivered_ms) {
+            r.first_delivered_ms = now_ms;
+            r.delivered_node = batch.node;
+        }
         ++r.delivery_count;
     }
     return out;
@@ -139,7 +201,7 @@ replay_page memory_alert_store::after(std::string_view user_id, std::uint64_t af
     out.head = u->second.last_seq;
     for (auto it = u->second.by_seq.upper_bound(after_seq); it != u->second.by_seq.end() && out.alerts.size() < limit;
          ++it) {
-        if (unacked_only && it->second->second.acked_ms) continue;
+        if (unacked_only && it->second->second.acked_ms) continue;  // acknowledged or resolved
         out.alerts.push_back(to_stored(*it->second, with_frames));
     }
     return out;
@@ -147,16 +209,21 @@ replay_page memory_alert_store::after(std::string_view user_id, std::uint64_t af
 
 std::optional<stored_alert> memory_alert_store::get(std::string_view alert_id, std::string_view user_id) {
     std::lock_guard lock{mutex_};
-    auto it = alerts_.find(alert_id);
-    if (it == alerts_.end()) return std::nullopt;
-    return to_stored(*it, false);
+    if (!user_id.empty()) {
+        auto it = alerts_.find(std::string_view{copy_key(alert_id, user_id)});
+        if (it == alerts_.end()) return std::nullopt;
+        return to_stored(*it, false);
+    }
+    auto const copies = copies_locked(alert_id);
+    if (copies.empty()) return std::nullopt;
+    return to_stored(*copies.front(), false);
 }
 
 std::optional<annotated_frame> memory_alert_store::frame(std::string_view alert_id) {
     std::lock_guard lock{mutex_};
-    auto it = alerts_.find(alert_id);
-    if (it == alerts_.end() || !it->second.frame) return std::nullopt;
-    return *it->second.frame;
+    auto const copies = copies_locked(alert_id);
+    if (copies.empty() || !copies.front()->second.frame) return std::nullopt;
+    return *copies.front()->second.frame;
 }
 
 std::vector<stored_alert> memory_alert_store::history(history_query const& q) {
@@ -166,7 +233,12 @@ std::vector<stored_alert> memory_alert_store::history(history_query const& q) {
     while (it != alerts_.begin() && out.size() < q.limit) {
         --it;
         auto const& r = it->second;
-        if ((q.user_id.empty() || std::string_view{r.user_id} == q.user_id) && matches(r.acked_ms, q.status))
+        if ((q.user_id.empty() || std::string_view{r.user_id} == q.user_id) &&
+            (q.team.empty() || (r.extra && r.extra->team == q.team)) &&
+            matches(r.extra && r.extra->resolved_ms ? alert_state::resolved
+                    : r.acked_ms                    ? alert_state::acknowledged
+                                                    : alert_state::open,
+                    q.status))
             out.push_back(to_stored(*it, false));
     }
     return out;

@@ -1,6 +1,7 @@
 #include "store/sqlite_alert_store.hpp"
 
 #include "common/ids.hpp"
+#include "store/sqlite_alert_rows.hpp"
 #include "store/sqlite_connection.hpp"
 #include "store/wal_append_buffer_vfs.hpp"
 #include "store/wal_checkpointer.hpp"
@@ -103,6 +104,107 @@ constexpr char const* migrations[] = {
         PRIMARY KEY (user_id, topic)
     ) WITHOUT ROWID;
     )sql",
+    // v5: handling (SPEC section 7, docs/handling.md). An alert has a copy
+    // per recipient under one id, so uniqueness is (id, user) instead of id:
+    // SQLite cannot drop a constraint, so the table is made again, rowids
+    // kept (they order the feed and age pruning). Every copy carries the
+    // alert's handling state. The frame, audit events and escalation timer
+    // are kept once per alert and go with its last copy. handling_rows says
+    // whether removing a copy needs that check: 1 on every copy of an alert
+    // that may have several (its id was given), a timer or events (a
+    // transition or an escalation sets it on all), so that removing a plain
+    // alert (most of them) looks for no other copy. Rows from before: no
+    // team, no policy, level 0, open or acknowledged as they were.
+    R"sql(
+    CREATE TABLE alerts_v5 (
+        id                 TEXT NOT NULL,          -- UUIDv7, time-ordered; one copy per recipient
+        user_id            TEXT NOT NULL,
+        seq                INTEGER NOT NULL,
+        stream_id          TEXT NOT NULL,
+        detection          TEXT NOT NULL,          -- JSON object, verbatim
+        timestamp          TEXT NOT NULL,
+        created_ms         INTEGER NOT NULL,
+        idempotency_key    TEXT,
+        frame_type         TEXT,
+        first_delivered_ms INTEGER,
+        delivery_count     INTEGER NOT NULL DEFAULT 0,
+        acked_ms           INTEGER,                -- set: acknowledged (or resolved); acked_by owns it
+        acked_by           TEXT,
+        severity           TEXT NOT NULL DEFAULT 'medium',
+        group_key          TEXT NOT NULL DEFAULT '',
+        suppressed         INTEGER NOT NULL DEFAULT 0,
+        pushed_ms          INTEGER,
+        team               TEXT NOT NULL DEFAULT '',
+        escalation         TEXT NOT NULL DEFAULT '',
+        escalation_level   INTEGER NOT NULL DEFAULT 0,
+        published_by       TEXT NOT NULL DEFAULT '',
+        delivered_node     TEXT,                   -- the node of this copy's first delivery
+        resolved_ms        INTEGER,
+        resolved_by        TEXT,
+        outcome            TEXT,
+        note               TEXT,
+        handling_rows      INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (id, user_id),
+        UNIQUE (user_id, seq)
+    );
+    INSERT INTO alerts_v5 (rowid, id, user_id, seq, stream_id, detection, timestamp, created_ms, idempotency_key,
+                           frame_type, first_delivered_ms, delivery_count, acked_ms, acked_by, severity, group_key,
+                           suppressed, pushed_ms)
+        SELECT rowid, id, user_id, seq, stream_id, detection, timestamp, created_ms, idempotency_key,
+               frame_type, first_delivered_ms, delivery_count, acked_ms, acked_by, severity, group_key,
+               suppressed, pushed_ms FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v5 RENAME TO alerts;
+    CREATE UNIQUE INDEX alerts_idempotency ON alerts (user_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE TABLE teams (
+        name       TEXT PRIMARY KEY,
+        members    TEXT NOT NULL,           -- JSON array of user ids
+        escalation TEXT NOT NULL,           -- JSON object: severity or "default" -> policy
+        updated_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE escalation_policies (
+        name       TEXT PRIMARY KEY,
+        steps      TEXT NOT NULL,           -- JSON array of {"notify","ack_within_seconds"}
+        repeat     INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_events (
+        serial   INTEGER PRIMARY KEY,       -- the order they were applied in
+        alert_id TEXT NOT NULL,
+        type     TEXT NOT NULL,
+        actor    TEXT NOT NULL,
+        at_ms    INTEGER NOT NULL,
+        detail   TEXT NOT NULL              -- JSON object
+    );
+    CREATE INDEX alert_events_alert ON alert_events (alert_id);
+    CREATE TABLE escalation_timers (
+        alert_id TEXT PRIMARY KEY,
+        policy   TEXT NOT NULL,
+        step     INTEGER NOT NULL,
+        round    INTEGER NOT NULL,
+        due_ms   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX escalation_timers_due ON escalation_timers (due_ms);
+    -- AUTOINCREMENT: an id is never given again, so a sender whose lease ran
+    -- out cannot delete a newer row that took the id of the one it sent.
+    CREATE TABLE webhook_outbox (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        url        TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        due_ms     INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (due_ms);
+    CREATE TRIGGER alerts_last_copy AFTER DELETE ON alerts
+    WHEN (old.frame_type IS NOT NULL OR old.handling_rows) AND NOT EXISTS (SELECT 1 FROM alerts WHERE id = old.id)
+    BEGIN
+        DELETE FROM frames WHERE alert_id = old.id;
+        DELETE FROM alert_events WHERE alert_id = old.id;
+        DELETE FROM escalation_timers WHERE alert_id = old.id;
+    END;
+    )sql",
 };
 static_assert(std::size(migrations) == sqlite_alert_store::schema_version);
 
@@ -112,44 +214,13 @@ constexpr char last_seq_sql[] =
     "SELECT max(coalesce((SELECT last_seq FROM users WHERE user_id = ?1), 0), "
     "coalesce((SELECT max(seq) FROM alerts WHERE user_id = ?1), 0))";
 
-constexpr char alert_columns[] =
-    "id, user_id, seq, stream_id, detection, timestamp, created_ms, frame_type, "
-    "first_delivered_ms, delivery_count, acked_ms, acked_by, severity, group_key, suppressed";
-
 }  // namespace
 
+using detail::read_alert;
+using detail::select_alerts;
 using detail::sqlite_connection;
 using detail::transaction;
 using statement = sqlite_connection::statement;
-
-namespace {
-
-// Reads the columns listed in alert_columns, in that order, from column `first` on.
-stored_alert read_alert(statement const& s, int first = 0) {
-    stored_alert a;
-    a.alert_id = s.text(first + 0);
-    a.user_id = s.text(first + 1);
-    a.seq = static_cast<std::uint64_t>(s.integer(first + 2));
-    a.stream_id = s.text(first + 3);
-    a.detection_json = s.text(first + 4);
-    a.timestamp = s.text(first + 5);
-    a.created_ms = s.integer(first + 6);
-    a.frame_content_type = s.text(first + 7);
-    if (!s.is_null(first + 8)) a.first_delivered_ms = s.integer(first + 8);
-    a.delivery_count = s.integer(first + 9);
-    if (!s.is_null(first + 10)) a.acked_ms = s.integer(first + 10);
-    a.acked_by = s.text(first + 11);
-    a.severity = s.text(first + 12);
-    a.group_key = s.text(first + 13);
-    a.suppressed = s.integer(first + 14) != 0;
-    return a;
-}
-
-std::string select_alerts(std::string_view where_and_rest) {
-    return std::string{"SELECT "} + alert_columns + " FROM alerts " + std::string{where_and_rest};
-}
-
-}  // namespace
 
 sqlite_alert_store::sqlite_alert_store(sqlite_options options) : options_(std::move(options)) {
     auto const dir = std::filesystem::path{options_.path}.parent_path();
@@ -228,6 +299,16 @@ std::int64_t sqlite_alert_store::read_data_version() {
     return s.step() ? s.integer(0) : 0;
 }
 
+void sqlite_alert_store::sync_seq_cache_locked() {
+    // Another process sharing the database may have committed since this
+    // writer last did: its alerts took seqs the cache does not know. (The
+    // write lock is held from here on, so nobody else commits meanwhile.)
+    if (auto const v = read_data_version(); v != data_version_) {
+        seq_cache_.clear();
+        data_version_ = v;
+    }
+}
+
 std::uint64_t sqlite_alert_store::next_seq_locked(std::string const& user_id) {
     auto it = seq_cache_.find(user_id);
     if (it == seq_cache_.end()) {
@@ -239,22 +320,18 @@ std::uint64_t sqlite_alert_store::next_seq_locked(std::string const& user_id) {
     return ++it->second;
 }
 
+void sqlite_alert_store::give_back_locked(taken_seqs const& taken) {
+    std::for_each(taken.rbegin(), taken.rend(), [this](auto const& t) { seq_cache_[*t.first] = t.second - 1; });
+}
+
 write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t now_ms) {
     std::lock_guard lock{write_mutex_};
     write_result out;
     out.appended.reserve(batch.alerts.size());
-    // Seqs handed out by this batch, to take back if the transaction fails
-    // (the cache must not run ahead of the database).
-    std::vector<std::pair<std::string const*, std::uint64_t>> taken;
+    taken_seqs taken;
     try {
         transaction tx{*writer_};
-        // Another process sharing the database may have committed since this
-        // writer last did: its alerts took seqs the cache does not know. (The
-        // write lock is held from here on, so nobody else commits meanwhile.)
-        if (auto const v = read_data_version(); v != data_version_) {
-            seq_cache_.clear();
-            data_version_ = v;
-        }
+        sync_seq_cache_locked();
         for (auto const& in : batch.alerts) {
             if (!in.idempotency_key.empty()) {
                 auto s = writer_->prepare_built(select_alerts("WHERE user_id = ?1 AND idempotency_key = ?2"));
@@ -265,7 +342,7 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
                 }
             }
             stored_alert a;
-            a.alert_id = new_alert_id();
+            a.alert_id = in.alert_id.empty() ? new_alert_id() : in.alert_id;
             a.seq = next_seq_locked(in.user_id);
             taken.emplace_back(&in.user_id, a.seq);
             a.user_id = in.user_id;
@@ -276,12 +353,18 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
             a.group_key = in.group_key;
             a.suppressed = in.suppressed;
             a.created_ms = now_ms;
+            a.team = in.team;
+            a.escalation = in.escalation;
+            a.escalation_level = in.escalation_level;
+            a.published_by = in.published_by;
             if (in.frame) a.frame_content_type = in.frame->content_type;
             {
                 auto s = writer_->prepare(
                     "INSERT INTO alerts (id, user_id, seq, stream_id, detection, timestamp, created_ms, "
                     "idempotency_key, frame_type, first_delivered_ms, delivery_count, severity, group_key, "
-                    "suppressed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+                    "suppressed, team, escalation, escalation_level, published_by, delivered_node, handling_rows) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+                    "?20)");
                 s.bind(1, a.alert_id).bind(2, a.user_id).bind(3, std::int64_t(a.seq)).bind(4, a.stream_id);
                 s.bind(5, a.detection_json).bind(6, a.timestamp).bind(7, now_ms);
                 if (in.idempotency_key.empty())
@@ -293,20 +376,35 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
                 else
                     s.bind_null(9);
                 if (in.delivered_on_commit)
-                    s.bind(10, now_ms);
+                    s.bind(10, now_ms).bind(19, batch.node);
                 else
-                    s.bind_null(10);
+                    s.bind_null(10).bind_null(19);
                 s.bind(11, std::int64_t{in.delivered_on_commit});
                 s.bind(12, in.severity).bind(13, in.group_key).bind(14, std::int64_t{in.suppressed});
+                s.bind(15, in.team).bind(16, in.escalation).bind(17, std::int64_t{in.escalation_level});
+                // A preset id may have other copies; only those and a timer's alert need a look when removed.
+                s.bind(18, in.published_by)
+                    .bind(20, std::int64_t{in.escalation_due_ms.has_value() || !in.alert_id.empty()});
                 s.step();
                 if (in.delivered_on_commit) {
                     a.first_delivered_ms = now_ms;
                     a.delivery_count = 1;
+                    a.delivered_node = batch.node;
                 }
             }
             if (in.frame) {
-                auto s = writer_->prepare("INSERT INTO frames (alert_id, data) VALUES (?1, ?2)");
+                // Kept once per alert: a team's copies share it.
+                auto s = writer_->prepare(
+                    "INSERT INTO frames (alert_id, data) VALUES (?1, ?2) ON CONFLICT (alert_id) DO NOTHING");
                 s.bind(1, a.alert_id).bind_blob(2, in.frame->bytes);
+                s.step();
+            }
+            if (in.escalation_due_ms) {
+                // Once per alert: the first of its copies arms it.
+                auto s = writer_->prepare(
+                    "INSERT INTO escalation_timers (alert_id, policy, step, round, due_ms) VALUES (?1, ?2, 0, 0, ?3) "
+                    "ON CONFLICT (alert_id) DO NOTHING");
+                s.bind(1, a.alert_id).bind(2, in.escalation).bind(3, *in.escalation_due_ms);
                 s.step();
             }
             // No users row here: the alert itself now holds the user's last seq,
@@ -318,33 +416,20 @@ write_result sqlite_alert_store::write(write_batch const& batch, std::int64_t no
             }
             out.appended.push_back({std::move(a), false});
         }
-        for (auto const& ack : batch.transitions) {
-            auto s = writer_->prepare(
-                "UPDATE alerts SET acked_ms = ?1, acked_by = ?2 "
-                "WHERE id = ?3 AND (?4 = '' OR user_id = ?4) AND acked_ms IS NULL RETURNING user_id");
-            s.bind(1, now_ms).bind(2, ack.actor).bind(3, ack.alert_id).bind(4, ack.recipient);
-            if (s.step()) {
-                out.transitions.push_back({transition_outcome::applied, s.text(0)});
-                while (s.step()) {}
-                continue;
-            }
-            auto q = writer_->prepare("SELECT user_id FROM alerts WHERE id = ?1 AND (?2 = '' OR user_id = ?2)");
-            q.bind(1, ack.alert_id).bind(2, ack.recipient);
-            if (q.step())
-                out.transitions.push_back({transition_outcome::unchanged, q.text(0)});
-            else
-                out.transitions.push_back({transition_outcome::not_found, {}});
-        }
+        out.transitions.reserve(batch.transitions.size());
+        for (auto const& t : batch.transitions) out.transitions.push_back(apply_transition_locked(t, now_ms));
         for (auto const& d : batch.delivered) {
+            // The node is the first delivery's, like the time.
             auto s = writer_->prepare(
                 "UPDATE alerts SET delivery_count = delivery_count + 1, "
-                "first_delivered_ms = coalesce(first_delivered_ms, ?1) WHERE id = ?2");
-            s.bind(1, now_ms).bind(2, d.alert_id);
+                "delivered_node = CASE WHEN first_delivered_ms IS NULL THEN ?3 ELSE delivered_node END, "
+                "first_delivered_ms = coalesce(first_delivered_ms, ?1) WHERE id = ?2 AND user_id = ?4");
+            s.bind(1, now_ms).bind(2, d.alert_id).bind(3, batch.node).bind(4, d.user_id);
             s.step();
         }
         tx.commit();
     } catch (...) {
-        std::for_each(taken.rbegin(), taken.rend(), [this](auto const& t) { seq_cache_[*t.first] = t.second - 1; });
+        give_back_locked(taken);
         throw;
     }
     return out;
@@ -379,8 +464,11 @@ replay_page sqlite_alert_store::after(std::string_view user_id, std::uint64_t af
 
 std::optional<stored_alert> sqlite_alert_store::get(std::string_view alert_id, std::string_view user_id) {
     std::lock_guard lock{read_mutex_};
-    auto s = reader_->prepare_built(select_alerts("WHERE id = ?1"));
+    // The first copy is the oldest row: a row's rowid is above every other's when inserted.
+    auto s = reader_->prepare_built(user_id.empty() ? select_alerts("WHERE id = ?1 ORDER BY rowid LIMIT 1")
+                                                    : select_alerts("WHERE id = ?1 AND user_id = ?2"));
     s.bind(1, alert_id);
+    if (!user_id.empty()) s.bind(2, user_id);
     if (!s.step()) return std::nullopt;
     return read_alert(s);
 }
@@ -388,7 +476,7 @@ std::optional<stored_alert> sqlite_alert_store::get(std::string_view alert_id, s
 std::optional<annotated_frame> sqlite_alert_store::frame(std::string_view alert_id) {
     std::lock_guard lock{read_mutex_};
     auto s = reader_->prepare(
-        "SELECT a.frame_type, f.data FROM alerts a JOIN frames f ON f.alert_id = a.id WHERE a.id = ?1");
+        "SELECT a.frame_type, f.data FROM alerts a JOIN frames f ON f.alert_id = a.id WHERE a.id = ?1 LIMIT 1");
     s.bind(1, alert_id);
     if (!s.step()) return std::nullopt;
     return annotated_frame{s.text(0), s.blob(1)};
@@ -397,10 +485,17 @@ std::optional<annotated_frame> sqlite_alert_store::frame(std::string_view alert_
 std::vector<stored_alert> sqlite_alert_store::history(history_query const& q) {
     std::lock_guard lock{read_mutex_};
     std::string where = "WHERE (?1 = '' OR user_id = ?1) AND (?2 = '' OR id < ?2)";
-    if (q.status == state_filter::open) where += " AND acked_ms IS NULL";
-    if (q.status == state_filter::acked) where += " AND acked_ms IS NOT NULL";
+    if (!q.team.empty()) where += " AND team = ?4";
+    switch (q.status) {
+        case state_filter::all: break;
+        case state_filter::open: where += " AND acked_ms IS NULL"; break;
+        case state_filter::acknowledged: where += " AND acked_ms IS NOT NULL AND resolved_ms IS NULL"; break;
+        case state_filter::resolved: where += " AND resolved_ms IS NOT NULL"; break;
+        case state_filter::acked: where += " AND acked_ms IS NOT NULL"; break;
+    }
     auto s = reader_->prepare_built(select_alerts(where + " ORDER BY id DESC LIMIT ?3"));
     s.bind(1, q.user_id).bind(2, q.before).bind(3, std::int64_t(q.limit));
+    if (!q.team.empty()) s.bind(4, q.team);
     std::vector<stored_alert> out;
     while (s.step()) out.push_back(read_alert(s));
     return out;
@@ -443,7 +538,7 @@ feed_page sqlite_alert_store::feed(std::string const& cursor, std::size_t limit)
         bool const renumbered = s.step() ? s.text(0) != last_id : max_rowid() < after;
         if (renumbered) after = 0;
     }
-    auto s = reader_->prepare_built("SELECT rowid, " + std::string{alert_columns} +
+    auto s = reader_->prepare_built("SELECT rowid, " + std::string{detail::alert_columns} +
                                     " FROM alerts WHERE rowid > ?1 ORDER BY rowid LIMIT ?2");
     s.bind(1, after).bind(2, std::int64_t(limit));
     std::int64_t last_rowid = after;

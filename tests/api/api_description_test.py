@@ -3,8 +3,9 @@
 
     api_description_test.py VIGIL_BINARY REPO_ROOT
 
-- Every route in the dispatch (src/net/api_routes.cpp, and the Web Push
-  routes of src/net/push_routes.cpp) is a path of openapi.json,
+- Every route in the dispatch (src/net/api_routes.cpp, the Web Push routes
+  of src/net/push_routes.cpp and the handling routes of
+  src/net/handling_routes.cpp) is a path of openapi.json,
   and every path of openapi.json is a route there (or the dashboard's).
 - Every path and method of openapi.json, asked of the real server with an
   admin's credentials, is not answered 404 "no such endpoint" nor 405, and
@@ -54,7 +55,7 @@ def template(path):
 
 def source_routes():
     src = ""
-    for name in ("api_routes.cpp", "push_routes.cpp"):
+    for name in ("api_routes.cpp", "push_routes.cpp", "handling_routes.cpp"):
         with open(os.path.join(ROOT, "src", "net", name)) as f:
             src += f.read()
     routes = set()
@@ -170,7 +171,8 @@ class ApiDescription(unittest.TestCase):
                          "paths in openapi.json that api_routes.cpp does not dispatch")
 
     def test_every_described_operation_is_served_with_a_documented_status(self):
-        values = {"user_id": "api_user", "alert_id": self.alert_id, "file": "index.html", "stream_id": "s1"}
+        values = {"user_id": "api_user", "alert_id": self.alert_id, "file": "index.html", "stream_id": "s1",
+                  "team": "api-team", "name": "api-policy"}
         checked = 0
         for path, item in OPENAPI["paths"].items():
             for method in METHODS:
@@ -211,8 +213,10 @@ class ApiDescription(unittest.TestCase):
                     resolve_ref(spec, ref)
 
     def test_asyncapi_names_every_message_type_of_the_protocol(self):
-        with open(os.path.join(ROOT, "src", "proto", "messages.cpp")) as f:
-            src = f.read()
+        src = ""
+        for name in ("messages.cpp", "alert_json.cpp"):  # alert_updated is built with the alert's JSON
+            with open(os.path.join(ROOT, "src", "proto", name)) as f:
+                src += f.read()
         client_types = set(re.findall(r'\bt == "(\w+)"', src))
         server_types = set(re.findall(r'\{"type":"(\w+)"', src)) | {"ping", "pong"}  # heartbeats: net/ws_session
         ops = ASYNCAPI["operations"]

@@ -116,7 +116,7 @@ TEST_P(AlertStoreContract, DeliveriesAreCounted) {
     auto s = make();
     auto const id = s->write(alerts({alert("u")}), 1000).appended[0].alert.alert_id;
     write_batch d;
-    d.delivered = {id, id};
+    d.delivered = {{id, "u"}, {id, "u"}};
     s->write(d, 2000);
     auto const a = s->get(id);
     EXPECT_EQ(a->delivery_count, 2);

@@ -424,3 +424,64 @@ TEST_F(cluster, PostgresRestartWithIdempotentRetriesGivesEachAlertOnce) {
     EXPECT_EQ(keys.size(), std::size_t(total)) << "one alert per idempotency key";
     EXPECT_FALSE(next_alert(*c, 1s).has_value()) << "nothing more";
 }
+
+// Handling across nodes (docs/handling.md): a team's members on different
+// nodes, an escalation step that every node is looking for fires once, and
+// an acknowledgement on one node reaches a member on another at once.
+TEST_F(cluster, ATeamAlertEscalatesOnceAndItsStateReachesEveryNode) {
+    headers const admin{{"Authorization", "Bearer " + token_for("ops", "admin")}};
+    ASSERT_EQ(http_request(port(0), "PUT", "/api/v1/teams/crew", R"({"members":["alice","bob"]})", admin).status, 200);
+    ASSERT_EQ(http_request(port(1), "PUT", "/api/v1/escalation-policies/crew-policy",
+                           R"({"steps":[{"notify":"team:crew","ack_within_seconds":2},)"
+                           R"({"notify":"user:sup","ack_within_seconds":60}]})",
+                           admin)
+                  .status,
+              200);
+    auto alice = ws_client::connect_user(port(0), "alice");
+    auto bob = ws_client::connect_user(port(1), "bob");
+    auto sup = ws_client::connect_user(port(2), "sup");
+    std::this_thread::sleep_for(500ms);  // presence reaches every node
+
+    auto const published = publish(port(2), json::object{{"team", "crew"},
+                                                         {"stream_id", "gate"},
+                                                         {"escalation", "crew-policy"},
+                                                         {"detection", {{"type", "intrusion"}}}});
+    ASSERT_EQ(published.status, 201) << published.body;
+    std::string const id{published.json().at("alert_id").as_string()};
+    auto read_type = [](ws_client& c, std::string_view type, std::chrono::milliseconds timeout) {
+        auto const until = clock_type::now() + timeout;
+        for (;;) {
+            auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now());
+            if (left <= 0ms) throw std::runtime_error("no " + std::string{type} + " in time");
+            auto m = c.read_json(left);
+            if (m.at("type").as_string() == type) return m;
+        }
+    };
+    EXPECT_EQ(read_type(*alice, "anomaly_detected", 5s).at("alert_id").as_string(), id);
+    EXPECT_EQ(read_type(*bob, "anomaly_detected", 5s).at("alert_id").as_string(), id);
+
+    auto const escalated = read_type(*sup, "anomaly_detected", 6s);
+    EXPECT_EQ(escalated.at("alert_id").as_string(), id);
+    EXPECT_EQ(escalated.at("escalation_level"), 2);
+
+    bob->send_json({{"type", "ack"}, {"alert_id", id}});
+    auto const sent = clock_type::now();
+    read_type(*bob, "ack_ok", 5s);
+    auto const seen = read_type(*alice, "alert_updated", 3s);
+    // skip the escalation's update if it is the one read
+    auto const update = seen.at("change") == "escalated" ? read_type(*alice, "alert_updated", 3s) : seen;
+    EXPECT_LT(clock_type::now() - sent, 1500ms);
+    EXPECT_EQ(update.at("owner"), "bob");
+    EXPECT_EQ(read_type(*sup, "alert_updated", 3s).at("alert_id").as_string(), id);
+
+    auto const trail = http_request(port(0), "GET", "/api/v1/alerts/" + id + "/events", {}, admin);
+    ASSERT_EQ(trail.status, 200) << trail.body;
+    int escalations = 0;
+    std::set<std::string> delivered_on;
+    for (auto const& e : trail.json().at("events").as_array()) {
+        if (e.at("type") == "escalated") ++escalations;
+        if (e.at("type") == "delivered") delivered_on.insert(std::string{e.at("node").as_string()});
+    }
+    EXPECT_EQ(escalations, 1);  // three nodes looked; one fired
+    EXPECT_EQ(delivered_on, (std::set<std::string>{"n0", "n1", "n2"}));
+}

@@ -562,7 +562,7 @@ public:
         }
         return inner.after(u, a, unacked, limit, frames);
     }
-    std::optional<stored_alert> get(std::string_view id) override { return inner.get(id); }
+    std::optional<stored_alert> get(std::string_view id, std::string_view user) override { return inner.get(id, user); }
     std::optional<annotated_frame> frame(std::string_view id) override { return inner.frame(id); }
     std::vector<stored_alert> history(history_query const& q) override { return inner.history(q); }
     feed_page feed(std::string const& cursor, std::size_t limit) override { return inner.feed(cursor, limit); }
@@ -614,7 +614,7 @@ TEST(AlertService, AStoreFailureIsRefusedWithoutTheEnginesMessage) {
     std::promise<publish_outcome> publish;
     svc.publish({alert("u")}, [&](publish_outcome o) { publish.set_value(std::move(o)); });
     std::promise<transition_outcome_or_error> ack;
-    svc.acknowledge({published[0].alert_id, "u", "u"}, [&](transition_outcome_or_error o) { ack.set_value(std::move(o)); });
+    svc.transition({published[0].alert_id, "u", "u"}, [&](transition_outcome_or_error o) { ack.set_value(std::move(o)); });
     for (auto const& r : {publish.get_future().get().error(), ack.get_future().get().error()}) {
         EXPECT_EQ(r.status, 503);
         EXPECT_EQ(r.code, "store_unavailable");

@@ -287,3 +287,117 @@ TEST(SqliteAlertStore, BeginsANewEpochOnRequest) {
     EXPECT_THROW(sqlite_alert_store::begin_new_epoch((dir.dir / "missing.db").string()), store_error);
     EXPECT_FALSE(std::filesystem::exists(dir.dir / "missing.db"));
 }
+
+// Schema v5 makes the alerts table again (uniqueness by alert and user): a
+// database from before keeps its rows in their order (the feed and age
+// pruning follow rowids), its acknowledgements and frames, and then takes
+// copies of one alert for several users.
+TEST(SqliteAlertStore, MigratedAlertsKeepTheirOrderAndTakeCopies) {
+    scratch_dir const dir{"migrate-v5"};
+    auto const path = dir.db();
+    {
+        raw_db v1{path};
+        v1.exec(schema_v1);
+        // Rowids out of id order, as pruning and reinsertion leave them.
+        v1.exec(R"sql(
+            INSERT INTO alerts (rowid, id, user_id, seq, stream_id, detection, timestamp, created_ms,
+                                frame_type, acked_ms, acked_by) VALUES
+              (7, '0190a000-0000-7000-8000-000000000002', 'u', 1, 's', '{}', 't', 1000, 'image/png', 1500, 'u'),
+              (9, '0190a000-0000-7000-8000-000000000001', 'u', 2, 's', '{}', 't', 1001, NULL, NULL, NULL);
+            INSERT INTO frames VALUES ('0190a000-0000-7000-8000-000000000002', x'89504e47');
+        )sql");
+    }
+    sqlite_alert_store s{{path, false, {}}};
+    {
+        raw_db check{path};
+        EXPECT_EQ(check.integer("SELECT rowid FROM alerts WHERE seq = 2"), 9);
+    }
+    auto const acked = s.get("0190a000-0000-7000-8000-000000000002");
+    ASSERT_TRUE(acked);
+    EXPECT_EQ(acked->state(), alert_state::acknowledged);
+    EXPECT_EQ(acked->escalation_level, 0);
+    EXPECT_EQ(acked->team, "");
+    EXPECT_EQ(s.events(acked->alert_id).size(), 1u);  // published
+    auto const page = s.feed("0:", 10);
+    ASSERT_EQ(page.alerts.size(), 2u);
+    EXPECT_EQ(page.alerts[0].seq, 1u);
+    EXPECT_EQ(page.alerts[1].seq, 2u);
+
+    // A second copy of an old alert for another user: the old UNIQUE(id) is gone.
+    new_alert copy = v1_alert("w");
+    copy.alert_id = "0190a000-0000-7000-8000-000000000001";
+    write_batch b;
+    b.alerts = {copy};
+    EXPECT_EQ(s.write(b, 2000).appended[0].alert.seq, 1u);
+    EXPECT_EQ(s.recipients(copy.alert_id), (std::vector<std::string>{"u", "w"}));
+    // The same user twice is still refused, and nothing of the batch stays.
+    EXPECT_THROW(s.write(b, 2001), store_error);
+    EXPECT_EQ(s.last_seq("w"), 1u);
+}
+
+// Retention removes copies; what belongs to the alert (its frame, audit
+// trail, escalation timer) goes with its last copy, not before.
+TEST(SqliteAlertStore, AnAlertsFrameTrailAndTimerGoWithItsLastCopy) {
+    scratch_dir const dir{"last-copy"};
+    sqlite_alert_store s{{dir.db(), false, retention_policy{0, 1}}};
+    std::string const id = "01938a6e-1a2b-7c3d-8e4f-0000000000aa";
+    write_batch team;
+    for (auto const* user : {"alice", "bob"}) {
+        new_alert a = v1_alert(user);
+        a.alert_id = id;
+        a.team = "night";
+        a.escalation = "p";
+        a.escalation_due_ms = 60'000;
+        a.frame = annotated_frame{"image/png", "\x89PNG-bytes"};
+        team.alerts.push_back(a);
+    }
+    s.put_policy({"p", {{"user:sup", 60}}, 0, 0});
+    s.write(team, 1000);
+    write_batch ack;
+    ack.transitions = {{id, "alice", "alice", transition_kind::acknowledge, {}, {}}};
+    ASSERT_EQ(s.write(ack, 2000).transitions[0].outcome, transition_outcome::applied);
+    write_batch reopen;
+    reopen.transitions = {{id, "bob", "bob", transition_kind::reopen, {}, {}}};
+    ASSERT_EQ(s.write(reopen, 3000).transitions[0].outcome, transition_outcome::applied);
+    EXPECT_EQ(s.next_escalation_due(), 63'000);  // armed again by the reopen
+
+    write_batch next;
+    next.alerts = {v1_alert("alice")};  // alice keeps one alert: her copy goes
+    s.write(next, 4000);
+    EXPECT_FALSE(s.get(id, "alice"));
+    EXPECT_TRUE(s.frame(id));
+    EXPECT_EQ(s.events(id).size(), 3u);  // published, acknowledged, reopened
+    EXPECT_EQ(s.next_escalation_due(), 63'000);
+
+    next.alerts = {v1_alert("bob")};  // and now the last one
+    s.write(next, 5000);
+    EXPECT_FALSE(s.get(id));
+    EXPECT_FALSE(s.frame(id));
+    EXPECT_TRUE(s.events(id).empty());
+    EXPECT_FALSE(s.next_escalation_due());
+
+    // A copy that brought neither the frame nor the timer still takes them along when it is the last.
+    std::string const other = "01938a6e-1a2b-7c3d-8e4f-0000000000ab";
+    write_batch second;
+    for (auto const* user : {"carol", "dave"}) {
+        new_alert a = v1_alert(user);
+        a.alert_id = other;
+        second.alerts.push_back(a);
+    }
+    second.alerts[0].frame = annotated_frame{"image/png", "\x89PNG-bytes"};
+    second.alerts[0].escalation = "p";
+    second.alerts[0].escalation_due_ms = 90'000;
+    s.write(second, 6000);
+    next.alerts = {v1_alert("carol")};
+    s.write(next, 7000);
+    EXPECT_TRUE(s.frame(other));
+    EXPECT_EQ(s.next_escalation_due(), 90'000);
+    next.alerts = {v1_alert("dave")};
+    s.write(next, 8000);
+    EXPECT_FALSE(s.frame(other));
+    EXPECT_FALSE(s.next_escalation_due());
+
+    raw_db check{dir.db()};
+    EXPECT_EQ(check.integer("SELECT count(*) FROM alert_events"), 0);
+    EXPECT_EQ(check.integer("SELECT count(*) FROM frames"), 0);
+}
