@@ -50,7 +50,7 @@ export interface AlertClient {
     ack(alertId: string): Promise<void>;
     /**
      * Resolve an alert (open or acknowledged) with how it turned out and an optional
-     * note (at most 1000 characters); resolves on `resolve_ok`, rejects like ack()
+     * note (at most 1000 bytes of UTF-8); resolves on `resolve_ok`, rejects like ack()
      * (`invalid_transition` when it is already resolved). The alert's `state`
      * changes when the server's `alert_updated` arrives.
      */

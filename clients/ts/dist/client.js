@@ -7,6 +7,8 @@ import { buildSocketUrl } from './url.js';
 const OPEN = 1;
 const noop = () => { };
 const OUTCOMES = new Set(['real', 'false_alarm', 'test']);
+/** The server's limit on a resolution note. */
+const MAX_NOTE_BYTES = 1000;
 export function createAlertClient(options) {
     const cfg = {
         initialReconnectDelay: 1000,
@@ -411,6 +413,11 @@ export function createAlertClient(options) {
     function resolveAlert(alertId, outcome, note) {
         if (!OUTCOMES.has(outcome)) {
             return Promise.reject(new AlertClientError('invalid_outcome', `outcome must be real, false_alarm or test, not ${String(outcome)}`));
+        }
+        // Checked here as the server does (UTF-8 bytes): its refusal of a malformed
+        // resolve cannot name the alert, so the request would only time out.
+        if (note !== undefined && new TextEncoder().encode(note).length > MAX_NOTE_BYTES) {
+            return Promise.reject(new AlertClientError('invalid_note', `a note is at most ${MAX_NOTE_BYTES} bytes of UTF-8`));
         }
         const message = { type: 'resolve', alert_id: alertId, outcome };
         if (note !== undefined && note !== '')

@@ -65,7 +65,7 @@ export interface AlertClient {
   ack(alertId: string): Promise<void>;
   /**
    * Resolve an alert (open or acknowledged) with how it turned out and an optional
-   * note (at most 1000 characters); resolves on `resolve_ok`, rejects like ack()
+   * note (at most 1000 bytes of UTF-8); resolves on `resolve_ok`, rejects like ack()
    * (`invalid_transition` when it is already resolved). The alert's `state`
    * changes when the server's `alert_updated` arrives.
    */
@@ -112,6 +112,8 @@ interface HandlingRequest {
   reject: (e: Error) => void;
 }
 const OUTCOMES: ReadonlySet<unknown> = new Set(['real', 'false_alarm', 'test']);
+/** The server's limit on a resolution note. */
+const MAX_NOTE_BYTES = 1000;
 
 export function createAlertClient(options: AlertClientOptions): AlertClient {
   const cfg = {
@@ -511,6 +513,11 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
   function resolveAlert(alertId: string, outcome: Outcome, note?: string): Promise<void> {
     if (!OUTCOMES.has(outcome)) {
       return Promise.reject(new AlertClientError('invalid_outcome', `outcome must be real, false_alarm or test, not ${String(outcome)}`));
+    }
+    // Checked here as the server does (UTF-8 bytes): its refusal of a malformed
+    // resolve cannot name the alert, so the request would only time out.
+    if (note !== undefined && new TextEncoder().encode(note).length > MAX_NOTE_BYTES) {
+      return Promise.reject(new AlertClientError('invalid_note', `a note is at most ${MAX_NOTE_BYTES} bytes of UTF-8`));
     }
     const message: { type: 'resolve'; alert_id: string; outcome: Outcome; note?: string } = { type: 'resolve', alert_id: alertId, outcome };
     if (note !== undefined && note !== '') message.note = note;

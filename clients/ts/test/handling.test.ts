@@ -140,9 +140,12 @@ test('resolve round trip: resolve_ok, the outcome and note reach the other membe
   assert.equal(bob.getState().lastError, null, 'a refusal of a request is not a connection error');
 });
 
-test('resolve without a note sends none; an outcome outside the three is refused before sending', async () => {
+test('resolve without a note sends none; a bad outcome or too long a note is refused before sending', async () => {
   const { s, alice, id } = await teamOf2();
-  await assert.rejects(alice.resolve(id, 'solved' as 'real'), /invalid|outcome/);
+  await assert.rejects(alice.resolve(id, 'solved' as 'real'), (e: unknown) => e instanceof AlertClientError && e.code === 'invalid_outcome');
+  // 1000 bytes pass; 500 two-byte characters too; one more byte does not.
+  await assert.rejects(alice.resolve(id, 'real', 'é'.repeat(500) + 'x'), (e: unknown) => e instanceof AlertClientError && e.code === 'invalid_note');
+  assert.equal((s.received.get('alice') ?? []).filter((m) => m.type === 'resolve').length, 0, 'nothing sent');
   await alice.resolve(id, 'test', '');
   assert.deepEqual(s.received.get('alice')?.filter((m) => m.type === 'resolve'), [
     { type: 'resolve', alert_id: id, outcome: 'test' },

@@ -101,7 +101,11 @@ export async function startHandlingServer(): Promise<HandlingServer> {
     const refuse = (error: string, detail: string) => reply({ type: 'error', error, detail, alert_id: id });
     if (m.type === 'ping') return reply({ type: 'pong' });
     if (m.type !== 'ack' && m.type !== 'resolve' && m.type !== 'reopen') return;
-    if (!a || !a.recipients.includes(userId)) return refuse('not_found', 'no such alert');
+    // A malformed resolve is refused without the alert's id, as vigil's parser does.
+    if (m.type === 'resolve' && (!OUTCOMES.has(m.outcome as string) || (typeof m.note === 'string' && Buffer.byteLength(m.note) > 1000))) {
+      return reply({ type: 'error', error: 'invalid_resolve', detail: 'resolve needs an outcome and a short note' });
+    }
+    if (!a || !a.recipients.includes(userId)) return refuse('unknown_alert', 'no such alert for this user');
     const now = new Date().toISOString();
     if (m.type === 'ack') {
       if (a.state === 'open') {
@@ -111,7 +115,6 @@ export async function startHandlingServer(): Promise<HandlingServer> {
       return reply({ type: 'ack_ok', alert_id: id });
     }
     if (m.type === 'resolve') {
-      if (!OUTCOMES.has(m.outcome as string)) return refuse('invalid_outcome', 'outcome: real, false_alarm or test');
       if (a.state === 'resolved') return refuse('invalid_transition', 'the alert is already resolved');
       if (a.state === 'open') Object.assign(a, { owner: userId, acknowledged_at: now });
       Object.assign(a, {
