@@ -201,7 +201,8 @@ export function createAlertList(options: AlertListOptions): AlertListView {
     const a = card.alert;
     const state = stateOf(a);
     const owner = typeof a.owner === 'string' && a.owner !== '' ? a.owner : null;
-    const level = typeof a.escalation_level === 'number' ? a.escalation_level : null;
+    // 0 (or none): no escalation policy applies to it.
+    const level = typeof a.escalation_level === 'number' && a.escalation_level > 0 ? a.escalation_level : null;
     const team = typeof a.team === 'string' && a.team !== '' ? a.team : null;
     const outcome = typeof a.outcome === 'string' ? a.outcome : null;
     const note = typeof a.note === 'string' && a.note !== '' ? a.note : null;

@@ -70,8 +70,20 @@ test('dashboard: a team alert handled by one member, seen live by the other; aud
   }
 
   try {
-    await step('an admin creates a team of two over HTTP; each member opens the dashboard in their own browser', async () => {
-      const put = await server.request(`/api/v1/teams/${team}`, { method: 'PUT', token: admin, body: { members: ['alice', 'bob'] } });
+    await step('an admin creates a team of two (and its escalation policy) over HTTP; each member opens the dashboard in their own browser', async () => {
+      // An escalation policy whose first step is the team itself: the alert shows level 1
+      // (its deadline is far beyond the test).
+      const policy = await server.request('/api/v1/escalation-policies/night', {
+        method: 'PUT',
+        token: admin,
+        body: { steps: [{ notify: `team:${team}`, ack_within_seconds: 3600 }], repeat: 0 },
+      });
+      assert.equal(policy.status, 200, policy.text);
+      const put = await server.request(`/api/v1/teams/${team}`, {
+        method: 'PUT',
+        token: admin,
+        body: { members: ['alice', 'bob'], escalation: { default: 'night' } },
+      });
       assert.equal(put.status, 200, put.text);
       assert.equal(put.json.team, team);
       assert.deepEqual([...put.json.members].sort(), ['alice', 'bob']);
@@ -157,6 +169,7 @@ test('dashboard: a team alert handled by one member, seen live by the other; aud
     await step("the admin's Teams panel lists the team and changes its members; bob has no Teams panel", async () => {
       await alice.waitForSelector(`#teams:not([hidden]) li[data-team="${team}"]`, { timeout: 5000 });
       assert.match(await alice.textContent(`li[data-team="${team}"]`), /2 members.*alice, bob|2 members.*bob, alice/s);
+      assert.match(await alice.textContent(`li[data-team="${team}"]`), /escalation default: night/);
       await alice.click(`li[data-team="${team}"] button:text("Edit")`);
       assert.equal(await alice.inputValue('#team-name'), team);
       await alice.fill('#team-members', 'alice, bob, carol');
@@ -166,6 +179,7 @@ test('dashboard: a team alert handled by one member, seen live by the other; aud
       const stored = await server.request(`/api/v1/teams/${team}`, { token: admin });
       assert.equal(stored.status, 200, stored.text);
       assert.deepEqual([...stored.json.members].sort(), ['alice', 'bob', 'carol']);
+      assert.deepEqual(stored.json.escalation, { default: 'night' }, 'changing the members keeps the policy');
       assert.equal(await bob.isVisible('#teams'), false);
     });
 
