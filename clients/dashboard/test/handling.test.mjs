@@ -166,6 +166,25 @@ test('dashboard: a team alert handled by one member, seen live by the other; aud
       assert.match(await bob.textContent(`${card()} .trail li[data-type="reopened"]`), /by bob/);
     });
 
+    await step('a change made while bob was away shows once his page is back (read from history)', async () => {
+      // Bob opens a second tab: the server keeps one connection per user, so his
+      // first tab is replaced and stops; he closes the second one.
+      const second = await contexts[1].newPage();
+      await second.goto(`${server.baseUrl}/?user=bob&token=${tokens.bob}`);
+      await second.waitForSelector('#status[data-state="open"]', { timeout: 5000 });
+      await bob.waitForSelector('#banner:not([hidden]) #banner-action[data-action="reconnect"]', { timeout: 5000 });
+      await second.close();
+      // Meanwhile alice acknowledges it again.
+      await alice.click(`${card()} button.ack`);
+      await alice.waitForSelector(`${card()}[data-state="acknowledged"]`, { timeout: 2000 });
+      assert.equal(await bob.getAttribute(card(), 'data-state'), 'open', 'bob was away');
+      // "Use this tab": the page resumes after its last seq, so the alert is not
+      // replayed; its state comes from history.
+      await bob.click('#banner-action');
+      await bob.waitForSelector(`${card()}[data-state="acknowledged"] .owner`, { timeout: 5000 });
+      assert.equal(await bob.textContent(`${card()} .owner`), 'owner alice');
+    });
+
     await step("the admin's Teams panel lists the team and changes its members; bob has no Teams panel", async () => {
       await alice.waitForSelector(`#teams:not([hidden]) li[data-team="${team}"]`, { timeout: 5000 });
       assert.match(await alice.textContent(`li[data-team="${team}"]`), /2 members.*alice, bob|2 members.*bob, alice/s);
