@@ -36,10 +36,10 @@ struct new_alert {
     // Handling (SPEC section 7, docs/handling.md). An alert for a team is
     // stored once per member, every copy under the same alert_id: each in
     // its member's own seq order, all sharing one state.
-    std::string alert_id = {};     // empty: the store makes one; set by alert_service for a team's copies
-    std::string team = {};         // the audience, when a team (user_id is then one member)
-    std::string escalation = {};   // the escalation policy's name; empty: none
-    int escalation_level = 0;      // 1 with a policy (its first step's audience), 0 without
+    std::string alert_id = {};    // empty: the store makes one; set by alert_service for a team's copies
+    std::string team = {};        // the audience, when a team (user_id is then one member)
+    std::string escalation = {};  // the escalation policy's name; empty: none
+    int escalation_level = 0;     // 1 with a policy (its first step's audience), 0 without
     // With a policy: when its first step's deadline falls. The store arms the
     // alert's escalation timer with it, in the same transaction (once per alert).
     std::optional<std::int64_t> escalation_due_ms = {};

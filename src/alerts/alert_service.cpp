@@ -298,7 +298,10 @@ void alert_service::commit(std::vector<publish_job*>& publishes, std::vector<tra
             }
             if (request.kind == transition_kind::resolve)
                 m.time_to_resolve.observe_ms(a.severity, t.at_ms - a.created_ms);
+            // The actor's answer first (ack_ok before alert_updated), then everyone's update.
+            acks[k]->done(t);
             announce_change(a, t.recipients, change, request.actor);
+            continue;
         }
         acks[k]->done(t);
     }
@@ -401,6 +404,7 @@ void alert_service::record_delivery(delivery_mark mark) {
 
 void alert_service::flush_deliveries() {
     write_batch batch;
+    batch.node = bus_.node_id();
     {
         std::lock_guard lock{delivered_mutex_};
         batch.delivered.swap(delivered_);
@@ -418,7 +422,8 @@ void alert_service::flush_deliveries() {
 void alert_service::receiver::on_alert(bus_alert const& alert) {
     if (!s_.registry_.deliver(alert.user_id, {alert.text, alert.seq, metrics::now_ns()})) return;
     metrics::global().alerts_delivered.inc();
-    if (!alert.delivery_recorded || alert.origin_node != s_.bus_.node_id()) s_.record_delivery({alert.alert_id, alert.user_id});
+    if (!alert.delivery_recorded || alert.origin_node != s_.bus_.node_id())
+        s_.record_delivery({alert.alert_id, alert.user_id});
 }
 
 // A newer connection of the user opened on another node: the one here goes,

@@ -187,8 +187,8 @@ private:
     void run_round(std::deque<job>& jobs);
     void commit(std::vector<publish_job*>& publishes, std::vector<transition_job*>& changes);
     // alert_updated to every recipient, here and through the bus.
-    void announce_change(stored_alert const& alert, std::vector<std::string> const& recipients,
-                         std::string_view change, std::string_view actor);
+    void announce_change(stored_alert const& alert, std::vector<std::string> const& recipients, std::string_view change,
+                         std::string_view actor);
     void replay(open_job& j);
     void take_due_retries(std::deque<job>& jobs, std::int64_t now);
     void follow_feed_if_due(std::int64_t now);

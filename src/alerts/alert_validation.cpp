@@ -62,8 +62,8 @@ or_refusal<new_alert> parse_one(boost::json::value const& v, std::string_view te
     // The audience: a user or a team (docs/handling.md), exactly one.
     auto const* user = o->if_contains("user_id");
     auto const* team = o->if_contains("team");
-    if ((user == nullptr) == (team == nullptr))
-        return bad("an alert names either user_id or team (a string)", 400, "invalid_audience");
+    if (!user && !team) return bad("user_id (string) is required, or a team");
+    if (user && team) return bad("an alert names user_id or team, not both", 400, "invalid_audience");
     if (user) {
         if (!user->is_string()) return bad("user_id (string) is required");
         a.user_id = std::string{user->get_string()};

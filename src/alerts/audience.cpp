@@ -63,7 +63,8 @@ or_refusal<expanded_publish> expand_audiences(std::vector<new_alert> alerts, han
         std::optional<escalation_policy> policy;
         if (!policy_name.empty()) {
             policy = handling.get_policy(policy_name);
-            if (!policy && named_policy) return refused("unknown_policy", "no escalation policy named " + policy_name, i);
+            if (!policy && named_policy)
+                return refused("unknown_policy", "no escalation policy named " + policy_name, i);
             if (!policy || policy->steps.empty()) {
                 // A team's default that was deleted since: the alert goes out without one.
                 log::warn("escalation.policy_missing", {{"policy", policy_name}, {"team", a.team}});

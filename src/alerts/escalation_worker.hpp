@@ -15,8 +15,8 @@
 namespace vigil {
 
 struct escalation_worker_options {
-    std::chrono::milliseconds poll_interval{250};  // a step fires within this of its deadline
-    std::chrono::milliseconds lease{10'000};       // how long a claim holds a timer
+    std::chrono::milliseconds poll_interval{250};           // a step fires within this of its deadline
+    std::chrono::milliseconds lease{10'000};                // how long a claim holds a timer
     std::chrono::milliseconds open_count_interval{15'000};  // vigil_alerts_open's refresh
 };
 

@@ -197,24 +197,23 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
     if (!needs_audience) {  // the common case: each alert is its user's, no store read before the commit
         std::vector<expanded_publish::origin> origins(request.alerts.size());
         for (std::size_t i = 0; i < origins.size(); ++i) origins[i] = {i, 1, {}};
-        return ctx.alerts.publish(std::move(request.alerts),
-                                  [finish = std::move(finish), origins = std::move(origins)](publish_outcome o) {
-                                      finish(origins, o);
-                                  });
+        return ctx.alerts.publish(std::move(request.alerts), [finish = std::move(finish), origins = std::move(origins)](
+                                                                 publish_outcome o) { finish(origins, o); });
     }
-    boost::asio::post(ctx.store_reads, [&ctx, alerts = std::move(request.alerts), finish = std::move(finish)]() mutable {
-        or_refusal<expanded_publish> expanded = store_unavailable();
-        try {
-            expanded = expand_audiences(std::move(alerts), *ctx.handling, now_ms());
-        } catch (std::exception const& e) {
-            log::debug("http.store_unavailable", {{"error", e.what()}});
-        }
-        if (!expanded) return finish({}, expanded.error());
-        ctx.alerts.publish(std::move(expanded->copies),
-                           [finish = std::move(finish), origins = std::move(expanded->origins)](publish_outcome o) {
-                               finish(origins, o);
-                           });
-    });
+    boost::asio::post(
+        ctx.store_reads, [&ctx, alerts = std::move(request.alerts), finish = std::move(finish)]() mutable {
+            or_refusal<expanded_publish> expanded = store_unavailable();
+            try {
+                expanded = expand_audiences(std::move(alerts), *ctx.handling, now_ms());
+            } catch (std::exception const& e) {
+                log::debug("http.store_unavailable", {{"error", e.what()}});
+            }
+            if (!expanded) return finish({}, expanded.error());
+            ctx.alerts.publish(std::move(expanded->copies),
+                               [finish = std::move(finish), origins = std::move(expanded->origins)](publish_outcome o) {
+                                   finish(origins, o);
+                               });
+        });
 }
 
 void history(server_context& ctx, http_request&& req, target const& t, responder respond) {

@@ -30,7 +30,8 @@ constexpr std::int64_t max_ack_within_seconds = 7 * 24 * 3600;
 
 or_refusal<json::object> object_body(http_request const& req) {
     if (req.body().size() > max_config_body)
-        return refusal{413, "payload_too_large", "the body is larger than " + std::to_string(max_config_body) + " bytes"};
+        return refusal{413, "payload_too_large",
+                       "the body is larger than " + std::to_string(max_config_body) + " bytes"};
     boost::system::error_code ec;
     auto v = json::parse(req.body(), ec);
     if (ec || !v.is_object()) return refusal{400, "invalid_json", "the body must be a JSON object"};
@@ -44,8 +45,7 @@ or_refusal<team_record> parse_team(std::string name, json::object const& o) {
     team_record t;
     t.name = std::move(name);
     auto const* members = o.if_contains("members");
-    if (!members || !members->is_array() || members->get_array().empty() ||
-        members->get_array().size() > max_members)
+    if (!members || !members->is_array() || members->get_array().empty() || members->get_array().size() > max_members)
         return invalid("members must be a list of 1-" + std::to_string(max_members) + " user ids");
     for (auto const& m : members->get_array()) {
         if (!m.is_string() || !valid_user_id(m.get_string()))
@@ -126,20 +126,22 @@ void teams_and_policies(server_context& ctx, http_request& req, request_target c
             else
                 for (auto const& team : h.teams()) out.push_back(team_json(team));
             return json_response(http::status::ok,
-                                 json::serialize(json::object{{policies ? "policies" : "teams", std::move(out)}}), head);
+                                 json::serialize(json::object{{policies ? "policies" : "teams", std::move(out)}}),
+                                 head);
         });
     }
     std::string name{t.path[3]};
     if (!valid_handling_name(name))
-        return respond(json_error(http::status::bad_request, "bad_request",
-                                  "names are 1-64 characters of [A-Za-z0-9_.-]", req));
+        return respond(
+            json_error(http::status::bad_request, "bad_request", "names are 1-64 characters of [A-Za-z0-9_.-]", req));
     if (method == http::verb::get || method == http::verb::delete_) {
         bool const del = method == http::verb::delete_;
         return on_store_threads(ctx, req, std::move(respond), [&h, name, policies, del](http_request const& head) {
             if (del) {
                 bool const gone = policies ? h.delete_policy(name) : h.delete_team(name);
                 return gone ? no_content(head)
-                            : json_error(http::status::not_found, "not_found", "no such " + std::string{policies ? "policy" : "team"}, head);
+                            : json_error(http::status::not_found, "not_found",
+                                         "no such " + std::string{policies ? "policy" : "team"}, head);
             }
             if (policies) {
                 auto p = h.get_policy(name);
@@ -193,28 +195,28 @@ void change_state(server_context& ctx, http_request& req, std::string const& id,
             change.note = std::string{note->get_string()};
         }
     }
-    ctx.alerts.transition(std::move(change), [kind, head = reply_head(req),
-                                              respond = std::move(respond)](transition_outcome_or_error r) {
-        if (!r) return respond(refusal_response(r.error(), head));
-        if (r->outcome == transition_outcome::not_found || !r->alert)
-            return respond(json_error(http::status::not_found, "not_found", "no such alert", head));
-        if (r->outcome == transition_outcome::invalid)
-            return respond(json_error(http::status::conflict, "invalid_transition",
-                                      kind == transition_kind::resolve ? "the alert is already resolved"
-                                                                       : "the alert is already open",
-                                      head));
-        // The alert as history shows it, plus what the quick reference's ack answered.
-        auto body = proto::alert_json(*r->alert);
-        body.pop_back();
-        body += R"(,"changed":)";
-        body += r->outcome == transition_outcome::applied ? "true" : "false";
-        if (kind == transition_kind::acknowledge) {
-            body += R"(,"already_acked":)";
-            body += r->outcome == transition_outcome::unchanged ? "true" : "false";
-        }
-        body.push_back('}');
-        respond(json_response(http::status::ok, std::move(body), head));
-    });
+    ctx.alerts.transition(
+        std::move(change), [kind, head = reply_head(req), respond = std::move(respond)](transition_outcome_or_error r) {
+            if (!r) return respond(refusal_response(r.error(), head));
+            if (r->outcome == transition_outcome::not_found || !r->alert)
+                return respond(json_error(http::status::not_found, "not_found", "no such alert", head));
+            if (r->outcome == transition_outcome::invalid)
+                return respond(json_error(
+                    http::status::conflict, "invalid_transition",
+                    kind == transition_kind::resolve ? "the alert is already resolved" : "the alert is already open",
+                    head));
+            // The alert as history shows it, plus what the quick reference's ack answered.
+            auto body = proto::alert_json(*r->alert);
+            body.pop_back();
+            body += R"(,"changed":)";
+            body += r->outcome == transition_outcome::applied ? "true" : "false";
+            if (kind == transition_kind::acknowledge) {
+                body += R"(,"already_acked":)";
+                body += r->outcome == transition_outcome::unchanged ? "true" : "false";
+            }
+            body.push_back('}');
+            respond(json_response(http::status::ok, std::move(body), head));
+        });
 }
 
 void audit_trail(server_context& ctx, http_request& req, std::string const& id, responder& respond) {

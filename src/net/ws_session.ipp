@@ -168,8 +168,9 @@ void ws_session<Layer>::handle_message(std::string_view text) {
             "message must be a JSON object with a type of ping, pong, ack, resolve, reopen or refresh";
         if (msg.error() == proto::message_error::invalid_ack) detail = "ack needs a string alert_id";
         if (msg.error() == proto::message_error::invalid_resolve)
-            detail = "resolve needs a string alert_id, an outcome of real, false_alarm or test, and a note of at most "
-                     "1000 characters";
+            detail =
+                "resolve needs a string alert_id, an outcome of real, false_alarm or test, and a note of at most "
+                "1000 characters";
         if (msg.error() == proto::message_error::invalid_reopen) detail = "reopen needs a string alert_id";
         if (msg.error() == proto::message_error::invalid_refresh) detail = "refresh needs a string token";
         return send(std::make_shared<std::string const>(proto::error_message(code, detail)));
@@ -232,6 +233,14 @@ void ws_session<Layer>::handle_message(std::string_view text) {
 template <class Layer>
 bool ws_session<Layer>::deliver(sequenced_message message) {
     if (closing_.load(std::memory_order_relaxed)) return false;
+    // A message outside the seq order (alert_updated) queues behind what was
+    // posted before it, such as the answer to the change it reports.
+    if (message.seq == 0) {
+        asio::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message)]() mutable {
+            self->on_live(std::move(m));
+        });
+        return true;
+    }
     // At once when the commit runs on this session's own thread (a drain on
     // its work site): a post from there would wait in the thread's private
     // queue until the drain returns, behind alerts the worker may post

@@ -9,7 +9,6 @@ namespace vigil::proto {
 
 namespace json = boost::json;
 
-
 namespace {
 
 json::value time_or_null(std::optional<std::int64_t> const& ms) {

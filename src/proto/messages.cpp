@@ -65,7 +65,10 @@ boost::system::result<client_message, message_error> parse_client_message(std::s
         if (!id || !outcome || !is_outcome(*outcome) || (note_field && !note_field->is_null() && !note) ||
             (note && note->size() > max_note_bytes))
             return message_error::invalid_resolve;
-        return client_message{client_message_type::resolve, std::string{*id}, {}, std::string{*outcome},
+        return client_message{client_message_type::resolve,
+                              std::string{*id},
+                              {},
+                              std::string{*outcome},
                               note ? std::string{*note} : std::string{}};
     }
     if (t == "reopen") {

@@ -94,7 +94,7 @@ struct append_result {
 };
 
 struct write_result {
-    std::vector<append_result> appended;  // one per batch.alerts, same order
+    std::vector<append_result> appended;         // one per batch.alerts, same order
     std::vector<transition_result> transitions;  // one per batch.transitions, same order
 };
 

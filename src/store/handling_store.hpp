@@ -5,7 +5,7 @@
 // on the same data and in the same transactions as the alerts' state, so
 // that every node of a cluster sees the same and a change is never half made.
 //
-// Contract, shared by every engine (tests/contract/handling_store_contract.hpp):
+// Contract, shared by every engine (tests/contract/handling_store_contract_test.cpp):
 // - Teams and policies are replaced whole by put_*; names are validated
 //   before (1-64 of [A-Za-z0-9_.-]).
 // - events() lists the alert's trail oldest first: `published` (actor: who
@@ -78,9 +78,9 @@ struct escalation_timer {
 
 // One step's firing, as the escalation worker computed it from the policy.
 struct escalation_fire {
-    escalation_timer from;  // as claimed: applied only while the timer is still at this step and round
-    int level = 0;          // the alert's escalation level after (1-based: the step's index + 1)
-    std::string notify;     // the step's audience as the policy writes it, for the audit event
+    escalation_timer from;                 // as claimed: applied only while the timer is still at this step and round
+    int level = 0;                         // the alert's escalation level after (1-based: the step's index + 1)
+    std::string notify;                    // the step's audience as the policy writes it, for the audit event
     std::vector<std::string> recipients;   // its users: those without a copy get one, with their next seq
     std::optional<escalation_timer> next;  // the timer after; none: the policy is done, the timer goes
     std::int64_t now_ms = 0;
@@ -95,7 +95,7 @@ struct escalation_result {
 
 // One webhook POST waiting in the outbox.
 struct webhook_delivery {
-    std::string id;    // the row's
+    std::string id;  // the row's
     std::string url;
     std::string body;  // signed as is
     int attempts = 0;  // failed attempts so far
@@ -109,7 +109,7 @@ public:
     virtual void put_team(team_record const& team) = 0;  // creates or replaces
     virtual std::optional<team_record> get_team(std::string_view name) = 0;
     virtual bool delete_team(std::string_view name) = 0;  // false: none
-    virtual std::vector<team_record> teams() = 0;          // by name
+    virtual std::vector<team_record> teams() = 0;         // by name
 
     virtual void put_policy(escalation_policy const& policy) = 0;
     virtual std::optional<escalation_policy> get_policy(std::string_view name) = 0;

@@ -31,8 +31,9 @@ transition_result memory_alert_store::transition_locked(transition_request const
     transition_result out;
     auto const copies = copies_locked(t.alert_id);
     if (copies.empty()) return out;
-    if (!t.recipient.empty() &&
-        std::none_of(copies.begin(), copies.end(), [&](auto it) { return std::string_view{it->second.user_id} == t.recipient; }))
+    if (!t.recipient.empty() && std::none_of(copies.begin(), copies.end(), [&](auto it) {
+            return std::string_view{it->second.user_id} == t.recipient;
+        }))
         return out;
     for (auto it : copies) out.recipients.emplace_back(it->second.user_id);
     out.user_id = t.recipient.empty() ? out.recipients.front() : t.recipient;
@@ -41,9 +42,15 @@ transition_result memory_alert_store::transition_locked(transition_request const
     bool const resolved = first.extra && first.extra->resolved_ms;
     bool const acked = first.acked_ms.has_value();
     switch (t.kind) {
-        case transition_kind::acknowledge: out.outcome = acked ? transition_outcome::unchanged : transition_outcome::applied; break;
-        case transition_kind::resolve: out.outcome = resolved ? transition_outcome::invalid : transition_outcome::applied; break;
-        case transition_kind::reopen: out.outcome = acked ? transition_outcome::applied : transition_outcome::invalid; break;
+        case transition_kind::acknowledge:
+            out.outcome = acked ? transition_outcome::unchanged : transition_outcome::applied;
+            break;
+        case transition_kind::resolve:
+            out.outcome = resolved ? transition_outcome::invalid : transition_outcome::applied;
+            break;
+        case transition_kind::reopen:
+            out.outcome = acked ? transition_outcome::applied : transition_outcome::invalid;
+            break;
     }
     if (out.outcome == transition_outcome::applied) {
         std::string policy;
@@ -96,7 +103,8 @@ void memory_alert_store::record_change_locked(std::string_view alert_id, std::st
                                               std::string_view actor, std::int64_t now_ms, std::string detail_json,
                                               stored_alert const& after, std::vector<std::string> const& recipients) {
     auto& trail = events_[std::string{alert_id}];
-    trail.push_back({audit_event{std::string{change}, std::string{actor}, now_ms, std::move(detail_json)}, ++events_made_});
+    trail.push_back(
+        {audit_event{std::string{change}, std::string{actor}, now_ms, std::move(detail_json)}, ++events_made_});
     if (webhook_urls_.empty()) return;
     auto const event_id = new_alert_id(now_ms);
     auto const body = proto::webhook_body(event_id, proto::webhook_type(change), now_ms, actor, after, recipients);
@@ -268,9 +276,8 @@ escalation_result memory_alert_store::escalate(escalation_fire const& fire) {
     json::array reached;
     for (auto const& u : fire.recipients) reached.emplace_back(u);
     record_change_locked(fire.from.alert_id, "escalated", "escalation", fire.now_ms,
-                         json::serialize(json::object{{"level", fire.level},
-                                                      {"notify", fire.notify},
-                                                      {"recipients", std::move(reached)}}),
+                         json::serialize(json::object{
+                             {"level", fire.level}, {"notify", fire.notify}, {"recipients", std::move(reached)}}),
                          *out.alert, out.recipients);
     return out;
 }

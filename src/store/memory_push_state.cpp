@@ -107,13 +107,13 @@ std::optional<quiet_hours> memory_alert_store::get_quiet_hours(std::string_view 
 
 void memory_alert_store::mark_pushed(std::string_view alert_id, std::int64_t) {
     std::lock_guard lock{mutex_};
-    if (auto it = alerts_.find(alert_id); it != alerts_.end()) it->second.pushed = true;
+    for (auto it : copies_locked(alert_id)) it->second.pushed = true;  // an alert's, whichever copy was pushed
 }
 
 bool memory_alert_store::was_pushed(std::string_view alert_id) {
     std::lock_guard lock{mutex_};
-    auto it = alerts_.find(alert_id);
-    return it != alerts_.end() && it->second.pushed;
+    auto const copies = copies_locked(alert_id);
+    return !copies.empty() && copies.front()->second.pushed;
 }
 
 std::uint32_t memory_alert_store::count_group_push(std::string_view user_id, std::string_view topic,

@@ -141,6 +141,14 @@ array& array::add(std::int32_t v) {
     return *this;
 }
 
+array& array::add(std::int64_t v) {
+    put_be32(buf_, 8);
+    put_be32(buf_, static_cast<std::uint32_t>(static_cast<std::uint64_t>(v) >> 32));
+    put_be32(buf_, static_cast<std::uint32_t>(v));
+    ++count_;
+    return *this;
+}
+
 array& array::add(bool v) {
     put_be32(buf_, 1);
     buf_.push_back(v ? 1 : 0);

@@ -90,6 +90,7 @@ public:
     array& add(std::string_view bytes);  // text, bytea, or a uuid's 16 bytes
     array& add_null();
     array& add(std::int32_t v);
+    array& add(std::int64_t v);
     array& add(bool v);
     std::size_t size() const noexcept { return count_; }
     std::string finish() &&;  // the header's counts filled in

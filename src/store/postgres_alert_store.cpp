@@ -6,13 +6,135 @@
 #include "common/metrics.hpp"
 #include "store/pg_connection.hpp"
 #include "store/pg_pool.hpp"
+#include "store/postgres_rows.hpp"
 #include "store/postgres_with_connection.ipp"
 
 #include <algorithm>
 #include <ctime>
 #include <map>
+#include <optional>
+#include <set>
 
 namespace vigil {
+
+namespace pgrows {
+
+stored_alert read_alert(pg::result const& r, int row, int col) {
+    stored_alert a;
+    a.alert_id = r.string(row, col);
+    a.user_id = r.string(row, col + 1);
+    a.seq = static_cast<std::uint64_t>(r.integer(row, col + 2));
+    a.stream_id = r.string(row, col + 3);
+    a.detection_json = r.string(row, col + 4);
+    a.timestamp = r.string(row, col + 5);
+    a.created_ms = r.integer(row, col + 6);
+    if (!r.is_null(row, col + 7)) a.frame_content_type = r.string(row, col + 7);
+    a.first_delivered_ms = r.optional_integer(row, col + 8);
+    a.delivery_count = r.integer(row, col + 9);
+    a.acked_ms = r.optional_integer(row, col + 10);
+    if (!r.is_null(row, col + 11)) a.acked_by = r.string(row, col + 11);
+    a.severity = r.string(row, col + 12);
+    a.group_key = r.string(row, col + 13);
+    a.suppressed = r.boolean(row, col + 14);
+    a.resolved_ms = r.optional_integer(row, col + 15);
+    a.resolved_by = r.string(row, col + 16);
+    a.outcome = r.string(row, col + 17);
+    a.note = r.string(row, col + 18);
+    a.team = r.string(row, col + 19);
+    a.escalation = r.string(row, col + 20);
+    a.escalation_level = int(r.integer(row, col + 21));
+    a.published_by = r.string(row, col + 22);
+    a.delivered_node = r.string(row, col + 23);
+    return a;
+}
+
+std::string uuid_bytes(std::string_view canonical) {
+    std::string out;
+    out.reserve(16);
+    auto const v = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    for (std::size_t i = 0; i < 36;) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            ++i;
+            continue;
+        }
+        out.push_back(char(v(canonical[i]) << 4 | v(canonical[i + 1])));
+        i += 2;
+    }
+    return out;
+}
+
+copies_by_id copies_of(pg::result const& read) {
+    copies_by_id out;
+    for (int row = 0; row < read.rows(); ++row) {
+        auto a = read_alert(read, row);
+        auto& v = out[a.alert_id];
+        v.push_back(std::move(a));
+    }
+    return out;
+}
+
+// New users get a head row (a concurrent writer creating the same one
+// waits for this transaction, then finds it).
+pg::statement const add_users{
+    "vigil_add_users",
+    "INSERT INTO users (user_id, last_seq) SELECT u, 0 FROM unnest($1::text[]) AS u ORDER BY u COLLATE \"C\" "
+    "ON CONFLICT (user_id) DO NOTHING"};
+
+// Every writer locks the head rows of its batch's users in the same order
+// (no deadlock between two batches), before it reads anything else: from
+// here on this transaction is the only writer of these users, and the next
+// statement's snapshot holds every commit of the writers before it.
+pg::statement const lock_users{
+    "vigil_lock_users",
+    "SELECT user_id FROM users WHERE user_id = ANY($1::text[]) ORDER BY user_id COLLATE \"C\" FOR UPDATE"};
+
+// The per-user count: what the batch's users have beyond it goes. An
+// alert's frame moves to a copy that stays; its events and timer go with
+// its last copy. Only an alert of a team or with a policy has other
+// copies (the first of them copy_no 0): the others are not looked for.
+// (Rows are found through `= ANY(ARRAY(...))`, an index probe per id per
+// partition, where a join could be planned as a scan of every partition.)
+pg::statement const trim_users{"vigil_trim_users", R"sql(
+WITH gone AS (
+    DELETE FROM alerts a USING users u
+    WHERE u.user_id = ANY($1::text[]) AND a.user_id = u.user_id AND a.seq <= u.last_seq - $2::int8
+    RETURNING a.id, a.user_id, a.frame IS NOT NULL AS held_frame,
+              a.team <> '' OR a.escalation <> '' OR a.copy_no > 0 AS shared
+),
+kept AS (
+    SELECT DISTINCT ON (a.id) a.id, a.user_id FROM alerts a
+    WHERE a.id = ANY(ARRAY(SELECT id FROM gone WHERE shared))
+      AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.id = a.id AND g.user_id = a.user_id)
+    ORDER BY a.id, a.copy_no
+),
+moves AS (
+    SELECT k.id, k.user_id FROM kept k WHERE EXISTS (SELECT 1 FROM gone g WHERE g.id = k.id AND g.held_frame)
+),
+frames AS (
+    UPDATE alerts a SET frame = (SELECT x.frame FROM alerts x WHERE x.id = a.id AND x.frame IS NOT NULL LIMIT 1)
+    WHERE a.id = ANY(ARRAY(SELECT id FROM moves)) AND a.user_id = ANY(ARRAY(SELECT user_id FROM moves))
+      AND EXISTS (SELECT 1 FROM moves m WHERE m.id = a.id AND m.user_id = a.user_id)
+),
+events AS (
+    DELETE FROM alert_events WHERE alert_id = ANY(ARRAY(SELECT id FROM gone EXCEPT SELECT id FROM kept))
+),
+timers AS (
+    DELETE FROM escalation_timers WHERE alert_id = ANY(ARRAY(SELECT id FROM gone EXCEPT SELECT id FROM kept))
+)
+SELECT count(*) FROM gone
+)sql"};
+
+// Explicit transactions, for the calls that read under locks before they
+// write (transitions, escalations): statements of several pipelines.
+pg::statement const begin_sql{"vigil_begin", "BEGIN"};
+pg::statement const commit_sql{"vigil_commit", "COMMIT"};
+
+pg::statement const lock_copies{"vigil_lock_copies",
+                                "SELECT 1 FROM alerts WHERE id = ANY($1::uuid[]) ORDER BY id, user_id FOR UPDATE"};
+pg::statement const read_copies{"vigil_read_copies",
+                                select_alerts("WHERE id = ANY($1::uuid[]) ORDER BY id, copy_no, user_id")};
+
+}  // namespace pgrows
 
 namespace {
 
@@ -89,73 +211,114 @@ constexpr char const* migrations[] = {
         PRIMARY KEY (user_id, topic)
     );
     )sql",
+    // 3: handling (docs/handling.md). An alert has a copy per recipient, all
+    // under its id: unique per (id, user), each carrying the alert's one
+    // state. Alerts stored before are single copies, open or acknowledged as
+    // they were, of no team and no policy.
+    R"sql(
+    ALTER TABLE alerts
+        ADD COLUMN copy_no int NOT NULL DEFAULT 0,           -- the order the alert's copies were made in
+        ADD COLUMN team text NOT NULL DEFAULT '',
+        ADD COLUMN escalation text NOT NULL DEFAULT '',      -- the policy's name
+        ADD COLUMN escalation_level int NOT NULL DEFAULT 0,
+        ADD COLUMN resolved_ms bigint,
+        ADD COLUMN resolved_by text NOT NULL DEFAULT '',
+        ADD COLUMN outcome text NOT NULL DEFAULT '',
+        ADD COLUMN note text NOT NULL DEFAULT '',
+        ADD COLUMN published_by text NOT NULL DEFAULT '',
+        ADD COLUMN delivered_node text NOT NULL DEFAULT '';   -- the node of the copy's first delivery
+    ALTER TABLE alerts DROP CONSTRAINT alerts_pkey;
+    ALTER TABLE alerts ADD PRIMARY KEY (id, user_id);
+    CREATE TABLE teams (
+        name       text PRIMARY KEY,
+        members    text NOT NULL,                            -- JSON array of user ids
+        escalation text NOT NULL,                            -- JSON object: severity or "default" -> policy
+        updated_ms bigint NOT NULL
+    );
+    CREATE TABLE escalation_policies (
+        name       text PRIMARY KEY,
+        steps      text NOT NULL,                            -- JSON array of {notify, ack_within_seconds}
+        repeat     int NOT NULL,
+        updated_ms bigint NOT NULL
+    );
+    -- Keyed by alert id: an alert's events and timer go with its last copy,
+    -- and with the partition that held it (prune_expired).
+    CREATE TABLE alert_events (
+        alert_id uuid NOT NULL,
+        n        bigint GENERATED ALWAYS AS IDENTITY,        -- the order they were recorded in
+        type     text NOT NULL,                              -- escalated, acknowledged, resolved, reopened
+        actor    text NOT NULL,
+        at_ms    bigint NOT NULL,
+        detail   text NOT NULL,                              -- JSON object
+        PRIMARY KEY (alert_id, n)
+    );
+    CREATE TABLE escalation_timers (
+        alert_id uuid PRIMARY KEY,
+        policy   text NOT NULL,
+        step     int NOT NULL,
+        round    int NOT NULL,
+        due_ms   bigint NOT NULL                             -- moved on by a claim's lease
+    );
+    CREATE INDEX escalation_timers_due ON escalation_timers (due_ms);
+    CREATE TABLE webhook_outbox (
+        id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        url        text NOT NULL,
+        body       text NOT NULL,                            -- sent and signed as written
+        attempts   int NOT NULL DEFAULT 0,
+        due_ms     bigint NOT NULL,                          -- moved on by a claim's lease and by failures
+        created_ms bigint NOT NULL
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (due_ms);
+    )sql",
 };
 static_assert(std::size(migrations) == postgres_alert_store::schema_version);
 
-constexpr char alert_columns[] =
-    "id, user_id, seq, stream_id, detection, ts, created_ms, frame_type, first_delivered_ms, delivery_count, "
-    "acked_ms, acked_by, severity, group_key, suppressed";
-constexpr int alert_column_count = 15;
-
-std::string select_alerts(std::string_view rest) {
-    return std::string{"SELECT "} + alert_columns + " FROM alerts " + std::string{rest};
-}
-
-// Reads the columns listed in alert_columns, from `col` on.
-stored_alert read_alert(pg::result const& r, int row, int col = 0) {
-    stored_alert a;
-    a.alert_id = r.string(row, col);
-    a.user_id = r.string(row, col + 1);
-    a.seq = static_cast<std::uint64_t>(r.integer(row, col + 2));
-    a.stream_id = r.string(row, col + 3);
-    a.detection_json = r.string(row, col + 4);
-    a.timestamp = r.string(row, col + 5);
-    a.created_ms = r.integer(row, col + 6);
-    if (!r.is_null(row, col + 7)) a.frame_content_type = r.string(row, col + 7);
-    a.first_delivered_ms = r.optional_integer(row, col + 8);
-    a.delivery_count = r.integer(row, col + 9);
-    a.acked_ms = r.optional_integer(row, col + 10);
-    if (!r.is_null(row, col + 11)) a.acked_by = r.string(row, col + 11);
-    a.severity = r.string(row, col + 12);
-    a.group_key = r.string(row, col + 13);
-    a.suppressed = r.boolean(row, col + 14);
-    return a;
-}
+using pgrows::add_users;
+using pgrows::alert_column_count;
+using pgrows::alert_columns;
+using pgrows::begin_sql;
+using pgrows::commit_sql;
+using pgrows::lock_users;
+using pgrows::read_alert;
+using pgrows::select_alerts;
+using pgrows::trim_users;
+using pgrows::uuid_bytes;
 
 // ------------------------------------------------------------ statements
 
-// New users get a head row (a concurrent writer creating the same one
-// waits for this transaction, then finds it).
-pg::statement const add_users{
-    "vigil_add_users",
-    "INSERT INTO users (user_id, last_seq) SELECT u, 0 FROM unnest($1::text[]) AS u ORDER BY u COLLATE \"C\" "
-    "ON CONFLICT (user_id) DO NOTHING"};
-
-// Every writer locks the head rows of its batch's users in the same order
-// (no deadlock between two batches), before it reads anything else: from
-// here on this transaction is the only writer of these users, and the next
-// statement's snapshot holds every commit of the writers before it.
-pg::statement const lock_users{
-    "vigil_lock_users",
-    "SELECT user_id FROM users WHERE user_id = ANY($1::text[]) ORDER BY user_id COLLATE \"C\" FOR UPDATE"};
+// "a.id, a.user_id, ...": the alert columns of the table aliased `alias`.
+std::string qualified_columns(std::string_view alias) {
+    std::string out;
+    std::string_view rest = alert_columns;
+    while (!rest.empty()) {
+        auto const comma = rest.find(", ");
+        if (!out.empty()) out += ", ";
+        out += std::string{alias} + "." + std::string{rest.substr(0, comma)};
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 2);
+    }
+    return out;
+}
 
 // The batch's alerts (no two with the same user and key: the caller keeps
 // the first). Those whose key the user already has come back with that
-// alert; the others get the next seqs of their users, in batch order.
+// alert (dup, then its columns); the others get the next seqs of their
+// users in batch order (seq), and the copies of one alert their order among
+// its copies. A deadline arms the alert's escalation timer, once per alert.
 pg::statement const insert_alerts{"vigil_insert_alerts", std::string{R"sql(
 WITH input AS (
     SELECT * FROM unnest($1::int4[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::bytea[], $10::bool[], $12::text[], $13::text[], $14::bool[])
+                         $8::text[], $9::bytea[], $10::bool[], $12::text[], $13::text[], $14::bool[], $15::text[],
+                         $16::text[], $17::int4[], $18::int8[], $19::text[], $20::bool[])
         AS t(ord, id, user_id, stream_id, detection, ts, idempotency_key, frame_type, frame, delivered, severity,
-             group_key, suppressed)
+             group_key, suppressed, team, escalation, escalation_level, due_ms, published_by, preset)
 ),
 earlier AS (
-    SELECT i.ord, a.id, a.user_id, a.seq, a.stream_id, a.detection, a.ts, a.created_ms, a.frame_type,
-           a.first_delivered_ms, a.delivery_count, a.acked_ms, a.acked_by, a.severity, a.group_key, a.suppressed
+    SELECT i.ord, )sql"} + qualified_columns("a") + R"sql(
     FROM input i JOIN alerts a ON a.user_id = i.user_id AND a.idempotency_key = i.idempotency_key
 ),
 fresh AS (
-    SELECT i.*, row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord) AS n
+    SELECT i.*, row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord) AS n,
+           row_number() OVER (PARTITION BY i.id ORDER BY i.ord) - 1 AS k
     FROM input i WHERE NOT EXISTS (SELECT 1 FROM earlier e WHERE e.ord = i.ord)
 ),
 heads AS (
@@ -166,50 +329,51 @@ heads AS (
 ),
 inserted AS (
     INSERT INTO alerts (id, user_id, seq, stream_id, detection, ts, created_ms, idempotency_key, frame_type, frame,
-                        first_delivered_ms, delivery_count, severity, group_key, suppressed)
+                        first_delivered_ms, delivery_count, severity, group_key, suppressed, copy_no, team,
+                        escalation, escalation_level, published_by, delivered_node)
     SELECT f.id, f.user_id, h.base + f.n, f.stream_id, f.detection, f.ts, $11::int8, f.idempotency_key,
            f.frame_type, f.frame, CASE WHEN f.delivered THEN $11::int8 END, CASE WHEN f.delivered THEN 1 ELSE 0 END,
-           f.severity, f.group_key, f.suppressed
+           f.severity, f.group_key, f.suppressed,
+           -- an id the caller gave may have copies from before
+           f.k + coalesce((SELECT max(x.copy_no) + 1 FROM alerts x WHERE f.preset AND x.id = f.id), 0),
+           f.team, f.escalation, f.escalation_level, f.published_by,
+           CASE WHEN f.delivered THEN $21::text ELSE '' END
     FROM fresh f JOIN heads h ON h.user_id = f.user_id
-    RETURNING id, seq
+    RETURNING id, user_id, seq
+),
+timers AS (
+    INSERT INTO escalation_timers (alert_id, policy, step, round, due_ms)
+    SELECT DISTINCT ON (f.id) f.id, f.escalation, 0, 0, f.due_ms FROM fresh f WHERE f.due_ms IS NOT NULL
+    ORDER BY f.id, f.ord
+    ON CONFLICT (alert_id) DO NOTHING
 )
-SELECT f.ord, false, NULL::uuid, NULL::text, s.seq, NULL::text, NULL::text, NULL::text, NULL::int8, NULL::text,
-       NULL::int8, NULL::int8, NULL::int8, NULL::text, NULL::text, NULL::text, NULL::bool
-FROM inserted s JOIN fresh f ON f.id = s.id
-UNION ALL
-SELECT ord, true, id, user_id, seq, stream_id, detection, ts, created_ms, frame_type, first_delivered_ms,
-       delivery_count, acked_ms, acked_by, severity, group_key, suppressed
-FROM earlier
-)sql"}};
+SELECT i.ord, e.ord IS NOT NULL, s.seq, )sql" + qualified_columns("e") +
+                                                             R"sql(
+FROM input i LEFT JOIN earlier e ON e.ord = i.ord LEFT JOIN inserted s ON s.id = i.id AND s.user_id = i.user_id
+)sql"};
 
-// The per-user count: what the batch's users have beyond it goes.
-pg::statement const trim_users{
-    "vigil_trim_users",
-    "DELETE FROM alerts a USING users u WHERE u.user_id = ANY($1::text[]) AND a.user_id = u.user_id "
-    "AND a.seq <= u.last_seq - $2::int8"};
-
-// One ack: the user who acknowledged it now, or (the snapshot from before
-// the update) the alert's owner when it was acknowledged already.
-pg::statement const ack_alert{
-    "vigil_ack",
-    "WITH acked AS (UPDATE alerts SET acked_ms = $1::int8, acked_by = $2::text "
-    "WHERE id = $3::uuid AND ($4::text = '' OR user_id = $4::text) AND acked_ms IS NULL RETURNING user_id) "
-    "SELECT (SELECT user_id FROM acked), "
-    "(SELECT user_id FROM alerts WHERE id = $3::uuid AND ($4::text = '' OR user_id = $4::text))"};
-
+// Deliveries of copies ($1 ids, $2 users, once per delivery): the first
+// one records when and on which node.
 pg::statement const record_deliveries{
     "vigil_delivered",
     "UPDATE alerts a SET delivery_count = a.delivery_count + d.n, "
-    "first_delivered_ms = coalesce(a.first_delivered_ms, $2::int8) "
-    "FROM (SELECT id, count(*) AS n FROM unnest($1::uuid[]) AS id GROUP BY id) d WHERE a.id = d.id"};
+    "first_delivered_ms = coalesce(a.first_delivered_ms, $3::int8), "
+    "delivered_node = CASE WHEN a.first_delivered_ms IS NULL THEN $4::text ELSE a.delivered_node END "
+    "FROM (SELECT id, user_id, count(*) AS n FROM unnest($1::uuid[], $2::text[]) AS t(id, user_id) "
+    "GROUP BY id, user_id) d WHERE a.id = d.id AND a.user_id = d.user_id"};
 
-// A replay page and the head it is read against, in one snapshot.
+// A replay page and the head it is read against, in one snapshot. A copy
+// whose frame is kept on another copy reads it there.
 std::string after_sql(bool unacked_only, bool with_frames) {
     return std::string{
                "SELECT h.head, a.* FROM "
                "(SELECT coalesce((SELECT last_seq FROM users WHERE user_id = $1::text), 0) AS head) h "
                "LEFT JOIN LATERAL (SELECT "} +
-           alert_columns + (with_frames ? ", frame" : "") + " FROM alerts WHERE user_id = $1::text AND seq > $2::int8" +
+           alert_columns +
+           (with_frames ? ", CASE WHEN o.frame IS NULL AND o.frame_type IS NOT NULL THEN (SELECT x.frame FROM "
+                          "alerts x WHERE x.id = o.id AND x.frame IS NOT NULL LIMIT 1) ELSE o.frame END"
+                        : "") +
+           " FROM alerts o WHERE user_id = $1::text AND seq > $2::int8" +
            (unacked_only ? " AND acked_ms IS NULL" : "") + " ORDER BY seq LIMIT $3::int8) a ON true ORDER BY a.seq";
 }
 pg::statement const after_statements[4] = {
@@ -219,7 +383,9 @@ pg::statement const after_statements[4] = {
     {"vigil_after_unacked_frames", after_sql(true, true)},
 };
 
-pg::statement const get_alert{"vigil_get", select_alerts("WHERE id = $1::uuid")};
+// The alert: its first copy, or one user's.
+pg::statement const get_alert{"vigil_get", select_alerts("WHERE id = $1::uuid ORDER BY copy_no, user_id LIMIT 1")};
+pg::statement const get_copy{"vigil_get_copy", select_alerts("WHERE id = $1::uuid AND user_id = $2::text")};
 
 // The feed: alerts of transactions that finished before this snapshot's
 // oldest running one (its xmin) and after the cursor, in (xid, id) order.
@@ -236,40 +402,59 @@ pg::statement const feed_page_sql{
         " FROM alerts WHERE (xid, id) > ($1::xid8, $2::uuid) AND xid < h.horizon ORDER BY xid, id LIMIT $3::int8) a "
         "ON true ORDER BY a.xid, a.id"};
 pg::statement const get_frame{"vigil_frame",
-                              "SELECT frame_type, frame FROM alerts WHERE id = $1::uuid AND frame IS NOT NULL"};
+                              "SELECT frame_type, frame FROM alerts WHERE id = $1::uuid AND frame IS NOT NULL LIMIT 1"};
 pg::statement const get_last_seq{"vigil_last_seq", "SELECT last_seq FROM users WHERE user_id = $1::text"};
 
-// History, by whether a user and a cursor are given and by ack status: each
-// its own plan (a user's alerts by index, everyone's in id order).
-std::string history_sql(bool user, bool cursor, state_filter status) {
+// History, by whether a user, a cursor and a team are given and by state:
+// each its own plan (a user's alerts by index, everyone's in id order).
+std::string history_sql(bool user, bool cursor, bool team, state_filter status) {
     std::string where = "WHERE true";
     int n = 0;
     if (user) where += " AND user_id = $" + std::to_string(++n) + "::text";
     if (cursor) where += " AND id < $" + std::to_string(++n) + "::uuid";
-    if (status == state_filter::open) where += " AND acked_ms IS NULL";
-    if (status == state_filter::acked) where += " AND acked_ms IS NOT NULL";
-    return select_alerts(where + " ORDER BY id DESC LIMIT $" + std::to_string(++n) + "::int8");
+    if (team) where += " AND team = $" + std::to_string(++n) + "::text";
+    switch (status) {
+        case state_filter::all: break;
+        case state_filter::open: where += " AND acked_ms IS NULL"; break;
+        case state_filter::acknowledged: where += " AND acked_ms IS NOT NULL AND resolved_ms IS NULL"; break;
+        case state_filter::resolved: where += " AND resolved_ms IS NOT NULL"; break;
+        case state_filter::acked: where += " AND acked_ms IS NOT NULL"; break;
+    }
+    return select_alerts(where + " ORDER BY id DESC, user_id LIMIT $" + std::to_string(++n) + "::int8");
 }
 struct history_statements {
+    static constexpr int filters = 5;  // state_filter's values
+    static constexpr int count = 8 * filters;
+    std::vector<std::string> names;
     std::vector<pg::statement> all;
     history_statements() {
-        all.reserve(12);
-        static char const* const names[12] = {"vigil_history_0", "vigil_history_1",  "vigil_history_2",
-                                              "vigil_history_3", "vigil_history_4",  "vigil_history_5",
-                                              "vigil_history_6", "vigil_history_7",  "vigil_history_8",
-                                              "vigil_history_9", "vigil_history_10", "vigil_history_11"};
-        for (int i = 0; i < 12; ++i)
-            all.push_back({names[i], history_sql(i & 1, i & 2, static_cast<state_filter>(i >> 2))});
+        names.reserve(count);  // the statements point into these strings: never moved
+        all.reserve(count);
+        for (int i = 0; i < count; ++i) {
+            names.push_back("vigil_history_" + std::to_string(i));
+            all.push_back({names.back().c_str(), history_sql(i & 1, i & 2, i & 4, static_cast<state_filter>(i >> 3))});
+        }
     }
-    pg::statement const& of(bool user, bool cursor, state_filter f) const {
-        return all[std::size_t((user ? 1 : 0) | (cursor ? 2 : 0) | (static_cast<int>(f) << 2))];
+    pg::statement const& of(bool user, bool cursor, bool team, state_filter f) const {
+        return all[std::size_t((user ? 1 : 0) | (cursor ? 2 : 0) | (team ? 4 : 0) | (static_cast<int>(f) << 3))];
     }
 };
 history_statements const history_by_kind;
 
-pg::statement const prune_rows{
-    "vigil_prune_rows",
-    "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE id < $1::uuid ORDER BY id LIMIT $2::int8)"};
+// An age shorter than a partition: the oldest alerts, every copy of each,
+// with their events and timers.
+pg::statement const prune_rows{"vigil_prune_rows", R"sql(
+WITH expired AS (
+    SELECT ARRAY(SELECT DISTINCT id FROM alerts WHERE id < $1::uuid ORDER BY id LIMIT $2::int8) AS ids
+),
+gone AS (DELETE FROM alerts WHERE id = ANY((SELECT ids FROM expired)::uuid[]) RETURNING id),
+events AS (DELETE FROM alert_events WHERE alert_id = ANY((SELECT ids FROM expired)::uuid[])),
+timers AS (DELETE FROM escalation_timers WHERE alert_id = ANY((SELECT ids FROM expired)::uuid[]))
+SELECT count(*) FROM gone
+)sql"};
+// What belonged to alerts below the oldest partition (dropped with theirs).
+pg::statement const prune_events_below{"vigil_prune_events", "DELETE FROM alert_events WHERE alert_id < $1::uuid"};
+pg::statement const prune_timers_below{"vigil_prune_timers", "DELETE FROM escalation_timers WHERE alert_id < $1::uuid"};
 pg::statement const try_lock{"vigil_try_lock", "SELECT pg_try_advisory_lock(hashtext($1::text))"};
 pg::statement const unlock{"vigil_unlock", "SELECT pg_advisory_unlock(hashtext($1::text))"};
 pg::statement const list_partitions_sql{
@@ -293,21 +478,6 @@ bool canonical_uuid(std::string_view s) {
     for (std::size_t i = 0; i < 36; ++i)
         if (dash_at(i) ? s[i] != '-' : !hex_digit(s[i])) return false;
     return true;
-}
-
-std::string uuid_bytes(std::string_view canonical) {
-    std::string out;
-    out.reserve(16);
-    auto const v = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-    for (std::size_t i = 0; i < 36;) {
-        if (dash_at(i)) {
-            ++i;
-            continue;
-        }
-        out.push_back(char(v(canonical[i]) << 4 | v(canonical[i + 1])));
-        i += 2;
-    }
-    return out;
 }
 
 // The least id of the millisecond `ms`: a partition bound.
@@ -588,7 +758,14 @@ write_result postgres_alert_store::write(write_batch const& batch, std::int64_t 
     if (batch.empty()) return {};
     std::vector<std::string> ids;
     ids.reserve(batch.alerts.size());
-    for (std::size_t i = 0; i < batch.alerts.size(); ++i) ids.push_back(new_alert_id(now_ms));
+    for (auto const& a : batch.alerts) {
+        if (a.alert_id.empty()) {
+            ids.push_back(new_alert_id(now_ms));
+        } else {
+            if (!is_alert_id(a.alert_id)) throw store_error("postgres: not an alert id: " + a.alert_id);
+            ids.push_back(a.alert_id);
+        }
+    }
     return with_connection(false, [&](pg::connection& c, clock::time_point deadline) {
         bool partitions_made = false;
         for (int attempt = 0;; ++attempt) {
@@ -598,7 +775,8 @@ write_result postgres_alert_store::write(write_batch const& batch, std::int64_t 
                 if (e.connection_lost) throw;
                 if (e.sqlstate == pg::sqlstate::check_violation && !partitions_made && !ids.empty()) {
                     // No partition for these ids yet (a clock far from the
-                    // partitions made ahead): make them and write again.
+                    // partitions made ahead, or ids given by the caller):
+                    // make them and write again.
                     auto const [lo, hi] = std::minmax_element(ids.begin(), ids.end());
                     ensure_partitions(c, ms_of_uuid(*lo), ms_of_uuid(*hi) + 1);
                     partitions_made = true;
@@ -613,10 +791,17 @@ write_result postgres_alert_store::write(write_batch const& batch, std::int64_t 
     });
 }
 
+// One pipeline: one round trip and one implicit transaction. A batch with
+// transitions takes two (an explicit transaction): its alerts and the
+// transitions' copies locked and read, then the changes and the commit,
+// as the changes' webhook bodies are made from the copies read.
 write_result postgres_alert_store::write_once(pg::connection& c, write_batch const& batch, std::int64_t now_ms,
                                               std::vector<std::string> const& ids, clock::time_point deadline) {
     auto const& in = batch.alerts;
+    bool const explicit_tx = std::any_of(batch.transitions.begin(), batch.transitions.end(),
+                                         [](auto const& t) { return is_alert_id(t.alert_id); });
     std::vector<pg::step> steps;
+    if (explicit_tx) steps.push_back({&begin_sql, {}});
     int insert_step = -1;
     // An alert whose user and key an earlier one of the batch has is that
     // one's duplicate: sent once.
@@ -624,11 +809,14 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
     if (!in.empty()) {
         std::vector<std::string_view> users;
         std::map<std::pair<std::string_view, std::string_view>, int> keys;
+        std::set<std::string_view> framed;  // ids whose frame bytes one copy of the batch carries
         pg::array ord{pg::array::type::int4}, id{pg::array::type::uuid}, user{pg::array::type::text},
             stream{pg::array::type::text}, detection{pg::array::type::text}, ts{pg::array::type::text},
             key{pg::array::type::text}, frame_type{pg::array::type::text}, frame{pg::array::type::bytea},
             delivered{pg::array::type::boolean}, severity{pg::array::type::text}, group_key{pg::array::type::text},
-            suppressed{pg::array::type::boolean};
+            suppressed{pg::array::type::boolean}, team{pg::array::type::text}, escalation{pg::array::type::text},
+            level{pg::array::type::int4}, due{pg::array::type::int8}, published_by{pg::array::type::text},
+            preset{pg::array::type::boolean};
         for (std::size_t i = 0; i < in.size(); ++i) {
             auto const& a = in[i];
             if (!a.idempotency_key.empty()) {
@@ -651,7 +839,11 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
                 key.add(a.idempotency_key);
             if (a.frame) {
                 frame_type.add(a.frame->content_type);
-                frame.add(a.frame->bytes);
+                // The frame is kept once per alert: its other copies find it there.
+                if (framed.insert(ids[i]).second)
+                    frame.add(a.frame->bytes);
+                else
+                    frame.add_null();
             } else {
                 frame_type.add_null();
                 frame.add_null();
@@ -660,6 +852,15 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
             severity.add(a.severity);
             group_key.add(a.group_key);
             suppressed.add(a.suppressed);
+            team.add(a.team);
+            escalation.add(a.escalation);
+            level.add(std::int32_t(a.escalation_level));
+            if (a.escalation_due_ms)
+                due.add(std::int64_t(*a.escalation_due_ms));
+            else
+                due.add_null();
+            published_by.add(a.published_by);
+            preset.add(!a.alert_id.empty());
         }
         std::sort(users.begin(), users.end());
         users.erase(std::unique(users.begin(), users.end()), users.end());
@@ -676,33 +877,59 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
         p.binary(std::move(detection)).binary(std::move(ts)).binary(std::move(key)).binary(std::move(frame_type));
         p.binary(std::move(frame)).binary(std::move(delivered)).integer(now_ms);
         p.binary(std::move(severity)).binary(std::move(group_key)).binary(std::move(suppressed));
+        p.binary(std::move(team)).binary(std::move(escalation)).binary(std::move(level)).binary(std::move(due));
+        p.binary(std::move(published_by)).binary(std::move(preset)).text(batch.node);
         steps.push_back({&insert_alerts, std::move(p)});
         if (auto const keep = options_.retention.per_user)
             steps.push_back({&trim_users, pg::params{}.binary(user_list()).integer(std::int64_t(keep))});
     }
-    // Acks: one statement each, in order (the same alert twice: acked, then
-    // already acked). An id that is no alert id is not found.
-    std::vector<int> ack_step(batch.transitions.size(), -1);
-    for (std::size_t i = 0; i < batch.transitions.size(); ++i) {
-        auto const& a = batch.transitions[i];
-        if (!canonical_uuid(a.alert_id)) continue;
-        ack_step[i] = int(steps.size());
-        steps.push_back({&ack_alert, pg::params{}.integer(now_ms).text(a.actor).text(a.alert_id).text(a.recipient)});
+    // Transitions: the copies of their alerts, locked, then read.
+    int read_step = -1;
+    if (explicit_tx) {
+        auto const copy_ids = [&] {
+            pg::array a{pg::array::type::uuid};
+            for (auto const& t : batch.transitions)
+                if (is_alert_id(t.alert_id)) a.add(uuid_bytes(t.alert_id));
+            return std::move(a).finish();
+        };
+        steps.push_back({&pgrows::lock_copies, pg::params{}.binary(copy_ids())});
+        read_step = int(steps.size());
+        steps.push_back({&pgrows::read_copies, pg::params{}.binary(copy_ids())});
     }
-    {
-        pg::array delivered{pg::array::type::uuid};
-        for (auto const& d : batch.delivered)
-            if (canonical_uuid(d.alert_id)) delivered.add(uuid_bytes(d.alert_id));
-        if (delivered.size())
-            steps.push_back({&record_deliveries, pg::params{}.binary(std::move(delivered)).integer(now_ms)});
-    }
+    auto const deliveries = [&] {
+        pg::array id{pg::array::type::uuid}, user{pg::array::type::text};
+        for (auto const& d : batch.delivered) {
+            if (!is_alert_id(d.alert_id)) continue;
+            id.add(uuid_bytes(d.alert_id));
+            user.add(d.user_id);
+        }
+        if (!id.size()) return std::optional<pg::step>{};
+        return std::optional<pg::step>{
+            pg::step{&record_deliveries,
+                     pg::params{}.binary(std::move(id)).binary(std::move(user)).integer(now_ms).text(batch.node)}};
+    };
+    if (!explicit_tx)
+        if (auto d = deliveries()) steps.push_back(std::move(*d));
 
     write_result out;
-    if (steps.empty()) {
-        out.transitions.resize(batch.transitions.size());  // none is an alert id: not found
-        return out;
+    out.transitions.resize(batch.transitions.size());  // not found, unless found below
+    if (steps.empty()) return out;
+
+    auto const rollback = [&] {
+        try {
+            c.exec("ROLLBACK", deadline);
+        } catch (...) {
+            // The connection is marked broken: the pool closes it, and with
+            // it the transaction.
+        }
+    };
+    std::vector<pg::result> results;
+    try {
+        results = c.run(steps, deadline);
+    } catch (...) {
+        if (explicit_tx) rollback();
+        throw;
     }
-    auto const results = c.run(steps, deadline);
 
     out.appended.resize(in.size());
     if (insert_step >= 0) {
@@ -710,18 +937,23 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
         std::vector<bool> answered(in.size(), false);
         for (int row = 0; row < r.rows(); ++row) {
             auto const i = std::size_t(r.integer(row, 0));
-            if (i >= in.size()) throw store_error("postgres: an answer for an alert the batch does not have");
-            answered[i] = true;
+            if (i >= in.size()) {
+                if (explicit_tx) rollback();
+                throw store_error("postgres: an answer for an alert the batch does not have");
+            }
             auto& slot = out.appended[i];
             if (r.boolean(row, 1)) {
-                slot.alert = read_alert(r, row, 2);
+                answered[i] = true;
+                slot.alert = read_alert(r, row, 3);
                 slot.duplicate = true;
                 continue;
             }
+            if (r.is_null(row, 2)) continue;
+            answered[i] = true;
             auto const& a = in[i];
             auto& s = slot.alert;
             s.alert_id = ids[i];
-            s.seq = static_cast<std::uint64_t>(r.integer(row, 4));
+            s.seq = static_cast<std::uint64_t>(r.integer(row, 2));
             s.user_id = a.user_id;
             s.stream_id = a.stream_id;
             s.detection_json = a.detection_json;
@@ -734,26 +966,35 @@ write_result postgres_alert_store::write_once(pg::connection& c, write_batch con
             if (a.delivered_on_commit) {
                 s.first_delivered_ms = now_ms;
                 s.delivery_count = 1;
+                s.delivered_node = batch.node;
             }
+            s.team = a.team;
+            s.escalation = a.escalation;
+            s.escalation_level = a.escalation_level;
+            s.published_by = a.published_by;
         }
         for (std::size_t i = 0; i < in.size(); ++i) {
             if (same_as[i] >= 0) {
                 out.appended[i] = out.appended[std::size_t(same_as[i])];
                 out.appended[i].duplicate = true;
             } else if (!answered[i]) {
+                if (explicit_tx) rollback();
                 throw store_error("postgres: the store did not answer for every alert of the batch");
             }
         }
     }
-    out.transitions.resize(batch.transitions.size());
-    for (std::size_t i = 0; i < batch.transitions.size(); ++i) {
-        if (ack_step[i] < 0) continue;
-        auto const& r = results[std::size_t(ack_step[i])];
-        if (r.rows() != 1) continue;
-        if (!r.is_null(0, 0))
-            out.transitions[i] = {transition_outcome::applied, r.string(0, 0)};
-        else if (!r.is_null(0, 1))
-            out.transitions[i] = {transition_outcome::unchanged, r.string(0, 1)};
+    if (!explicit_tx) return out;
+
+    try {
+        auto copies = pgrows::copies_of(results[std::size_t(read_step)]);
+        std::vector<pg::step> changes;
+        out.transitions = pgrows::apply_transitions(batch.transitions, copies, now_ms, webhook_urls(), changes);
+        if (auto d = deliveries()) changes.push_back(std::move(*d));
+        changes.push_back({&commit_sql, {}});
+        c.run(changes, deadline);
+    } catch (...) {
+        rollback();
+        throw;
     }
     return out;
 }
@@ -784,7 +1025,8 @@ replay_page postgres_alert_store::after(std::string_view user_id, std::uint64_t 
 std::optional<stored_alert> postgres_alert_store::get(std::string_view alert_id, std::string_view user_id) {
     if (!canonical_uuid(alert_id)) return std::nullopt;
     return with_connection(true, [&](pg::connection& c, clock::time_point deadline) -> std::optional<stored_alert> {
-        auto const r = c.run(get_alert, pg::params{}.text(alert_id), deadline);
+        auto const r = user_id.empty() ? c.run(get_alert, pg::params{}.text(alert_id), deadline)
+                                       : c.run(get_copy, pg::params{}.text(alert_id).text(user_id), deadline);
         if (!r.rows()) return std::nullopt;
         return read_alert(r, 0);
     });
@@ -805,11 +1047,12 @@ std::vector<stored_alert> postgres_alert_store::history(history_query const& q) 
         cursor = least_id_not_below(q.before);
         // Every id is below such a cursor: as if none was given.
     }
-    auto const& s = history_by_kind.of(!q.user_id.empty(), cursor.has_value(), q.status);
+    auto const& s = history_by_kind.of(!q.user_id.empty(), cursor.has_value(), !q.team.empty(), q.status);
     return with_connection(true, [&](pg::connection& c, clock::time_point deadline) {
         pg::params p;
         if (!q.user_id.empty()) p.text(q.user_id);
         if (cursor) p.text(*cursor);
+        if (!q.team.empty()) p.text(q.team);
         p.integer(std::int64_t(std::min<std::size_t>(q.limit, INT64_MAX)));
         auto const r = c.run(s, std::move(p), deadline);
         std::vector<stored_alert> out;
@@ -905,11 +1148,21 @@ std::size_t postgres_alert_store::prune_expired(std::int64_t now_ms, std::size_t
                 c.exec("DROP TABLE " + quote_ident(p.name), deadline);
                 log::info("store.partition_dropped", {{"schema", options_.schema}, {"partition", p.name}});
             }
+            // The events and timers of alerts that went with their
+            // partitions: every id below the oldest partition left (also
+            // what a prune cut short after a drop left behind).
+            if (auto const left = list_partitions(c, false, deadline); !left.empty()) {
+                auto const below = uuid_at(left.front().from_ms);
+                std::vector<pg::step> steps;
+                steps.push_back({&prune_events_below, pg::params{}.text(below)});
+                steps.push_back({&prune_timers_below, pg::params{}.text(below)});
+                c.run(steps, deadline);
+            }
             // An age shorter than a partition: row by row, oldest first.
             if (max_age < w && max_rows > 0)
                 removed += std::size_t(
                     c.run(prune_rows, pg::params{}.text(uuid_at(cutoff)).integer(std::int64_t(max_rows)), deadline)
-                        .affected());
+                        .integer(0, 0));
         } catch (...) {
             try {
                 c.run(unlock, pg::params{}.text(key), deadline);

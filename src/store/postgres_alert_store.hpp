@@ -17,6 +17,17 @@
 //   age shorter than one partition is enforced row by row instead. The
 //   per-user count is enforced row by row as alerts arrive. Head rows stay,
 //   so a user's seqs keep growing.
+// - Copies (handling: a team's members, escalation's audiences) share the
+//   alert's id: one row per (id, user), all in the id's partition. The
+//   frame's bytes are kept on one copy (moved to another when the per-user
+//   count removes that one). A transition or an escalation first locks the
+//   alert's copies (FOR UPDATE, in (id, user) order), then reads and changes
+//   them all: an escalation's new copy never misses a concurrent
+//   acknowledgement. Audit events and escalation timers are keyed by alert
+//   id; they go with the alert's last copy, and when partitions are dropped,
+//   those of ids below the oldest partition left go too. Escalation timers
+//   and webhook outbox rows are claimed with FOR UPDATE SKIP LOCKED, so
+//   several nodes claim each once.
 // - One epoch per database (schema), kept in the meta table.
 // - The schema is created, and migrated, when a store opens, under an
 //   advisory lock: nodes starting together migrate once.
@@ -26,10 +37,12 @@
 //   commit went unanswered is not retried (store_error: its caller answers
 //   503, and a retry with the same idempotency key gives one alert).
 #include "store/alert_store.hpp"
+#include "store/handling_store.hpp"
 #include "store/push_state.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -72,7 +85,7 @@ struct alert_partition {
     std::int64_t to_ms = 0;
 };
 
-class postgres_alert_store final : public alert_store, public push_state {
+class postgres_alert_store final : public alert_store, public push_state, public handling_store {
 public:
     // Connects, creates or migrates the schema, creates the current and next
     // partitions. Throws store_error.
@@ -92,8 +105,9 @@ public:
     // Drops the partitions wholly older than the retention age (each drop
     // counts its rows, and is not bounded by max_rows: it costs the same
     // whatever their number), then, for an age shorter than one partition,
-    // deletes at most max_rows expired alerts. While another node prunes the
-    // same store, returns 0 at once.
+    // deletes at most max_rows expired alerts (each with every copy, so it
+    // may count more rows). While another node prunes the same store,
+    // returns 0 at once.
     std::size_t prune_expired(std::int64_t now_ms, std::size_t max_rows) override;
     std::uint64_t last_seq(std::string_view user_id) override;
 
@@ -114,6 +128,29 @@ public:
     bool was_pushed(std::string_view alert_id) override;
     std::uint32_t count_group_push(std::string_view user_id, std::string_view topic, std::int64_t now_ms,
                                    std::int64_t window_ms) override;
+    // handling_store (postgres_handling.cpp): the tables of schema 3.
+    void put_team(team_record const& team) override;
+    std::optional<team_record> get_team(std::string_view name) override;
+    bool delete_team(std::string_view name) override;
+    std::vector<team_record> teams() override;
+    void put_policy(escalation_policy const& policy) override;
+    std::optional<escalation_policy> get_policy(std::string_view name) override;
+    bool delete_policy(std::string_view name) override;
+    std::vector<escalation_policy> policies() override;
+    std::vector<audit_event> events(std::string_view alert_id) override;
+    std::vector<std::string> recipients(std::string_view alert_id) override;
+    std::vector<escalation_timer> claim_due_escalations(std::int64_t now_ms, std::int64_t lease_ms,
+                                                        std::size_t limit) override;
+    escalation_result escalate(escalation_fire const& fire) override;
+    std::optional<std::int64_t> next_escalation_due() override;
+    void set_webhook_urls(std::vector<std::string> urls) override;
+    std::vector<webhook_delivery> claim_webhooks(std::int64_t now_ms, std::int64_t lease_ms,
+                                                 std::size_t limit) override;
+    void webhook_delivered(std::string_view id) override;
+    void webhook_failed(std::string_view id, std::int64_t retry_at_ms) override;
+    std::size_t drop_webhooks_before(std::int64_t before_ms) override;
+    std::map<std::string, std::int64_t> open_by_severity() override;
+
     // Exact, in commit order: each alert records its transaction's id (xid8),
     // and a page reads only transactions older than every running one. A
     // long transaction anywhere in the PostgreSQL cluster holds the feed back
@@ -128,7 +165,7 @@ public:
     static std::string begin_new_epoch(postgres_options options);
 
     // The schema version this build writes (meta.schema_version).
-    static constexpr int schema_version = 2;
+    static constexpr int schema_version = 3;
 
 private:
     class call;
@@ -141,6 +178,9 @@ private:
                                                  std::chrono::steady_clock::time_point deadline);
     write_result write_once(pg::connection& c, write_batch const& batch, std::int64_t now_ms,
                             std::vector<std::string> const& ids, std::chrono::steady_clock::time_point deadline);
+    escalation_result escalate_once(pg::connection& c, escalation_fire const& fire,
+                                    std::chrono::steady_clock::time_point deadline);
+    std::vector<std::string> webhook_urls() const;
 
     void note_status(bool up, std::string detail);
 
@@ -149,6 +189,8 @@ private:
     std::string epoch_;
     mutable std::mutex status_mutex_;
     store_status status_;
+    mutable std::mutex webhooks_mutex_;
+    std::vector<std::string> webhook_urls_;
 };
 
 }  // namespace vigil

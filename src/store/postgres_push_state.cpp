@@ -58,7 +58,9 @@ pg::statement const quiet_of_users_sql{
     "WHERE user_id = ANY($1::text[])"};
 pg::statement const mark_pushed_sql{"vigil_push_mark",
                                     "UPDATE alerts SET pushed_ms = coalesce(pushed_ms, $1::int8) WHERE id = $2::uuid"};
-pg::statement const was_pushed_sql{"vigil_push_was", "SELECT pushed_ms IS NOT NULL FROM alerts WHERE id = $1::uuid"};
+// An alert's copies are pushed each to its user: pushed when any was.
+pg::statement const was_pushed_sql{
+    "vigil_push_was", "SELECT coalesce(bool_or(pushed_ms IS NOT NULL), false) FROM alerts WHERE id = $1::uuid"};
 pg::statement const count_group_sql{
     "vigil_push_group",
     "INSERT INTO push_groups (user_id, topic, started_ms, count) VALUES ($1::text, $2::text, $3::int8, 1) "

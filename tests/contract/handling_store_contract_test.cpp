@@ -73,9 +73,7 @@ std::vector<std::string> types_of(std::vector<audit_event> const& events) {
 
 boost::json::object detail_of(audit_event const& e) { return boost::json::parse(e.detail_json).as_object(); }
 
-escalation_policy two_steps() {
-    return {"night-policy", {{"team:night", 5}, {"user:sup", 15}}, 1, 0};
-}
+escalation_policy two_steps() { return {"night-policy", {{"team:night", 5}, {"user:sup", 15}}, 1, 0}; }
 
 }  // namespace
 
@@ -268,8 +266,8 @@ TEST_P(AlertStoreContract, TheAuditTrailListsEveryStepWithItsActor) {
     apply(*s, reopen(shared_id, "alice"), 4000);
 
     auto const events = h.events(shared_id);
-    EXPECT_EQ(types_of(events), (std::vector<std::string>{"published", "delivered", "acknowledged", "resolved",
-                                                          "reopened"}));
+    EXPECT_EQ(types_of(events),
+              (std::vector<std::string>{"published", "delivered", "acknowledged", "resolved", "reopened"}));
     ASSERT_EQ(events.size(), 5u);
     EXPECT_EQ(events[0].actor, "gateway");
     EXPECT_EQ(events[0].at_ms, 1000);

@@ -474,14 +474,21 @@ TEST_F(cluster, ATeamAlertEscalatesOnceAndItsStateReachesEveryNode) {
     EXPECT_EQ(update.at("owner"), "bob");
     EXPECT_EQ(read_type(*sup, "alert_updated", 3s).at("alert_id").as_string(), id);
 
-    auto const trail = http_request(port(0), "GET", "/api/v1/alerts/" + id + "/events", {}, admin);
-    ASSERT_EQ(trail.status, 200) << trail.body;
+    // Deliveries are recorded a moment after they happen: wait for the three.
     int escalations = 0;
     std::set<std::string> delivered_on;
-    for (auto const& e : trail.json().at("events").as_array()) {
-        if (e.at("type") == "escalated") ++escalations;
-        if (e.at("type") == "delivered") delivered_on.insert(std::string{e.at("node").as_string()});
-    }
+    EXPECT_TRUE(eventually([&] {
+        auto const trail = http_request(port(0), "GET", "/api/v1/alerts/" + id + "/events", {}, admin);
+        if (trail.status != 200) return false;
+        auto const body = trail.json();
+        escalations = 0;
+        delivered_on.clear();
+        for (auto const& e : body.at("events").as_array()) {
+            if (e.at("type") == "escalated") ++escalations;
+            if (e.at("type") == "delivered") delivered_on.insert(std::string{e.at("node").as_string()});
+        }
+        return delivered_on.size() == 3;
+    }));
     EXPECT_EQ(escalations, 1);  // three nodes looked; one fired
     EXPECT_EQ(delivered_on, (std::set<std::string>{"n0", "n1", "n2"}));
 }

@@ -40,7 +40,8 @@ void make_team(server_process const& s, std::string const& name, std::vector<std
 }
 
 void make_policy(server_process const& s, std::string const& name, json::array steps, int repeat = 0) {
-    auto const r = put(s, "/api/v1/escalation-policies/" + name, json::object{{"steps", std::move(steps)}, {"repeat", repeat}});
+    auto const r =
+        put(s, "/api/v1/escalation-policies/" + name, json::object{{"steps", std::move(steps)}, {"repeat", repeat}});
     ASSERT_EQ(r.status, 200) << r.body;
 }
 
@@ -56,7 +57,8 @@ json::object team_alert(std::string const& team, std::string const& severity = "
 json::object next_of(ws_client& c, std::string_view type, std::chrono::milliseconds timeout = 5000ms) {
     auto const until = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        auto const left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
         if (left <= 0ms) throw std::runtime_error("no " + std::string{type} + " in time");
         auto m = c.read_json(left);
         if (m.at("type").as_string() == type) return m;
@@ -78,7 +80,8 @@ std::vector<std::string> event_types(server_process const& s, std::string const&
     EXPECT_EQ(r.status, 200) << r.body;
     std::vector<std::string> out;
     if (r.status != 200) return out;
-    for (auto const& e : r.json().at("events").as_array()) out.emplace_back(e.at("type").as_string());
+    auto const body = r.json();
+    for (auto const& e : body.at("events").as_array()) out.emplace_back(e.at("type").as_string());
     return out;
 }
 
@@ -126,7 +129,8 @@ TEST(Handling, ATeamAlertReachesEveryMemberAndOneAcknowledgementReachesTheOthers
     auto const history =
         http_request(server.port(), "GET", "/api/v1/alerts?status=acknowledged", {}, bearer(token_for("bob")));
     ASSERT_EQ(history.status, 200);
-    auto const& rows = history.json().at("alerts").as_array();
+    auto const history_body = history.json();
+    auto const& rows = history_body.at("alerts").as_array();
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0].at("owner"), "alice");
     EXPECT_EQ(rows[0].at("user_id"), "bob");
@@ -204,20 +208,24 @@ TEST(Handling, ResolveAndReopenReachEveryoneAndWrongMovesAreRefused) {
     ASSERT_EQ(history.status, 200);
     EXPECT_EQ(history.json().at("alerts").as_array().size(), 2u);  // one copy per member
 
-    auto const events = http_request(server.port(), "GET", "/api/v1/alerts/" + id + "/events", {}, bearer(token_for("carol")));
+    auto const events =
+        http_request(server.port(), "GET", "/api/v1/alerts/" + id + "/events", {}, bearer(token_for("carol")));
     ASSERT_EQ(events.status, 200);
     std::vector<std::string> types;
-    for (auto const& e : events.json().at("events").as_array()) {
+    auto const trail = events.json();
+    for (auto const& e : trail.at("events").as_array()) {
         types.emplace_back(e.at("type").as_string());
         EXPECT_TRUE(e.as_object().contains("actor"));
         EXPECT_TRUE(e.as_object().contains("at"));
     }
-    EXPECT_EQ(types, (std::vector<std::string>{"published", "delivered", "delivered", "resolved", "reopened", "resolved"}));
-    auto const& first_resolution = events.json().at("events").as_array()[3];
+    EXPECT_EQ(types,
+              (std::vector<std::string>{"published", "delivered", "delivered", "resolved", "reopened", "resolved"}));
+    auto const& first_resolution = trail.at("events").as_array()[3];
     EXPECT_EQ(first_resolution.at("actor"), "carol");
     EXPECT_EQ(first_resolution.at("outcome"), "false_alarm");
-    EXPECT_EQ(http_request(server.port(), "GET", "/api/v1/alerts/" + id + "/events", {}, bearer(token_for("mallory"))).status,
-              404);
+    EXPECT_EQ(
+        http_request(server.port(), "GET", "/api/v1/alerts/" + id + "/events", {}, bearer(token_for("mallory"))).status,
+        404);
 }
 
 TEST(Handling, AnUnacknowledgedAlertEscalatesToTheNextStepWithinASecondOfItsDeadline) {
@@ -254,7 +262,8 @@ TEST(Handling, AnUnacknowledgedAlertEscalatesToTheNextStepWithinASecondOfItsDead
     auto const types = event_types(server, id);
     EXPECT_EQ(count(types, "escalated"), 1);
     auto const trail = http_request(server.port(), "GET", "/api/v1/alerts/" + id + "/events", {}, admin());
-    for (auto const& e : trail.json().at("events").as_array())
+    auto const trail_body = trail.json();
+    for (auto const& e : trail_body.at("events").as_array())
         if (e.at("type") == "escalated") {
             EXPECT_EQ(e.at("level"), 2);
             EXPECT_EQ(e.at("notify"), "user:sup");
@@ -281,10 +290,10 @@ TEST(Handling, AnAcknowledgementBeforeTheDeadlineMeansNoEscalation) {
     EXPECT_EQ(count(event_types(server, id), "escalated"), 0);
 
     // A publish naming a policy that does not exist is refused.
-    auto const unknown = publish(server.port(), json::object{{"user_id", "alice"},
-                                                             {"stream_id", "cam-1"},
-                                                             {"escalation", "nope"},
-                                                             {"detection", json::object{}}});
+    auto const unknown = publish(
+        server.port(),
+        json::object{
+            {"user_id", "alice"}, {"stream_id", "cam-1"}, {"escalation", "nope"}, {"detection", json::object{}}});
     EXPECT_EQ(unknown.status, 400);
     EXPECT_EQ(unknown.json().at("error"), "unknown_policy");
     auto const no_team = publish(server.port(), team_alert("ghosts"));
@@ -302,7 +311,7 @@ TEST(Handling, ADeadlineSurvivesKillNineAndFiresOnceWhenTheServerIsBack) {
         make_policy(server, "page-sup", {step("team:night", 2), step("user:sup", 30)});
         auto const r = publish(server.port(), team_alert("night", "critical"));  // the team's default policy
         ASSERT_EQ(r.status, 201) << r.body;
-        server.kill_hard();  // before the deadline
+        server.kill_hard();                   // before the deadline
         std::this_thread::sleep_for(2500ms);  // it passes while nothing runs
     }
     server_process again({}, dir);
@@ -318,19 +327,22 @@ TEST(Handling, ADeadlineSurvivesKillNineAndFiresOnceWhenTheServerIsBack) {
 
 TEST(Handling, TeamsAndPoliciesAreAnAdminsAndValidated) {
     server_process server;
-    EXPECT_EQ(http_request(server.port(), "PUT", "/api/v1/teams/t", R"({"members":["a"]})", bearer(token_for("a"))).status,
-              403);
+    EXPECT_EQ(
+        http_request(server.port(), "PUT", "/api/v1/teams/t", R"({"members":["a"]})", bearer(token_for("a"))).status,
+        403);
     EXPECT_EQ(put(server, "/api/v1/teams/t", json::object{{"members", json::array{}}}).status, 400);
     EXPECT_EQ(put(server, "/api/v1/teams/t", json::object{{"members", {"bad id!"}}}).status, 400);
     EXPECT_EQ(put(server, "/api/v1/teams/bad%20name", json::object{{"members", {"a"}}}).status, 400);
     auto const made = put(server, "/api/v1/teams/t", json::object{{"members", {"a", "b", "a"}}});
     ASSERT_EQ(made.status, 200) << made.body;
     EXPECT_EQ(made.json().at("members").as_array().size(), 2u);  // duplicates dropped
-    EXPECT_EQ(http_request(server.port(), "GET", "/api/v1/teams", {}, admin()).json().at("teams").as_array().size(), 1u);
+    EXPECT_EQ(http_request(server.port(), "GET", "/api/v1/teams", {}, admin()).json().at("teams").as_array().size(),
+              1u);
 
     EXPECT_EQ(put(server, "/api/v1/escalation-policies/p", json::object{{"steps", {step("nobody", 5)}}}).status, 400);
     EXPECT_EQ(put(server, "/api/v1/escalation-policies/p", json::object{{"steps", {step("user:a", 0)}}}).status, 400);
-    EXPECT_EQ(put(server, "/api/v1/escalation-policies/p", json::object{{"steps", {step("user:a", 5)}}, {"repeat", 99}}).status,
+    EXPECT_EQ(put(server, "/api/v1/escalation-policies/p", json::object{{"steps", {step("user:a", 5)}}, {"repeat", 99}})
+                  .status,
               400);
     ASSERT_EQ(put(server, "/api/v1/escalation-policies/p", json::object{{"steps", {step("team:t", 5)}}}).status, 200);
     auto const got = http_request(server.port(), "GET", "/api/v1/escalation-policies/p", {}, admin());
@@ -342,10 +354,9 @@ TEST(Handling, TeamsAndPoliciesAreAnAdminsAndValidated) {
     EXPECT_EQ(http_request(server.port(), "GET", "/api/v1/teams/t", {}, admin()).status, 404);
 
     // A publish names one audience.
-    auto const both = publish(server.port(), json::object{{"user_id", "a"},
-                                                          {"team", "t"},
-                                                          {"stream_id", "s"},
-                                                          {"detection", json::object{}}});
+    auto const both =
+        publish(server.port(),
+                json::object{{"user_id", "a"}, {"team", "t"}, {"stream_id", "s"}, {"detection", json::object{}}});
     EXPECT_EQ(both.status, 400);
     EXPECT_EQ(both.json().at("error"), "invalid_audience");
 }

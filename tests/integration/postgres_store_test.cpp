@@ -3,6 +3,7 @@
 // fails (server restarts, slow statements, credentials in messages). Against
 // real servers started by the test (support/postgres_process.hpp).
 #include "common/clock.hpp"
+#include "common/ids.hpp"
 #include "store/pg_connection.hpp"
 #include "store/postgres_alert_store.hpp"
 #include "support/postgres_process.hpp"
@@ -16,6 +17,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
@@ -274,7 +277,7 @@ TEST(PostgresStore, IdsThatAreNotAlertIdsFindNothing) {
         EXPECT_FALSE(s.frame(bad)) << bad;
         write_batch b;
         b.transitions = {{bad, "", "admin"}};
-        b.delivered = {bad};
+        b.delivered = {{bad, "u"}};
         EXPECT_EQ(s.write(b, 2000).transitions[0].outcome, transition_outcome::not_found) << bad;
     }
     EXPECT_EQ(s.get(id)->delivery_count, 0);
@@ -409,4 +412,312 @@ TEST(PostgresStore, MessagesNeverCarryThePassword) {
               "postgresql://u:REDACTED@h:5432/db?sslmode=require&password=REDACTED");
     EXPECT_EQ(pg::redact("host=h password='a b\\' c' dbname=d"), "host=h password=REDACTED dbname=d");
     EXPECT_EQ(pg::redact("postgresql://u@h/db"), "postgresql://u@h/db");
+}
+
+// ------------------------------------------------------------------ handling
+
+namespace {
+
+// The least id of a millisecond (a partition bound), as the engine writes it.
+std::string uuid_at(std::int64_t ms) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08llx-%04llx-0000-0000-000000000000", static_cast<unsigned long long>(ms >> 16),
+                  static_cast<unsigned long long>(ms & 0xffff));
+    return buf;
+}
+
+// A team alert: one copy per user under one id.
+std::vector<new_alert> copies_of(std::string const& id, std::vector<std::string> const& users) {
+    std::vector<new_alert> out;
+    for (auto const& u : users) {
+        auto a = alert(u);
+        a.alert_id = id;
+        a.team = "night";
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+transition_request ack_by(std::string id, std::string user) {
+    return {std::move(id), user, user, transition_kind::acknowledge, {}, {}};
+}
+
+}  // namespace
+
+// A database a build of schema 2 made and wrote is upgraded in place when a
+// store of schema 3 opens it: its alerts keep their seqs and state, become
+// single copies of no team, and take copies and transitions from then on.
+TEST(PostgresStore, UpgradesASchema2DatabaseInPlace) {
+    auto const o = shared_options();
+    auto const day10 = 10 * day, day11 = 11 * day;
+    auto const acked_id = new_alert_id(day10 + 1000), open_id = new_alert_id(day10 + 2000);
+    {
+        session s{postgres_process::shared().url()};
+        // Schema 2 as that build created it (its migrations 1 and 2), one
+        // partition, and two alerts of one user, one of them acknowledged.
+        s.query("CREATE SCHEMA " + o.schema + "; SET search_path = " + o.schema + R"sql(;
+            CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+            INSERT INTO meta VALUES ('schema_version', '2'), ('epoch', 'e-before');
+            CREATE TABLE users (user_id text PRIMARY KEY, last_seq bigint NOT NULL);
+            CREATE TABLE alerts (
+                id uuid NOT NULL, user_id text NOT NULL, seq bigint NOT NULL, stream_id text NOT NULL,
+                detection text NOT NULL, ts text NOT NULL, created_ms bigint NOT NULL, idempotency_key text,
+                frame_type text, frame bytea, first_delivered_ms bigint, delivery_count bigint NOT NULL DEFAULT 0,
+                acked_ms bigint, acked_by text, xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+                PRIMARY KEY (id)
+            ) PARTITION BY RANGE (id);
+            ALTER TABLE alerts ALTER COLUMN frame SET STORAGE EXTERNAL;
+            CREATE INDEX alerts_user_seq ON alerts (user_id, seq);
+            CREATE INDEX alerts_idempotency ON alerts (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+            CREATE INDEX alerts_feed ON alerts (xid, id);
+            ALTER TABLE alerts ADD COLUMN severity text NOT NULL DEFAULT 'medium';
+            ALTER TABLE alerts ADD COLUMN group_key text NOT NULL DEFAULT '';
+            ALTER TABLE alerts ADD COLUMN suppressed bool NOT NULL DEFAULT false;
+            ALTER TABLE alerts ADD COLUMN pushed_ms bigint;
+            CREATE TABLE push_subscriptions (endpoint text PRIMARY KEY, user_id text NOT NULL, p256dh bytea NOT NULL,
+                                             auth bytea NOT NULL, created_ms bigint NOT NULL);
+            CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id);
+            CREATE TABLE push_snoozes (user_id text NOT NULL, stream_id text NOT NULL, until_ms bigint NOT NULL,
+                                       PRIMARY KEY (user_id, stream_id));
+            CREATE TABLE push_quiet_hours (user_id text PRIMARY KEY, start_minute int NOT NULL, end_minute int NOT NULL,
+                                           utc_offset_minutes int NOT NULL, severities int NOT NULL);
+            CREATE TABLE push_groups (user_id text NOT NULL, topic text NOT NULL, started_ms bigint NOT NULL,
+                                      count bigint NOT NULL, PRIMARY KEY (user_id, topic));
+            CREATE TABLE alerts_19700111_000000 (LIKE alerts INCLUDING DEFAULTS INCLUDING STORAGE);
+            )sql" +
+                "ALTER TABLE alerts ATTACH PARTITION alerts_19700111_000000 FOR VALUES FROM ('" + uuid_at(day10) +
+                "') TO ('" + uuid_at(day11) + "');" +
+                "INSERT INTO users VALUES ('u', 2);"
+                "INSERT INTO alerts (id, user_id, seq, stream_id, detection, ts, created_ms, acked_ms, acked_by, "
+                "severity, group_key) VALUES ('" +
+                acked_id + "', 'u', 1, 'cam-1', '{}', 't', " + std::to_string(day10 + 1000) + ", " +
+                std::to_string(day10 + 1500) + ", 'u', 'high', 'cam-1'), ('" + open_id +
+                "', 'u', 2, 'cam-1', '{}', 't', " + std::to_string(day10 + 2000) + ", NULL, NULL, 'low', 'cam-1')");
+    }
+    postgres_alert_store s{o};
+    EXPECT_EQ(s.epoch(), "e-before");
+    session db{postgres_process::shared().url()};
+    EXPECT_EQ(db.query("SELECT value FROM " + o.schema + ".meta WHERE key = 'schema_version'"),
+              std::to_string(postgres_alert_store::schema_version));
+
+    auto const acked = s.get(acked_id);
+    ASSERT_TRUE(acked);
+    EXPECT_EQ(acked->state(), alert_state::acknowledged);
+    EXPECT_EQ(acked->acked_by, "u");
+    EXPECT_EQ(acked->severity, "high");
+    EXPECT_EQ(acked->team, "");
+    EXPECT_EQ(acked->escalation_level, 0);
+    EXPECT_EQ(s.recipients(open_id), (std::vector<std::string>{"u"}));
+    EXPECT_EQ(s.after("u", 0, true, 10, false).alerts.size(), 1u);
+    auto const counts = s.open_by_severity();
+    EXPECT_EQ(counts.count("low") ? counts.at("low") : 0, 1);
+
+    // Transitions and the trail work on the alerts from before.
+    write_batch b;
+    b.transitions = {{open_id, "u", "u", transition_kind::resolve, "real", ""}};
+    auto const r = s.write(b, day10 + 3000);
+    EXPECT_EQ(r.transitions[0].outcome, transition_outcome::applied);
+    EXPECT_EQ(s.get(open_id)->state(), alert_state::resolved);
+    auto const events = s.events(open_id);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[1].type, "resolved");
+
+    // The key is (id, user): copies of one alert in the partition from before.
+    auto const team_id = new_alert_id(day10 + 4000);
+    auto const team = s.write(alerts(copies_of(team_id, {"u", "v"})), day10 + 4000);
+    EXPECT_EQ(team.appended[0].alert.seq, 3u);  // u's seqs go on
+    EXPECT_EQ(team.appended[1].alert.seq, 1u);
+    EXPECT_EQ(s.recipients(team_id), (std::vector<std::string>{"u", "v"}));
+    EXPECT_EQ(s.last_seq("u"), 3u);
+}
+
+// Retention drops a whole partition, and with it the audit events and the
+// escalation timers of the alerts that were in it (keyed by alert id:
+// whatever lies below the oldest partition left goes).
+TEST(PostgresStore, ADroppedPartitionTakesItsAlertsEventsAndTimers) {
+    auto const o = shared_options(retention_policy{2 * day, 0});
+    postgres_alert_store s{o};
+    auto const d10 = 10 * day + 1000, d12 = 12 * day + 1000;
+    auto const with_timer = [](std::vector<new_alert> v, std::int64_t due) {
+        for (auto& a : v) {
+            a.escalation = "p";
+            a.escalation_due_ms = due;
+        }
+        return v;
+    };
+    auto const old_id = new_alert_id(d10), kept_id = new_alert_id(d12);
+    s.write(alerts(with_timer(copies_of(old_id, {"a", "b"}), d10 + 60'000)), d10);
+    s.write(alerts(with_timer(copies_of(kept_id, {"a", "b"}), d12 + 60'000)), d12);
+    auto const old_acked = s.write(alerts({alert("a")}), d10).appended[0].alert.alert_id;
+    write_batch b;
+    b.transitions = {ack_by(old_acked, "a"), ack_by(kept_id, "b")};
+    s.write(b, d12 + 10);  // kept_id's timer goes with its acknowledgement
+    write_batch reopen;
+    reopen.transitions = {{kept_id, "b", "b", transition_kind::reopen, {}, {}}};
+    s.write(reopen, d12 + 20);  // no policy "p": no timer again
+    ASSERT_EQ(s.events(old_acked).size(), 2u);
+
+    session db{postgres_process::shared().url()};
+    auto const count = [&](std::string const& table) {
+        return db.query("SELECT count(*) FROM " + o.schema + "." + table);
+    };
+    EXPECT_EQ(count("alert_events"), "3");
+    EXPECT_EQ(count("escalation_timers"), "1");
+
+    EXPECT_EQ(s.prune_expired(13 * day + 7'200'000, 100), 3u);  // day 10: two copies and one alert
+    EXPECT_FALSE(s.get(old_id));
+    EXPECT_TRUE(s.events(old_acked).empty());
+    EXPECT_EQ(count("alert_events"), "2");  // kept_id's acknowledgement and reopening
+    EXPECT_EQ(count("escalation_timers"), "0");
+    EXPECT_FALSE(s.next_escalation_due());
+    EXPECT_EQ(s.events(kept_id).size(), 3u);  // published, acknowledged, reopened
+}
+
+// The per-user count removes copies: the alert's frame moves to a copy that
+// stays, and its events and timer go with its last copy.
+TEST(PostgresStore, TheLastCopyTakesTheFrameEventsAndTimerAlong) {
+    auto const o = shared_options(retention_policy{0, 1});
+    postgres_alert_store s{o};
+    s.put_policy({"p", {{"user:sup", 60}}, 0, 0});
+    auto const id = new_alert_id(1000);
+    auto batch = copies_of(id, {"alice", "bob"});
+    for (auto& a : batch) {
+        a.frame = annotated_frame{"image/png", "\x89PNG-frame"};
+        a.escalation = "p";
+        a.escalation_due_ms = 5000;
+    }
+    s.write(alerts(batch), 1000);
+    auto const claimed = s.claim_due_escalations(5000, 1000, 10);
+    ASSERT_EQ(claimed.size(), 1u);
+    ASSERT_TRUE(
+        s.escalate({claimed[0], 1, "team:night", {"alice", "bob"}, escalation_timer{id, "p", 0, 1, 90'000}, 5100})
+            .applied);
+
+    session db{postgres_process::shared().url()};
+    auto const count = [&](std::string const& table) {
+        return db.query("SELECT count(*) FROM " + o.schema + "." + table);
+    };
+    auto const frames_kept =
+        db.query("SELECT count(*) FROM " + o.schema + ".alerts WHERE id = '" + id + "' AND frame IS NOT NULL");
+    EXPECT_EQ(frames_kept, "1");  // once, however many copies
+
+    s.write(alerts({alert("alice")}), 6000);  // alice keeps one alert: her copy goes
+    EXPECT_FALSE(s.get(id, "alice"));
+    auto const frame = s.frame(id);
+    ASSERT_TRUE(frame);
+    EXPECT_EQ(frame->bytes, "\x89PNG-frame");
+    auto const bobs = s.after("bob", 0, false, 10, true).alerts;
+    ASSERT_EQ(bobs.size(), 1u);
+    EXPECT_EQ(bobs[0].frame_bytes, "\x89PNG-frame");
+    EXPECT_EQ(count("alert_events"), "1");
+    EXPECT_EQ(count("escalation_timers"), "1");
+
+    s.write(alerts({alert("bob")}), 7000);  // the last copy goes
+    EXPECT_FALSE(s.get(id));
+    EXPECT_FALSE(s.frame(id));
+    EXPECT_TRUE(s.events(id).empty());
+    EXPECT_EQ(count("alert_events"), "0");
+    EXPECT_EQ(count("escalation_timers"), "0");
+}
+
+// Two nodes: one acknowledges while the other escalates the same alert.
+// Whichever commits first, every copy ends acknowledged (a copy the
+// escalation adds never misses the acknowledgement), and the
+// acknowledgement names every recipient there is.
+TEST(PostgresStore, AnEscalationNeverMissesAConcurrentAcknowledgement) {
+    auto const o = shared_options();
+    postgres_alert_store a{o}, b{o};
+    int applied = 0;
+    for (int round = 0; round < 25; ++round) {
+        auto const now = 1000 + round * 100'000;
+        auto const id = new_alert_id(now);
+        auto batch = copies_of(id, {"alice"});
+        batch[0].escalation = "p";
+        batch[0].escalation_due_ms = now + 10;
+        a.write(alerts(batch), now);
+        auto const claimed = a.claim_due_escalations(now + 10, 60'000, 1);
+        ASSERT_EQ(claimed.size(), 1u);
+        transition_result acked;
+        escalation_result escalated;
+        std::thread t{[&] {
+            write_batch w;
+            w.transitions = {ack_by(id, "alice")};
+            acked = b.write(w, now + 20).transitions[0];
+        }};
+        escalated = a.escalate({claimed[0], 2, "user:sup", {"sup", "sup2"}, std::nullopt, now + 20});
+        t.join();
+        applied += escalated.applied;
+        EXPECT_EQ(acked.outcome, transition_outcome::applied);
+        auto const everyone = a.recipients(id);
+        EXPECT_EQ(acked.recipients, everyone) << "round " << round;
+        EXPECT_EQ(everyone.size(), escalated.applied ? 3u : 1u);
+        for (auto const& u : everyone) {
+            auto const copy = a.get(id, u);
+            ASSERT_TRUE(copy);
+            EXPECT_EQ(copy->state(), alert_state::acknowledged) << u << " round " << round;
+            EXPECT_EQ(copy->acked_by, "alice");
+        }
+        EXPECT_FALSE(a.next_escalation_due());
+    }
+    std::printf("escalations applied before the acknowledgement: %d of 25\n", applied);
+}
+
+// Several nodes share the outbox: each row is handed to one of them.
+TEST(PostgresStore, NodesClaimEachWebhookRowOnce) {
+    auto const o = shared_options();
+    postgres_alert_store a{o}, b{o};
+    a.set_webhook_urls({"http://127.0.0.1:9/hook"});
+    std::vector<new_alert> v;
+    for (int i = 0; i < 30; ++i) v.push_back(alert("u"));
+    write_batch acks;
+    for (auto const& r : a.write(alerts(v), 1000).appended) acks.transitions.push_back(ack_by(r.alert.alert_id, "u"));
+    a.write(acks, 2000);
+    std::mutex m;
+    std::multiset<std::string> seen;
+    auto claim = [&](postgres_alert_store& s) {
+        for (int i = 0; i < 15; ++i)
+            for (auto const& row : s.claim_webhooks(2000, 60'000, 2)) {
+                std::lock_guard lock{m};
+                seen.insert(row.id);
+            }
+    };
+    std::thread t{claim, std::ref(b)};
+    claim(a);
+    t.join();
+    EXPECT_EQ(seen.size(), 30u);
+    EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 30u);
+}
+
+// An age shorter than a partition prunes alerts row by row: each alert
+// whole, every copy at once, with its events and timer.
+TEST(PostgresStore, RowByRowRetentionTakesEveryCopyWithItsEventsAndTimer) {
+    auto const o = shared_options(retention_policy{1000, 0});
+    postgres_alert_store s{o};
+    auto const old_id = new_alert_id(5000), young_id = new_alert_id(6500);
+    auto old = copies_of(old_id, {"a", "b", "c"});
+    for (auto& a : old) {
+        a.escalation = "p";
+        a.escalation_due_ms = 60'000;
+    }
+    s.write(alerts(old), 5000);
+    s.write(alerts(copies_of(young_id, {"a", "b"})), 6500);
+    write_batch b;
+    b.transitions = {ack_by(young_id, "a")};
+    s.write(b, 6600);
+    write_batch r;
+    r.transitions = {{old_id, "b", "b", transition_kind::resolve, "test", ""},
+                     {old_id, "b", "b", transition_kind::reopen, {}, {}}};
+    s.write(r, 6700);  // no policy "p": the reopening arms no timer; the publish's went with the resolution
+    session db{postgres_process::shared().url()};
+    db.query("INSERT INTO " + o.schema + ".escalation_timers VALUES ('" + old_id + "', 'p', 0, 0, 60000)");
+
+    EXPECT_EQ(s.prune_expired(7000, 1), 3u);  // one alert: its three copies
+    EXPECT_FALSE(s.get(old_id));
+    EXPECT_TRUE(s.get(young_id));
+    auto const count = [&](std::string const& table) {
+        return db.query("SELECT count(*) FROM " + o.schema + "." + table);
+    };
+    EXPECT_EQ(count("alert_events"), "1");  // young_id's acknowledgement
+    EXPECT_EQ(count("escalation_timers"), "0");
+    EXPECT_EQ(s.prune_expired(7000, 1), 0u);
 }

@@ -614,7 +614,8 @@ TEST(AlertService, AStoreFailureIsRefusedWithoutTheEnginesMessage) {
     std::promise<publish_outcome> publish;
     svc.publish({alert("u")}, [&](publish_outcome o) { publish.set_value(std::move(o)); });
     std::promise<transition_outcome_or_error> ack;
-    svc.transition({published[0].alert_id, "u", "u"}, [&](transition_outcome_or_error o) { ack.set_value(std::move(o)); });
+    svc.transition({published[0].alert_id, "u", "u"},
+                   [&](transition_outcome_or_error o) { ack.set_value(std::move(o)); });
     for (auto const& r : {publish.get_future().get().error(), ack.get_future().get().error()}) {
         EXPECT_EQ(r.status, 503);
         EXPECT_EQ(r.code, "store_unavailable");
