@@ -1,11 +1,22 @@
-// vigil dashboard: live alerts for the signed-in user, connection health, and
-// (for admins) every live connection; Web Push for when no tab is open (the
-// service worker in src/sw, the Notifications panel). Served by `vigil serve` at
+// vigil dashboard: live alerts for the signed-in user and their handling
+// (acknowledge, resolve, reopen, the audit trail: docs/handling.md), connection
+// health, and (for admins) every live connection and the teams; Web Push for
+// when no tab is open (the service worker in src/sw, the Notifications panel). Served by `vigil serve` at
 // `/`, so the WebSocket and the HTTP API are on this page's own origin.
-import { createAlertClient, decodeJwtExp, type Alert, type AlertClient } from '@vigil/client';
-import { createAlertList, type AckPhase } from './alerts-view.js';
+import {
+  AlertClientError,
+  applyHandling,
+  createAlertClient,
+  decodeJwtExp,
+  type Alert,
+  type AlertClient,
+  type AlertUpdate,
+  type AuditEvent,
+} from '@vigil/client';
+import { createAlertList, stateOf, type Action, type ActionPhase } from './alerts-view.js';
 import { api, describeError } from './api.js';
 import { startConnectionsPanel } from './connections.js';
+import { startTeamsPanel } from './teams-panel.js';
 import { byId, setHidden, setText } from './dom.js';
 import { humanize, plural } from './format.js';
 import { pushSupported, startNotificationsPanel, type NotificationsPanel } from './notifications-panel.js';
@@ -46,6 +57,14 @@ const ui = {
   adminRows: byId<HTMLTableSectionElement>('admin-rows'),
   adminTotal: byId('admin-total'),
   adminNote: byId('admin-note'),
+  teams: {
+    section: byId('teams'),
+    list: byId<HTMLUListElement>('team-list'),
+    form: byId<HTMLFormElement>('team-form'),
+    name: byId<HTMLInputElement>('team-name'),
+    members: byId<HTMLInputElement>('team-members'),
+    message: byId('team-message'),
+  },
   notify: {
     section: byId('notify'),
     permission: byId('notify-permission'),
@@ -156,11 +175,18 @@ function startDashboard(session: Session): void {
     getToken: () => session.token,
   });
 
-  // Acknowledgements: the client marks alerts it acked (`acknowledged`), the server
-  // marks replayed ones already acked (`acked`); acks made over HTTP are kept here.
-  const ackPhases = new Map<string, AckPhase>();
-  const ackedOverHttp = new Set<string>();
-  const isAcked = (a: Alert) => a.acknowledged === true || a.acked === true || ackedOverHttp.has(a.alert_id);
+  // Handling: the client keeps each alert's state current from alert_updated.
+  // What the page learns over HTTP instead (an action sent that way while the
+  // socket is down, the refresh after a reconnect) is laid over it here until the
+  // socket brings a newer change of that alert.
+  const phases = new Map<string, ActionPhase>();
+  const learned = new Map<string, Partial<Alert>>();
+  /** alert_updated messages seen per alert: a refresh does not overwrite what came in meanwhile. */
+  const updatesSeen = new Map<string, number>();
+  const current = (a: Alert): Alert => {
+    const l = learned.get(a.alert_id);
+    return l ? applyHandling(l.acked === true ? { ...a, acked: true } : a, l) : a;
+  };
   const history: ConnectionHistory = { connectedSince: null, lastProblem: null };
   /** Set on sign-out: late results (an ack answered afterwards) must not touch the page. */
   let stopped = false;
@@ -169,6 +195,14 @@ function startDashboard(session: Session): void {
     list: ui.alerts,
     frameSrc: (alert) => frameSrc(alert, session.token),
     onAck: (alert) => void acknowledge(alert),
+    onResolve: (alert, outcome, note) =>
+      void act(alert, 'resolve', () => client.resolve(alert.alert_id, outcome, note || undefined), note ? { outcome, note } : { outcome }),
+    onReopen: (alert) => void act(alert, 'reopen', () => client.reopen(alert.alert_id)),
+    loadTrail: async (alert) => {
+      const answer = await api<{ events?: AuditEvent[] }>('GET', `/api/v1/alerts/${encodeURIComponent(alert.alert_id)}/events`, session.token);
+      return Array.isArray(answer.body?.events) ? answer.body.events : [];
+    },
+    describeError: failureText,
     onViewFrame: (alert, src) => {
       ui.viewerImg.src = src;
       ui.viewerImg.alt = `Annotated frame from ${String(alert.stream_id)}`;
@@ -193,38 +227,80 @@ function startDashboard(session: Session): void {
     wantedAlert = list.focus(alertId) ? null : alertId;
   };
 
-  async function acknowledge(alert: Alert): Promise<void> {
+  function acknowledge(alert: Alert): Promise<void> {
+    if (stateOf(current(alert)) !== 'open') return Promise.resolve();
+    return act(alert, 'ack', () => client.ack(alert.alert_id));
+  }
+
+  /**
+   * One action on an alert: over the socket, else (the socket is down or slow)
+   * the same over HTTP, whose answer (the alert as history shows it) is laid over
+   * the held alert. A refusal shows on the alert's card.
+   */
+  async function act(alert: Alert, action: Action, overSocket: () => Promise<void>, body?: object): Promise<void> {
     const id = alert.alert_id;
-    if (ackPhases.get(id)?.phase === 'pending' || isAcked(alert)) return;
-    ackPhases.set(id, { phase: 'pending' });
+    if (phases.get(id)?.phase === 'pending') return;
+    phases.set(id, { action, phase: 'pending' });
     render();
     try {
-      await client.ack(id);
-      ackPhases.delete(id);
+      await overSocket();
+      phases.delete(id);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
-      if (code === 'not_connected' || code === 'disconnected' || code === 'ack_timeout') {
-        // The socket is down or slow: the same acknowledgement over HTTP.
+      const code = err instanceof AlertClientError ? err.code : '';
+      if (code === 'not_connected' || code === 'disconnected' || code.endsWith('_timeout')) {
         try {
-          await ackOverHttp(id, session.token);
-          ackedOverHttp.add(id);
-          ackPhases.delete(id);
+          const answer = await api<Record<string, unknown>>('POST', `/api/v1/alerts/${encodeURIComponent(id)}/${action}`, session.token, body);
+          learn(id, answer.body);
+          phases.delete(id);
         } catch (httpErr) {
-          ackPhases.set(id, { phase: 'failed', message: `Not acknowledged: ${describeError(httpErr)}` });
+          phases.set(id, { action, phase: 'failed', message: `${NOT_DONE[action]}: ${failureText(httpErr)}` });
         }
       } else {
-        ackPhases.set(id, { phase: 'failed', message: `Not acknowledged: ${describeError(err)}` });
+        phases.set(id, { action, phase: 'failed', message: `${NOT_DONE[action]}: ${failureText(err)}` });
       }
     }
     render();
   }
 
+  /** Keeps the handling of an alert as an HTTP answer shows it. */
+  function learn(id: string, row: Record<string, unknown> | null): void {
+    if (!row) return;
+    const patch: Partial<Alert> = {};
+    for (const field of HANDLING_FIELDS) if (row[field] !== undefined) (patch as Record<string, unknown>)[field] = row[field];
+    // A server before handling: only the quick reference's status.
+    if (row.state === undefined && row.status === 'acked') patch.acked = true;
+    learned.set(id, patch);
+  }
+
+  /**
+   * After a reconnect: alerts held from before it were not replayed (the client
+   * resumes after the last seq), so changes made while away are read from history.
+   */
+  async function refreshHandling(): Promise<void> {
+    const held = client.getState().alerts;
+    if (held.length === 0) return;
+    const marks = new Map(held.map((a) => [a.alert_id, updatesSeen.get(a.alert_id) ?? 0]));
+    try {
+      const limit = Math.min(1000, Math.max(100, held.length));
+      const answer = await api<{ alerts?: Record<string, unknown>[] }>('GET', `/api/v1/alerts?status=all&limit=${limit}`, session.token);
+      if (stopped) return;
+      for (const row of answer.body?.alerts ?? []) {
+        const id = typeof row.alert_id === 'string' ? row.alert_id : '';
+        if (marks.has(id) && (updatesSeen.get(id) ?? 0) === marks.get(id)) learn(id, row);
+      }
+      scheduleRender();
+    } catch {
+      // Not worth a banner: the next alert_updated brings each alert's state anyway.
+    }
+  }
+
   function render(): void {
     if (stopped) return;
     const state = client.getState();
-    list.render(state.alerts, isAcked, (id) => ackPhases.get(id));
+    const alerts = state.alerts.map(current);
+    list.render(alerts, (id) => phases.get(id));
     if (wantedAlert !== null && list.focus(wantedAlert)) wantedAlert = null;
-    const unacked = state.alerts.filter((a) => !isAcked(a)).length;
+    const unacked = alerts.filter((a) => stateOf(a) === 'open').length;
     setText(ui.alertCounts, state.alerts.length ? `${plural(state.alerts.length, 'alert')} · ${unacked} unacknowledged` : '');
     setHidden(ui.empty, state.alerts.length > 0);
     ui.clear.disabled = state.alerts.length === 0;
@@ -267,28 +343,43 @@ function startDashboard(session: Session): void {
   // Coalesce bursts (a replay delivers many alerts in one task) into one render,
   // but note every transition as it happens.
   let renderQueued = false;
-  const unsubscribe = client.subscribe(() => {
-    const state = client.getState();
-    if (state.status !== 'open') history.connectedSince = null;
-    else if (history.connectedSince === null) history.connectedSince = Date.now();
-    if (state.lastError && state.lastError !== history.lastProblem?.error) {
-      history.lastProblem = { error: state.lastError, at: Date.now() };
-    }
+  function scheduleRender(): void {
     if (renderQueued) return;
     renderQueued = true;
     setTimeout(() => {
       renderQueued = false;
       render();
     }, 0);
+  }
+  let everOpen = false;
+  const unsubscribe = client.subscribe(() => {
+    const state = client.getState();
+    if (state.status !== 'open') history.connectedSince = null;
+    else if (history.connectedSince === null) {
+      history.connectedSince = Date.now();
+      if (everOpen) void refreshHandling();
+      everOpen = true;
+    }
+    if (state.lastError && state.lastError !== history.lastProblem?.error) {
+      history.lastProblem = { error: state.lastError, at: Date.now() };
+    }
+    scheduleRender();
   });
   const offAlert = client.onAlert((alert) => {
     if (alert.replayed !== true) announce(`New alert: ${humanize(alert.detection?.type)} on ${String(alert.stream_id)}`);
+  });
+  const offUpdate = client.onUpdate((update, alert) => {
+    updatesSeen.set(update.alert_id, (updatesSeen.get(update.alert_id) ?? 0) + 1);
+    learned.delete(update.alert_id); // the socket's word is newer
+    if (alert && update.actor !== session.userId) announce(describeUpdate(update, alert));
+    scheduleRender();
   });
   const ticker = setInterval(renderStatus, 250); // countdown and "… ago"
 
   const onClear = () => {
     client.clearAlerts();
-    ackPhases.clear();
+    phases.clear();
+    learned.clear();
   };
   const onReconnect = () => client.reconnect();
   const onBannerAction = () => {
@@ -311,6 +402,7 @@ function startDashboard(session: Session): void {
     token: session.token,
     userId: session.userId,
   });
+  const stopTeams = startTeamsPanel({ ui: ui.teams, token: session.token });
 
   render();
   if (startupAlert) {
@@ -324,9 +416,11 @@ function startDashboard(session: Session): void {
     notifications.stop();
     unsubscribe();
     offAlert();
+    offUpdate();
     clearInterval(ticker);
     client.close();
     stopConnections();
+    stopTeams();
     ui.clear.removeEventListener('click', onClear);
     ui.reconnect.removeEventListener('click', onReconnect);
     ui.bannerAction.removeEventListener('click', onBannerAction);
@@ -352,8 +446,24 @@ function frameSrc(alert: Alert, token: string): string | null {
   return null;
 }
 
-async function ackOverHttp(alertId: string, token: string): Promise<void> {
-  await api('POST', `/api/v1/alerts/${encodeURIComponent(alertId)}/ack`, token);
+const NOT_DONE: Record<Action, string> = { ack: 'Not acknowledged', resolve: 'Not resolved', reopen: 'Not reopened' };
+
+/** What an answer over HTTP may tell of an alert's handling. */
+const HANDLING_FIELDS = [
+  'state', 'owner', 'acknowledged_at', 'resolved_by', 'resolved_at', 'outcome', 'note', 'severity', 'escalation_level', 'team',
+] as const;
+
+/** A failed action or read, in the server's words with its code. */
+function failureText(err: unknown): string {
+  if (err instanceof AlertClientError) return err.code && err.code !== err.message ? `${err.message} (${err.code})` : err.message;
+  return describeError(err);
+}
+
+/** "alice acknowledged: Intrusion on cam-3", for screen readers. */
+function describeUpdate(update: AlertUpdate, alert: Alert): string {
+  const what = `${humanize(alert.detection?.type)} on ${String(alert.stream_id)}`;
+  if (update.change === 'escalated') return `Escalated to level ${String(update.escalation_level ?? '')}: ${what}`;
+  return `${update.actor} ${update.change}: ${what}`;
 }
 
 /** `/?alert=ID`: the page a notification opens; the alert is shown once it is in the list. */

@@ -1,4 +1,4 @@
-import type { Alert } from './types.js';
+import type { Alert, AlertUpdate } from './types.js';
 export interface MergeResult {
     /** The merged list: unique alert_ids, ascending seq, at most `maxAlerts` (the newest). */
     alerts: Alert[];
@@ -16,3 +16,13 @@ export interface MergeResult {
 export declare function mergeAlerts(current: readonly Alert[], incoming: readonly Alert[], maxAlerts?: number): MergeResult;
 /** True when `value` looks like an anomaly_detected message we can keep. */
 export declare function isAlert(value: unknown): value is Alert;
+/** True when `value` looks like an alert_updated message we can apply. */
+export declare function isAlertUpdate(value: unknown): value is AlertUpdate;
+/**
+ * `alert` with the handling fields of `source` (an alert_updated message, or a
+ * later copy of the same alert: a replay, an escalation) laid over it; fields
+ * `source` lacks are kept. `acked` and `acknowledged` follow the state, so code
+ * written before handling sees a reopened alert as not acknowledged. Returns
+ * `alert` itself when nothing changes.
+ */
+export declare function applyHandling(alert: Alert, source: Partial<Alert> | AlertUpdate): Alert;

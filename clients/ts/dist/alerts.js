@@ -36,4 +36,54 @@ export function isAlert(value) {
         typeof v.seq === 'number' &&
         Number.isFinite(v.seq));
 }
+const STATES = new Set(['open', 'acknowledged', 'resolved']);
+const CHANGES = new Set(['acknowledged', 'resolved', 'reopened', 'escalated']);
+/** True when `value` looks like an alert_updated message we can apply. */
+export function isAlertUpdate(value) {
+    if (value === null || typeof value !== 'object')
+        return false;
+    const v = value;
+    return (v.type === 'alert_updated' &&
+        typeof v.alert_id === 'string' &&
+        v.alert_id !== '' &&
+        CHANGES.has(v.change) &&
+        STATES.has(v.state));
+}
+/** The fields of an alert that its handling changes, and that an `alert_updated` carries. */
+const HANDLING_FIELDS = [
+    'state',
+    'owner',
+    'acknowledged_at',
+    'resolved_by',
+    'resolved_at',
+    'outcome',
+    'note',
+    'severity',
+    'escalation_level',
+    'team',
+    'escalation',
+];
+/**
+ * `alert` with the handling fields of `source` (an alert_updated message, or a
+ * later copy of the same alert: a replay, an escalation) laid over it; fields
+ * `source` lacks are kept. `acked` and `acknowledged` follow the state, so code
+ * written before handling sees a reopened alert as not acknowledged. Returns
+ * `alert` itself when nothing changes.
+ */
+export function applyHandling(alert, source) {
+    const patch = {};
+    for (const field of HANDLING_FIELDS) {
+        const value = source[field];
+        if (value !== undefined && value !== alert[field])
+            patch[field] = value;
+    }
+    if (STATES.has(source.state)) {
+        const handled = source.state !== 'open';
+        if ((alert.acked === true) !== handled && (handled || alert.acked !== undefined))
+            patch.acked = handled;
+        if (!handled && alert.acknowledged === true)
+            patch.acknowledged = false;
+    }
+    return Object.keys(patch).length === 0 ? alert : { ...alert, ...patch };
+}
 //# sourceMappingURL=alerts.js.map

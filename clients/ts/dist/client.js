@@ -1,4 +1,4 @@
-import { isAlert, mergeAlerts } from './alerts.js';
+import { applyHandling, isAlert, isAlertUpdate, mergeAlerts } from './alerts.js';
 import { computeBackoff } from './backoff.js';
 import { decideOnClose, decideOnFailedHandshake, decideOnHandshake } from './decisions.js';
 import { decodeJwtExp } from './jwt.js';
@@ -6,6 +6,9 @@ import { AlertClientError, } from './types.js';
 import { buildSocketUrl } from './url.js';
 const OPEN = 1;
 const noop = () => { };
+const OUTCOMES = new Set(['real', 'false_alarm', 'test']);
+/** The server's limit on a resolution note. */
+const MAX_NOTE_BYTES = 1000;
 export function createAlertClient(options) {
     const cfg = {
         initialReconnectDelay: 1000,
@@ -43,9 +46,17 @@ export function createAlertClient(options) {
     const alertListeners = new Set();
     if (options.onAlert)
         alertListeners.add(options.onAlert);
+    const updateListeners = new Set();
+    if (options.onUpdate)
+        updateListeners.add(options.onUpdate);
     /** Ids already delivered, so a replay does not bring back alerts the user cleared. Bounded. */
     const seenIds = new Set();
-    const pendingAcks = new Map();
+    /**
+     * Handling requests (ack, resolve, reopen) per alert, oldest first. Only the
+     * first is on the wire: the server's answers and errors name the alert but not
+     * the request, so one at a time per alert keeps each answer with its request.
+     */
+    const requests = new Map();
     // All timers live in one map, so close() provably cancels every one of them.
     const timers = new Map();
     function later(name, ms, fn) {
@@ -174,8 +185,12 @@ export function createAlertClient(options) {
         refreshingExp = null;
         for (const name of ['heartbeat', 'watchdog', 'stable', 'refresh'])
             cancel(name);
-        for (const id of Array.from(pendingAcks.keys())) {
-            settleAck(id, new AlertClientError('disconnected', `connection ended before ack_ok (${reason.message})`));
+        for (const [id, queue] of Array.from(requests)) {
+            requests.delete(id);
+            cancel(`request:${id}`);
+            for (const r of queue) {
+                r.reject(new AlertClientError('disconnected', `connection ended before ${r.kind}_ok (${reason.message})`));
+            }
         }
         const ws = socket;
         socket = null;
@@ -254,8 +269,14 @@ export function createAlertClient(options) {
                     receiveAlert(message);
                 break;
             case 'ack_ok':
+            case 'resolve_ok':
+            case 'reopen_ok':
                 if (typeof message.alert_id === 'string')
-                    settleAck(message.alert_id, null);
+                    settleRequest(message.alert_id, message.type.slice(0, -3), null);
+                break;
+            case 'alert_updated':
+                if (isAlertUpdate(message))
+                    receiveUpdate(message);
                 break;
             case 'refresh_ok':
                 // Prefer the server's word; else the exp of the token we sent. Never keep the
@@ -282,14 +303,36 @@ export function createAlertClient(options) {
             lastSeq = 0;
             seenIds.clear();
         }
-        if (seenIds.has(alert.alert_id))
+        if (seenIds.has(alert.alert_id)) {
+            // Another copy (a replay, an escalation) of one we hold: its state is newer.
+            updateHeld(alert.alert_id, alert);
             return;
+        }
         rememberId(alert.alert_id);
         const { alerts, added } = mergeAlerts(held, [alert], cfg.maxAlerts);
         setState({ alerts, lastSeq: Math.max(lastSeq, alert.seq), epoch });
         for (const a of added)
             for (const listener of Array.from(alertListeners))
                 guarded(() => listener(a));
+    }
+    function receiveUpdate(update) {
+        const alert = updateHeld(update.alert_id, update);
+        for (const listener of Array.from(updateListeners))
+            guarded(() => listener(update, alert));
+    }
+    /** Lays `source`'s handling fields over the held alert `id`; returns it (undefined when not held). */
+    function updateHeld(id, source) {
+        const index = state.alerts.findIndex((a) => a.alert_id === id);
+        if (index < 0)
+            return undefined;
+        const before = state.alerts[index];
+        const after = applyHandling(before, source);
+        if (after !== before) {
+            const alerts = state.alerts.slice();
+            alerts[index] = after;
+            setState({ alerts });
+        }
+        return after;
     }
     function rememberId(id) {
         seenIds.add(id);
@@ -301,18 +344,21 @@ export function createAlertClient(options) {
         const code = typeof message.error === 'string' ? message.error : 'server_error';
         const detail = typeof message.detail === 'string' ? message.detail : code;
         const error = new AlertClientError(code, detail);
-        if (typeof message.alert_id === 'string' && pendingAcks.has(message.alert_id)) {
-            settleAck(message.alert_id, error);
+        if (typeof message.alert_id === 'string' && requests.has(message.alert_id)) {
+            settleRequest(message.alert_id, null, error);
         }
         else {
             setState({ lastError: error });
         }
     }
-    // ------------------------------------------------------------ acks
-    function ack(alertId) {
-        const pending = pendingAcks.get(alertId);
-        if (pending)
-            return pending.promise; // one request on the wire per alert
+    // ------------------------------------------------------------ handling requests
+    function request(kind, message) {
+        const alertId = message.alert_id;
+        const queue = requests.get(alertId) ?? [];
+        const key = JSON.stringify(message);
+        const same = queue.find((r) => r.key === key);
+        if (same)
+            return same.promise; // the same request twice (a double click): one on the wire
         if (disposed)
             return Promise.reject(new AlertClientError('closed', 'the client is closed'));
         if (state.status !== 'open')
@@ -323,25 +369,60 @@ export function createAlertClient(options) {
             resolve = res;
             reject = rej;
         });
-        pendingAcks.set(alertId, { promise, resolve, reject });
-        later(`ack:${alertId}`, cfg.ackTimeout, () => settleAck(alertId, new AlertClientError('ack_timeout', `no ack_ok for ${alertId} within ${cfg.ackTimeout} ms`)));
-        if (!send({ type: 'ack', alert_id: alertId })) {
-            settleAck(alertId, new AlertClientError('not_connected', 'not connected'));
-        }
+        queue.push({ kind, key, message, promise, resolve, reject });
+        requests.set(alertId, queue);
+        if (queue.length === 1)
+            sendRequest(alertId);
         return promise;
     }
-    function settleAck(alertId, error) {
-        const pending = pendingAcks.get(alertId);
-        pendingAcks.delete(alertId);
-        cancel(`ack:${alertId}`);
-        if (error) {
-            pending?.reject(error);
+    /** Puts the alert's oldest request on the wire, with its timeout. */
+    function sendRequest(alertId) {
+        const head = requests.get(alertId)?.[0];
+        if (!head)
             return;
+        later(`request:${alertId}`, cfg.ackTimeout, () => settleRequest(alertId, null, new AlertClientError(`${head.kind}_timeout`, `no ${head.kind}_ok for ${alertId} within ${cfg.ackTimeout} ms`)));
+        if (!send(head.message))
+            settleRequest(alertId, null, new AlertClientError('not_connected', 'not connected'));
+    }
+    /**
+     * The answer to the alert's request on the wire: `kind` names an `*_ok` (one
+     * for another kind of request is stray and ignored), `error` a refusal,
+     * timeout or disconnect. The next request of the alert, if any, goes out.
+     */
+    function settleRequest(alertId, kind, error) {
+        const queue = requests.get(alertId);
+        const head = queue?.[0];
+        if (!queue || !head || (kind !== null && kind !== head.kind))
+            return;
+        queue.shift();
+        if (queue.length === 0)
+            requests.delete(alertId);
+        cancel(`request:${alertId}`);
+        if (error) {
+            head.reject(error);
         }
-        pending?.resolve();
-        if (state.alerts.some((a) => a.alert_id === alertId && !a.acknowledged)) {
-            setState({ alerts: state.alerts.map((a) => (a.alert_id === alertId ? { ...a, acknowledged: true } : a)) });
+        else {
+            head.resolve();
+            if (head.kind === 'ack' && state.alerts.some((a) => a.alert_id === alertId && !a.acknowledged)) {
+                setState({ alerts: state.alerts.map((a) => (a.alert_id === alertId ? { ...a, acknowledged: true } : a)) });
+            }
         }
+        if (queue.length > 0)
+            sendRequest(alertId);
+    }
+    function resolveAlert(alertId, outcome, note) {
+        if (!OUTCOMES.has(outcome)) {
+            return Promise.reject(new AlertClientError('invalid_outcome', `outcome must be real, false_alarm or test, not ${String(outcome)}`));
+        }
+        // Checked here as the server does (UTF-8 bytes): its refusal of a malformed
+        // resolve cannot name the alert, so the request would only time out.
+        if (note !== undefined && new TextEncoder().encode(note).length > MAX_NOTE_BYTES) {
+            return Promise.reject(new AlertClientError('invalid_note', `a note is at most ${MAX_NOTE_BYTES} bytes of UTF-8`));
+        }
+        const message = { type: 'resolve', alert_id: alertId, outcome };
+        if (note !== undefined && note !== '')
+            message.note = note;
+        return request('resolve', message);
     }
     // ------------------------------------------------------------ token refresh
     function scheduleRefresh() {
@@ -402,7 +483,13 @@ export function createAlertClient(options) {
             alertListeners.add(listener);
             return () => void alertListeners.delete(listener);
         },
-        ack,
+        onUpdate(listener) {
+            updateListeners.add(listener);
+            return () => void updateListeners.delete(listener);
+        },
+        ack: (alertId) => request('ack', { type: 'ack', alert_id: alertId }),
+        resolve: resolveAlert,
+        reopen: (alertId) => request('reopen', { type: 'reopen', alert_id: alertId }),
         clearAlerts() {
             if (state.alerts.length > 0)
                 setState({ alerts: [] });
@@ -424,6 +511,7 @@ export function createAlertClient(options) {
             if (typeof target.removeEventListener === 'function')
                 target.removeEventListener('online', onOnline);
             alertListeners.clear();
+            updateListeners.clear();
             setState({ status: 'closed', stale: false, nextRetryAt: null });
         },
     };

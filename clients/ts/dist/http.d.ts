@@ -1,4 +1,4 @@
-import { type Alert, type Severity } from './types.js';
+import { type Alert, type AlertState, type Outcome, type Severity } from './types.js';
 /**
  * The server's HTTP base for a client base URL: `ws://` → `http://`, `wss://` →
  * `https://`, trailing slashes dropped; a path (a reverse-proxy prefix) is kept.
@@ -30,6 +30,18 @@ export interface HistoryAlert {
         content_type: string;
     };
     created_at: string;
+    /** The handling fields (docs/handling.md); absent from servers that predate handling. */
+    state?: AlertState;
+    owner?: string | null;
+    acknowledged_at?: string | null;
+    resolved_by?: string | null;
+    resolved_at?: string | null;
+    outcome?: Outcome | null;
+    note?: string | null;
+    team?: string;
+    escalation?: string;
+    escalation_level?: number;
+    /** The quick reference's words: `acked` once acknowledged or resolved. */
     status: 'acked' | 'unacked';
     acked_at: string | null;
     acked_by: string | null;
@@ -49,7 +61,10 @@ export interface HistoryOptions {
     token: string;
     /** Whose alerts; default: the token's user (an admin without it: every user's). */
     userId?: string;
-    status?: 'unacked' | 'acked' | 'all';
+    /** `open`, `acknowledged`, `resolved` or `all`; the quick reference's `unacked` (open) and `acked` (the other two). */
+    status?: AlertState | 'unacked' | 'acked' | 'all';
+    /** Only the alerts of this team. */
+    team?: string;
     /** 1..1000 (the server's default: 100). */
     limit?: number;
     /** `next_before` of the previous page. */
@@ -64,3 +79,35 @@ export interface HistoryOptions {
  * `httpStatus` is the answer's.
  */
 export declare function fetchHistory(options: HistoryOptions): Promise<HistoryPage>;
+/** One entry of an alert's audit trail, oldest first. */
+export interface AuditEvent {
+    type: 'published' | 'delivered' | 'escalated' | 'acknowledged' | 'resolved' | 'reopened';
+    /** A user id, the publisher's subject, or `escalation`. */
+    actor: string;
+    /** ISO-8601 */
+    at: string;
+    /** delivered: the node that delivered it. */
+    node?: string;
+    /** escalated: the step's level, audience (`team:NAME`, `user:ID`) and who received it. */
+    level?: number;
+    notify?: string;
+    recipients?: string[];
+    /** resolved: how it turned out. */
+    outcome?: Outcome;
+    note?: string;
+    [key: string]: unknown;
+}
+export interface AlertEventsOptions {
+    url: string;
+    /** A recipient's token, or an admin's. */
+    token: string;
+    alertId: string;
+    fetch?: typeof fetch;
+    signal?: AbortSignal;
+}
+/**
+ * An alert's audit trail (`GET /api/v1/alerts/{id}/events`): published,
+ * delivered, escalated, acknowledged, resolved, reopened, oldest first. Rejects
+ * like fetchHistory (`not_found` for an alert the token may not see).
+ */
+export declare function fetchAlertEvents(options: AlertEventsOptions): Promise<AuditEvent[]>;

@@ -42,10 +42,25 @@ export async function fetchHistory(options) {
         url.searchParams.set('user_id', options.userId);
     if (options.status !== undefined)
         url.searchParams.set('status', options.status);
+    if (options.team !== undefined)
+        url.searchParams.set('team', options.team);
     if (options.limit !== undefined)
         url.searchParams.set('limit', String(options.limit));
     if (options.before !== undefined)
         url.searchParams.set('before', options.before);
+    return getJson(url, 'history', options);
+}
+/**
+ * An alert's audit trail (`GET /api/v1/alerts/{id}/events`): published,
+ * delivered, escalated, acknowledged, resolved, reopened, oldest first. Rejects
+ * like fetchHistory (`not_found` for an alert the token may not see).
+ */
+export async function fetchAlertEvents(options) {
+    const url = new URL(`${httpBaseUrl(options.url)}/api/v1/alerts/${encodeURIComponent(options.alertId)}/events`);
+    const body = await getJson(url, 'events', options);
+    return Array.isArray(body?.events) ? body.events : [];
+}
+async function getJson(url, what, options) {
     const doFetch = options.fetch ?? globalThis.fetch;
     if (typeof doFetch !== 'function')
         throw new TypeError('no fetch implementation: pass options.fetch');
@@ -65,7 +80,7 @@ export async function fetchHistory(options) {
         const e = (body ?? {});
         const code = typeof e.error === 'string' ? e.error : 'http_error';
         const detail = typeof e.detail === 'string' ? e.detail : `HTTP ${res.status}`;
-        throw new AlertClientError(code, `history: ${detail}`, { httpStatus: res.status });
+        throw new AlertClientError(code, `${what}: ${detail}`, { httpStatus: res.status });
     }
     return body;
 }

@@ -1,5 +1,5 @@
 import { type AlertClientOptions } from './client.js';
-import { AlertClientError, type Alert, type ConnectionStatus } from './types.js';
+import { AlertClientError, type Alert, type ConnectionStatus, type Outcome } from './types.js';
 export interface UseAnomalyAlertsOptions extends Partial<AlertClientOptions> {
     /** Set false to stay disconnected (e.g. until the user has logged in). Default true. */
     enabled?: boolean;
@@ -8,7 +8,13 @@ export interface UseAnomalyAlertsResult {
     alerts: readonly Alert[];
     connected: boolean;
     clearAlerts: () => void;
+    /** Acknowledge: the alert becomes yours (`owner`) for every recipient. Same as `ack`. */
+    acknowledge: (alertId: string) => Promise<void>;
     ack: (alertId: string) => Promise<void>;
+    /** Resolve with how it turned out, and an optional note. */
+    resolve: (alertId: string, outcome: Outcome, note?: string) => Promise<void>;
+    /** Take an acknowledged or resolved alert back to open. */
+    reopen: (alertId: string) => Promise<void>;
     status: ConnectionStatus;
     error: AlertClientError | null;
     /** True while alerts may be missing: disconnected and trying again (or stopped on an error). */

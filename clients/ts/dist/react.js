@@ -43,6 +43,7 @@ export function useAnomalyAlerts(options = {}) {
             url,
             userId,
             onAlert: undefined, // per-hook, below
+            onUpdate: undefined,
             getToken: () => {
                 const o = latest.current;
                 return o.getToken ? o.getToken() : o.token;
@@ -57,18 +58,28 @@ export function useAnomalyAlerts(options = {}) {
     useEffect(() => {
         if (!client)
             return;
-        return client.onAlert((alert) => latest.current.onAlert?.(alert));
+        const offAlert = client.onAlert((alert) => latest.current.onAlert?.(alert));
+        const offUpdate = client.onUpdate((update, alert) => latest.current.onUpdate?.(update, alert));
+        return () => {
+            offAlert();
+            offUpdate();
+        };
     }, [client]);
     const idle = enabled ? IDLE_CONNECTING : IDLE_OFF;
     const state = useSyncExternalStore(client ? client.subscribe : subscribeNothing, client ? client.getState : () => idle, () => idle);
     const clearAlerts = useCallback(() => client?.clearAlerts(), [client]);
-    const ack = useCallback((alertId) => client ? client.ack(alertId) : Promise.reject(new AlertClientError('not_connected', 'not connected')), [client]);
+    const ack = useCallback((alertId) => (client ? client.ack(alertId) : notConnected()), [client]);
+    const resolve = useCallback((alertId, outcome, note) => (client ? client.resolve(alertId, outcome, note) : notConnected()), [client]);
+    const reopen = useCallback((alertId) => (client ? client.reopen(alertId) : notConnected()), [client]);
     const reconnect = useCallback(() => client?.reconnect(), [client]);
     return {
         alerts: state.alerts,
         connected: state.status === 'open',
         clearAlerts,
+        acknowledge: ack,
         ack,
+        resolve,
+        reopen,
         status: state.status,
         error: state.lastError,
         stale: state.stale,
@@ -111,6 +122,9 @@ const IDLE_CONNECTING = Object.freeze({
     epoch: null,
 });
 const IDLE_OFF = Object.freeze({ ...IDLE_CONNECTING, status: 'closed' });
+function notConnected() {
+    return Promise.reject(new AlertClientError('not_connected', 'not connected'));
+}
 function subscribeNothing() {
     return () => { };
 }

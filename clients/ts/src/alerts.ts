@@ -1,4 +1,4 @@
-import type { Alert } from './types.js';
+import type { Alert, AlertUpdate } from './types.js';
 
 export interface MergeResult {
   /** The merged list: unique alert_ids, ascending seq, at most `maxAlerts` (the newest). */
@@ -44,4 +44,56 @@ export function isAlert(value: unknown): value is Alert {
     typeof v.seq === 'number' &&
     Number.isFinite(v.seq)
   );
+}
+
+const STATES: ReadonlySet<unknown> = new Set(['open', 'acknowledged', 'resolved']);
+const CHANGES: ReadonlySet<unknown> = new Set(['acknowledged', 'resolved', 'reopened', 'escalated']);
+
+/** True when `value` looks like an alert_updated message we can apply. */
+export function isAlertUpdate(value: unknown): value is AlertUpdate {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return (
+    v.type === 'alert_updated' &&
+    typeof v.alert_id === 'string' &&
+    v.alert_id !== '' &&
+    CHANGES.has(v.change) &&
+    STATES.has(v.state)
+  );
+}
+
+/** The fields of an alert that its handling changes, and that an `alert_updated` carries. */
+const HANDLING_FIELDS = [
+  'state',
+  'owner',
+  'acknowledged_at',
+  'resolved_by',
+  'resolved_at',
+  'outcome',
+  'note',
+  'severity',
+  'escalation_level',
+  'team',
+  'escalation',
+] as const;
+
+/**
+ * `alert` with the handling fields of `source` (an alert_updated message, or a
+ * later copy of the same alert: a replay, an escalation) laid over it; fields
+ * `source` lacks are kept. `acked` and `acknowledged` follow the state, so code
+ * written before handling sees a reopened alert as not acknowledged. Returns
+ * `alert` itself when nothing changes.
+ */
+export function applyHandling(alert: Alert, source: Partial<Alert> | AlertUpdate): Alert {
+  const patch: Record<string, unknown> = {};
+  for (const field of HANDLING_FIELDS) {
+    const value = source[field];
+    if (value !== undefined && value !== alert[field]) patch[field] = value;
+  }
+  if (STATES.has(source.state)) {
+    const handled = source.state !== 'open';
+    if ((alert.acked === true) !== handled && (handled || alert.acked !== undefined)) patch.acked = handled;
+    if (!handled && alert.acknowledged === true) patch.acknowledged = false;
+  }
+  return Object.keys(patch).length === 0 ? alert : { ...alert, ...patch };
 }

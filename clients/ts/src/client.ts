@@ -1,4 +1,4 @@
-import { isAlert, mergeAlerts } from './alerts.js';
+import { applyHandling, isAlert, isAlertUpdate, mergeAlerts } from './alerts.js';
 import { computeBackoff } from './backoff.js';
 import { decideOnClose, decideOnFailedHandshake, decideOnHandshake, type Decision } from './decisions.js';
 import { decodeJwtExp } from './jwt.js';
@@ -6,6 +6,8 @@ import {
   AlertClientError,
   type Alert,
   type AlertClientState,
+  type AlertUpdate,
+  type Outcome,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './types.js';
@@ -35,12 +37,14 @@ export interface AlertClientOptions {
   heartbeatTimeout?: number;
   /** Send `refresh` this long (ms) before the token's `exp`, at most half its remaining life (default 60000). */
   refreshBefore?: number;
-  /** An ack with no answer in this long (ms) is rejected (default 10000). */
+  /** An ack, resolve or reopen with no answer in this long (ms) is rejected (default 10000). */
   ackTimeout?: number;
   /** Keep at most this many alerts in state, the newest by seq (default 1000). */
   maxAlerts?: number;
   /** Called once per new alert (after state is updated). */
   onAlert?: (alert: Alert) => void;
+  /** Called for every `alert_updated` (after state is updated); see AlertClient.onUpdate. */
+  onUpdate?: (update: AlertUpdate, alert: Alert | undefined) => void;
 }
 
 export interface AlertClient {
@@ -50,8 +54,24 @@ export interface AlertClient {
   subscribe(listener: () => void): () => void;
   /** `listener` runs once per new alert; returns an unsubscribe function. */
   onAlert(listener: (alert: Alert) => void): () => void;
+  /**
+   * `listener` runs once per `alert_updated` (someone acknowledged, resolved,
+   * reopened or escalated an alert), after the held alert, if any, was updated;
+   * `alert` is that updated alert, or undefined when this client does not hold it
+   * (cleared, or older than `maxAlerts`). Returns an unsubscribe function.
+   */
+  onUpdate(listener: (update: AlertUpdate, alert: Alert | undefined) => void): () => void;
   /** Acknowledge an alert; resolves on `ack_ok`, rejects on an `error` naming it, a timeout or a disconnect. */
   ack(alertId: string): Promise<void>;
+  /**
+   * Resolve an alert (open or acknowledged) with how it turned out and an optional
+   * note (at most 1000 bytes of UTF-8); resolves on `resolve_ok`, rejects like ack()
+   * (`invalid_transition` when it is already resolved). The alert's `state`
+   * changes when the server's `alert_updated` arrives.
+   */
+  resolve(alertId: string, outcome: Outcome, note?: string): Promise<void>;
+  /** Take an acknowledged or resolved alert back to open; resolves on `reopen_ok`, rejects like resolve(). */
+  reopen(alertId: string): Promise<void>;
   /** Empty the alert list (alerts already seen are not re-added if replayed). */
   clearAlerts(): void;
   /**
@@ -59,7 +79,7 @@ export interface AlertClient {
    * backoff. Also revives a client stopped by 4001/401/403 (e.g. a "use this tab" button).
    */
   reconnect(): void;
-  /** Stop for good: closes the socket, cancels every timer, rejects pending acks. */
+  /** Stop for good: closes the socket, cancels every timer, rejects pending requests. */
   close(): void;
 }
 
@@ -80,6 +100,20 @@ type Socket = WebSocketLike & NodeWsExtras;
 type OnlineListener = (type: 'online', listener: () => void) => void;
 
 const noop = () => {};
+
+type RequestKind = 'ack' | 'resolve' | 'reopen';
+interface HandlingRequest {
+  kind: RequestKind;
+  /** The message as sent: the same request made twice shares one answer. */
+  key: string;
+  message: object;
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+const OUTCOMES: ReadonlySet<unknown> = new Set(['real', 'false_alarm', 'test']);
+/** The server's limit on a resolution note. */
+const MAX_NOTE_BYTES = 1000;
 
 export function createAlertClient(options: AlertClientOptions): AlertClient {
   const cfg = {
@@ -116,9 +150,16 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
   const listeners = new Set<() => void>();
   const alertListeners = new Set<(alert: Alert) => void>();
   if (options.onAlert) alertListeners.add(options.onAlert);
+  const updateListeners = new Set<(update: AlertUpdate, alert: Alert | undefined) => void>();
+  if (options.onUpdate) updateListeners.add(options.onUpdate);
   /** Ids already delivered, so a replay does not bring back alerts the user cleared. Bounded. */
   const seenIds = new Set<string>();
-  const pendingAcks = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }>();
+  /**
+   * Handling requests (ack, resolve, reopen) per alert, oldest first. Only the
+   * first is on the wire: the server's answers and errors name the alert but not
+   * the request, so one at a time per alert keeps each answer with its request.
+   */
+  const requests = new Map<string, HandlingRequest[]>();
 
   // All timers live in one map, so close() provably cancels every one of them.
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -250,8 +291,12 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
     generation++;
     refreshingExp = null;
     for (const name of ['heartbeat', 'watchdog', 'stable', 'refresh']) cancel(name);
-    for (const id of Array.from(pendingAcks.keys())) {
-      settleAck(id, new AlertClientError('disconnected', `connection ended before ack_ok (${reason.message})`));
+    for (const [id, queue] of Array.from(requests)) {
+      requests.delete(id);
+      cancel(`request:${id}`);
+      for (const r of queue) {
+        r.reject(new AlertClientError('disconnected', `connection ended before ${r.kind}_ok (${reason.message})`));
+      }
     }
     const ws = socket;
     socket = null;
@@ -326,7 +371,12 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
         if (isAlert(message)) receiveAlert(message);
         break;
       case 'ack_ok':
-        if (typeof message.alert_id === 'string') settleAck(message.alert_id, null);
+      case 'resolve_ok':
+      case 'reopen_ok':
+        if (typeof message.alert_id === 'string') settleRequest(message.alert_id, message.type.slice(0, -3), null);
+        break;
+      case 'alert_updated':
+        if (isAlertUpdate(message)) receiveUpdate(message);
         break;
       case 'refresh_ok':
         // Prefer the server's word; else the exp of the token we sent. Never keep the
@@ -354,11 +404,34 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
       lastSeq = 0;
       seenIds.clear();
     }
-    if (seenIds.has(alert.alert_id)) return;
+    if (seenIds.has(alert.alert_id)) {
+      // Another copy (a replay, an escalation) of one we hold: its state is newer.
+      updateHeld(alert.alert_id, alert);
+      return;
+    }
     rememberId(alert.alert_id);
     const { alerts, added } = mergeAlerts(held, [alert], cfg.maxAlerts);
     setState({ alerts, lastSeq: Math.max(lastSeq, alert.seq), epoch });
     for (const a of added) for (const listener of Array.from(alertListeners)) guarded(() => listener(a));
+  }
+
+  function receiveUpdate(update: AlertUpdate): void {
+    const alert = updateHeld(update.alert_id, update);
+    for (const listener of Array.from(updateListeners)) guarded(() => listener(update, alert));
+  }
+
+  /** Lays `source`'s handling fields over the held alert `id`; returns it (undefined when not held). */
+  function updateHeld(id: string, source: Partial<Alert> | AlertUpdate): Alert | undefined {
+    const index = state.alerts.findIndex((a) => a.alert_id === id);
+    if (index < 0) return undefined;
+    const before = state.alerts[index];
+    const after = applyHandling(before, source);
+    if (after !== before) {
+      const alerts = state.alerts.slice();
+      alerts[index] = after;
+      setState({ alerts });
+    }
+    return after;
   }
 
   function rememberId(id: string): void {
@@ -371,18 +444,21 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
     const code = typeof message.error === 'string' ? message.error : 'server_error';
     const detail = typeof message.detail === 'string' ? message.detail : code;
     const error = new AlertClientError(code, detail);
-    if (typeof message.alert_id === 'string' && pendingAcks.has(message.alert_id)) {
-      settleAck(message.alert_id, error);
+    if (typeof message.alert_id === 'string' && requests.has(message.alert_id)) {
+      settleRequest(message.alert_id, null, error);
     } else {
       setState({ lastError: error });
     }
   }
 
-  // ------------------------------------------------------------ acks
+  // ------------------------------------------------------------ handling requests
 
-  function ack(alertId: string): Promise<void> {
-    const pending = pendingAcks.get(alertId);
-    if (pending) return pending.promise; // one request on the wire per alert
+  function request(kind: RequestKind, message: { type: RequestKind; alert_id: string; [key: string]: unknown }): Promise<void> {
+    const alertId = message.alert_id;
+    const queue = requests.get(alertId) ?? [];
+    const key = JSON.stringify(message);
+    const same = queue.find((r) => r.key === key);
+    if (same) return same.promise; // the same request twice (a double click): one on the wire
     if (disposed) return Promise.reject(new AlertClientError('closed', 'the client is closed'));
     if (state.status !== 'open') return Promise.reject(new AlertClientError('not_connected', 'not connected'));
     let resolve!: () => void;
@@ -391,28 +467,61 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
       resolve = res;
       reject = rej;
     });
-    pendingAcks.set(alertId, { promise, resolve, reject });
-    later(`ack:${alertId}`, cfg.ackTimeout, () =>
-      settleAck(alertId, new AlertClientError('ack_timeout', `no ack_ok for ${alertId} within ${cfg.ackTimeout} ms`)),
-    );
-    if (!send({ type: 'ack', alert_id: alertId })) {
-      settleAck(alertId, new AlertClientError('not_connected', 'not connected'));
-    }
+    queue.push({ kind, key, message, promise, resolve, reject });
+    requests.set(alertId, queue);
+    if (queue.length === 1) sendRequest(alertId);
     return promise;
   }
 
-  function settleAck(alertId: string, error: Error | null): void {
-    const pending = pendingAcks.get(alertId);
-    pendingAcks.delete(alertId);
-    cancel(`ack:${alertId}`);
+  /** Puts the alert's oldest request on the wire, with its timeout. */
+  function sendRequest(alertId: string): void {
+    const head = requests.get(alertId)?.[0];
+    if (!head) return;
+    later(`request:${alertId}`, cfg.ackTimeout, () =>
+      settleRequest(
+        alertId,
+        null,
+        new AlertClientError(`${head.kind}_timeout`, `no ${head.kind}_ok for ${alertId} within ${cfg.ackTimeout} ms`),
+      ),
+    );
+    if (!send(head.message)) settleRequest(alertId, null, new AlertClientError('not_connected', 'not connected'));
+  }
+
+  /**
+   * The answer to the alert's request on the wire: `kind` names an `*_ok` (one
+   * for another kind of request is stray and ignored), `error` a refusal,
+   * timeout or disconnect. The next request of the alert, if any, goes out.
+   */
+  function settleRequest(alertId: string, kind: string | null, error: Error | null): void {
+    const queue = requests.get(alertId);
+    const head = queue?.[0];
+    if (!queue || !head || (kind !== null && kind !== head.kind)) return;
+    queue.shift();
+    if (queue.length === 0) requests.delete(alertId);
+    cancel(`request:${alertId}`);
     if (error) {
-      pending?.reject(error);
-      return;
+      head.reject(error);
+    } else {
+      head.resolve();
+      if (head.kind === 'ack' && state.alerts.some((a) => a.alert_id === alertId && !a.acknowledged)) {
+        setState({ alerts: state.alerts.map((a) => (a.alert_id === alertId ? { ...a, acknowledged: true } : a)) });
+      }
     }
-    pending?.resolve();
-    if (state.alerts.some((a) => a.alert_id === alertId && !a.acknowledged)) {
-      setState({ alerts: state.alerts.map((a) => (a.alert_id === alertId ? { ...a, acknowledged: true } : a)) });
+    if (queue.length > 0) sendRequest(alertId);
+  }
+
+  function resolveAlert(alertId: string, outcome: Outcome, note?: string): Promise<void> {
+    if (!OUTCOMES.has(outcome)) {
+      return Promise.reject(new AlertClientError('invalid_outcome', `outcome must be real, false_alarm or test, not ${String(outcome)}`));
     }
+    // Checked here as the server does (UTF-8 bytes): its refusal of a malformed
+    // resolve cannot name the alert, so the request would only time out.
+    if (note !== undefined && new TextEncoder().encode(note).length > MAX_NOTE_BYTES) {
+      return Promise.reject(new AlertClientError('invalid_note', `a note is at most ${MAX_NOTE_BYTES} bytes of UTF-8`));
+    }
+    const message: { type: 'resolve'; alert_id: string; outcome: Outcome; note?: string } = { type: 'resolve', alert_id: alertId, outcome };
+    if (note !== undefined && note !== '') message.note = note;
+    return request('resolve', message);
   }
 
   // ------------------------------------------------------------ token refresh
@@ -478,7 +587,13 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
       alertListeners.add(listener);
       return () => void alertListeners.delete(listener);
     },
-    ack,
+    onUpdate(listener) {
+      updateListeners.add(listener);
+      return () => void updateListeners.delete(listener);
+    },
+    ack: (alertId) => request('ack', { type: 'ack', alert_id: alertId }),
+    resolve: resolveAlert,
+    reopen: (alertId) => request('reopen', { type: 'reopen', alert_id: alertId }),
     clearAlerts() {
       if (state.alerts.length > 0) setState({ alerts: [] });
     },
@@ -495,6 +610,7 @@ export function createAlertClient(options: AlertClientOptions): AlertClient {
       for (const name of Array.from(timers.keys())) cancel(name);
       if (typeof target.removeEventListener === 'function') target.removeEventListener('online', onOnline);
       alertListeners.clear();
+      updateListeners.clear();
       setState({ status: 'closed', stale: false, nextRetryAt: null });
     },
   };

@@ -2,7 +2,7 @@
 // to: an alert's frame and the user's history, without joining URLs or turning
 // ws:// into http:// by hand.
 
-import { AlertClientError, type Alert, type Severity } from './types.js';
+import { AlertClientError, type Alert, type AlertState, type Outcome, type Severity } from './types.js';
 
 /**
  * The server's HTTP base for a client base URL: `ws://` → `http://`, `wss://` →
@@ -49,6 +49,18 @@ export interface HistoryAlert {
   detection: Record<string, unknown>;
   frame?: { url: string; content_type: string };
   created_at: string;
+  /** The handling fields (docs/handling.md); absent from servers that predate handling. */
+  state?: AlertState;
+  owner?: string | null;
+  acknowledged_at?: string | null;
+  resolved_by?: string | null;
+  resolved_at?: string | null;
+  outcome?: Outcome | null;
+  note?: string | null;
+  team?: string;
+  escalation?: string;
+  escalation_level?: number;
+  /** The quick reference's words: `acked` once acknowledged or resolved. */
   status: 'acked' | 'unacked';
   acked_at: string | null;
   acked_by: string | null;
@@ -70,7 +82,10 @@ export interface HistoryOptions {
   token: string;
   /** Whose alerts; default: the token's user (an admin without it: every user's). */
   userId?: string;
-  status?: 'unacked' | 'acked' | 'all';
+  /** `open`, `acknowledged`, `resolved` or `all`; the quick reference's `unacked` (open) and `acked` (the other two). */
+  status?: AlertState | 'unacked' | 'acked' | 'all';
+  /** Only the alerts of this team. */
+  team?: string;
   /** 1..1000 (the server's default: 100). */
   limit?: number;
   /** `next_before` of the previous page. */
@@ -89,8 +104,56 @@ export async function fetchHistory(options: HistoryOptions): Promise<HistoryPage
   const url = new URL(`${httpBaseUrl(options.url)}/api/v1/alerts`);
   if (options.userId !== undefined) url.searchParams.set('user_id', options.userId);
   if (options.status !== undefined) url.searchParams.set('status', options.status);
+  if (options.team !== undefined) url.searchParams.set('team', options.team);
   if (options.limit !== undefined) url.searchParams.set('limit', String(options.limit));
   if (options.before !== undefined) url.searchParams.set('before', options.before);
+  return getJson<HistoryPage>(url, 'history', options);
+}
+
+/** One entry of an alert's audit trail, oldest first. */
+export interface AuditEvent {
+  type: 'published' | 'delivered' | 'escalated' | 'acknowledged' | 'resolved' | 'reopened';
+  /** A user id, the publisher's subject, or `escalation`. */
+  actor: string;
+  /** ISO-8601 */
+  at: string;
+  /** delivered: the node that delivered it. */
+  node?: string;
+  /** escalated: the step's level, audience (`team:NAME`, `user:ID`) and who received it. */
+  level?: number;
+  notify?: string;
+  recipients?: string[];
+  /** resolved: how it turned out. */
+  outcome?: Outcome;
+  note?: string;
+  [key: string]: unknown;
+}
+
+export interface AlertEventsOptions {
+  url: string;
+  /** A recipient's token, or an admin's. */
+  token: string;
+  alertId: string;
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+/**
+ * An alert's audit trail (`GET /api/v1/alerts/{id}/events`): published,
+ * delivered, escalated, acknowledged, resolved, reopened, oldest first. Rejects
+ * like fetchHistory (`not_found` for an alert the token may not see).
+ */
+export async function fetchAlertEvents(options: AlertEventsOptions): Promise<AuditEvent[]> {
+  const url = new URL(`${httpBaseUrl(options.url)}/api/v1/alerts/${encodeURIComponent(options.alertId)}/events`);
+  const body = await getJson<{ events: AuditEvent[] }>(url, 'events', options);
+  return Array.isArray(body?.events) ? body.events : [];
+}
+
+async function getJson<T>(
+  url: URL,
+  what: string,
+  options: { token: string; fetch?: typeof fetch; signal?: AbortSignal },
+): Promise<T> {
   const doFetch = options.fetch ?? globalThis.fetch;
   if (typeof doFetch !== 'function') throw new TypeError('no fetch implementation: pass options.fetch');
   const res = await doFetch(url.toString(), {
@@ -108,7 +171,7 @@ export async function fetchHistory(options: HistoryOptions): Promise<HistoryPage
     const e = (body ?? {}) as { error?: unknown; detail?: unknown };
     const code = typeof e.error === 'string' ? e.error : 'http_error';
     const detail = typeof e.detail === 'string' ? e.detail : `HTTP ${res.status}`;
-    throw new AlertClientError(code, `history: ${detail}`, { httpStatus: res.status });
+    throw new AlertClientError(code, `${what}: ${detail}`, { httpStatus: res.status });
   }
-  return body as HistoryPage;
+  return body as T;
 }

@@ -4,7 +4,7 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { createAlertClient, type AlertClient, type AlertClientOptions } from './client.js';
 import { acquireClient } from './registry.js';
-import { AlertClientError, type Alert, type AlertClientState, type ConnectionStatus } from './types.js';
+import { AlertClientError, type Alert, type AlertClientState, type ConnectionStatus, type Outcome } from './types.js';
 
 export interface UseAnomalyAlertsOptions extends Partial<AlertClientOptions> {
   /** Set false to stay disconnected (e.g. until the user has logged in). Default true. */
@@ -15,7 +15,13 @@ export interface UseAnomalyAlertsResult {
   alerts: readonly Alert[];
   connected: boolean;
   clearAlerts: () => void;
+  /** Acknowledge: the alert becomes yours (`owner`) for every recipient. Same as `ack`. */
+  acknowledge: (alertId: string) => Promise<void>;
   ack: (alertId: string) => Promise<void>;
+  /** Resolve with how it turned out, and an optional note. */
+  resolve: (alertId: string, outcome: Outcome, note?: string) => Promise<void>;
+  /** Take an acknowledged or resolved alert back to open. */
+  reopen: (alertId: string) => Promise<void>;
   status: ConnectionStatus;
   error: AlertClientError | null;
   /** True while alerts may be missing: disconnected and trying again (or stopped on an error). */
@@ -68,6 +74,7 @@ export function useAnomalyAlerts(options: UseAnomalyAlertsOptions = {}): UseAnom
         url,
         userId,
         onAlert: undefined, // per-hook, below
+        onUpdate: undefined,
         getToken: () => {
           const o = latest.current;
           return o.getToken ? o.getToken() : (o.token as string);
@@ -83,7 +90,12 @@ export function useAnomalyAlerts(options: UseAnomalyAlertsOptions = {}): UseAnom
 
   useEffect(() => {
     if (!client) return;
-    return client.onAlert((alert) => latest.current.onAlert?.(alert));
+    const offAlert = client.onAlert((alert) => latest.current.onAlert?.(alert));
+    const offUpdate = client.onUpdate((update, alert) => latest.current.onUpdate?.(update, alert));
+    return () => {
+      offAlert();
+      offUpdate();
+    };
   }, [client]);
 
   const idle = enabled ? IDLE_CONNECTING : IDLE_OFF;
@@ -94,18 +106,22 @@ export function useAnomalyAlerts(options: UseAnomalyAlertsOptions = {}): UseAnom
   );
 
   const clearAlerts = useCallback(() => client?.clearAlerts(), [client]);
-  const ack = useCallback(
-    (alertId: string) =>
-      client ? client.ack(alertId) : Promise.reject(new AlertClientError('not_connected', 'not connected')),
+  const ack = useCallback((alertId: string) => (client ? client.ack(alertId) : notConnected()), [client]);
+  const resolve = useCallback(
+    (alertId: string, outcome: Outcome, note?: string) => (client ? client.resolve(alertId, outcome, note) : notConnected()),
     [client],
   );
+  const reopen = useCallback((alertId: string) => (client ? client.reopen(alertId) : notConnected()), [client]);
   const reconnect = useCallback(() => client?.reconnect(), [client]);
 
   return {
     alerts: state.alerts,
     connected: state.status === 'open',
     clearAlerts,
+    acknowledge: ack,
     ack,
+    resolve,
+    reopen,
     status: state.status,
     error: state.lastError,
     stale: state.stale,
@@ -152,6 +168,10 @@ const IDLE_CONNECTING: AlertClientState = Object.freeze({
   epoch: null,
 });
 const IDLE_OFF: AlertClientState = Object.freeze({ ...IDLE_CONNECTING, status: 'closed' });
+
+function notConnected(): Promise<void> {
+  return Promise.reject(new AlertClientError('not_connected', 'not connected'));
+}
 
 function subscribeNothing(): () => void {
   return () => {};

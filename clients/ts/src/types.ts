@@ -1,6 +1,15 @@
 /** How much an alert matters (SPEC section 7); `critical` is never suppressed. */
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
 
+/** Where an alert is in its handling (docs/handling.md): `open` until someone acknowledges it. */
+export type AlertState = 'open' | 'acknowledged' | 'resolved';
+
+/** How a resolved alert turned out. */
+export type Outcome = 'real' | 'false_alarm' | 'test';
+
+/** What an `alert_updated` message reports. */
+export type AlertChange = 'acknowledged' | 'resolved' | 'reopened' | 'escalated';
+
 /** An alert as delivered by the server (`type: "anomaly_detected"`). */
 export interface Alert {
   type: 'anomaly_detected';
@@ -29,10 +38,54 @@ export interface Alert {
   frame?: { url?: string; content_type?: string; /** base64, with --inline-frames */ data?: string; [key: string]: unknown };
   /** Set by the server on alerts replayed at (re)connect. */
   replayed?: boolean;
-  /** Set by the server on a replayed alert that was already acknowledged (possible with `since`). */
+  /**
+   * Set by the server on a replayed alert that was already acknowledged (possible
+   * with `since`); kept by this client as "acknowledged or resolved" once an
+   * `alert_updated` arrives for it.
+   */
   acked?: boolean;
-  /** Set by this client once the server confirmed our ack (`ack_ok`). */
+  /** Set by this client once the server confirmed our ack (`ack_ok`); false again once the alert is reopened. */
   acknowledged?: boolean;
+  /**
+   * The alert's shared state, the same for every recipient; kept current by
+   * `alert_updated`. Absent from servers that predate handling.
+   */
+  state?: AlertState;
+  /** Who acknowledged it (or resolved it while open); null while open. */
+  owner?: string | null;
+  /** ISO-8601, or null. */
+  acknowledged_at?: string | null;
+  resolved_by?: string | null;
+  /** ISO-8601, or null. */
+  resolved_at?: string | null;
+  outcome?: Outcome | null;
+  note?: string | null;
+  /** The team it was published to; absent for an alert published to one user. */
+  team?: string;
+  /** The escalation policy it follows, when it has one. */
+  escalation?: string;
+  /** 1 for the first step's audience (and the alert's own); grows as escalation reaches further. */
+  escalation_level?: number;
+  [key: string]: unknown;
+}
+
+/** An `alert_updated` message: an alert's handling changed (for every recipient at once). */
+export interface AlertUpdate {
+  type: 'alert_updated';
+  alert_id: string;
+  change: AlertChange;
+  /** Who made the change (`escalation` for an escalation step). */
+  actor: string;
+  state: AlertState;
+  owner: string | null;
+  acknowledged_at: string | null;
+  resolved_by: string | null;
+  resolved_at: string | null;
+  outcome: Outcome | null;
+  note: string | null;
+  severity?: Severity;
+  escalation_level?: number;
+  team?: string;
   [key: string]: unknown;
 }
 

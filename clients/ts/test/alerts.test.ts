@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isAlert, mergeAlerts, type Alert } from '@vigil/client';
+import { applyHandling, isAlert, isAlertUpdate, mergeAlerts, type Alert, type AlertUpdate } from '@vigil/client';
 
 const alert = (seq: number, id = `a${seq}`): Alert => ({
   type: 'anomaly_detected',
@@ -53,4 +53,54 @@ test('isAlert accepts only anomaly_detected messages with an id and a numeric se
   assert.equal(isAlert({ ...alert(1), alert_id: '' }), false);
   assert.equal(isAlert({ ...alert(1), type: 'ack_ok' }), false);
   assert.equal(isAlert(null), false);
+});
+
+const update = (patch: Partial<AlertUpdate> = {}): AlertUpdate => ({
+  type: 'alert_updated',
+  alert_id: 'a1',
+  change: 'acknowledged',
+  actor: 'alice',
+  state: 'acknowledged',
+  owner: 'alice',
+  acknowledged_at: '2026-12-07T01:02:03.456Z',
+  resolved_by: null,
+  resolved_at: null,
+  outcome: null,
+  note: null,
+  severity: 'high',
+  escalation_level: 1,
+  ...patch,
+});
+
+test('isAlertUpdate accepts alert_updated with an id, a known change and a known state', () => {
+  assert.equal(isAlertUpdate(update()), true);
+  assert.equal(isAlertUpdate(update({ change: 'escalated' })), true);
+  assert.equal(isAlertUpdate({ ...update(), state: 'closed' }), false);
+  assert.equal(isAlertUpdate({ ...update(), change: 'moved' }), false);
+  assert.equal(isAlertUpdate({ ...update(), alert_id: '' }), false);
+  assert.equal(isAlertUpdate({ ...update(), type: 'anomaly_detected' }), false);
+  assert.equal(isAlertUpdate('alert_updated'), false);
+});
+
+test('applyHandling lays the handling over the alert and keeps the rest', () => {
+  const open = { ...alert(1, 'a1'), state: 'open', severity: 'medium', detection: { type: 'fall' } } as Alert;
+  const acked = applyHandling(open, update());
+  assert.notEqual(acked, open);
+  assert.equal(open.state, 'open', 'the input is not mutated');
+  assert.equal(acked.state, 'acknowledged');
+  assert.equal(acked.owner, 'alice');
+  assert.equal(acked.severity, 'high');
+  assert.equal(acked.acked, true);
+  assert.deepEqual(acked.detection, { type: 'fall' });
+  assert.equal(acked.seq, 1);
+  assert.equal(applyHandling(acked, update()), acked, 'nothing new: the same object');
+
+  const reopened = applyHandling({ ...acked, acknowledged: true }, update({ change: 'reopened', state: 'open', owner: null, acknowledged_at: null }));
+  assert.equal(reopened.state, 'open');
+  assert.equal(reopened.owner, null);
+  assert.equal(reopened.acked, false);
+  assert.equal(reopened.acknowledged, false);
+
+  // A copy without handling fields (a server before handling) changes nothing.
+  assert.equal(applyHandling(open, { detection: { type: 'other' }, replayed: true }), open);
 });

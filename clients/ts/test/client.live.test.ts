@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { AlertClientError, createAlertClient, type Alert, type AlertClient, type AlertClientOptions } from '@vigil/client';
+import {
+  AlertClientError,
+  createAlertClient,
+  fetchAlertEvents,
+  type Alert,
+  type AlertClient,
+  type AlertClientOptions,
+} from '@vigil/client';
 import { serverKind, startServer, type TestServer } from './helpers/server.js';
 import { recordingWebSocket, sentOfType } from './helpers/sockets.js';
 import { recordStatuses, sleep, waitFor } from './helpers/wait.js';
@@ -147,6 +154,52 @@ describe(`client against a live server (${serverKind()})`, () => {
     assert.equal(first.sockets.length, 1, 'the older client did not reconnect');
     assert.deepEqual(second.statuses, ['connecting', 'open'], 'the newer client was left alone');
     assert.equal(await server.isConnected(id), true);
+  });
+
+  // Handling (docs/handling.md) is vigil's; the Node peer has none (handling.test.ts plays it instead).
+  const noHandling = serverKind() === 'vigil' ? false : 'handling needs the vigil binary (VIGIL_BIN)';
+
+  test('a team alert: acknowledged, resolved and reopened by one member, seen by the other; the audit trail', { skip: noHandling }, async () => {
+    const [alice, bob] = [user('alice'), user('bob')];
+    const team = user('team');
+    const put = await server.request('PUT', `/api/v1/teams/${team}`, { body: { members: [alice, bob] } });
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    const a = makeClient(alice).client;
+    const b = makeClient(bob).client;
+    await Promise.all([opened(a), opened(b)]);
+
+    const published = await server.request('POST', '/api/v1/alerts', {
+      token: server.token('cam-gateway', { role: 'publisher' }),
+      body: { team, stream_id: 'cam-3', severity: 'critical', detection: { type: 'intrusion' } },
+    });
+    assert.equal(published.status, 201, JSON.stringify(published.json));
+    const id = (published.json as { alert_id: string }).alert_id;
+    const held = (c: AlertClient) => c.getState().alerts.find((x) => x.alert_id === id);
+    await waitFor(() => !!held(a) && !!held(b), 'both members hold the alert');
+    assert.equal(held(b)?.state, 'open');
+    assert.equal(held(b)?.team, team);
+    assert.equal(held(b)?.severity, 'critical');
+
+    await a.ack(id);
+    await waitFor(() => held(b)?.state === 'acknowledged' && held(b)?.owner === alice, "bob sees alice's acknowledgement");
+    await b.resolve(id, 'false_alarm', 'a cat');
+    await waitFor(() => held(a)?.state === 'resolved', 'alice sees it resolved');
+    assert.equal(held(a)?.outcome, 'false_alarm');
+    assert.equal(held(a)?.note, 'a cat');
+    assert.equal(held(a)?.resolved_by, bob);
+    await assert.rejects(b.resolve(id, 'real'), (e: unknown) => e instanceof AlertClientError && e.code === 'invalid_transition');
+    await a.reopen(id);
+    await waitFor(() => held(a)?.state === 'open' && held(b)?.state === 'open', 'open again for both');
+    assert.equal(held(b)?.owner, null);
+
+    const events = await fetchAlertEvents({ url: server.wsUrl, token: server.token(bob), alertId: id });
+    const types = events.map((e) => e.type);
+    for (const t of ['published', 'delivered', 'acknowledged', 'resolved', 'reopened']) assert.ok(types.includes(t as never), `${t} in ${types}`);
+    assert.equal(events.find((e) => e.type === 'resolved')?.note, 'a cat');
+    await assert.rejects(
+      fetchAlertEvents({ url: server.wsUrl, token: server.token(user('stranger')), alertId: id }),
+      (e: unknown) => e instanceof AlertClientError && e.code === 'not_found',
+    );
   });
 
   test('refused handshakes (401, 403) stop instead of retrying, with the reason', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Window } from 'happy-dom';
+import { startHandlingServer } from './helpers/handling-server.js';
 import { startServer, serverKind, type TestServer } from './helpers/server.js';
 import { recordingWebSocket } from './helpers/sockets.js';
 import { waitFor } from './helpers/wait.js';
@@ -81,6 +82,61 @@ test(`useAnomalyAlerts: connects, shares one socket, updates, and cleans up on u
   await waitFor(async () => !(await server.isConnected(userId)), 'server saw the disconnect');
   await waitFor(() => activeTimers() === 0, 'no timers left behind', 2000);
   assert.equal(rec.sockets.length, 1, 'no socket opened after unmount');
+});
+
+/** One user's view of their first alert: its state and owner, as a list would show them. */
+function Handling({ name, userId, results, updates }: { name: string; userId: string; results: Record<string, Result>; updates: string[] }) {
+  const result = useAnomalyAlerts({ userId, onUpdate: (u) => updates.push(`${name}: ${u.change} by ${u.actor}`) });
+  results[name] = result;
+  const first = result.alerts[0];
+  const shown = first ? `${first.state} ${first.owner ?? '-'} ${first.outcome ?? '-'} ${first.note ?? '-'}` : 'none';
+  return createElement('p', { id: `handling-${name}` }, `${result.connected ? 'connected' : 'disconnected'} ${shown}`);
+}
+
+test('useAnomalyAlerts: acknowledge, resolve and reopen reach every member, and each hook re-renders', async () => {
+  const played = await startHandlingServer();
+  const rec = recordingWebSocket();
+  const results: Record<string, Result> = {};
+  const updates: string[] = [];
+  const container = document.createElement('div');
+  document.body.appendChild(container);
+  const root = createRoot(container as unknown as Element);
+  const options = { url: played.url, getToken: () => 'opaque-token', WebSocket: rec.WebSocket };
+  try {
+    root.render(
+      createElement(
+        AnomalyAlertsContext.Provider,
+        { value: options },
+        createElement(Handling, { name: 'alice', userId: 'alice', results, updates }),
+        createElement(Handling, { name: 'bob', userId: 'bob', results, updates }),
+      ),
+    );
+    const shown = (name: string) => text(`handling-${name}`);
+    await waitFor(() => shown('alice') === 'connected none' && shown('bob') === 'connected none', 'both connected');
+    const { alert_id: id } = played.publish(['alice', 'bob'], { team: 'night-shift' });
+    await waitFor(() => shown('bob') === 'connected open - - -', 'the team alert, open');
+
+    await results.alice.acknowledge(id);
+    await waitFor(() => shown('bob') === 'connected acknowledged alice - -', "bob sees alice's acknowledgement");
+    await results.bob.resolve(id, 'false_alarm', 'a cat');
+    await waitFor(() => shown('alice') === 'connected resolved alice false_alarm a cat', 'alice sees it resolved');
+    await assert.rejects(results.alice.resolve(id, 'real'), /invalid_transition|resolved/);
+    await results.alice.reopen(id);
+    await waitFor(() => shown('alice') === 'connected open - - -' && shown('bob') === 'connected open - - -', 'open again');
+    assert.equal(results.alice.ack, results.alice.acknowledge, 'ack and acknowledge are one function');
+    // Every hook's onUpdate saw every change (both users, three changes each).
+    for (const who of ['alice', 'bob']) {
+      assert.deepEqual(
+        updates.filter((u) => u.startsWith(`${who}:`)),
+        [`${who}: acknowledged by alice`, `${who}: resolved by bob`, `${who}: reopened by alice`],
+      );
+    }
+  } finally {
+    root.unmount();
+    container.remove();
+    await played.close();
+  }
+  await assert.rejects(results.alice.resolve('x', 'real'), /not connected|closed/);
 });
 
 /** console.warn's calls during `f`. */

@@ -35,6 +35,8 @@ export interface TestServer {
   token(sub: string, options?: { role?: 'admin' | 'publisher'; ttlSeconds?: number; exp?: number }): string;
   /** POST /api/v1/alerts as a publisher; resolves with the 201 body. */
   publish(userId: string, detection?: Record<string, unknown>): Promise<PublishResult>;
+  /** An HTTP request to the server, as admin unless `token` says otherwise; the status and parsed JSON body. */
+  request(method: string, path: string, options?: { token?: string; body?: unknown }): Promise<{ status: number; json: unknown }>;
   /** GET /ws/connections/{user} as admin: is this user connected right now? */
   isConnected(userId: string): Promise<boolean>;
   /** Stop and start again on the same port and data dir. */
@@ -107,6 +109,23 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       const text = await res.text();
       if (res.status !== 201) throw new Error(`publish answered ${res.status}: ${text}`);
       return JSON.parse(text) as PublishResult;
+    },
+    async request(method, path, o = {}) {
+      const headers: Record<string, string> = { authorization: `Bearer ${o.token ?? admin}` };
+      if (o.body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${httpUrl}${path}`, {
+        method,
+        headers,
+        body: o.body === undefined ? undefined : JSON.stringify(o.body),
+      });
+      const text = await res.text();
+      let json: unknown = null;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = text;
+      }
+      return { status: res.status, json };
     },
     async isConnected(userId) {
       const res = await fetch(`${httpUrl}/ws/connections/${encodeURIComponent(userId)}`, {
