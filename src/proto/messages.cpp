@@ -139,6 +139,16 @@ std::string anomaly_message(stored_alert const& a, bool replayed, std::string_vi
         out += R"(,"owner":)";
         out += quoted(a.acked_by);
     }
+    if (a.resolved_ms) {  // rare: a replay of a resolved alert says how it ended
+        out += R"(,"resolved_by":)";
+        out += quoted(a.resolved_by);
+        out += R"(,"outcome":)";
+        out += quoted(a.outcome);
+        if (!a.note.empty()) {
+            out += R"(,"note":)";
+            out += quoted(a.note);
+        }
+    }
     if (!a.team.empty()) {
         out += R"(,"team":)";
         out += quoted(a.team);
