@@ -3,6 +3,7 @@
 #include "alerts/alert_validation.hpp"
 #include "alerts/audience.hpp"
 #include "common/clock.hpp"
+#include "net/json_body.hpp"
 #include "net/request_auth.hpp"
 #include "net/request_log.hpp"
 #include "net/store_work.hpp"
@@ -27,16 +28,6 @@ constexpr std::size_t max_members = 1000;
 constexpr std::size_t max_steps = 20;
 constexpr int max_repeat = 10;
 constexpr std::int64_t max_ack_within_seconds = 7 * 24 * 3600;
-
-or_refusal<json::object> object_body(http_request const& req) {
-    if (req.body().size() > max_config_body)
-        return refusal{413, "payload_too_large",
-                       "the body is larger than " + std::to_string(max_config_body) + " bytes"};
-    boost::system::error_code ec;
-    auto v = json::parse(req.body(), ec);
-    if (ec || !v.is_object()) return refusal{400, "invalid_json", "the body must be a JSON object"};
-    return std::move(v.as_object());
-}
 
 bool is_severity_key(std::string_view k) { return valid_severity(k) || k == "default"; }
 
@@ -154,7 +145,7 @@ void teams_and_policies(server_context& ctx, http_request& req, request_target c
         });
     }
     if (method != http::verb::put) return respond(method_not_allowed(req, "GET, PUT, DELETE"));
-    auto body = object_body(req);
+    auto body = json_object_body(req, max_config_body);
     if (!body) return respond(refusal_response(body.error(), req));
     if (policies) {
         auto p = parse_policy(name, *body);
@@ -181,7 +172,7 @@ void change_state(server_context& ctx, http_request& req, std::string const& id,
     if (!who) return respond(auth_failure(auth::auth_error(who.error().value()), req));
     transition_request change{id, who->is_admin() ? "" : who->subject, who->subject, kind, {}, {}};
     if (kind == transition_kind::resolve) {
-        auto body = object_body(req);
+        auto body = json_object_body(req, max_config_body);
         if (!body) return respond(refusal_response(body.error(), req));
         auto const* outcome = body->if_contains("outcome");
         if (!outcome || !outcome->is_string() || !proto::is_outcome(outcome->get_string()))

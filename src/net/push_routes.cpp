@@ -3,6 +3,7 @@
 #include "alerts/alert_validation.hpp"
 #include "alerts/push_dispatcher.hpp"
 #include "common/clock.hpp"
+#include "net/json_body.hpp"
 #include "net/request_auth.hpp"
 #include "net/request_log.hpp"
 #include "net/store_work.hpp"
@@ -45,17 +46,6 @@ std::optional<std::string> caller(server_context& ctx, http_request const& req, 
         return std::nullopt;
     }
     return who->subject;
-}
-
-// A small JSON object body, or the refusal.
-or_refusal<json::object> object_body(http_request const& req) {
-    if (req.body().size() > max_settings_body)
-        return refusal{413, "payload_too_large",
-                       "the body is larger than " + std::to_string(max_settings_body) + " bytes"};
-    boost::system::error_code ec;
-    auto v = json::parse(req.body(), ec);
-    if (ec || !v.is_object()) return refusal{400, "invalid_json", "the body must be a JSON object"};
-    return std::move(v.as_object());
 }
 
 std::string two_digits(int n) { return {char('0' + n / 10), char('0' + n % 10)}; }
@@ -202,7 +192,7 @@ void snooze(server_context& ctx, http_request const& req, std::string user, std:
                                     ctx.push->state().unsnooze(user, stream_id);
                                     return no_content(head);
                                 });
-    auto const body = object_body(req);
+    auto const body = json_object_body(req, max_settings_body);
     if (!body) return respond(refusal_response(body.error(), req));
     auto const* minutes = body->if_contains("minutes");
     auto const n = minutes ? minutes->if_int64() : nullptr;
@@ -240,7 +230,7 @@ void quiet_hours_route(server_context& ctx, http_request const& req, std::string
             ctx.push->state().clear_quiet_hours(user);
             return no_content(head);
         });
-    auto const body = object_body(req);
+    auto const body = json_object_body(req, max_settings_body);
     if (!body) return respond(refusal_response(body.error(), req));
     auto parsed = parse_quiet_hours(*body);
     if (!parsed) return respond(refusal_response(parsed.error(), req));
