@@ -264,11 +264,13 @@ void push_dispatcher::committed(stored_alert const& alert, bool live) noexcept {
     }
 }
 
-void push_dispatcher::acknowledged(std::string const& alert_id, std::string const&, std::string const& by) noexcept {
+void push_dispatcher::acknowledged(std::string const& alert_id, std::string const& user_id,
+                                   std::string const& by) noexcept {
     try {
-        impl_->post([i = impl_.get(), alert_id, by] {
+        impl_->post([i = impl_.get(), alert_id, user_id, by] {
             if (!i->owner.state_.was_pushed(alert_id)) return;
-            if (auto const a = i->owner.store_.get(alert_id)) i->send_acknowledged(*a, by);
+            // The recipient's own copy: a team alert's acknowledgement reaches each member's devices.
+            if (auto const a = i->owner.store_.get(alert_id, user_id)) i->send_acknowledged(*a, by);
         });
     } catch (std::exception const&) {
         metrics::global().push_failed.inc("queue_full");

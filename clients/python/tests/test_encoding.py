@@ -140,13 +140,15 @@ def test_numpy_frame_without_an_encoder_says_what_to_install():
 
 def test_publish_body_is_what_the_protocol_says():
     from vigil_client import make_alert
-    alert = make_alert("u1", 42, {"type": "x"}, PNG, team="t", severity="high", escalation={"after_s": 60},
-                       group_key="g")
+    alert = make_alert("u1", 42, {"type": "x"}, PNG, severity="high", escalation="night-policy", group_key="g")
     assert alert["stream_id"] == "42"
     assert alert["frame_content_type"] == "image/png" and base64.b64decode(alert["frame"]) == PNG
     assert alert["idempotency_key"].startswith("py-")
     datetime.datetime.fromisoformat(alert["timestamp"].replace("Z", "+00:00"))
-    assert (alert["team"], alert["severity"], alert["escalation"], alert["group_key"]) == \
-        ("t", "high", {"after_s": 60}, "g")
+    assert (alert["user_id"], alert["severity"], alert["escalation"], alert["group_key"]) == \
+        ("u1", "high", "night-policy", "g")
+    # A team instead of a user: the publish names one audience (docs/handling.md).
+    to_team = make_alert("u1", 42, {"type": "x"}, team="night-shift")
+    assert to_team["team"] == "night-shift" and "user_id" not in to_team
     json.dumps(alert)
     assert make_alert("u1", "s", {})["idempotency_key"] != make_alert("u1", "s", {})["idempotency_key"]

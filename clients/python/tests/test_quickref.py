@@ -107,7 +107,7 @@ def test_background_manager_returns_at_once_and_delivers(server, user_id):
                 for i in range(20):
                     returned = await manager.send_anomaly_alert(user_id=user_id, stream_id=7,
                                                                 detection_result={"i": i}, annotated_frame=PNG,
-                                                                severity="high", team="night-shift")
+                                                                severity="high", group_key="cam-7/test")
                     assert returned is None  # queued, not awaited
                 return [await asyncio.wait_for(alerts.__anext__(), 15) for _ in range(20)]
 

@@ -58,7 +58,8 @@ class PublishResult:
 
     @classmethod
     def from_json(cls, o: dict[str, Any]) -> "PublishResult":
-        return cls(str(o["alert_id"]), int(o["seq"]), bool(o.get("delivered")), bool(o.get("duplicate")))
+        # A team alert answers without a seq: each member's copy has its own.
+        return cls(str(o["alert_id"]), int(o.get("seq", 0)), bool(o.get("delivered")), bool(o.get("duplicate")))
 
 
 def make_alert(user_id: str, stream_id: str | int, detection: Any, frame: Any = None, *,
@@ -68,14 +69,16 @@ def make_alert(user_id: str, stream_id: str | int, detection: Any, frame: Any = 
     """The publish body of one alert, JSON-ready: the detection converted, the
     frame encoded and in base64, the timestamp of this call (the moment of the
     detection, not of a later send), and a fresh idempotency key unless given.
-    ``team``, ``severity``, ``escalation`` and ``group_key`` are sent when given."""
+    ``severity``, ``escalation`` (a policy's name) and ``group_key`` are sent
+    when given; ``team`` names the audience instead of ``user_id``, which is
+    then left out (every member of the team receives the alert)."""
     cfg = config or Config()
     if isinstance(stream_id, int) and not isinstance(stream_id, bool):
         stream_id = str(stream_id)
     if not isinstance(user_id, str) or not isinstance(stream_id, str):
         raise TypeError("user_id must be a str and stream_id a str or int")
     body: dict[str, Any] = {
-        "user_id": user_id,
+        **({"team": team} if team is not None else {"user_id": user_id}),
         "stream_id": stream_id,
         "detection": detection_json(detection),
         "timestamp": timestamp if isinstance(timestamp, str) else iso8601(
@@ -86,8 +89,7 @@ def make_alert(user_id: str, stream_id: str | int, detection: Any, frame: Any = 
         data, content_type = encode_frame(frame, cfg.channel_order, cfg.jpeg_quality)
         body["frame"] = base64.b64encode(data).decode("ascii")
         body["frame_content_type"] = content_type
-    for key, value in (("team", team), ("severity", severity), ("escalation", escalation),
-                       ("group_key", group_key)):
+    for key, value in (("severity", severity), ("escalation", escalation), ("group_key", group_key)):
         if value is not None:
             body[key] = to_json(value)
     return body
