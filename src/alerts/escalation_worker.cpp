@@ -84,7 +84,8 @@ std::size_t escalation_worker::run_once(std::int64_t now) {
             // alert whose policy has one step): the clock stops here.
             log::info("escalation.ended", {{"alert_id", timer.alert_id}, {"policy", timer.policy}});
             fire.level = timer.step + 1;
-            fire.notify = policy ? policy->steps[std::size_t(timer.step) % policy->steps.size()].notify : "";
+            if (policy && std::size_t(timer.step) < policy->steps.size())
+                fire.notify = policy->steps[std::size_t(timer.step)].notify;
         }
         auto const result = store_.escalate(fire);
         if (!result.applied) continue;  // acknowledged meanwhile, or another node fired it
