@@ -127,3 +127,24 @@ TEST(Cli, TokenReadsTheServersConfigAndSetsIssuerAndAudience) {
     EXPECT_TRUE(contains(none.err, "VIGIL_JWT_SECRET")) << none.err;
     fs::remove(file);
 }
+
+// `vigil listen` prints what happens to an alert too (docs/handling.md):
+// an acknowledgement made elsewhere arrives as an alert_updated line.
+TEST(Cli, ListenPrintsUpdatesToItsAlerts) {
+    server_process server;
+    auto const url = "localhost:" + std::to_string(server.port());
+    running_command listen({"listen", "--url", "ws://" + url, "--user", "cli_updates"}, with_secret);
+    for (int i = 0; i < 500 && !contains(listen.err(), "vigil listen: open"); ++i) std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(contains(listen.err(), "vigil listen: open")) << listen.err();
+    auto const published =
+        publish(server.port(), {{"user_id", "cli_updates"}, {"stream_id", "cam-2"}, {"detection", {{"type", "x"}}}});
+    ASSERT_EQ(published.status, 201);
+    std::string const id{published.json().at("alert_id").as_string()};
+    ASSERT_TRUE(listen.wait_for_output(id)) << listen.out();
+    auto const ack = http_request(server.port(), "POST", "/api/v1/alerts/" + id + "/ack", {},
+                                  {{"Authorization", "Bearer " + token_for("cli_updates")}});
+    ASSERT_EQ(ack.status, 200) << ack.body;
+    EXPECT_TRUE(listen.wait_for_output(R"("type":"alert_updated")")) << listen.out();
+    EXPECT_TRUE(listen.wait_for_output(R"("owner":"cli_updates")")) << listen.out();
+    EXPECT_EQ(listen.stop(), 0);
+}
