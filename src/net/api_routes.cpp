@@ -173,11 +173,14 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
         needs_audience = needs_audience || !a.team.empty() || !a.escalation.empty();
     }
     // One result per alert of the body: a team alert's copies answer as one.
+    // No origins: every alert was its user's, one copy each.
     auto finish = [batch = request.batch, head = reply_head(req), respond = std::move(respond)](
                       std::vector<expanded_publish::origin> const& origins, publish_outcome const& outcome) {
         if (!outcome) return respond(refusal_response(outcome.error(), head));
         json::array out;
-        for (auto const& o : origins) {
+        auto const n = origins.empty() ? outcome->size() : origins.size();
+        for (std::size_t i = 0; i < n; ++i) {
+            auto const o = origins.empty() ? expanded_publish::origin{i, 1, {}} : origins[i];
             auto const& first = (*outcome)[o.first];
             bool delivered = false;
             for (std::size_t k = o.first; k < o.first + o.count; ++k) delivered = delivered || (*outcome)[k].delivered;
@@ -194,12 +197,9 @@ void publish(server_context& ctx, http_request&& req, responder respond) {
         }
         respond(json_response(http::status::created, batch ? json::serialize(out) : json::serialize(out[0]), head));
     };
-    if (!needs_audience) {  // the common case: each alert is its user's, no store read before the commit
-        std::vector<expanded_publish::origin> origins(request.alerts.size());
-        for (std::size_t i = 0; i < origins.size(); ++i) origins[i] = {i, 1, {}};
-        return ctx.alerts.publish(std::move(request.alerts), [finish = std::move(finish), origins = std::move(origins)](
-                                                                 publish_outcome const& o) { finish(origins, o); });
-    }
+    if (!needs_audience)  // the common case: each alert is its user's, no store read before the commit
+        return ctx.alerts.publish(std::move(request.alerts),
+                                  [finish = std::move(finish)](publish_outcome const& o) { finish({}, o); });
     boost::asio::post(ctx.store_reads,
                       [&ctx, alerts = std::move(request.alerts), finish = std::move(finish)]() mutable {
                           or_refusal<expanded_publish> expanded = store_unavailable();

@@ -128,9 +128,12 @@ write_result memory_alert_store::write(write_batch const& batch, std::int64_t no
         }
         std::string const id = in.alert_id.empty() ? new_alert_id() : in.alert_id;
         auto key = copy_key(id, in.user_id);
-        if (alerts_.contains(std::string_view{key})) {  // this user has this alert already
-            out.appended.push_back({to_stored(*alerts_.find(std::string_view{key}), false), true});
-            continue;
+        // Only a given id can be one this user already holds: a new one is unique.
+        if (!in.alert_id.empty()) {
+            if (auto held = alerts_.find(std::string_view{key}); held != alerts_.end()) {
+                out.appended.push_back({to_stored(*held, false), true});
+                continue;
+            }
         }
         auto const siblings = in.alert_id.empty() ? std::vector<alert_map::iterator>{} : copies_locked(id);
         record r{arena};
