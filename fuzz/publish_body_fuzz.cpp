@@ -14,7 +14,11 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
                                              "2026-01-01T00:00:00.000Z");
     if (r) {
         for (auto const& a : r->alerts) {
-            if (!vigil::valid_user_id(a.user_id) || a.stream_id.empty()) __builtin_trap();
+            // The audience: a user, or a team whose members' copies are made later.
+            bool const audience = a.user_id.empty() ? vigil::valid_handling_name(a.team)
+                                                    : vigil::valid_user_id(a.user_id) && a.team.empty();
+            if (!audience || a.stream_id.empty()) __builtin_trap();
+            if (!a.escalation.empty() && !vigil::valid_handling_name(a.escalation)) __builtin_trap();
             if (a.frame && vigil::sniff_image_type(a.frame->bytes).empty()) __builtin_trap();
             // The detection is kept as text: it must still be one JSON object.
             boost::system::error_code ec;
