@@ -80,14 +80,16 @@ std::size_t escalation_worker::run_once(std::int64_t now) {
                 fire.next = escalation_timer{timer.alert_id, timer.policy, step->step, step->round,
                                              fire.now_ms + s.ack_within_seconds * 1000};
         } else {
-            // The policy is gone, or its last step already fired (a reopened
-            // alert whose policy has one step): the clock stops here.
-            log::info("escalation.ended", {{"alert_id", timer.alert_id}, {"policy", timer.policy}});
-            fire.level = timer.step + 1;
-            if (policy && std::size_t(timer.step) < policy->steps.size())
-                fire.notify = policy->steps[std::size_t(timer.step)].notify;
+            // The policy has no step after this one (a one-step policy, the
+            // last round done) or is gone: the clock ends, nobody is notified
+            // and nothing is recorded (level 0).
+            fire.level = 0;
         }
         auto const result = store_.escalate(fire);
+        if (fire.level == 0) {
+            log::info("escalation.ended", {{"alert_id", timer.alert_id}, {"policy", timer.policy}});
+            continue;
+        }
         if (!result.applied) continue;  // acknowledged meanwhile, or another node fired it
         ++fired;
         log::info("escalation.fired", {{"alert_id", timer.alert_id},

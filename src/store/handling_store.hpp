@@ -78,10 +78,10 @@ struct escalation_timer {
 
 // One step's firing, as the escalation worker computed it from the policy.
 struct escalation_fire {
-    escalation_timer from;                 // as claimed: applied only while the timer is still at this step and round
-    int level = 0;                         // the alert's escalation level after (1-based: the step's index + 1)
-    std::string notify;                    // the step's audience as the policy writes it, for the audit event
-    std::vector<std::string> recipients;   // its users: those without a copy get one, with their next seq
+    escalation_timer from;                // as claimed: applied only while the timer is still at this step and round
+    int level = 0;                        // the level after (1-based: the step's index + 1); 0: no step, the clock ends
+    std::string notify;                   // the step's audience as the policy writes it, for the audit event
+    std::vector<std::string> recipients;  // its users: those without a copy get one, with their next seq
     std::optional<escalation_timer> next;  // the timer after; none: the policy is done, the timer goes
     std::int64_t now_ms = 0;
 };

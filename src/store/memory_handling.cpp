@@ -232,7 +232,7 @@ escalation_result memory_alert_store::escalate(escalation_fire const& fire) {
     auto t = timers_.find(fire.from.alert_id);
     if (t == timers_.end() || t->second.step != fire.from.step || t->second.round != fire.from.round) return out;
     auto copies = copies_locked(fire.from.alert_id);
-    if (copies.empty()) {
+    if (copies.empty() || fire.level == 0) {  // the alert went, or its policy has no step after: the clock ends
         timers_.erase(t);
         return out;
     }

@@ -533,8 +533,8 @@ escalation_result postgres_alert_store::escalate_once(pg::connection& c, escalat
         }
         auto by_id = pgrows::copies_of(read[3]);
         auto const found = by_id.find(id);
-        if (found == by_id.end() || found->second.empty()) {
-            // The alert is gone (retention): so is its clock.
+        if (found == by_id.end() || found->second.empty() || fire.level == 0) {
+            // The alert is gone (retention), or its policy has no step after: the clock ends.
             std::vector<pg::step> end;
             end.push_back({&delete_timer, pg::params{}.text(id)});
             end.push_back({&pgrows::commit_sql, {}});

@@ -440,6 +440,13 @@ escalation_result sqlite_alert_store::escalate(escalation_fire const& fire) {
             s.bind(1, alert_id);
             if (!s.step() || s.integer(0) != fire.from.step || s.integer(1) != fire.from.round) return out;
         }
+        if (fire.level == 0) {  // the policy has no step after: the clock ends, nothing else changes
+            auto s = writer_->prepare("DELETE FROM escalation_timers WHERE alert_id = ?1");
+            s.bind(1, alert_id);
+            s.step();
+            tx.commit();
+            return out;
+        }
         stored_alert first;
         std::int64_t first_rowid = 0;
         std::vector<std::string> holders;

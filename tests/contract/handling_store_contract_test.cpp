@@ -386,6 +386,32 @@ TEST_P(AlertStoreContract, AnAcknowledgementStopsEscalationAndReopeningStartsItA
     EXPECT_FALSE(h.next_escalation_due());
 }
 
+TEST_P(AlertStoreContract, AClockWithNoStepAfterEndsWithoutARecord) {
+    auto s = make();
+    auto& h = handling_of(*s);
+    h.put_policy(two_steps());
+    h.set_webhook_urls({"http://127.0.0.1:9/hook"});
+    auto batch = copies({"alice", "bob"});
+    for (auto& a : batch) {
+        a.escalation = "night-policy";
+        a.escalation_level = 1;
+        a.escalation_due_ms = 6000;
+    }
+    s->write(with_alerts(batch), 1000);
+    auto const before = h.events(shared_id).size();
+    auto const claimed = h.claim_due_escalations(6000, 10'000, 10);
+    ASSERT_EQ(claimed.size(), 1u);
+    // Level 0: the policy has no step after the claimed one (or is gone).
+    auto const r = h.escalate({claimed[0], 0, "", {}, std::nullopt, 6100});
+    EXPECT_FALSE(r.applied);  // nothing to announce
+    EXPECT_FALSE(h.next_escalation_due());
+    EXPECT_TRUE(h.claim_due_escalations(1'000'000, 10'000, 10).empty());
+    EXPECT_EQ(h.events(shared_id).size(), before);  // no "escalated" event
+    EXPECT_TRUE(h.claim_webhooks(1'000'000, 10'000, 10).empty());
+    EXPECT_EQ(s->get(shared_id, "alice")->escalation_level, 1);
+    EXPECT_EQ(s->last_seq("alice"), 1u);
+}
+
 TEST_P(AlertStoreContract, AClaimWhoseHolderDiedIsClaimedAgainAfterItsLease) {
     auto s = make();
     auto& h = handling_of(*s);

@@ -301,6 +301,26 @@ TEST(Handling, AnAcknowledgementBeforeTheDeadlineMeansNoEscalation) {
     EXPECT_EQ(no_team.json().at("error"), "unknown_team");
 }
 
+TEST(Handling, AOneStepPolicyEndsAtItsDeadlineWithoutAnEscalation) {
+    // Nothing after the only step: the deadline passing changes nothing and
+    // announces nothing (no alert_updated, no audit event, no webhook).
+    server_process server;
+    make_policy(server, "single", {step("user:alice", 1)});
+    auto alice = ws_client::connect_user(server.port(), "alice");
+    std::this_thread::sleep_for(200ms);
+    auto const r = publish(server.port(), json::object{{"user_id", "alice"},
+                                                       {"stream_id", "cam-1"},
+                                                       {"escalation", "single"},
+                                                       {"detection", {{"type", "person"}}}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    std::string const id{r.json().at("alert_id").as_string()};
+    EXPECT_EQ(next_of(*alice, "anomaly_detected").at("escalation_level"), 1);
+    EXPECT_FALSE(arrives(*alice, "alert_updated", 2500ms));
+    EXPECT_EQ(count(event_types(server, id), "escalated"), 0);
+    auto const m = http_request(server.port(), "GET", "/metrics", {}, admin());
+    EXPECT_NE(m.body.find("vigil_escalations_total 0"), std::string::npos);
+}
+
 TEST(Handling, ADeadlineSurvivesKillNineAndFiresOnceWhenTheServerIsBack) {
     auto const dir = (std::filesystem::temp_directory_path() / ("vigil-handling-" + std::to_string(getpid()))).string();
     std::filesystem::remove_all(dir);
