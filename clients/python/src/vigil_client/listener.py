@@ -135,7 +135,10 @@ class AlertListener:
         return self._yielded
 
     async def wait_connected(self, timeout: float | None = None) -> None:
-        """Starts the listener if needed and waits for a connection."""
+        """Starts the listener if needed and waits for a connection the server
+        has taken in: the handshake done and a first message received (the
+        answer to a ping the listener sends on opening). From then on the
+        connection shows in ``get_connection_stats``."""
         self._start()
         await asyncio.wait_for(self._connected.wait(), timeout)
 
@@ -221,7 +224,9 @@ class AlertListener:
                                    close_timeout=5, max_size=8 * 1024 * 1024, ssl=self._ssl) as ws:
                     opened_at = time.monotonic()
                     self._ws = ws
-                    self._connected.set()
+                    # The server reads this only once it has registered the
+                    # connection: its answer tells wait_connected so.
+                    await ws.send('{"type":"ping"}')
                     log.info("vigil_client: listening for %s", self.user_id)
                     async for raw in ws:
                         await self._on_message(ws, raw)
@@ -275,6 +280,7 @@ class AlertListener:
             return
         if not isinstance(msg, dict):
             return
+        self._connected.set()  # the server has the connection (see wait_connected)
         kind = msg.get("type")
         if kind == "ping":
             await ws.send('{"type":"pong"}')
