@@ -42,6 +42,16 @@ std::vector<new_alert> copies(std::vector<std::string> const& users, std::string
     return out;
 }
 
+// Copies under two_steps(), at level 1 with their first deadline.
+std::vector<new_alert> escalating(std::vector<new_alert> v, std::int64_t due_ms) {
+    for (auto& a : v) {
+        a.escalation = "night-policy";
+        a.escalation_level = 1;
+        a.escalation_due_ms = due_ms;
+    }
+    return v;
+}
+
 write_batch with_alerts(std::vector<new_alert> v) {
     write_batch b;
     b.alerts = std::move(v);
@@ -300,12 +310,7 @@ TEST_P(AlertStoreContract, AnEscalationStepFiresOnceForWhoeverClaimsIt) {
     auto& h = handling_of(*s);
     h.put_policy(two_steps());
     EXPECT_FALSE(h.next_escalation_due());
-    auto batch = copies({"alice", "bob"});
-    for (auto& a : batch) {
-        a.escalation = "night-policy";
-        a.escalation_level = 1;
-        a.escalation_due_ms = 6000;
-    }
+    auto const batch = escalating(copies({"alice", "bob"}), 6000);
     s->write(with_alerts(batch), 1000);
     EXPECT_EQ(h.next_escalation_due(), 6000);
     EXPECT_TRUE(h.claim_due_escalations(5999, 10'000, 10).empty());
@@ -364,10 +369,7 @@ TEST_P(AlertStoreContract, AnAcknowledgementStopsEscalationAndReopeningStartsItA
     auto s = make();
     auto& h = handling_of(*s);
     h.put_policy(two_steps());
-    auto batch = copies({"alice"});
-    batch[0].escalation = "night-policy";
-    batch[0].escalation_level = 1;
-    batch[0].escalation_due_ms = 6000;
+    auto const batch = escalating(copies({"alice"}), 6000);
     s->write(with_alerts(batch), 1000);
     auto const claimed = h.claim_due_escalations(6000, 10'000, 10);
     ASSERT_EQ(claimed.size(), 1u);
@@ -391,12 +393,7 @@ TEST_P(AlertStoreContract, AClockWithNoStepAfterEndsWithoutARecord) {
     auto& h = handling_of(*s);
     h.put_policy(two_steps());
     h.set_webhook_urls({"http://127.0.0.1:9/hook"});
-    auto batch = copies({"alice", "bob"});
-    for (auto& a : batch) {
-        a.escalation = "night-policy";
-        a.escalation_level = 1;
-        a.escalation_due_ms = 6000;
-    }
+    auto const batch = escalating(copies({"alice", "bob"}), 6000);
     s->write(with_alerts(batch), 1000);
     auto const before = h.events(shared_id).size();
     auto const claimed = h.claim_due_escalations(6000, 10'000, 10);
@@ -415,9 +412,7 @@ TEST_P(AlertStoreContract, AClockWithNoStepAfterEndsWithoutARecord) {
 TEST_P(AlertStoreContract, AClaimWhoseHolderDiedIsClaimedAgainAfterItsLease) {
     auto s = make();
     auto& h = handling_of(*s);
-    auto batch = copies({"alice"});
-    batch[0].escalation = "night-policy";
-    batch[0].escalation_due_ms = 6000;
+    auto const batch = escalating(copies({"alice"}), 6000);
     s->write(with_alerts(batch), 1000);
     ASSERT_EQ(h.claim_due_escalations(6000, 1000, 10).size(), 1u);
     EXPECT_TRUE(h.claim_due_escalations(6999, 1000, 10).empty());
@@ -434,10 +429,7 @@ TEST_P(AlertStoreContract, ConcurrentClaimersEachGetADueTimerOnce) {
     for (int i = 0; i < 40; ++i) {
         char id[40];
         std::snprintf(id, sizeof id, "01938a6e-1a2b-7c3d-8e4f-%012d", 100 + i);
-        auto c = copies({"alice"}, id);
-        c[0].escalation = "night-policy";
-        c[0].escalation_due_ms = 5000;
-        batch.push_back(std::move(c[0]));
+        batch.push_back(escalating(copies({"alice"}, id), 5000).front());
     }
     s->write(with_alerts(batch), 1000);
     std::atomic<int> total{0};
@@ -463,11 +455,7 @@ TEST_P(AlertStoreContract, EveryChangeLeavesOneOutboxRowPerWebhookInItsTransacti
     auto& h = handling_of(*s);
     h.set_webhook_urls({"http://127.0.0.1:9/a", "http://127.0.0.1:9/b"});
     h.put_policy(two_steps());
-    auto batch = copies({"alice", "bob"});
-    for (auto& a : batch) {
-        a.escalation = "night-policy";
-        a.escalation_due_ms = 6000;
-    }
+    auto const batch = escalating(copies({"alice", "bob"}), 6000);
     s->write(with_alerts(batch), 1000);
     EXPECT_TRUE(h.claim_webhooks(1000, 30'000, 10).empty());  // a publish is not a change
 
