@@ -96,7 +96,12 @@ TEST(RedisAlertBus, ComesBackAfterRedisIsKilledAndRestarted) {
     EXPECT_TRUE(received(ha, 1));
 
     server.start();  // same port, no data: resubscribe and rewrite presence
-    ASSERT_TRUE(eventually([&] { return a.status().up && b.status().up; }));
+    // status() turns up a moment before the handler hears of it: wait for both.
+    auto const back_up = [](recording_handler& h) {
+        auto const links = h.links();
+        return !links.empty() && links.back();
+    };
+    ASSERT_TRUE(eventually([&] { return a.status().up && b.status().up && back_up(ha) && back_up(hb); }));
     // Up, down, and up again at the end (a loaded machine may see one more
     // loss while Redis starts: a probe or a command past its deadline).
     for (auto const* h : {&ha, &hb}) {
@@ -124,7 +129,7 @@ TEST(RedisAlertBus, ReportsTheLinkDownWhenRedisIsUnreachableAtStart) {
     EXPECT_EQ(ha.links(), (std::vector<bool>{false}));
     EXPECT_NE(a.status().detail.find("connection"), std::string::npos) << a.status().detail;
     server.start();
-    ASSERT_TRUE(eventually([&] { return a.status().up; }));
+    ASSERT_TRUE(eventually([&] { return a.status().up && ha.links().size() >= 2; }));
     EXPECT_EQ(ha.links(), (std::vector<bool>{false, true}));
     a.stop();
 }
