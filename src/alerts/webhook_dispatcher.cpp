@@ -198,6 +198,24 @@ struct webhook_dispatcher::impl : std::enable_shared_from_this<impl> {
         });
     }
 
+    // After a stop: requests it cut short are due again at once rather than
+    // after their lease, so the next start (or another node) sends them
+    // without waiting; an answer that came in meanwhile is recorded.
+    void release_unfinished() {
+        std::vector<answer> done;
+        {
+            std::lock_guard lock{mutex};
+            done.swap(answers);
+        }
+        for (auto const& a : done) {
+            if (a.result.outcome == push::push_outcome::delivered)
+                guarded("delivered", [&] { store.webhook_delivered(a.id); });
+            else
+                guarded("release", [&] { store.webhook_failed(a.id, now_ms()); });
+        }
+        if (!done.empty()) log::info("webhook.released", {{"rows", done.size()}});
+    }
+
     void finished(answer const& a) {
         auto& m = metrics::global();
         auto const& r = a.result;
@@ -261,13 +279,14 @@ void webhook_dispatcher::stop() {
     }
     i.wake.notify_all();
     if (i.worker.joinable()) i.worker.join();
-    i.sender.stop();  // what is in flight ends "stopped" and stays leased in the store
+    i.sender.stop();  // what is in flight ends "stopped"
     i.io_guard.reset();
     i.io.stop();
     if (i.io_thread.joinable()) i.io_thread.join();
     // Handlers still queued hold the impl: run them out.
     i.io.restart();
     i.io.poll();
+    i.release_unfinished();
 }
 
 }  // namespace vigil

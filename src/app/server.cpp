@@ -403,7 +403,7 @@ void server::wait() {
     m.escalations.stop();        // a step claimed and not fired is claimed again after its lease, here or elsewhere
     m.alerts.stop();             // commits what is queued, records delivery counts (I/O threads still run its drains)
     if (m.push) m.push->stop();  // what is still queued or in flight is dropped
-    if (m.webhooks) m.webhooks->stop();  // rows in flight stay leased: sent again after their lease
+    if (m.webhooks) m.webhooks->stop();  // rows in flight are due again at once: the next start sends them
     m.bus->stop();
     std::this_thread::sleep_for(std::chrono::milliseconds{50});  // let those answers be written
     m.guards.clear();

@@ -296,6 +296,24 @@ TEST(WebhookDispatcher, NoAnswerWithinTheTimeoutIsAFailedAttempt) {
     EXPECT_TRUE(handling_of(store).claim_webhooks(now_ms() + 3'600'000, 30'000, 100).empty());
 }
 
+// A stop cuts a request short: its row is due again at once, not after its
+// lease, so the next start sends it without waiting.
+TEST(WebhookDispatcher, ARequestCutShortByAStopIsDueAgainAtOnce) {
+    memory_alert_store store;
+    receiver hook{[](int) { return 0; }};  // never answers
+    webhook_dispatcher dispatcher{handling_of(store), {{hook.url("/hook")}, secret}};
+    auto const now = now_ms();
+    auto const id = publish(store, "alice", now);
+    ASSERT_EQ(change(store, id, "alice", transition_kind::acknowledge, now), transition_outcome::applied);
+    dispatcher.poke();
+    ASSERT_TRUE(eventually([&] { return hook.all().size() == 1; }, 10s));
+    EXPECT_TRUE(handling_of(store).claim_webhooks(now_ms(), 30'000, 10).empty());  // leased while in flight
+    dispatcher.stop();
+    auto const again = handling_of(store).claim_webhooks(now_ms(), 30'000, 10);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].attempts, 1);
+}
+
 // Slow receivers get at most eight requests at once.
 TEST(WebhookDispatcher, AtMostEightRequestsInFlight) {
     memory_alert_store store;
