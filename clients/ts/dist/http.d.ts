@@ -1,4 +1,4 @@
-import { type Alert, type AlertState, type Outcome, type Severity } from './types.js';
+import { type Alert, type AlertHandling, type AlertState, type Outcome, type Severity } from './types.js';
 /**
  * The server's HTTP base for a client base URL: `ws://` → `http://`, `wss://` →
  * `https://`, trailing slashes dropped; a path (a reverse-proxy prefix) is kept.
@@ -12,7 +12,7 @@ export declare function httpBaseUrl(base: string): string;
  */
 export declare function alertFrameUrl(base: string, alert: Pick<Alert, 'frame'>, token?: string): string | null;
 /** An alert as history shows it: the live message's fields and its delivery record. */
-export interface HistoryAlert {
+export interface HistoryAlert extends AlertHandling {
     alert_id: string;
     seq: number;
     user_id: string;
@@ -30,17 +30,6 @@ export interface HistoryAlert {
         content_type: string;
     };
     created_at: string;
-    /** The handling fields (docs/handling.md); absent from servers that predate handling. */
-    state?: AlertState;
-    owner?: string | null;
-    acknowledged_at?: string | null;
-    resolved_by?: string | null;
-    resolved_at?: string | null;
-    outcome?: Outcome | null;
-    note?: string | null;
-    team?: string;
-    escalation?: string;
-    escalation_level?: number;
     /** The quick reference's words: `acked` once acknowledged or resolved. */
     status: 'acked' | 'unacked';
     acked_at: string | null;

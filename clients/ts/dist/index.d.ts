@@ -1,5 +1,5 @@
 export { createAlertClient, type AlertClient, type AlertClientOptions } from './client.js';
-export { AlertClientError, type Alert, type AlertChange, type AlertClientState, type AlertState, type AlertUpdate, type Outcome, type ConnectionStatus, type Severity, type WebSocketConstructor, type WebSocketLike, type SocketEventHandler, } from './types.js';
+export { AlertClientError, type Alert, type AlertChange, type AlertHandling, type AlertClientState, type AlertState, type AlertUpdate, type Outcome, type ConnectionStatus, type Severity, type WebSocketConstructor, type WebSocketLike, type SocketEventHandler, } from './types.js';
 export { computeBackoff, type BackoffOptions } from './backoff.js';
 export { mergeAlerts, isAlert, isAlertUpdate, applyHandling, type MergeResult } from './alerts.js';
 export { decideOnClose, decideOnHandshake, decideOnFailedHandshake, type Decision } from './decisions.js';

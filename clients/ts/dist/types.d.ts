@@ -6,8 +6,31 @@ export type AlertState = 'open' | 'acknowledged' | 'resolved';
 export type Outcome = 'real' | 'false_alarm' | 'test';
 /** What an `alert_updated` message reports. */
 export type AlertChange = 'acknowledged' | 'resolved' | 'reopened' | 'escalated';
+/** The handling fields (docs/handling.md), on live alerts and in history. */
+export interface AlertHandling {
+    /**
+     * The alert's shared state, the same for every recipient; kept current by
+     * `alert_updated`. Absent from servers that predate handling.
+     */
+    state?: AlertState;
+    /** Who acknowledged it (or resolved it while open); null while open. */
+    owner?: string | null;
+    /** ISO-8601, or null. */
+    acknowledged_at?: string | null;
+    resolved_by?: string | null;
+    /** ISO-8601, or null. */
+    resolved_at?: string | null;
+    outcome?: Outcome | null;
+    note?: string | null;
+    /** The team it was published to; absent for an alert published to one user. */
+    team?: string;
+    /** The escalation policy it follows, when it has one. */
+    escalation?: string;
+    /** 1 for the first step's audience (and the alert's own); grows as escalation reaches further. */
+    escalation_level?: number;
+}
 /** An alert as delivered by the server (`type: "anomaly_detected"`). */
-export interface Alert {
+export interface Alert extends AlertHandling {
     type: 'anomaly_detected';
     alert_id: string;
     /** Per-user sequence number; only grows within an epoch. Used for ordering and `?since=` resume. */
@@ -47,26 +70,6 @@ export interface Alert {
     acked?: boolean;
     /** Set by this client once the server confirmed our ack (`ack_ok`); false again once the alert is reopened. */
     acknowledged?: boolean;
-    /**
-     * The alert's shared state, the same for every recipient; kept current by
-     * `alert_updated`. Absent from servers that predate handling.
-     */
-    state?: AlertState;
-    /** Who acknowledged it (or resolved it while open); null while open. */
-    owner?: string | null;
-    /** ISO-8601, or null. */
-    acknowledged_at?: string | null;
-    resolved_by?: string | null;
-    /** ISO-8601, or null. */
-    resolved_at?: string | null;
-    outcome?: Outcome | null;
-    note?: string | null;
-    /** The team it was published to; absent for an alert published to one user. */
-    team?: string;
-    /** The escalation policy it follows, when it has one. */
-    escalation?: string;
-    /** 1 for the first step's audience (and the alert's own); grows as escalation reaches further. */
-    escalation_level?: number;
     [key: string]: unknown;
 }
 /** An `alert_updated` message: an alert's handling changed (for every recipient at once). */

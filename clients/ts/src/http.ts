@@ -2,7 +2,7 @@
 // to: an alert's frame and the user's history, without joining URLs or turning
 // ws:// into http:// by hand.
 
-import { AlertClientError, type Alert, type AlertState, type Outcome, type Severity } from './types.js';
+import { AlertClientError, type Alert, type AlertHandling, type AlertState, type Outcome, type Severity } from './types.js';
 
 /**
  * The server's HTTP base for a client base URL: `ws://` → `http://`, `wss://` →
@@ -34,7 +34,7 @@ export function alertFrameUrl(base: string, alert: Pick<Alert, 'frame'>, token?:
 }
 
 /** An alert as history shows it: the live message's fields and its delivery record. */
-export interface HistoryAlert {
+export interface HistoryAlert extends AlertHandling {
   alert_id: string;
   seq: number;
   user_id: string;
@@ -49,17 +49,6 @@ export interface HistoryAlert {
   detection: Record<string, unknown>;
   frame?: { url: string; content_type: string };
   created_at: string;
-  /** The handling fields (docs/handling.md); absent from servers that predate handling. */
-  state?: AlertState;
-  owner?: string | null;
-  acknowledged_at?: string | null;
-  resolved_by?: string | null;
-  resolved_at?: string | null;
-  outcome?: Outcome | null;
-  note?: string | null;
-  team?: string;
-  escalation?: string;
-  escalation_level?: number;
   /** The quick reference's words: `acked` once acknowledged or resolved. */
   status: 'acked' | 'unacked';
   acked_at: string | null;

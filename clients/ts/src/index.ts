@@ -3,6 +3,7 @@ export {
   AlertClientError,
   type Alert,
   type AlertChange,
+  type AlertHandling,
   type AlertClientState,
   type AlertState,
   type AlertUpdate,
